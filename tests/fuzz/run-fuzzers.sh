@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# run-fuzzers.sh OUT SECONDS NAME...
+#
+# Runs each libFuzzer binary OUT/NAME for SECONDS over its seeds
+# (OUT/seeds/NAME, read only) and its corpus (OUT/corpus/NAME, where new
+# inputs are kept), and prints TAP: "ok N NAME" when it found nothing,
+# "not ok N NAME" with the end of its log when it crashed, leaked, timed
+# out or broke an invariant. Crashing inputs are in OUT/artifacts/.
+set -u
+out=$1
+secs=$2
+shift 2
+
+echo "1..$#"
+n=0
+for name in "$@"; do
+	n=$((n + 1))
+	bin=$out/$name
+	if [ ! -x "$bin" ]; then
+		echo "not ok $n $name # not built: $bin"
+		continue
+	fi
+	mkdir -p "$out/corpus/$name" "$out/artifacts" "$out/logs"
+	log=$out/logs/$name.log
+	"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 \
+		-artifact_prefix="$out/artifacts/$name-" \
+		"$out/corpus/$name" "$out/seeds/$name" >"$log" 2>&1
+	rc=$?
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n1)
+	if [ $rc -eq 0 ]; then
+		echo "ok $n $name # ${runs:-?} runs, $cov, ${secs} s"
+	else
+		echo "not ok $n $name # exit $rc, log $log"
+		tail -n 30 "$log" | sed 's/^/#   /'
+	fi
+done

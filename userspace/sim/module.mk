@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: GPL-2.0
+# gaitmat-sim: the gait mat controller emulator (docs/simulator.md).
+# libgaitsim holds the walking model, the controller and the faults; the
+# program adds options and I/O. The wire codec is the driver's own file.
+LIBS += gaitsim
+gaitsim_SRCS := userspace/sim/sim_rng.c userspace/sim/gait_model.c \
+	userspace/sim/faults.c userspace/sim/mat_ctrl.c \
+	userspace/sim/sim_truth.c
+
+PROGS += gaitmat-sim
+gaitmat-sim_SRCS := userspace/sim/gaitmat_sim.c driver/gaitmat_proto.c
+gaitmat-sim_LIBS := gaitsim
+gaitmat-sim_LDLIBS := -ljson-c -lm
