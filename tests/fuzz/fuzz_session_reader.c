@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libFuzzer target: the session reader (docs/session-format.md) over any
+ * bytes. Each input is read twice: as it is, and after its CRCs have been
+ * recomputed along a lenient walk, so that mutations reach the structure
+ * checks behind the checksums. Whatever the input, the reader must not
+ * crash or leak, and what it hands out must hold up:
+ *   - every chunk it returns matches the CRC its header promised;
+ *   - logical chunks are unique and in file order;
+ *   - fixed-size records have the stream's size; variable ones fit;
+ *   - the record counts add up.
+ *
+ * Built with -DGEN_SEEDS (no libFuzzer), the same file is the program that
+ * writes the seed sessions with the real writer: gen DIR.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session/gcsession.h"
+
+#define FUZZ_ASSERT(c)							\
+	do {								\
+		if (!(c)) {						\
+			fprintf(stderr, "%s:%d: invariant broken: %s\n",	\
+				__FILE__, __LINE__, #c);		\
+			abort();					\
+		}							\
+	} while (0)
+
+#ifndef GEN_SEEDS
+
+static uint32_t seed_of(const struct gcs_file_info *fi)
+{
+	uint64_t salt = fi->salt;
+
+	return gcs_crc32c(0, &salt, sizeof(salt));
+}
+
+static void check_chunks(struct gcs_reader *r)
+{
+	const struct gcs_file_info *fi = gcs_reader_info(r);
+	uint64_t prev = 0;
+
+	for (size_t i = 0; i < gcs_reader_n_chunks(r); i++) {
+		const struct gcs_chunk_info *c = gcs_reader_chunk(r, i);
+		const uint8_t *d;
+		uint32_t len;
+
+		FUZZ_ASSERT(!i || c->orig_off > prev);
+		prev = c->orig_off;
+		FUZZ_ASSERT(c->have_raw || c->have_zstd);
+		if (gcs_reader_chunk_data(r, i, &d, &len))
+			continue;
+		FUZZ_ASSERT(len == c->raw_len);
+		FUZZ_ASSERT(gcs_crc32c(seed_of(fi), d, len) == c->raw_crc);
+		FUZZ_ASSERT(c->status == GCS_CHUNK_OK);
+	}
+}
+
+static void check_records(struct gcs_reader *r, uint32_t stream)
+{
+	struct gcs_rec_iter it;
+	struct gcs_record rec;
+	int ret, budget = 1 << 20;
+
+	gcs_rec_iter_init(&it, r, stream);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0 && budget--) {
+		const struct gcs_stream_info *s;
+
+		if (ret < 0) {
+			FUZZ_ASSERT(ret == -EBADMSG);
+			continue;
+		}
+		s = gcs_reader_stream_by_id(r, rec.stream);
+		FUZZ_ASSERT(s);
+		FUZZ_ASSERT(stream == GCS_STREAM_NONE || rec.stream == stream);
+		if (s->record_size)
+			FUZZ_ASSERT(rec.len == s->record_size);
+		FUZZ_ASSERT(rec.ts_source == GCS_TS_RECORD ||
+			    rec.ts_source == GCS_TS_INTERPOLATED);
+		if (rec.len) {
+			/* ASan checks that every byte handed out is readable. */
+			volatile uint8_t sink = rec.data[0] ^ rec.data[rec.len - 1];
+
+			(void)sink;
+		}
+	}
+}
+
+static void read_all(const uint8_t *buf, size_t len, unsigned int flags)
+{
+	const struct gcs_file_info *fi;
+	struct gcs_reader *r;
+	uint64_t sum = 0;
+
+	if (gcs_reader_open_mem(&r, buf, len, flags))
+		return;
+	fi = gcs_reader_info(r);
+	for (int i = 0; i < 8; i++)
+		sum += fi->n_by_type[i];
+	FUZZ_ASSERT(sum + fi->n_pad + fi->n_unknown == fi->n_records);
+	FUZZ_ASSERT(fi->slots_valid && fi->slots_valid <= 3);
+	FUZZ_ASSERT(fi->stored_bytes == fi->raw_stored + fi->zstd_stored);
+	for (size_t i = 0; i < gcs_reader_n_streams(r); i++) {
+		const struct gcs_stream_info *s = gcs_reader_stream(r, i);
+
+		FUZZ_ASSERT(gcs_reader_stream_by_id(r, s->id) == s);
+		FUZZ_ASSERT(s->desc_json);
+		check_records(r, s->id);
+	}
+	check_records(r, GCS_STREAM_NONE);
+	check_chunks(r);
+	for (size_t i = 0; i < gcs_reader_n_gaps(r); i++) {
+		const struct gcs_gap *g = gcs_reader_gap(r, i);
+
+		FUZZ_ASSERT(g->t_start_ns <= g->t_end_ns);
+	}
+	FUZZ_ASSERT(!gcs_reader_marker(r, gcs_reader_n_markers(r)));
+	FUZZ_ASSERT(!gcs_reader_clock(r, gcs_reader_n_clocks(r)));
+	gcs_reader_close(r);
+}
+
+/* Give the bytes valid CRCs wherever a lenient walk finds a record. */
+static void fix_crcs(uint8_t *buf, size_t len)
+{
+	static const uint8_t zero[4];
+	struct gcs_disk_header h;
+	uint64_t off = GCS_DATA_START, salt = 0, gen = 0;
+	uint32_t seed;
+
+	for (int i = 0; i < GCS_HDR_SLOTS; i++) {
+		uint8_t *p = buf + (size_t)i * GCS_BLOCK;
+
+		if ((size_t)i * GCS_BLOCK + sizeof(h) > len)
+			break;
+		memcpy(&h, p, sizeof(h));
+		h.crc = gcs_crc32c(0, &h, offsetof(struct gcs_disk_header, crc));
+		memcpy(p, &h, sizeof(h));
+		if (!i || h.generation > gen) {
+			gen = h.generation;
+			salt = h.salt;
+		}
+	}
+	seed = gcs_crc32c(0, &salt, sizeof(salt));
+	while (off + GCS_REC_HDR_LEN <= len) {
+		struct gcs_rec_hdr r;
+		uint32_t crc;
+
+		memcpy(&r, buf + off, sizeof(r));
+		if (r.magic != GCS_REC_MAGIC || r.hdr_len < GCS_REC_HDR_LEN ||
+		    r.hdr_len > len - off || r.size < GCS_REC_HDR_LEN ||
+		    r.size % GCS_REC_ALIGN)
+			break;
+		if (r.body_len <= len - off - r.hdr_len)
+			r.body_crc = gcs_crc32c(seed, buf + off + r.hdr_len,
+						r.body_len);
+		r.hdr_crc = 0;
+		memcpy(buf + off, &r, sizeof(r));
+		crc = gcs_crc32c(seed, buf + off, 28);
+		crc = gcs_crc32c(crc, zero, 4);
+		r.hdr_crc = gcs_crc32c(crc, buf + off + 32, r.hdr_len - 32);
+		memcpy(buf + off, &r, sizeof(r));
+		if (r.size > len - off)
+			break;
+		off += r.size;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t *copy;
+
+	read_all(data, size, GCS_OPEN_VERIFY | GCS_OPEN_USE_INDEX);
+	copy = malloc(size ? size : 1);
+	if (!copy)
+		return 0;
+	memcpy(copy, data, size);
+	fix_crcs(copy, size);
+	read_all(copy, size, GCS_OPEN_VERIFY);
+	read_all(copy, size, GCS_OPEN_USE_INDEX);	/* lazy checks */
+	free(copy);
+	return 0;
+}
+
+#else /* GEN_SEEDS */
+
+#include <unistd.h>
+
+static const char meta[] =
+	"{\"subject\":\"F-0001\",\"task\":\"fuzz_seed\",\"appliance\":\"fuzz\","
+	"\"software\":\"seed-1\",\"devices\":[{\"id\":\"d0\"}]}";
+
+static int put(struct gcs_writer *w, uint32_t stream, uint32_t rec_size,
+	       uint64_t seq, uint32_t n)
+{
+	struct gcs_chunk_meta m = {
+		.n_records = n, .first_seq = seq, .last_seq = seq + n - 1,
+		.t_first_ns = (int64_t)seq * 1000, .t_last_ns = (int64_t)(seq + n - 1) * 1000,
+		.flags = GCS_CHUNK_F_CONTIGUOUS,
+	};
+	struct gcs_slot *s;
+	int ret = gcs_writer_reserve(w, stream, 4096, &s);
+
+	if (ret)
+		return ret;
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t rec[24] = { 0 };
+		int64_t t = (int64_t)(seq + i) * 1000;
+
+		rec[0] = (uint8_t)(seq + i);
+		rec[3] = (uint8_t)i;
+		if (rec_size) {
+			memcpy(rec + 8, &t, 8);
+			memcpy(s->data + m.len, rec, rec_size);
+			m.len += rec_size;
+		} else {
+			m.len += gcs_var_rec_put(s->data + m.len, t, rec,
+						 1 + (uint32_t)((seq + i) % 7));
+		}
+	}
+	return gcs_writer_commit(w, s, &m);
+}
+
+/* variant: 0 closed raw, 1 closed compacted, 2 crashed, 3 crashed+recovered */
+static int seed(const char *dir, int variant)
+{
+	struct gcs_stream_def fixed = {
+		.kind = GCS_KIND_IIO_SCAN, .record_size = 16, .ts_offset = 8,
+		.ts_clock = GCS_CLOCK_MONOTONIC, .desc_json = "{\"device\":\"d0\"}",
+	};
+	struct gcs_stream_def var = {
+		.kind = GCS_KIND_BLE_ATT, .ts_offset = GCS_NO_TS,
+		.ts_clock = GCS_CLOCK_REALTIME, .desc_json = "{\"device\":\"d1\"}",
+	};
+	struct gcs_writer_opts o;
+	struct gcs_recover_report rep;
+	struct gcs_writer *w;
+	uint32_t a, b;
+	char path[4096];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/session-%d", dir, variant);
+	unlink(path);
+	gcs_writer_opts_init(&o);
+	o.grow_step = 64 << 10;
+	o.tail_reserve = 64 << 10;
+	o.no_compact = variant != 1;
+	ret = gcs_writer_create(&w, path, &o, meta);
+	if (ret)
+		return ret;
+	ret = gcs_writer_add_stream(w, &fixed, &a);
+	ret = ret ?: gcs_writer_add_stream(w, &var, &b);
+	ret = ret ?: gcs_writer_clock_host(w);
+	ret = ret ?: gcs_writer_marker(w, GCS_MARK_SESSION_START, GCS_STREAM_NONE, 0, 0);
+	ret = ret ?: put(w, a, 16, 0, 6);
+	ret = ret ?: put(w, b, 0, 0, 3);
+	ret = ret ?: gcs_writer_gap(w, a, GCS_GAP_DEVICE_OVERFLOW, 6, 7, 6000, 8000);
+	ret = ret ?: gcs_writer_sync(w);
+	ret = ret ?: put(w, a, 16, 8, 5);
+	ret = ret ?: put(w, b, 0, 3, 4);
+	ret = ret ?: gcs_writer_marker(w, GCS_MARK_EVENT, a, 9000, 3);
+	if (ret) {
+		gcs_writer_abort(w);
+		return ret;
+	}
+	if (variant >= 2) {
+		gcs_writer_abort(w);
+		/* Keep the crashed file small: cut the preallocated zeros. */
+		if (truncate(path, 16384))
+			return -errno;
+		return variant == 3 ? gcs_recover(path, &rep) : 0;
+	}
+	return gcs_writer_close(w);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s DIR\n", argv[0]);
+		return 1;
+	}
+	for (int v = 0; v < 4; v++) {
+		int ret = seed(argv[1], v);
+
+		if (ret) {
+			fprintf(stderr, "seed %d: %s\n", v, gcs_strerror(ret));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+#endif /* GEN_SEEDS */

@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: GPL-2.0
+# The io_uring capture engine (docs/capture.md), on pipes, sockets and files.
+# The engine and the session library are built into each test with the
+# sanitizers, like the test itself.
+ENG_TEST_SRCS := $(addprefix userspace/engine/, \
+	engine.c chan.c compact.c control.c src_fd.c) \
+	$(addprefix userspace/session/, \
+	crc32c.c format.c meta.c writer.c reader.c recover.c) \
+	tests/unit/test_session_util.c tests/unit/test_engine_util.c
+ENG_TEST_LIBS := -luring -lpthread -ljson-c -lzstd
+
+UNIT_TESTS += test_engine
+# fallocate() is wrapped to play a filesystem that fills up.
+test_engine_SRCS := tests/unit/test_engine.c $(ENG_TEST_SRCS)
+test_engine_LDLIBS := $(ENG_TEST_LIBS) -Wl,--wrap=fallocate
+
+# Process crash: a child capturing a pipe is killed with SIGKILL at random
+# instants; recovery must keep every record it had committed.
+UNIT_TESTS += test_engine_crash
+test_engine_crash_SRCS := tests/unit/test_engine_crash.c $(ENG_TEST_SRCS)
+test_engine_crash_LDLIBS := $(ENG_TEST_LIBS)

@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: GPL-2.0
+# Session format tests (docs/session-format.md). The library's sources are
+# built into each test with the sanitizers, like the test itself.
+GCS_TEST_SRCS := $(addprefix userspace/session/, \
+	crc32c.c format.c meta.c writer.c reader.c recover.c) \
+	tests/unit/test_session_util.c
+GCS_TEST_LIBS := -ljson-c -lzstd -lpthread
+
+UNIT_TESTS += test_session_format test_session_recover test_session_writer \
+	test_session_cli
+test_session_format_SRCS := tests/unit/test_session_format.c $(GCS_TEST_SRCS)
+test_session_format_LDLIBS := $(GCS_TEST_LIBS)
+test_session_recover_SRCS := tests/unit/test_session_recover.c $(GCS_TEST_SRCS)
+test_session_recover_LDLIBS := $(GCS_TEST_LIBS)
+# fallocate() is wrapped to play a filesystem that fills up.
+test_session_writer_SRCS := tests/unit/test_session_writer.c $(GCS_TEST_SRCS)
+test_session_writer_LDLIBS := $(GCS_TEST_LIBS) -luring -Wl,--wrap=fallocate
+# The gaitcap subcommands that own session files, called in-process.
+test_session_cli_SRCS := tests/unit/test_session_cli.c $(GCS_TEST_SRCS) \
+	$(addprefix userspace/gaitcap/, cmd_info.c cmd_recover.c cmd_synth.c)
+test_session_cli_LDLIBS := $(GCS_TEST_LIBS) -lm

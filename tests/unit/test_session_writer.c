@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The writer: in-order publishing, reservations filled by io_uring, the
+ * split durability steps, compaction on another thread, growth in
+ * preallocated steps, and a full filesystem (played by wrapping fallocate(),
+ * then for real on a small tmpfs) ending the session cleanly.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+#include <liburing.h>
+
+#include "test_session_util.h"
+
+/* ---- fallocate() that plays a filesystem of fake_limit bytes -------------- */
+
+static off_t fake_limit;	/* 0: no limit */
+static unsigned int fake_refusals;
+
+int __real_fallocate(int fd, int mode, off_t off, off_t len);
+int __wrap_fallocate(int fd, int mode, off_t off, off_t len);
+int __wrap_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	if (fake_limit && !(mode & FALLOC_FL_PUNCH_HOLE) &&
+	    off + len > fake_limit) {
+		fake_refusals++;
+		errno = ENOSPC;
+		return -1;
+	}
+	return __real_fallocate(fd, mode, off, len);
+}
+
+struct fixture {
+	char *dir;
+	int n;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->dir = tu_tmpdir();
+	if (!f->dir)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	tu_rm_rf(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static char *fresh(struct fixture *f)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "w%d", f->n++);
+	return tu_path(f->dir, name);
+}
+
+static struct gcs_writer *new_writer(const char *path, struct gcs_writer_opts *o)
+{
+	struct gcs_writer *w;
+
+	assert_int_equal(gcs_writer_create(&w, path, o, tu_meta), 0);
+	assert_int_equal(tu_add_streams(w), 0);
+	return w;
+}
+
+static long count_records(const char *path, unsigned int flags)
+{
+	struct gcs_reader *r;
+	long n;
+
+	if (gcs_reader_open(&r, path, flags))
+		return -1;
+	n = tu_check_records(r, NULL);
+	gcs_reader_close(r);
+	return n;
+}
+
+/* ---- Publishing ------------------------------------------------------------ */
+
+static void fill(struct gcs_slot *s, uint64_t seq, uint32_t n,
+		 struct gcs_chunk_meta *m)
+{
+	for (uint32_t i = 0; i < n; i++)
+		tu_fixed_record(s->data + i * TU_FIXED_SIZE, seq + i);
+	*m = (struct gcs_chunk_meta){
+		.len = n * TU_FIXED_SIZE, .n_records = n, .first_seq = seq,
+		.last_seq = seq + n - 1, .t_first_ns = tu_t(seq),
+		.t_last_ns = tu_t(seq + n - 1), .flags = GCS_CHUNK_F_CONTIGUOUS,
+	};
+}
+
+static void test_session_writer_publishes_in_file_order(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer *w = new_writer(p, NULL);
+	struct gcs_slot *a, *b, *c, *d;
+	struct gcs_chunk_meta ma, mb, mc, md;
+	struct gcs_reader *r;
+
+	/* Two reads in flight, into two reservations. */
+	assert_int_equal(gcs_writer_reserve(w, 0, 2 * TU_FIXED_SIZE, &a), 0);
+	assert_int_equal(gcs_writer_reserve(w, 0, 2 * TU_FIXED_SIZE, &b), 0);
+	assert_true(b->off > a->off);
+	fill(a, 0, 2, &ma);
+	fill(b, 2, 2, &mb);
+	/* The later one completes first: it waits for the earlier. */
+	assert_int_equal(gcs_writer_commit(w, b, &mb), 0);
+	assert_int_equal(gcs_writer_marker(w, GCS_MARK_SYNC, 0, tu_t(3), 0), 0);
+	assert_int_equal(count_records(p, 0), 0);
+	assert_int_equal(gcs_reader_open(&r, p, 0), 0);
+	assert_int_equal(gcs_reader_n_markers(r), 0);
+	assert_int_equal(gcs_reader_info(r)->tail, GCS_TAIL_UNCOMMITTED);
+	gcs_reader_close(r);
+	assert_int_equal(gcs_writer_commit(w, a, &ma), 0);
+	assert_int_equal(count_records(p, GCS_OPEN_VERIFY), 4);
+
+	/* Sequence numbers follow file order, whatever the commit order. */
+	assert_int_equal(gcs_writer_reserve(w, 0, 2 * TU_FIXED_SIZE, &c), 0);
+	assert_int_equal(gcs_writer_reserve(w, 0, 2 * TU_FIXED_SIZE, &d), 0);
+	fill(d, 6, 2, &md);
+	fill(c, 8, 2, &mc);
+	assert_int_equal(gcs_writer_commit(w, d, &md), 0);
+	assert_int_equal(gcs_writer_commit(w, c, &mc), -EINVAL);
+	/* The refused one, not last, became padding: d is out now. */
+	assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_VERIFY), 0);
+	assert_int_equal(tu_check_records(r, NULL), 6);
+	assert_int_equal(gcs_reader_info(r)->n_pad, 1);
+	assert_int_equal(gcs_reader_n_markers(r), 1);
+	gcs_reader_close(r);
+
+	/* An abandoned last reservation just gives its space back. */
+	assert_int_equal(gcs_writer_reserve(w, 0, 4096, &c), 0);
+	gcs_writer_abandon(w, c);
+	assert_int_equal(gcs_writer_reserve(w, 0, 2 * TU_FIXED_SIZE, &c), 0);
+	fill(c, 8, 2, &mc);
+	assert_int_equal(gcs_writer_commit(w, c, &mc), 0);
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_VERIFY), 0);
+	assert_int_equal(tu_check_records(r, NULL), 8);
+	assert_int_equal(gcs_reader_info(r)->n_pad, 1);
+	assert_int_equal(gcs_reader_info(r)->tail, GCS_TAIL_CLEAN);
+	gcs_reader_close(r);
+	free(p);
+}
+
+static void test_session_writer_reservation_limit(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer *w = new_writer(p, NULL);
+	struct gcs_slot *s[64], *extra;
+	struct gcs_writer_stats st;
+
+	for (int i = 0; i < 64; i++) {
+		assert_int_equal(gcs_writer_reserve(w, 0, TU_FIXED_SIZE, &s[i]), 0);
+		tu_fixed_record(s[i]->data, (uint64_t)i);
+	}
+	assert_int_equal(gcs_writer_reserve(w, 0, TU_FIXED_SIZE, &extra), -EBUSY);
+	/* Completed in reverse: nothing shows until the first one is in. */
+	for (int i = 63; i >= 0; i--) {
+		struct gcs_chunk_meta m = {
+			.len = TU_FIXED_SIZE, .n_records = 1,
+			.first_seq = (uint64_t)i, .last_seq = (uint64_t)i,
+			.t_first_ns = tu_t((uint64_t)i),
+			.t_last_ns = tu_t((uint64_t)i),
+			.flags = GCS_CHUNK_F_CONTIGUOUS,
+		};
+
+		assert_int_equal(gcs_writer_commit(w, s[i], &m), 0);
+		gcs_writer_stats(w, &st);
+		assert_int_equal(st.outstanding, i ? 64 : 0);
+	}
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(count_records(p, GCS_OPEN_VERIFY), 64);
+	free(p);
+}
+
+/* ---- io_uring straight into the mapping ------------------------------------- */
+
+static void test_session_writer_io_uring_read_into_slot(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f), *src = tu_path(f->dir, "device");
+	uint8_t dev[50 * TU_FIXED_SIZE];
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct gcs_writer *w;
+	struct gcs_slot *s;
+	struct gcs_chunk_meta m;
+	int fd, ret;
+
+	/* A "device" that returns 50 scans. */
+	for (int i = 0; i < 50; i++)
+		tu_fixed_record(dev + i * TU_FIXED_SIZE, (uint64_t)i);
+	assert_int_equal(tu_write_file(src, dev, sizeof(dev)), 0);
+	ret = io_uring_queue_init(4, &ring, 0);
+	if (ret) {
+		print_message("# io_uring unavailable here (%s)\n", strerror(-ret));
+		skip();
+	}
+	fd = open(src, O_RDONLY);
+	assert_true(fd >= 0);
+	w = new_writer(p, NULL);
+	assert_int_equal(gcs_writer_reserve(w, 0, 64 * TU_FIXED_SIZE, &s), 0);
+	/* The kernel writes into the file's pages: no copy in userspace. */
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_read(sqe, fd, s->data, s->cap, 0);
+	assert_int_equal(io_uring_submit(&ring), 1);
+	assert_int_equal(io_uring_wait_cqe(&ring, &cqe), 0);
+	assert_int_equal(cqe->res, (int)sizeof(dev));
+	io_uring_cqe_seen(&ring, cqe);
+	m = (struct gcs_chunk_meta){
+		.len = sizeof(dev), .n_records = 50, .first_seq = 0,
+		.last_seq = 49, .t_first_ns = tu_t(0), .t_last_ns = tu_t(49),
+		.flags = GCS_CHUNK_F_CONTIGUOUS,
+	};
+	assert_int_equal(gcs_writer_commit(w, s, &m), 0);
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(count_records(p, GCS_OPEN_VERIFY), 50);
+	io_uring_queue_exit(&ring);
+	close(fd);
+	free(src);
+	free(p);
+}
+
+/* ---- Durability ---------------------------------------------------------------- */
+
+static uint64_t header_durable(const char *path)
+{
+	struct gcs_disk_header h[2];
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h[0], sizeof(h[0]), 0), sizeof(h[0]));
+	assert_int_equal(pread(fd, &h[1], sizeof(h[1]), GCS_BLOCK), sizeof(h[1]));
+	close(fd);
+	return h[0].generation > h[1].generation ? h[0].durable_end :
+						   h[1].durable_end;
+}
+
+static bool bytes_zero(const char *path, uint64_t off, size_t len)
+{
+	uint8_t *buf = malloc(len);
+	int fd = open(path, O_RDONLY);
+	bool zero = true;
+
+	assert_non_null(buf);
+	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+	for (size_t i = 0; i < len; i++)
+		zero &= buf[i] == 0;
+	close(fd);
+	free(buf);
+	return zero;
+}
+
+static void test_session_writer_split_sync_and_reclaim(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer_opts o;
+	struct gcs_writer *w;
+	struct gcs_writer_stats st;
+	struct gcs_compact_job *job;
+	struct gcs_sync s;
+	uint64_t first_payload;
+
+	gcs_writer_opts_init(&o);
+	o.compact_target = 64 << 10;
+	w = new_writer(p, &o);
+	struct gcs_reader *r;
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(tu_put_fixed(w, (uint64_t)i * 512, 512), 0);
+	/* A reader may open the file while it is being written. */
+	assert_int_equal(gcs_reader_open(&r, p, 0), 0);
+	first_payload = gcs_reader_chunk(r, 0)->raw_body_off;
+	gcs_reader_close(r);
+	gcs_writer_stats(w, &st);
+	assert_true(st.committed_end > st.durable_end);
+
+	/* Compact now; the raw data must stay until the copy is durable. */
+	assert_int_equal(gcs_writer_compact_prepare(w, false, &job), 0);
+	assert_non_null(job);
+	assert_int_equal(gcs_compact_run(job), 0);
+	assert_int_equal(gcs_writer_compact_finish(w, job), 0);
+	gcs_writer_stats(w, &st);
+	assert_int_equal(st.zchunks, 1);
+	assert_false(bytes_zero(p, first_payload + 4096, 4096));
+
+	/* The event loop's way: three steps around its own fdatasync()s. */
+	assert_int_equal(gcs_writer_sync_begin(w, &s), 0);
+	assert_int_equal(gcs_writer_sync_begin(w, &s), -EBUSY);
+	assert_int_equal(fdatasync(s.fd), 0);
+	assert_int_equal(gcs_writer_sync_header(w, &s), 0);
+	assert_int_equal(header_durable(p), s.target);
+	assert_false(bytes_zero(p, first_payload + 4096, 4096));
+	assert_int_equal(fdatasync(s.fd), 0);
+	assert_int_equal(gcs_writer_sync_end(w, &s), 0);
+	/* Durable now: the raw payload's whole pages are reclaimed. */
+	assert_true(bytes_zero(p, first_payload + 4096, 4096));
+	gcs_writer_stats(w, &st);
+	/* Two chunks fit the 64 KiB target; each keeps at most 2 partial pages. */
+	assert_true(st.reclaimed >= 2 * (512 * TU_FIXED_SIZE - 8192));
+	assert_int_equal(st.durable_end, st.committed_end);
+	assert_int_equal(gcs_writer_sync_begin(w, &s), 1);	/* nothing new */
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(count_records(p, GCS_OPEN_VERIFY), 4 * 512);
+	free(p);
+}
+
+struct job_arg {
+	struct gcs_compact_job *job;
+	int ret;
+};
+
+static void *run_job(void *arg)
+{
+	struct job_arg *a = arg;
+
+	a->ret = gcs_compact_run(a->job);
+	return NULL;
+}
+
+static void test_session_writer_threaded_compaction(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer_opts o;
+	struct gcs_writer *w;
+	struct gcs_reader *r;
+	struct job_arg a = { 0 };
+	pthread_t t;
+	uint64_t seq = 0;
+
+	gcs_writer_opts_init(&o);
+	o.compact_target = 256 << 10;
+	w = new_writer(p, &o);
+	for (int i = 0; i < 16; i++, seq += 400)
+		assert_int_equal(tu_put_fixed(w, seq, 400), 0);
+	assert_int_equal(gcs_writer_compact_prepare(w, false, &a.job), 0);
+	assert_non_null(a.job);
+	assert_int_equal(gcs_writer_compact_prepare(w, false, &(struct gcs_compact_job *){ NULL }),
+			 -EBUSY);
+	assert_int_equal(pthread_create(&t, NULL, run_job, &a), 0);
+	/* Capture goes on while the compactor works. */
+	for (int i = 0; i < 16; i++, seq += 400)
+		assert_int_equal(tu_put_fixed(w, seq, 400), 0);
+	assert_int_equal(tu_put_var(w, 0, 5), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(gcs_writer_close(w), -EBUSY);	/* job still out */
+	assert_int_equal(gcs_writer_compact_finish(w, a.job), 0);
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_VERIFY), 0);
+	assert_int_equal(tu_check_records(r, NULL), 32 * 400 + 5);
+	assert_true(gcs_reader_info(r)->n_by_type[3] >= 2);
+	assert_true(gcs_reader_info(r)->allocated < gcs_reader_info(r)->raw_bytes / 2);
+	gcs_reader_close(r);
+	free(p);
+}
+
+/* ---- Space ---------------------------------------------------------------------- */
+
+static void test_session_writer_grows_preallocated(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer_opts o;
+	struct gcs_writer *w;
+	struct gcs_space sp;
+	struct stat sb;
+	off_t last = 0;
+	int steps = 0;
+
+	gcs_writer_opts_init(&o);
+	o.grow_step = 1 << 20;
+	o.no_compact = true;
+	w = new_writer(p, &o);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(tu_put_fixed(w, (uint64_t)i * 1000, 1000), 0);
+		assert_int_equal(stat(p, &sb), 0);
+		/* Every byte of the file is allocated: no holes to fault in. */
+		assert_true((off_t)sb.st_blocks * 512 >= sb.st_size);
+		assert_int_equal(sb.st_size % 4096, 0);
+		steps += sb.st_size != last;
+		last = sb.st_size;
+		assert_int_equal(gcs_writer_space(w, 0, &sp), 0);
+		assert_true(sp.prealloc_left >= o.tail_reserve);
+		assert_true(sp.file_used + sp.prealloc_left == (uint64_t)sb.st_size);
+	}
+	assert_true(steps >= 6);	/* 6.4 MB in 1 MiB steps */
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_true(sb.st_size < last);	/* the preallocation is trimmed */
+	free(p);
+}
+
+static void test_session_writer_space_estimate(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer_opts o;
+	struct gcs_writer *w;
+	struct gcs_space sp;
+	int64_t t0 = 5000000000ll;
+
+	gcs_writer_opts_init(&o);
+	o.no_compact = true;
+	w = new_writer(p, &o);
+	assert_int_equal(gcs_writer_space(w, t0, &sp), 0);
+	assert_true(sp.fs_avail > 0);
+	assert_true(sp.seconds_left < 0);	/* no rate yet */
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(tu_put_fixed(w, (uint64_t)i * 1024, 1024), 0);
+	/* 20 x 64 KiB (+ headers) in two seconds. */
+	assert_int_equal(gcs_writer_space(w, t0 + 2000000000ll, &sp), 0);
+	assert_true(sp.rate > 20 * 65536 / 2.0 * 0.99);
+	assert_true(sp.rate < 20 * 65536 / 2.0 * 1.05);
+	assert_true(sp.seconds_left > 0);
+	assert_true(sp.seconds_left <
+		    ((double)sp.fs_avail + (double)sp.prealloc_left) / sp.rate + 1);
+	assert_false(sp.full);
+	assert_int_equal(gcs_writer_close(w), 0);
+	free(p);
+}
+
+/* Closed, clean, all data good and ended by a full disk. */
+static bool full_file_ok(const char *path, long min_records)
+{
+	struct gcs_reader *r;
+	const struct gcs_marker *end;
+	bool ok;
+
+	if (gcs_reader_open(&r, path, GCS_OPEN_VERIFY))
+		return false;
+	end = gcs_reader_n_markers(r) ?
+	      gcs_reader_marker(r, gcs_reader_n_markers(r) - 1) : NULL;
+	ok = gcs_reader_info(r)->state == GCS_STATE_CLOSED &&
+	     gcs_reader_info(r)->tail == GCS_TAIL_CLEAN &&
+	     tu_check_records(r, NULL) >= min_records &&
+	     end && end->code == GCS_MARK_SESSION_END && end->value == ENOSPC;
+	gcs_reader_close(r);
+	return ok;
+}
+
+static void test_session_writer_disk_full_ends_cleanly(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer_opts o;
+	struct gcs_writer *w;
+	struct gcs_space sp;
+	struct stat sb;
+	uint64_t seq = 0;
+	long committed = 0;
+	int ret = 0;
+
+	gcs_writer_opts_init(&o);
+	o.grow_step = 1 << 20;
+	o.tail_reserve = 64 << 10;
+	fake_limit = 3 << 20;
+	fake_refusals = 0;
+	w = new_writer(p, &o);
+	while (!(ret = tu_put_fixed(w, seq, 300))) {
+		seq += 300;
+		committed += 300;
+	}
+	assert_int_equal(ret, -ENOSPC);
+	assert_true(fake_refusals >= 2);	/* a step, then the last bit */
+	assert_int_equal(gcs_writer_space(w, 0, &sp), 0);
+	assert_true(sp.full);
+	/* It stays full: no room for another chunk, no SIGBUS either. */
+	assert_int_equal(tu_put_fixed(w, seq, 300), -ENOSPC);
+	assert_int_equal(gcs_writer_close(w), 0);
+	fake_limit = 0;
+	assert_int_equal(stat(p, &sb), 0);
+	assert_true(sb.st_size <= 3 << 20);
+	assert_true(sb.st_size > (3 << 20) - (128 << 10));	/* used it all */
+	assert_true(full_file_ok(p, committed));
+	free(p);
+}
+
+/* The same for real: a 3 MiB tmpfs in a private mount namespace. */
+static void test_session_writer_disk_full_tmpfs(void **state)
+{
+	struct fixture *f = *state;
+	char *mnt = tu_path(f->dir, "mnt");
+	int status;
+	pid_t pid;
+
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct gcs_writer_opts o;
+		struct gcs_writer *w;
+		char *p = tu_path(mnt, "s");
+		uint64_t seq = 0;
+		int ret;
+
+		if (unshare(CLONE_NEWNS) ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("tmpfs", mnt, "tmpfs", 0, "size=3m"))
+			_exit(77);
+		gcs_writer_opts_init(&o);
+		o.grow_step = 1 << 20;
+		o.tail_reserve = 64 << 10;
+		if (gcs_writer_create(&w, p, &o, tu_meta) || tu_add_streams(w))
+			_exit(2);
+		/* Writing through the mapping until the disk is full: no SIGBUS. */
+		while (!(ret = tu_put_fixed(w, seq, 300)))
+			seq += 300;
+		if (ret != -ENOSPC || gcs_writer_close(w))
+			_exit(3);
+		_exit(full_file_ok(p, (long)seq) ? 0 : 4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+		print_message("# no private tmpfs here (needs root and unshare)\n");
+		rmdir(mnt);
+		free(mnt);
+		skip();
+	}
+	if (WIFSIGNALED(status))
+		fail_msg("the writer died of signal %d on a full disk",
+			 WTERMSIG(status));
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	rmdir(mnt);
+	free(mnt);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_session_writer_publishes_in_file_order),
+		cmocka_unit_test(test_session_writer_reservation_limit),
+		cmocka_unit_test(test_session_writer_io_uring_read_into_slot),
+		cmocka_unit_test(test_session_writer_split_sync_and_reclaim),
+		cmocka_unit_test(test_session_writer_threaded_compaction),
+		cmocka_unit_test(test_session_writer_grows_preallocated),
+		cmocka_unit_test(test_session_writer_space_estimate),
+		cmocka_unit_test(test_session_writer_disk_full_ends_cleanly),
+		cmocka_unit_test(test_session_writer_disk_full_tmpfs),
+	};
+
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

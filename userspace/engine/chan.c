@@ -1,0 +1,833 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Channels: one file descriptor each, read through the engine's ring.
+ *
+ * RECORDS: a read lands straight in a chunk reservation of the session
+ * file's mapping and whatever whole records it brought are committed at
+ * once. Bytes that cannot go in that chunk (a record cut by a short read on
+ * a byte stream, or records after a sequence jump) wait in `carry` and open
+ * the next reservation. Invariant: bytes read but not yet committed are
+ * either in carry (no reservation held) or at slot->data[0, fill).
+ *
+ * MESSAGES: one message per IORING_OP_RECVMSG, framed as a variable-size
+ * record with its receive timestamp and staged; a batch is committed at a
+ * quiet moment, when large enough or old enough.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/engine_internal.h"
+
+#define DRAIN_MAX	256	/* reads at stop before giving up on a flood */
+#define MSG_MAX_DEF	512
+#define COMMIT_MS_DEF	50
+#define BATCH_BYTES_DEF	(64u << 10)
+
+static void chan_finish(struct eng_chan *c, int err);
+
+const char *eng_chan_label(const struct eng_chan *c)
+{
+	return c->label;
+}
+
+uint32_t eng_chan_stream(const struct eng_chan *c)
+{
+	return c->d.stream;
+}
+
+struct eng_source *eng_chan_source(const struct eng_chan *c)
+{
+	return c->src;
+}
+
+void eng_chan_get_stats(const struct eng_chan *c, struct eng_chan_stats *st)
+{
+	*st = c->st;
+}
+
+int eng_chan_add(struct eng *e, struct eng_source *s,
+		 const struct eng_chan_def *d, struct eng_chan **cp)
+{
+	struct eng_chan *c;
+	int fl, ret;
+
+	if (d->fd < 0)
+		return -EBADF;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->e = e;
+	c->src = s;
+	c->d = *d;
+	snprintf(c->label, sizeof(c->label), "%s", d->label ? d->label : "chan");
+	c->d.label = c->label;
+	fl = fcntl(d->fd, F_GETFL);
+	c->nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	/* Seekable files are read at an explicit offset (works before 5.6). */
+	c->pos = lseek(d->fd, 0, SEEK_CUR);
+	if (c->pos < 0)
+		c->pos = -1;
+	c->op_poll = (struct eng_op){ .kind = ENG_OP_CHAN_POLL, .owner = c };
+	c->op_read = (struct eng_op){ .kind = ENG_OP_CHAN_READ, .owner = c };
+
+	if (d->kind == ENG_CHAN_RECORDS) {
+		uint32_t most;
+
+		ret = -EINVAL;
+		if (!d->record_size || d->record_size > e->o.max_read_bytes)
+			goto err;
+		most = e->o.max_read_bytes / d->record_size;
+		if (!c->d.max_records || c->d.max_records > most)
+			c->d.max_records = most;
+		if (!c->d.batch_records)
+			c->d.batch_records = 1;
+		if (c->d.batch_records > c->d.max_records)
+			c->d.batch_records = c->d.max_records;
+		c->cap_records = c->d.batch_records * 2;
+		if (c->cap_records < 4)
+			c->cap_records = 4;
+		if (c->cap_records > c->d.max_records)
+			c->cap_records = c->d.max_records;
+	} else if (d->kind == ENG_CHAN_MESSAGES) {
+		if (!c->d.msg_max)
+			c->d.msg_max = MSG_MAX_DEF;
+		if (!c->d.commit_ms)
+			c->d.commit_ms = COMMIT_MS_DEF;
+		if (!c->d.batch_bytes)
+			c->d.batch_bytes = BATCH_BYTES_DEF;
+		ret = -EINVAL;
+		if (c->d.msg_max > GCS_MAX_BODY / 4 ||
+		    c->d.batch_bytes > GCS_MAX_BODY / 2)
+			goto err;
+		c->stage_cap = c->d.batch_bytes + gcs_var_rec_size(c->d.msg_max);
+		c->stage = malloc(c->stage_cap);
+		c->rbuf = malloc(c->d.msg_max);
+		ret = -ENOMEM;
+		if (!c->stage || !c->rbuf)
+			goto err;
+	} else {
+		ret = -EINVAL;
+		goto err;
+	}
+	ret = eng_chan_register(e, c);
+	if (ret)
+		goto err;
+	if (cp)
+		*cp = c;
+	return 0;
+err:
+	chan_free(c);
+	return ret;
+}
+
+void chan_free(struct eng_chan *c)
+{
+	if (!c)
+		return;
+	free(c->carry);
+	free(c->stage);
+	free(c->rbuf);
+	free(c);
+}
+
+/* ---- Records ------------------------------------------------------------------ */
+
+static int carry_put(struct eng_chan *c, const uint8_t *p, uint32_t len)
+{
+	if (c->carry_len + len > c->carry_cap) {
+		uint32_t cap = c->carry_len + len;
+		uint8_t *n = realloc(c->carry, cap);
+
+		if (!n)
+			return -ENOMEM;
+		c->carry = n;
+		c->carry_cap = cap;
+	}
+	memcpy(c->carry + c->carry_len, p, len);
+	c->carry_len += len;
+	c->st.carry_bytes += len;
+	return 0;
+}
+
+/* Give the reservation back; what it held goes back to carry. */
+static void rec_release(struct eng_chan *c)
+{
+	if (!c->slot)
+		return;
+	if (c->fill && carry_put(c, c->slot->data, c->fill))
+		eng_fail(c->e, -ENOMEM);
+	gcs_writer_abandon(c->e->w, c->slot);
+	c->slot = NULL;
+	c->fill = 0;
+	c->e->reservations--;
+}
+
+static int rec_reserve(struct eng_chan *c, uint32_t cap)
+{
+	int ret = gcs_writer_reserve(c->e->w, c->d.stream, cap, &c->slot);
+
+	if (ret) {
+		c->slot = NULL;
+		return ret;
+	}
+	c->e->reservations++;
+	if (c->carry_len)
+		memcpy(c->slot->data, c->carry, c->carry_len);
+	c->fill = c->carry_len;
+	c->carry_len = 0;
+	return 0;
+}
+
+static void rec_info(struct eng_chan *c, const uint8_t *rec, uint64_t index,
+		     struct eng_rec_info *ri)
+{
+	memset(ri, 0, sizeof(*ri));
+	if (c->d.rec_info)
+		c->d.rec_info(c->d.priv, rec, c->d.record_size, ri);
+	if (!c->d.has_seq)
+		ri->seq = index;
+	if (!c->d.rec_ts)
+		ri->t_ns = 0;
+}
+
+static void clock_note(struct eng_chan *c, const struct eng_rec_info *ri)
+{
+	int64_t off;
+
+	if (!ri->has_device_ns || !ri->t_ns)
+		return;
+	off = ri->t_ns - ri->device_ns;
+	if (!c->clk_have || off < c->clk_min) {
+		c->clk_min = off;
+		c->clk_dev = ri->device_ns;
+		c->clk_host = ri->t_ns;
+	}
+	if (!c->clk_have || off > c->clk_max)
+		c->clk_max = off;
+	c->clk_have = true;
+}
+
+/*
+ * A jump from next_seq to @seq: the device reports `missing` numbers lost
+ * just before @seq (on its link, or by itself); the others reached the
+ * host and were lost here (for IIO, the kernel buffer overflowed).
+ */
+static void note_gap(struct eng_chan *c, uint64_t seq, uint32_t missing,
+		     int64_t t_end)
+{
+	uint64_t len = seq - c->next_seq, dev = missing < len ? missing : len;
+	int64_t t0 = c->last_t ? c->last_t : t_end;
+	int ret = 0;
+
+	if (dev) {
+		ret = eng_gap(c->e, c->d.stream, GCS_GAP_DEVICE_OVERFLOW,
+			      seq - dev, seq - 1, t0, t_end);
+		c->st.gaps++;
+		c->st.lost_device += dev;
+	}
+	if (!ret && len > dev) {
+		ret = eng_gap(c->e, c->d.stream, c->d.gap_reason, c->next_seq,
+			      seq - dev - 1, t0, t_end);
+		c->st.gaps++;
+		c->st.lost_kernel += len - dev;
+	}
+	c->st.lost += len;
+	if (ret)
+		eng_fail(c->e, ret);
+}
+
+/*
+ * Commit the whole records at slot->data[0, fill) as contiguous chunks,
+ * writing a gap record at each sequence jump. Leaves no reservation.
+ */
+static int rec_take(struct eng_chan *c, int64_t now)
+{
+	const uint32_t rs = c->d.record_size;
+	struct gcs_chunk_meta m;
+	struct eng_rec_info first, ri;
+	uint64_t seq0, prev;
+	int64_t tmin, tmax;
+	uint32_t n, k, rest;
+	bool gap;
+	int ret;
+
+	while (c->slot) {
+		const uint8_t *data = c->slot->data;
+
+		n = c->fill / rs;
+		if (!n) {
+			rec_release(c);
+			return 0;
+		}
+		rec_info(c, data, c->count, &first);
+		seq0 = first.seq;
+		gap = false;
+		if (c->d.has_seq && c->have_seq && seq0 != c->next_seq) {
+			if (seq0 < c->next_seq) {
+				/* Not ours to renumber: the device restarted. */
+				rec_release(c);
+				c->carry_len = 0;
+				return -EPROTO;
+			}
+			gap = true;
+		}
+		tmin = tmax = first.t_ns;
+		clock_note(c, &first);
+		prev = seq0;
+		for (k = 1; k < n; k++) {
+			rec_info(c, data + (size_t)k * rs, c->count + k, &ri);
+			if (ri.seq != prev + 1)
+				break;	/* split: a jump (or worse) */
+			prev = ri.seq;
+			clock_note(c, &ri);
+			if (ri.t_ns && (!tmin || ri.t_ns < tmin))
+				tmin = ri.t_ns;
+			if (ri.t_ns > tmax)
+				tmax = ri.t_ns;
+		}
+		if (!c->d.rec_ts || !tmin) {
+			tmin = now;
+			tmax = now;
+		}
+		/* Keep what follows: the commit may reuse the bytes after it. */
+		rest = c->fill - k * rs;
+		if (rest) {
+			ret = carry_put(c, data + (size_t)k * rs, rest);
+			if (ret)
+				return ret;
+		}
+		m = (struct gcs_chunk_meta){
+			.len = k * rs, .n_records = k, .first_seq = seq0,
+			.last_seq = seq0 + k - 1, .t_first_ns = tmin,
+			.t_last_ns = tmax, .flags = GCS_CHUNK_F_CONTIGUOUS,
+		};
+		ret = gcs_writer_commit(c->e->w, c->slot, &m);
+		c->slot = NULL;
+		c->fill = 0;
+		c->e->reservations--;
+		if (ret)
+			return ret;
+		if (gap)
+			note_gap(c, seq0, first.missing, tmin);
+		if (!c->st.records) {
+			c->st.first_seq = seq0;
+			c->st.t_first_ns = tmin;
+		}
+		c->st.records += k;
+		c->st.bytes += m.len;
+		c->st.chunks++;
+		c->st.last_seq = m.last_seq;
+		c->st.t_last_ns = tmax;
+		c->have_seq = true;
+		c->next_seq = m.last_seq + 1;
+		c->last_t = tmax;
+		c->count += k;
+
+		if (c->carry_len >= rs) {
+			ret = rec_reserve(c, c->carry_len);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static void rec_start_read(struct eng_chan *c)
+{
+	struct eng *e = c->e;
+	const uint32_t rs = c->d.record_size;
+	struct io_uring_sqe *sqe;
+	uint32_t want;
+	int ret;
+
+	if (!c->slot) {
+		want = c->cap_records * rs;
+		/* A record cut by the last read must fit whole, and more. */
+		if (c->carry_len + rs > want)
+			want = c->carry_len + rs;
+		ret = rec_reserve(c, want);
+		if (ret) {
+			/* Full disk: the session ends (gcs closes it cleanly). */
+			chan_finish(c, ret);
+			return;
+		}
+	}
+	c->req = c->slot->cap - c->fill;
+	if (c->d.whole_records)
+		c->req -= c->req % rs;
+	sqe = eng_sqe(e, &c->op_read);
+	if (!sqe) {
+		rec_release(c);
+		return;
+	}
+	if (e->f.read_op) {
+		io_uring_prep_read(sqe, c->d.fd, c->slot->data + c->fill, c->req,
+				   (uint64_t)c->pos);
+	} else {
+		c->iov.iov_base = c->slot->data + c->fill;
+		c->iov.iov_len = c->req;
+		io_uring_prep_readv(sqe, c->d.fd, &c->iov, 1, (uint64_t)c->pos);
+	}
+	if (e->f.io_mode == ENG_IO_ASYNC && !c->draining)
+		sqe->flags |= IOSQE_ASYNC;
+	c->state = CH_READ;
+	c->st.reads++;
+}
+
+static void rec_adapt(struct eng_chan *c, uint32_t got, bool full)
+{
+	double want;
+
+	c->ema_records = 0.8 * c->ema_records + 0.2 * got;
+	want = 2 * c->ema_records + 1;
+	if (want < 2.0 * c->d.batch_records)
+		want = 2.0 * c->d.batch_records;
+	c->cap_records = want > c->d.max_records ? c->d.max_records :
+						   (uint32_t)want;
+	if (full) {
+		/* More is waiting: ask for it at once, and for more of it. */
+		c->cap_records = c->cap_records * 2 > c->d.max_records ?
+				 c->d.max_records : c->cap_records * 2;
+		c->direct = true;
+	}
+	if (!c->cap_records)
+		c->cap_records = 1;
+}
+
+static void rec_read_done(struct eng_chan *c, int res)
+{
+	struct eng *e = c->e;
+	bool full;
+	int ret;
+
+	if (res > 0) {
+		if ((uint32_t)res > c->req) {
+			rec_release(c);
+			chan_finish(c, -EOVERFLOW);
+			return;
+		}
+		if (c->d.whole_records && res % c->d.record_size) {
+			/* The device's scan size is not what we were told. */
+			rec_release(c);
+			chan_finish(c, -EPROTO);
+			return;
+		}
+		if (c->pos >= 0)
+			c->pos += res;
+		full = (uint32_t)res == c->req;
+		c->fill += (uint32_t)res;
+		if (c->fill % c->d.record_size)
+			c->st.partial++;
+		ret = rec_take(c, eng_now());
+		if (ret) {
+			chan_finish(c, ret);
+			return;
+		}
+		rec_adapt(c, (uint32_t)res / c->d.record_size, full);
+		if (c->draining && !full) {
+			chan_finish(c, 0);	/* drained: the buffer is empty */
+			return;
+		}
+		chan_arm(c);
+		return;
+	}
+	if (res == 0) {
+		/* End of file: commit what is whole, drop a cut record. */
+		ret = rec_take(c, eng_now());
+		chan_finish(c, ret);
+		return;
+	}
+	rec_release(c);
+	switch (res) {
+	case -EAGAIN:
+		c->st.eagain++;
+		if (c->draining) {
+			chan_finish(c, 0);
+			return;
+		}
+		c->direct = false;
+		if (!e->f.op_poll_add && e->f.io_mode != ENG_IO_FAST_POLL) {
+			c->state = CH_RETRY;	/* nothing to wait on: next tick */
+			return;
+		}
+		c->state = CH_IDLE;
+		if (e->f.io_mode == ENG_IO_POLL_FIRST || !e->f.op_poll_add) {
+			chan_arm(c);
+			return;
+		}
+		/* fast-poll/async said -EAGAIN: poll once, then read again. */
+		{
+			struct io_uring_sqe *sqe = eng_sqe(e, &c->op_poll);
+
+			if (sqe) {
+				io_uring_prep_poll_add(sqe, c->d.fd, POLLIN);
+				c->state = CH_POLL;
+				c->st.polls++;
+			}
+		}
+		return;
+	case -EINTR:
+	case -ECANCELED:
+		c->st.eintr++;
+		c->state = CH_IDLE;
+		chan_arm(c);
+		return;
+	default:
+		chan_finish(c, res);
+	}
+}
+
+/* ---- Messages --------------------------------------------------------------------- */
+
+static int msg_commit(struct eng_chan *c)
+{
+	struct gcs_chunk_meta m;
+	int ret;
+
+	if (!c->stage_n)
+		return 0;
+	m = (struct gcs_chunk_meta){
+		.len = c->stage_len, .n_records = c->stage_n,
+		.first_seq = c->stage_first_seq,
+		.last_seq = c->stage_first_seq + c->stage_n - 1,
+		.t_first_ns = c->stage_t_first, .t_last_ns = c->stage_t_last,
+		.flags = GCS_CHUNK_F_CONTIGUOUS,
+	};
+	ret = gcs_writer_write_chunk(c->e->w, c->d.stream, c->stage, &m);
+	if (!ret) {
+		if (!c->st.records) {
+			c->st.first_seq = m.first_seq;
+			c->st.t_first_ns = m.t_first_ns;
+		}
+		c->st.records += m.n_records;
+		c->st.bytes += m.len;
+		c->st.chunks++;
+		c->st.last_seq = m.last_seq;
+		c->st.t_last_ns = m.t_last_ns;
+	}
+	c->stage_len = 0;
+	c->stage_n = 0;
+	return ret;
+}
+
+static void msg_start_read(struct eng_chan *c)
+{
+	struct eng *e = c->e;
+	struct io_uring_sqe *sqe;
+
+	c->miov.iov_base = c->rbuf;
+	c->miov.iov_len = c->d.msg_max;
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->msg.msg_iov = &c->miov;
+	c->msg.msg_iovlen = 1;
+	c->msg.msg_control = c->cbuf.buf;
+	c->msg.msg_controllen = sizeof(c->cbuf.buf);
+	sqe = eng_sqe(e, &c->op_read);
+	if (!sqe)
+		return;
+	io_uring_prep_recvmsg(sqe, c->d.fd, &c->msg, 0);
+	if (e->f.io_mode == ENG_IO_ASYNC && !c->draining)
+		sqe->flags |= IOSQE_ASYNC;
+	c->state = CH_READ;
+	c->st.reads++;
+}
+
+static int64_t msg_timestamp(struct eng_chan *c)
+{
+	struct cmsghdr *cm;
+	struct timespec ts;
+
+	if (!c->d.rx_timestamp)
+		return eng_now();
+	for (cm = CMSG_FIRSTHDR(&c->msg); cm; cm = CMSG_NXTHDR(&c->msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_TIMESTAMPNS &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(ts))) {
+			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+		}
+	}
+	/* The socket did not stamp it: the same clock, taken now. */
+	return eng_clock_ns(CLOCK_REALTIME);
+}
+
+static void msg_read_done(struct eng_chan *c, int res)
+{
+	struct eng_rec_info ri = { 0 };
+	struct gcs_var_rec vr;
+	uint32_t len, need;
+	int64_t now, t;
+	int ret;
+
+	if (res == -EAGAIN || res == -EINTR || res == -ECANCELED) {
+		if (res == -EAGAIN)
+			c->st.eagain++;
+		else
+			c->st.eintr++;
+		if (c->draining && res == -EAGAIN) {
+			chan_finish(c, 0);
+			return;
+		}
+		c->direct = false;
+		c->state = CH_IDLE;
+		chan_arm(c);
+		return;
+	}
+	if (res <= 0) {
+		/* 0: the peer closed a stream or seqpacket socket. */
+		chan_finish(c, res);
+		return;
+	}
+	now = eng_now();
+	t = msg_timestamp(c);
+	len = (uint32_t)res;
+	if (len > c->d.msg_max)
+		len = c->d.msg_max;
+	vr = (struct gcs_var_rec){ .len = len, .t_ns = t };
+	if (c->msg.msg_flags & MSG_TRUNC) {
+		c->st.truncated++;
+		vr.flags = 1;	/* cut to msg_max */
+	}
+	if (c->d.rec_info)
+		c->d.rec_info(c->d.priv, c->rbuf, len, &ri);
+	if (!c->d.has_seq)
+		ri.seq = c->count;
+	if (c->d.has_seq && c->have_seq && ri.seq != c->next_seq) {
+		if (ri.seq < c->next_seq) {
+			chan_finish(c, -EPROTO);
+			return;
+		}
+		/* Keep chunks contiguous: the batch ends before the jump. */
+		ret = msg_commit(c);
+		if (ret) {
+			chan_finish(c, ret);
+			return;
+		}
+		note_gap(c, ri.seq, ri.missing, now);
+	}
+	need = gcs_var_rec_size(len);
+	if (c->stage_len + need > c->stage_cap) {
+		ret = msg_commit(c);
+		if (ret) {
+			chan_finish(c, ret);
+			return;
+		}
+	}
+	if (!c->stage_n) {
+		c->stage_first_seq = ri.seq;
+		c->stage_t_first = now;
+	}
+	c->stage_t_last = now;
+	c->stage_len += gcs_var_rec_put(c->stage + c->stage_len, vr.t_ns,
+					c->rbuf, len);
+	if (vr.flags)
+		memcpy(c->stage + c->stage_len - need + 4, &vr.flags,
+		       sizeof(vr.flags));
+	c->stage_n++;
+	c->have_seq = true;
+	c->next_seq = ri.seq + 1;
+	c->last_t = now;
+	c->count++;
+	/* A socket holding one message may hold more: read again at once. */
+	c->direct = true;
+	chan_arm(c);
+}
+
+/* At a quiet moment: commit a batch that is big or old enough. */
+void chan_flush(struct eng_chan *c, bool all)
+{
+	int ret;
+
+	if (c->d.kind != ENG_CHAN_MESSAGES || !c->stage_n)
+		return;
+	if (!all && c->stage_len < c->d.batch_bytes &&
+	    eng_now() - c->stage_t_first < (int64_t)c->d.commit_ms * NS_PER_MS)
+		return;
+	ret = msg_commit(c);
+	if (ret)
+		eng_fail(c->e, ret);
+}
+
+/* ---- Life cycle -------------------------------------------------------------------- */
+
+static void start_read(struct eng_chan *c)
+{
+	if (c->d.kind == ENG_CHAN_RECORDS)
+		rec_start_read(c);
+	else
+		msg_start_read(c);
+}
+
+void chan_arm(struct eng_chan *c)
+{
+	struct eng *e = c->e;
+	struct io_uring_sqe *sqe;
+
+	if (c->state == CH_DONE || c->op_poll.busy || c->op_read.busy)
+		return;
+	if (e->stopping)
+		c->draining = true;
+	if (c->draining) {
+		/* Only what is there already, and never block for it. */
+		if (!c->nonblock || c->drain_rounds >= DRAIN_MAX) {
+			chan_finish(c, 0);
+			return;
+		}
+		c->drain_rounds++;
+		start_read(c);
+		return;
+	}
+	if (c->direct || e->f.io_mode != ENG_IO_POLL_FIRST) {
+		c->direct = false;
+		start_read(c);
+		return;
+	}
+	sqe = eng_sqe(e, &c->op_poll);
+	if (!sqe)
+		return;
+	io_uring_prep_poll_add(sqe, c->d.fd, POLLIN);
+	c->state = CH_POLL;
+	c->st.polls++;
+}
+
+void chan_complete(struct eng_chan *c, struct eng_op *op, int res)
+{
+	if (c->state == CH_DONE)
+		return;		/* a poll cancelled as the channel ended */
+	if (op == &c->op_poll) {
+		c->state = CH_IDLE;
+		if (res < 0 && res != -ECANCELED && res != -EINTR) {
+			chan_finish(c, res);
+			return;
+		}
+		/*
+		 * Readable, hung up or in error: the read tells which. A
+		 * cancelled poll means we are stopping (drain) or were poked
+		 * (read now).
+		 */
+		if (res >= 0)
+			c->direct = true;
+		chan_arm(c);
+		return;
+	}
+	if (c->d.kind == ENG_CHAN_RECORDS)
+		rec_read_done(c, res);
+	else
+		msg_read_done(c, res);
+}
+
+static void chan_finish(struct eng_chan *c, int err)
+{
+	struct eng *e = c->e;
+	int ret;
+
+	if (c->state == CH_DONE)
+		return;
+	if (c->d.kind == ENG_CHAN_RECORDS) {
+		rec_release(c);
+		/* A record cut short at the very end can never be completed. */
+		c->carry_len = 0;
+	} else {
+		ret = msg_commit(c);
+		if (ret && !err)
+			err = ret;
+	}
+	c->state = CH_DONE;
+	c->st.ended = true;
+	c->st.end_err = err;
+	if (c->op_poll.busy)
+		eng_cancel(e, &c->op_poll);
+	if (e->stopping && !err)
+		return;		/* drained as asked */
+	ret = err;
+	if (c->src && c->src->ops->chan_end)
+		ret = c->src->ops->chan_end(c->src, c, err);
+	if (ret)
+		eng_stop(e, ret);
+}
+
+void chan_stop(struct eng_chan *c)
+{
+	struct eng *e = c->e;
+
+	if (c->state == CH_DONE)
+		return;
+	c->draining = true;
+	if (c->op_poll.busy)
+		eng_cancel(e, &c->op_poll);
+	/*
+	 * A read in flight may be waiting (fast-poll, async, or a poll-first
+	 * read that met -EAGAIN and was parked by the kernel): cancel it.
+	 * One that already completed just misses the cancel.
+	 */
+	if (c->op_read.busy)
+		eng_cancel(e, &c->op_read);
+	if (c->state == CH_IDLE || c->state == CH_RETRY)
+		chan_arm(c);
+}
+
+void eng_chan_poke(struct eng_chan *c)
+{
+	if (c->state == CH_DONE)
+		return;
+	c->direct = true;
+	if (c->op_poll.busy)
+		eng_cancel(c->e, &c->op_poll);
+	else if (c->op_read.busy)
+		eng_cancel(c->e, &c->op_read);
+}
+
+void chan_tick(struct eng_chan *c, int64_t now)
+{
+	double dt;
+
+	if (!c->rate_t) {
+		c->rate_t = now;
+		c->rate_count = c->st.records;
+	}
+	dt = (double)(now - c->rate_t) / NS_PER_S;
+	if (dt >= 1.0) {
+		c->st.rate_hz = (double)(c->st.records - c->rate_count) / dt;
+		c->rate_t = now;
+		c->rate_count = c->st.records;
+	}
+	if (c->state == CH_RETRY) {
+		c->state = CH_IDLE;
+		chan_arm(c);
+	}
+}
+
+/* One clock record per window: the least delayed record of the window. */
+void chan_clock(struct eng_chan *c)
+{
+	struct gcs_clock_sample s = {
+		.stream = c->d.stream, .flags = GCS_CLOCKREC_F_DEVICE,
+	};
+	int64_t m0, m1, real, boot;
+
+	if (!c->clk_have)
+		return;
+	m0 = eng_now();
+	real = eng_clock_ns(CLOCK_REALTIME);
+	boot = eng_clock_ns(CLOCK_BOOTTIME);
+	m1 = eng_now();
+	m0 += (m1 - m0) / 2;
+	s.device_ns = c->clk_dev;
+	s.mono_ns = c->clk_host;
+	s.real_ns = c->clk_host + (real - m0);
+	s.boot_ns = c->clk_host + (boot - m0);
+	/*
+	 * The spread of host - device offsets over the window: how far any
+	 * other record of it strays from this pairing (transport jitter).
+	 */
+	s.uncertainty_ns = (c->clk_max - c->clk_min) / 2;
+	c->clk_have = false;
+	if (eng_clock(c->e, &s))
+		eng_fail(c->e, -ENOBUFS);
+}

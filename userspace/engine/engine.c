@@ -1,0 +1,888 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The engine: one io_uring, the loop that feeds it, durability syncs on the
+ * ring, queued small records, signals and terminal input. Channels (chan.c)
+ * do the reading; compaction runs on a worker (compact.c); markers arrive on
+ * a control socket (control.c). docs/capture.md describes the design.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/engine_internal.h"
+
+#define SMALL_MAX	4096	/* queued small records before refusing more */
+
+int64_t eng_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+int64_t eng_now(void)
+{
+	return eng_clock_ns(CLOCK_MONOTONIC);
+}
+
+static const char *const mode_names[] = {
+	[ENG_IO_AUTO] = "auto",
+	[ENG_IO_POLL_FIRST] = "poll-first",
+	[ENG_IO_FAST_POLL] = "fast-poll",
+	[ENG_IO_ASYNC] = "async",
+};
+
+const char *eng_io_mode_name(enum eng_io_mode m)
+{
+	return (unsigned int)m < sizeof(mode_names) / sizeof(mode_names[0]) ?
+	       mode_names[m] : "?";
+}
+
+int eng_io_mode_parse(const char *s, enum eng_io_mode *m)
+{
+	for (unsigned int i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+		if (!strcmp(s, mode_names[i])) {
+			*m = (enum eng_io_mode)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+void eng_opts_init(struct eng_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->ring_entries = 64;
+	o->io_mode = ENG_IO_AUTO;
+	o->sync_interval_ms = 1000;
+	o->clock_interval_ms = 1000;
+	o->small_delay_ms = 200;
+	o->tick_ms = 100;
+	o->max_read_bytes = 4u << 20;
+	o->compact_thread = true;
+}
+
+/* ---- Probing ---------------------------------------------------------------- */
+
+static void choose(const struct eng_opts *o, struct eng_features *f)
+{
+	f->read_op = f->op_read && !o->force_readv;
+	f->sync_on_ring = f->op_fsync && !o->blocking_sync;
+	f->compact_thread = o->compact_thread;
+	f->io_mode = o->io_mode;
+	if (f->io_mode == ENG_IO_AUTO) {
+		/*
+		 * Poll first: a reservation is then held only while a read
+		 * that has data runs, so it can shrink to what it got and
+		 * small records never wait behind it (docs/capture.md).
+		 */
+		if (f->op_poll_add)
+			f->io_mode = ENG_IO_POLL_FIRST;
+		else if (f->feat_fast_poll)
+			f->io_mode = ENG_IO_FAST_POLL;
+		else
+			f->io_mode = ENG_IO_ASYNC;
+	}
+	/* A forced mode the kernel cannot do falls back, never fails. */
+	if (f->io_mode == ENG_IO_POLL_FIRST && !f->op_poll_add)
+		f->io_mode = f->feat_fast_poll ? ENG_IO_FAST_POLL : ENG_IO_ASYNC;
+	if (f->io_mode == ENG_IO_FAST_POLL && !f->feat_fast_poll)
+		f->io_mode = f->op_poll_add ? ENG_IO_POLL_FIRST : ENG_IO_ASYNC;
+}
+
+static int probe_ring(struct io_uring *ring, unsigned int feats,
+		      struct eng_features *f)
+{
+	struct io_uring_probe *p;
+
+	f->feat_fast_poll = feats & IORING_FEAT_FAST_POLL;
+	f->feat_nodrop = feats & IORING_FEAT_NODROP;
+	f->feat_submit_stable = feats & IORING_FEAT_SUBMIT_STABLE;
+	f->feat_ext_arg = feats & IORING_FEAT_EXT_ARG;
+	f->feat_rw_cur_pos = feats & IORING_FEAT_RW_CUR_POS;
+	p = io_uring_get_probe_ring(ring);
+	if (!p) {
+		/* Before 5.6 there is no probe, and none of what we need. */
+		return -EOPNOTSUPP;
+	}
+	f->op_read = io_uring_opcode_supported(p, IORING_OP_READ);
+	f->op_readv = io_uring_opcode_supported(p, IORING_OP_READV);
+	f->op_poll_add = io_uring_opcode_supported(p, IORING_OP_POLL_ADD);
+	f->op_fsync = io_uring_opcode_supported(p, IORING_OP_FSYNC);
+	f->op_recvmsg = io_uring_opcode_supported(p, IORING_OP_RECVMSG);
+	f->op_sendmsg = io_uring_opcode_supported(p, IORING_OP_SENDMSG);
+	f->op_async_cancel = io_uring_opcode_supported(p, IORING_OP_ASYNC_CANCEL);
+	f->op_timeout = io_uring_opcode_supported(p, IORING_OP_TIMEOUT);
+	io_uring_free_probe(p);
+	if (!f->op_read && !f->op_readv)
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+int eng_probe(const struct eng_opts *o, struct eng_features *f)
+{
+	struct io_uring_params params = { 0 };
+	struct io_uring ring;
+	struct eng_opts def;
+	int ret;
+
+	if (!o) {
+		eng_opts_init(&def);
+		o = &def;
+	}
+	memset(f, 0, sizeof(*f));
+	ret = io_uring_queue_init_params(4, &ring, &params);
+	if (ret)
+		return ret == -ENOSYS ? -ENOSYS : ret;
+	ret = probe_ring(&ring, params.features, f);
+	io_uring_queue_exit(&ring);
+	if (!ret)
+		choose(o, f);
+	return ret;
+}
+
+/* ---- Submissions ------------------------------------------------------------- */
+
+/* A submission queue entry for @op, submitting what is queued if full. */
+struct io_uring_sqe *eng_sqe(struct eng *e, struct eng_op *op)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&e->ring);
+
+	if (!sqe) {
+		int ret = io_uring_submit(&e->ring);
+
+		if (ret < 0) {
+			eng_fail(e, ret);
+			return NULL;
+		}
+		e->st.submits++;
+		sqe = io_uring_get_sqe(&e->ring);
+		if (!sqe) {
+			eng_fail(e, -EBUSY);
+			return NULL;
+		}
+	}
+	io_uring_sqe_set_data(sqe, op);
+	if (op->kind == ENG_OP_CANCEL) {
+		e->cancels++;
+	} else {
+		op->busy = true;
+		e->inflight++;
+	}
+	return sqe;
+}
+
+void eng_cancel(struct eng *e, struct eng_op *op)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!op->busy || !e->f.op_async_cancel)
+		return;
+	sqe = eng_sqe(e, &e->op_cancel);
+	if (sqe)
+		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+}
+
+/* An error the capture cannot go on after. */
+void eng_fail(struct eng *e, int err)
+{
+	eng_stop(e, err);
+}
+
+/* ---- Service descriptors ---------------------------------------------------- */
+
+int eng_svc_arm(struct eng *e, struct eng_svc *s)
+{
+	struct io_uring_sqe *sqe;
+
+	if (s->op.busy)
+		return 0;
+	s->op.kind = ENG_OP_SVC;
+	s->op.owner = s;
+	sqe = eng_sqe(e, &s->op);
+	if (!sqe)
+		return -EBUSY;
+	if (s->polling)
+		io_uring_prep_poll_add(sqe, s->fd, POLLIN);
+	else if (s->recvmsg)
+		io_uring_prep_recvmsg(sqe, s->fd, s->msg, 0);
+	else
+		io_uring_prep_read(sqe, s->fd, s->buf, s->len, (uint64_t)-1);
+	return 0;
+}
+
+void eng_svc_complete(struct eng *e, struct eng_svc *s, int res)
+{
+	if (s->polling) {
+		/* The poll is done: read now, whatever it said. */
+		s->polling = false;
+		if (res == -ECANCELED) {
+			s->done(e, s, res);
+			return;
+		}
+		if (res < 0 && res != -EINTR) {
+			s->done(e, s, res);
+			return;
+		}
+		eng_svc_arm(e, s);
+		return;
+	}
+	if (res == -EAGAIN || res == -EINTR) {
+		/* No data after all (or a kernel without fast poll): poll. */
+		s->polling = e->f.op_poll_add && res == -EAGAIN;
+		if (!e->stopping || s->keep)
+			eng_svc_arm(e, s);
+		return;
+	}
+	s->done(e, s, res);
+}
+
+/* ---- Signals and input ---------------------------------------------------------- */
+
+static void sig_done(struct eng *e, struct eng_svc *s, int res)
+{
+	if (res == (int)sizeof(e->si)) {
+		if (!e->stop_sig)
+			e->stop_sig = (int)e->si.ssi_signo;
+		eng_stop(e, 0);
+	} else if (res < 0 && res != -ECANCELED) {
+		eng_fail(e, res);
+		return;
+	}
+	/* Kept armed until the end: a signal is never left pending. */
+	if (res != -ECANCELED && !e->closing)
+		eng_svc_arm(e, s);
+}
+
+int eng_watch_signals(struct eng *e)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, &e->sig_old))
+		return -errno;
+	e->sig_blocked = true;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	e->sig = (struct eng_svc){
+		.what = "signalfd", .fd = fd, .buf = &e->si,
+		.len = sizeof(e->si), .done = sig_done, .keep = true,
+	};
+	return e->running ? eng_svc_arm(e, &e->sig) : 0;
+}
+
+static void input_done(struct eng *e, struct eng_svc *s, int res)
+{
+	if (res > 0 && e->in_fn)
+		e->in_fn(e, e->in_ctx, e->in_buf, (size_t)res);
+	if (res <= 0) {
+		/* End of input or an error: the capture goes on without keys. */
+		s->fd = -1;
+		return;
+	}
+	if (!e->stopping)
+		eng_svc_arm(e, s);
+}
+
+int eng_watch_input(struct eng *e, int fd, eng_input_fn fn, void *ctx)
+{
+	e->in_fn = fn;
+	e->in_ctx = ctx;
+	/*
+	 * Poll first: the terminal's file description is shared with the
+	 * shell, so it must not be made non-blocking behind its back.
+	 */
+	e->in = (struct eng_svc){
+		.what = "input", .fd = fd, .buf = e->in_buf,
+		.len = sizeof(e->in_buf), .done = input_done,
+		.polling = e->f.op_poll_add,
+	};
+	return e->running ? eng_svc_arm(e, &e->in) : 0;
+}
+
+void eng_set_tick(struct eng *e, uint32_t ms, eng_tick_fn fn, void *ctx)
+{
+	e->user_ms = ms;
+	e->user_fn = fn;
+	e->user_ctx = ctx;
+	e->next_user = eng_now() + (int64_t)ms * NS_PER_MS;
+}
+
+/* ---- Small records ------------------------------------------------------------- */
+
+static int small_push(struct eng *e, const struct small_item *it)
+{
+	if (e->n_small == e->cap_small) {
+		size_t cap = e->cap_small ? e->cap_small * 2 : 32;
+		struct small_item *n;
+
+		if (cap > SMALL_MAX)
+			return -ENOBUFS;
+		n = reallocarray(e->small, cap, sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		e->small = n;
+		e->cap_small = cap;
+	}
+	e->small[e->n_small] = *it;
+	e->small[e->n_small].queued_ns = eng_now();
+	e->n_small++;
+	return 0;
+}
+
+int eng_marker(struct eng *e, uint32_t code, uint32_t stream, int64_t t_ns,
+	       int64_t value)
+{
+	struct small_item it = { .type = SMALL_MARKER };
+
+	it.m.code = code;
+	it.m.stream = stream;
+	it.m.t_ns = t_ns ? t_ns : eng_now();
+	it.m.value = value;
+	return small_push(e, &it);
+}
+
+int eng_gap(struct eng *e, uint32_t stream, uint32_t reason,
+	    uint64_t first_seq, uint64_t last_seq, int64_t t_start_ns,
+	    int64_t t_end_ns)
+{
+	struct small_item it = { .type = SMALL_GAP };
+
+	it.g.stream = stream;
+	it.g.reason = reason;
+	it.g.first = first_seq;
+	it.g.last = last_seq;
+	it.g.t0 = t_start_ns;
+	it.g.t1 = t_end_ns < t_start_ns ? t_start_ns : t_end_ns;
+	return small_push(e, &it);
+}
+
+int eng_clock(struct eng *e, const struct gcs_clock_sample *c)
+{
+	struct small_item it = { .type = SMALL_CLOCK, .c = *c };
+
+	return small_push(e, &it);
+}
+
+static int small_write(struct eng *e, const struct small_item *it)
+{
+	switch (it->type) {
+	case SMALL_MARKER:
+		e->st.markers++;
+		return gcs_writer_marker(e->w, it->m.code, it->m.stream,
+					 it->m.t_ns, it->m.value);
+	case SMALL_GAP:
+		return gcs_writer_gap(e->w, it->g.stream, it->g.reason,
+				      it->g.first, it->g.last, it->g.t0,
+				      it->g.t1);
+	case SMALL_CLOCK:
+		return gcs_writer_clock(e->w, &it->c);
+	}
+	return -EINVAL;
+}
+
+/*
+ * Write what waits when no channel holds a reservation, or anyway once the
+ * oldest item has waited small_delay_ms (a read may hold its reservation
+ * for long in fast-poll and async modes; it then cannot shrink, and the
+ * unused part of it stays as padding inside its chunk record).
+ */
+static void quiet_point(struct eng *e, int64_t now, bool force)
+{
+	size_t i;
+	int ret;
+
+	if (!force && e->reservations) {
+		bool late = e->n_small && now - e->small[0].queued_ns >=
+				(int64_t)e->o.small_delay_ms * NS_PER_MS;
+
+		if (!late)
+			return;
+		e->st.small_forced++;
+	}
+	for (i = 0; i < e->n_small; i++) {
+		ret = small_write(e, &e->small[i]);
+		if (ret) {
+			/* A full disk ends the session; anything else is a bug. */
+			eng_fail(e, ret);
+			break;
+		}
+		e->st.small_written++;
+	}
+	e->n_small = 0;
+	for (i = 0; i < e->n_ch; i++)
+		chan_flush(e->ch[i], force);
+	compact_quiet(e);
+}
+
+/* ---- Durability on the ring ------------------------------------------------------ */
+
+static void sync_submit(struct eng *e)
+{
+	struct io_uring_sqe *sqe = eng_sqe(e, &e->op_sync);
+
+	if (!sqe)
+		return;
+	io_uring_prep_fsync(sqe, e->sync.fd, IORING_FSYNC_DATASYNC);
+}
+
+static void sync_start(struct eng *e, int64_t now)
+{
+	int ret;
+
+	e->next_sync = now + (int64_t)e->o.sync_interval_ms * NS_PER_MS;
+	if (e->sync_phase != SYNC_IDLE)
+		return;
+	if (!e->f.sync_on_ring) {
+		int64_t t0 = eng_now();
+
+		ret = gcs_writer_sync(e->w);
+		if (ret) {
+			eng_fail(e, ret);
+			return;
+		}
+		e->st.syncs++;
+		if ((uint64_t)(eng_now() - t0) > e->st.sync_ns_max)
+			e->st.sync_ns_max = (uint64_t)(eng_now() - t0);
+		return;
+	}
+	ret = gcs_writer_sync_begin(e->w, &e->sync);
+	if (ret == 1)
+		return;		/* everything committed is durable already */
+	if (ret) {
+		eng_fail(e, ret);
+		return;
+	}
+	e->sync_t0 = now;
+	e->sync_phase = SYNC_DATA;
+	sync_submit(e);
+}
+
+static void sync_complete(struct eng *e, int res)
+{
+	int ret;
+
+	if (res == -EINTR || res == -EAGAIN) {
+		sync_submit(e);		/* try the same step again */
+		return;
+	}
+	if (res < 0) {
+		/*
+		 * After a failed writeback the page cache cannot be trusted:
+		 * the session stops here and is left for gaitcap recover,
+		 * with the last durable mark as it was.
+		 */
+		e->sync_phase = SYNC_IDLE;
+		eng_fail(e, res);
+		return;
+	}
+	if (e->sync_phase == SYNC_DATA) {
+		ret = gcs_writer_sync_header(e->w, &e->sync);
+		if (ret) {
+			e->sync_phase = SYNC_IDLE;
+			eng_fail(e, ret);
+			return;
+		}
+		e->sync_phase = SYNC_HEADER;
+		sync_submit(e);
+		return;
+	}
+	gcs_writer_sync_end(e->w, &e->sync);
+	e->sync_phase = SYNC_IDLE;
+	e->st.syncs++;
+	if ((uint64_t)(eng_now() - e->sync_t0) > e->st.sync_ns_max)
+		e->st.sync_ns_max = (uint64_t)(eng_now() - e->sync_t0);
+}
+
+/* ---- Create, destroy ---------------------------------------------------------------- */
+
+int eng_create(struct eng **ep, struct gcs_writer *w, const struct eng_opts *o)
+{
+	struct io_uring_params params = { 0 };
+	struct eng *e;
+	int ret;
+
+	*ep = NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	if (o)
+		e->o = *o;
+	else
+		eng_opts_init(&e->o);
+	if (!e->o.ring_entries)
+		e->o.ring_entries = 64;
+	if (!e->o.tick_ms)
+		e->o.tick_ms = 100;
+	if (!e->o.sync_interval_ms)
+		e->o.sync_interval_ms = 1000;
+	if (e->o.max_read_bytes < 4096)
+		e->o.max_read_bytes = 4096;
+	if (e->o.max_read_bytes > GCS_MAX_BODY)
+		e->o.max_read_bytes = GCS_MAX_BODY;
+	e->w = w;
+	e->sig.fd = -1;
+	e->in.fd = -1;
+	e->op_cancel.kind = ENG_OP_CANCEL;
+	e->op_sync.kind = ENG_OP_SYNC;
+	e->op_sync.owner = e;
+
+	/*
+	 * The completion queue is twice the submission queue (the default),
+	 * and with IORING_FEAT_NODROP the kernel never drops a completion.
+	 */
+	ret = io_uring_queue_init_params(e->o.ring_entries, &e->ring, &params);
+	if (ret)
+		goto err;
+	e->ring_ok = true;
+	ret = probe_ring(&e->ring, params.features, &e->f);
+	if (ret)
+		goto err;
+	choose(&e->o, &e->f);
+	e->f.sq_entries = params.sq_entries;
+	e->f.cq_entries = params.cq_entries;
+	if (e->f.compact_thread && !e->o.no_compact) {
+		ret = compact_create(e, &e->cw);
+		if (ret)
+			goto err;
+	}
+	e->st.t_start_ns = eng_now();
+	*ep = e;
+	return 0;
+err:
+	eng_destroy(e);
+	return ret;
+}
+
+void eng_stop_sources(struct eng *e)
+{
+	for (size_t i = 0; i < e->n_src; i++) {
+		struct eng_source *s = e->src[i];
+
+		if (s->started && !s->stopped && s->ops->stop)
+			s->ops->stop(s);
+		s->stopped = true;
+	}
+}
+
+void eng_destroy(struct eng *e)
+{
+	if (!e)
+		return;
+	eng_stop_sources(e);
+	for (size_t i = 0; i < e->n_ch; i++)
+		chan_free(e->ch[i]);
+	free(e->ch);
+	for (size_t i = 0; i < e->n_src; i++)
+		if (e->src[i]->ops->destroy)
+			e->src[i]->ops->destroy(e->src[i]);
+	free(e->src);
+	if (e->cw)
+		compact_destroy(e->cw);
+	if (e->ctl)
+		ctl_destroy(e->ctl);
+	if (e->ring_ok)
+		io_uring_queue_exit(&e->ring);
+	if (e->sig.fd >= 0)
+		close(e->sig.fd);
+	if (e->sig_blocked)
+		sigprocmask(SIG_SETMASK, &e->sig_old, NULL);
+	free(e->small);
+	free(e);
+}
+
+const struct eng_features *eng_features(const struct eng *e)
+{
+	return &e->f;
+}
+
+struct gcs_writer *eng_writer(struct eng *e)
+{
+	return e->w;
+}
+
+int eng_add_source(struct eng *e, struct eng_source *s)
+{
+	int ret;
+
+	if (e->n_src == e->cap_src) {
+		size_t cap = e->cap_src ? 2 * e->cap_src : 4;
+		struct eng_source **n = reallocarray(e->src, cap, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		e->src = n;
+		e->cap_src = cap;
+	}
+	e->src[e->n_src++] = s;
+	s->e = e;
+	ret = s->ops->start ? s->ops->start(s) : 0;
+	if (!ret)
+		s->started = true;
+	return ret;
+}
+
+size_t eng_n_sources(const struct eng *e)
+{
+	return e->n_src;
+}
+
+struct eng_source *eng_source_at(const struct eng *e, size_t i)
+{
+	return i < e->n_src ? e->src[i] : NULL;
+}
+
+size_t eng_n_chans(const struct eng *e)
+{
+	return e->n_ch;
+}
+
+struct eng_chan *eng_chan_at(const struct eng *e, size_t i)
+{
+	return i < e->n_ch ? e->ch[i] : NULL;
+}
+
+/* Channels are added by sources (chan.c does the rest). */
+int eng_chan_register(struct eng *e, struct eng_chan *c)
+{
+	if (e->n_ch == e->cap_ch) {
+		size_t cap = e->cap_ch ? 2 * e->cap_ch : 4;
+		struct eng_chan **n = reallocarray(e->ch, cap, sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		e->ch = n;
+		e->cap_ch = cap;
+	}
+	e->ch[e->n_ch++] = c;
+	if (e->running)
+		chan_arm(c);
+	return 0;
+}
+
+void eng_get_stats(const struct eng *e, struct eng_stats *st)
+{
+	*st = e->st;
+}
+
+/* ---- The loop ------------------------------------------------------------------------ */
+
+void eng_stop(struct eng *e, int err)
+{
+	if (err && !e->err)
+		e->err = err;
+	if (e->stopping)
+		return;
+	e->stopping = true;
+	for (size_t i = 0; i < e->n_ch; i++)
+		chan_stop(e->ch[i]);
+	if (e->in.op.busy)
+		eng_cancel(e, &e->in.op);
+}
+
+bool eng_stopping(const struct eng *e)
+{
+	return e->stopping;
+}
+
+int eng_stop_signal(const struct eng *e)
+{
+	return e->stop_sig;
+}
+
+static void complete(struct eng *e, struct io_uring_cqe *cqe)
+{
+	struct eng_op *op = io_uring_cqe_get_data(cqe);
+	int res = cqe->res;
+
+	/* liburing's own timeout entry on kernels without EXT_ARG */
+	if (!op || (uintptr_t)op == (uintptr_t)LIBURING_UDATA_TIMEOUT)
+		return;
+	if (op->kind == ENG_OP_CANCEL) {
+		e->cancels--;
+		return;
+	}
+	op->busy = false;
+	e->inflight--;
+	switch (op->kind) {
+	case ENG_OP_CHAN_POLL:
+	case ENG_OP_CHAN_READ:
+		chan_complete(op->owner, op, res);
+		break;
+	case ENG_OP_SVC:
+		eng_svc_complete(e, op->owner, res);
+		break;
+	case ENG_OP_CTL_SEND:
+		ctl_send_done(e, op->owner, res);
+		break;
+	case ENG_OP_SYNC:
+		sync_complete(e, res);
+		break;
+	}
+}
+
+static bool sources_waiting(const struct eng *e)
+{
+	for (size_t i = 0; i < e->n_src; i++)
+		if (e->src[i]->waiting && !e->src[i]->stopped)
+			return true;
+	return false;
+}
+
+static bool chans_done(const struct eng *e)
+{
+	for (size_t i = 0; i < e->n_ch; i++)
+		if (e->ch[i]->state != CH_DONE)
+			return false;
+	return true;
+}
+
+static void clock_records(struct eng *e)
+{
+	for (size_t i = 0; i < e->n_ch; i++)
+		chan_clock(e->ch[i]);
+	/* The host's own clocks, for streams stamped in realtime or boottime. */
+	{
+		struct gcs_clock_sample c = { .stream = GCS_STREAM_NONE };
+		int64_t m0 = eng_now(), m1;
+
+		c.real_ns = eng_clock_ns(CLOCK_REALTIME);
+		c.boot_ns = eng_clock_ns(CLOCK_BOOTTIME);
+		m1 = eng_now();
+		c.mono_ns = m0 + (m1 - m0) / 2;
+		c.uncertainty_ns = (m1 - m0 + 1) / 2;
+		eng_clock(e, &c);
+	}
+}
+
+static void tick(struct eng *e, int64_t now)
+{
+	e->next_tick = now + (int64_t)e->o.tick_ms * NS_PER_MS;
+	if (!e->closing && now >= e->next_sync)
+		sync_start(e, now);
+	if (!e->stopping) {
+		compact_tick(e);
+		if (e->o.clock_interval_ms && now >= e->next_clock) {
+			e->next_clock = now + (int64_t)e->o.clock_interval_ms *
+					      NS_PER_MS;
+			clock_records(e);
+		}
+		for (size_t i = 0; i < e->n_src; i++)
+			if (e->src[i]->ops->tick && !e->src[i]->stopped)
+				e->src[i]->ops->tick(e->src[i], now);
+	}
+	for (size_t i = 0; i < e->n_ch; i++)
+		chan_tick(e->ch[i], now);
+	if (e->user_fn && now >= e->next_user) {
+		e->next_user = now + (int64_t)e->user_ms * NS_PER_MS;
+		e->user_fn(e, e->user_ctx, now);
+	}
+	if (e->deadline && now >= e->deadline && !e->stopping)
+		eng_stop(e, 0);
+}
+
+static int64_t next_deadline(const struct eng *e)
+{
+	int64_t t = e->next_tick;
+
+	if (e->n_small) {
+		int64_t s = e->small[0].queued_ns +
+			    (int64_t)e->o.small_delay_ms * NS_PER_MS;
+
+		if (s < t)
+			t = s;
+	}
+	return t;
+}
+
+/* Once every channel is done: let the services go and wait for them. */
+static void begin_closing(struct eng *e)
+{
+	e->closing = true;
+	eng_cancel(e, &e->sig.op);
+	eng_cancel(e, &e->in.op);
+	ctl_stop(e);
+}
+
+int eng_run(struct eng *e, int64_t deadline_ns)
+{
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	unsigned int head, n;
+	int64_t now;
+	int ret;
+
+	e->deadline = deadline_ns;
+	e->running = true;
+	now = eng_now();
+	e->next_tick = now;
+	e->next_sync = now + (int64_t)e->o.sync_interval_ms * NS_PER_MS;
+	e->next_clock = now;
+	if (e->sig.fd >= 0)
+		eng_svc_arm(e, &e->sig);
+	if (e->in.fd >= 0)
+		eng_svc_arm(e, &e->in);
+	for (size_t i = 0; i < e->n_ch; i++)
+		chan_arm(e->ch[i]);
+	if (!e->n_ch && !e->n_src)
+		eng_stop(e, 0);
+
+	for (;;) {
+		int64_t wait;
+
+		now = eng_now();
+		if (e->stopping && !e->closing && chans_done(e) &&
+		    compact_idle(e) && e->sync_phase == SYNC_IDLE) {
+			quiet_point(e, now, true);
+			begin_closing(e);
+		}
+		if (e->closing && !e->inflight && !e->cancels)
+			break;
+		wait = next_deadline(e) - now;
+		if (wait < 0)
+			wait = 0;
+		ts.tv_sec = wait / NS_PER_S;
+		ts.tv_nsec = wait % NS_PER_S;
+		ret = io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, &ts,
+						       NULL);
+		e->st.loops++;
+		e->st.submits++;
+		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN &&
+		    ret != -EBUSY) {
+			/* The ring itself failed: nothing more can be read. */
+			eng_stop(e, ret);
+			e->closing = true;
+			break;
+		}
+		n = 0;
+		io_uring_for_each_cqe(&e->ring, head, cqe) {
+			complete(e, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&e->ring, n);
+		e->st.cqes += n;
+
+		now = eng_now();
+		quiet_point(e, now, false);
+		if (now >= e->next_tick)
+			tick(e, now);
+		if (!e->stopping && e->n_ch && chans_done(e) &&
+		    !sources_waiting(e))
+			eng_stop(e, 0);
+	}
+	e->running = false;
+	compact_drain(e);
+	/* What came in during the last moments: markers, a final clock. */
+	quiet_point(e, eng_now(), true);
+	return e->err;
+}

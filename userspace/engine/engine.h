@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libgcengine: the io_uring capture engine (docs/capture.md).
+ *
+ * One ring moves bytes from every source of a capture into one session file
+ * (libgcsession). A source is a plugin (IIO character device, generic fd,
+ * later BLE ATT sockets) that declares its streams and hands the engine one
+ * or more channels: file descriptors of different kinds, all served by the
+ * same ring.
+ *
+ *   RECORDS channel   a byte stream of fixed-size records (an IIO buffer's
+ *                     character device, a pipe). Each read lands straight in
+ *                     a chunk reservation inside the session file's mapping
+ *                     and is committed as soon as it completes.
+ *   MESSAGES channel  one message per read (a datagram or seqpacket socket,
+ *                     later an L2CAP ATT socket) with the kernel's receive
+ *                     timestamp; stored as variable-size records.
+ *
+ * Every submission carries a typed context (struct eng_op); every completion
+ * is checked; short reads, -EAGAIN and -EINTR are handled; sequence gaps
+ * become gap records. Markers, gap and clock records wait for a moment when
+ * no read holds a reservation (so reservations shrink to what they hold).
+ *
+ * Functions returning int return 0 (or a count) or -errno. Nothing here
+ * prints; callers report.
+ */
+#ifndef GCENGINE_H
+#define GCENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "session/gcsession.h"
+
+struct eng;
+struct eng_source;
+struct eng_chan;
+
+/* How a channel waits for data (docs/capture.md, "Reading"). */
+enum eng_io_mode {
+	ENG_IO_AUTO = 0,	/* the best the kernel offers, see eng_probe() */
+	ENG_IO_POLL_FIRST,	/* IORING_OP_POLL_ADD, then READ once readable */
+	ENG_IO_FAST_POLL,	/* READ at once; the kernel arms its own poll */
+	ENG_IO_ASYNC,		/* READ with IOSQE_ASYNC: a worker blocks in it */
+};
+
+const char *eng_io_mode_name(enum eng_io_mode m);
+int eng_io_mode_parse(const char *s, enum eng_io_mode *m);
+
+struct eng_opts {
+	unsigned int ring_entries;	/* submission queue size (64) */
+	enum eng_io_mode io_mode;	/* ENG_IO_AUTO */
+	uint32_t sync_interval_ms;	/* durability interval: the writer's (1000) */
+	uint32_t clock_interval_ms;	/* clock records (1000); 0: none */
+	uint32_t small_delay_ms;	/* longest a marker/gap/clock waits (200) */
+	uint32_t tick_ms;		/* housekeeping period (100) */
+	uint32_t max_read_bytes;	/* largest read a channel asks for (4 MiB) */
+	bool compact_thread;		/* compaction on a worker thread (true) */
+	bool no_compact;		/* never start compaction jobs */
+	bool blocking_sync;		/* fdatasync() in the loop, not on the ring */
+	bool force_readv;		/* IORING_OP_READV even if READ exists */
+};
+
+void eng_opts_init(struct eng_opts *o);
+
+/* What the running kernel offers and what the engine chose. */
+struct eng_features {
+	bool op_read, op_readv, op_poll_add, op_fsync, op_recvmsg, op_sendmsg;
+	bool op_async_cancel, op_timeout;
+	bool feat_fast_poll, feat_nodrop, feat_submit_stable, feat_ext_arg;
+	bool feat_rw_cur_pos;
+	/* choices */
+	enum eng_io_mode io_mode;
+	bool read_op;			/* READ (else READV) */
+	bool sync_on_ring;		/* IORING_OP_FSYNC (else fdatasync()) */
+	bool compact_thread;
+	unsigned int sq_entries, cq_entries;
+};
+
+/*
+ * Probe io_uring on this kernel: set up a small ring, read the feature
+ * bits and the opcode table. Fills @f with what exists and, from @o, what
+ * an engine would choose (io_mode AUTO resolved). -ENOSYS: no io_uring.
+ */
+int eng_probe(const struct eng_opts *o, struct eng_features *f);
+
+/* ---- Sources --------------------------------------------------------------- */
+
+struct eng_source_ops {
+	const char *kind;		/* "fd", "iio", ... */
+	/* Declare streams (gcs_writer_add_stream) and add channels. */
+	int (*start)(struct eng_source *s);
+	/* Housekeeping every tick (look for a device that came back...). */
+	void (*tick)(struct eng_source *s, int64_t now_ns);
+	/*
+	 * A channel ended: @err is 0 at end of file, else -errno. Return 0 to
+	 * go on without it, or -errno to stop the capture with that error.
+	 */
+	int (*chan_end)(struct eng_source *s, struct eng_chan *c, int err);
+	/* The capture is over: stop the device. Called once, after the loop. */
+	void (*stop)(struct eng_source *s);
+	/* Counters of the device itself, for status and reports (optional). */
+	int (*describe)(struct eng_source *s, char *buf, size_t len);
+	void (*destroy)(struct eng_source *s);
+};
+
+struct eng_source {
+	const struct eng_source_ops *ops;
+	struct eng *e;			/* set by eng_add_source() */
+	char name[32];			/* short label, e.g. "mat0" */
+	void *priv;
+	bool started, stopped;
+	bool waiting;			/* no channel now, but one may come (reattach) */
+	char why[192];			/* what went wrong, in words (start, chan_end) */
+};
+
+/* ---- Channels --------------------------------------------------------------- */
+
+enum eng_chan_kind {
+	ENG_CHAN_RECORDS,
+	ENG_CHAN_MESSAGES,
+};
+
+/* What a source says about one record (or message). */
+struct eng_rec_info {
+	uint64_t seq;			/* ignored unless the channel has_seq */
+	int64_t t_ns;			/* host time in the stream's clock; 0: none */
+	int64_t device_ns;		/* device clock (has_device_ns) */
+	uint32_t missing;		/* seq numbers the device says it lost just before */
+	bool has_device_ns;
+};
+
+typedef void (*eng_rec_info_fn)(void *priv, const uint8_t *rec, uint32_t len,
+				struct eng_rec_info *ri);
+
+struct eng_chan_def {
+	const char *label;		/* for status and errors */
+	int fd;				/* the engine never closes it */
+	enum eng_chan_kind kind;
+	uint32_t stream;		/* session stream it fills */
+	/* RECORDS */
+	uint32_t record_size;
+	uint32_t max_records;		/* most records one read asks for */
+	uint32_t batch_records;		/* records expected per wakeup (1) */
+	bool whole_records;		/* a read never splits a record (IIO) */
+	uint16_t gap_reason;		/* enum gcs_gap_reason of gaps not
+					 * explained by eng_rec_info.missing */
+	/* MESSAGES */
+	uint32_t msg_max;		/* largest message kept whole */
+	uint32_t commit_ms;		/* longest a batch waits to be committed (50) */
+	uint32_t batch_bytes;		/* commit once this much is staged (64 KiB) */
+	bool rx_timestamp;		/* SO_TIMESTAMPNS is on: use it */
+	/* both */
+	bool has_seq;			/* rec_info gives sequence numbers */
+	bool rec_ts;			/* rec_info gives t_ns (host monotonic) */
+	eng_rec_info_fn rec_info;	/* optional */
+	void *priv;
+};
+
+struct eng_chan_stats {
+	uint64_t records, bytes, chunks;
+	uint64_t reads, polls, eagain, eintr, partial;
+	uint64_t gaps;			/* gap records written */
+	uint64_t lost;			/* records they say are missing */
+	uint64_t lost_kernel, lost_device;
+	uint64_t truncated;		/* messages longer than msg_max */
+	uint64_t carry_bytes;		/* bytes moved across a split or a short read */
+	uint64_t first_seq, last_seq;
+	int64_t t_first_ns, t_last_ns;	/* of records, host monotonic */
+	double rate_hz;			/* records per second, recent */
+	bool ended;
+	int end_err;
+};
+
+int eng_chan_add(struct eng *e, struct eng_source *s,
+		 const struct eng_chan_def *d, struct eng_chan **cp);
+const char *eng_chan_label(const struct eng_chan *c);
+uint32_t eng_chan_stream(const struct eng_chan *c);
+/*
+ * Make the channel read now instead of waiting for its poll: for a device
+ * whose poll never fires once it is gone (an unregistered IIO device), so
+ * that the read reports -ENODEV.
+ */
+void eng_chan_poke(struct eng_chan *c);
+struct eng_source *eng_chan_source(const struct eng_chan *c);
+void eng_chan_get_stats(const struct eng_chan *c, struct eng_chan_stats *st);
+
+/* ---- The engine ------------------------------------------------------------- */
+
+int eng_create(struct eng **ep, struct gcs_writer *w, const struct eng_opts *o);
+/* Stops and destroys the sources it still holds, then itself. */
+void eng_destroy(struct eng *e);
+const struct eng_features *eng_features(const struct eng *e);
+struct gcs_writer *eng_writer(struct eng *e);
+
+/* Takes ownership of @s (destroyed with the engine); calls s->ops->start. */
+int eng_add_source(struct eng *e, struct eng_source *s);
+size_t eng_n_sources(const struct eng *e);
+struct eng_source *eng_source_at(const struct eng *e, size_t i);
+size_t eng_n_chans(const struct eng *e);
+struct eng_chan *eng_chan_at(const struct eng *e, size_t i);
+
+/* SIGINT, SIGTERM, SIGHUP are blocked and read from a signalfd on the ring. */
+int eng_watch_signals(struct eng *e);
+
+/* Bytes typed on @fd (a terminal) go to @fn, read through the ring. */
+typedef void (*eng_input_fn)(struct eng *e, void *ctx, const char *buf,
+			     size_t len);
+int eng_watch_input(struct eng *e, int fd, eng_input_fn fn, void *ctx);
+
+/* Called every @ms from the loop (status display). */
+typedef void (*eng_tick_fn)(struct eng *e, void *ctx, int64_t now_ns);
+void eng_set_tick(struct eng *e, uint32_t ms, eng_tick_fn fn, void *ctx);
+
+/*
+ * Markers, gaps and clock samples: queued, written at the next moment no
+ * read holds a reservation (at most small_delay_ms later). t_ns 0: now.
+ */
+int eng_marker(struct eng *e, uint32_t code, uint32_t stream, int64_t t_ns,
+	       int64_t value);
+int eng_gap(struct eng *e, uint32_t stream, uint32_t reason,
+	    uint64_t first_seq, uint64_t last_seq, int64_t t_start_ns,
+	    int64_t t_end_ns);
+int eng_clock(struct eng *e, const struct gcs_clock_sample *c);
+
+/*
+ * Run until eng_stop(), a signal, every channel ending, or @deadline_ns
+ * (CLOCK_MONOTONIC; 0: none). Returns 0, or the error that stopped it.
+ * Afterwards every channel is drained and nothing is in flight; the
+ * caller stops the sources (eng_stop_sources) and closes the writer.
+ */
+int eng_run(struct eng *e, int64_t deadline_ns);
+/* Ask the loop to finish; @err (0 or -errno) becomes eng_run's result. */
+void eng_stop(struct eng *e, int err);
+bool eng_stopping(const struct eng *e);
+/* Why the loop stopped: 0 request/deadline, a signal number, ... */
+int eng_stop_signal(const struct eng *e);
+void eng_stop_sources(struct eng *e);
+
+struct eng_stats {
+	uint64_t loops, cqes, submits;
+	uint64_t syncs, sync_ns_max;	/* completed durability syncs */
+	uint64_t compactions;
+	uint64_t small_written, small_forced;	/* forced: waited too long */
+	uint64_t markers;
+	int64_t t_start_ns;
+};
+void eng_get_stats(const struct eng *e, struct eng_stats *st);
+
+/* ---- Control socket: markers from `gaitcap mark` ------------------------------ */
+
+#define ENG_CTL_DEFAULT_DIR	"/run/gaitcap"
+#define ENG_CTL_DEFAULT_NAME	"capture.sock"
+#define ENG_CTL_MAX_MSG		256
+
+/*
+ * Listen for requests on a Unix datagram socket at @path (created 0660;
+ * a stale socket of a dead capture is replaced, a live one is -EADDRINUSE).
+ * Requests and replies are one text line each (docs/capture.md):
+ *   MARK code=N [value=V] [t=MONO_NS] [stream=S]   -> OK t=NS | ERR why
+ *   STATUS                                        -> OK key=value...
+ */
+int eng_control_listen(struct eng *e, const char *path);
+/* Client side: send @req, wait up to @timeout_ms for the reply. */
+int eng_control_request(const char *path, const char *req, char *reply,
+			size_t reply_len, int timeout_ms);
+
+/* ---- Sources shipped with the engine --------------------------------------------- */
+
+/*
+ * "fd:PATH[,record=N][,seq=OFF][,ts=OFF][,devclk=OFF][,batch=N][,name=S]"
+ * A file, fifo or character device read as fixed-size records; seq, ts and
+ * devclk are byte offsets of le64 fields in each record (sequence number,
+ * CLOCK_MONOTONIC ns, device clock ns). Without seq, records are counted.
+ */
+int eng_source_fd_create(struct eng_source **sp, const char *spec);
+
+/* The gait mat through IIO (src_iio.c). */
+struct eng_iio_opts {
+	const char *device;		/* NULL/"auto", "iio:deviceN" or a name */
+	unsigned int rate_hz;		/* 0: keep the device's; UINT_MAX: highest */
+	unsigned int buffer_length;	/* scans; 0: the largest the kfifo takes */
+	unsigned int watermark;		/* scans; 0: about 20 ms worth */
+	unsigned int wait_ms;		/* wait this long for the device to appear */
+	const char *clock;		/* current_timestamp_clock ("monotonic") */
+	bool no_reattach;		/* a mat that resets ends the capture */
+};
+void eng_iio_opts_init(struct eng_iio_opts *o);
+int eng_source_iio_create(struct eng_source **sp, const struct eng_iio_opts *o);
+
+#endif /* GCENGINE_H */

@@ -1,0 +1,8 @@
+# SPDX-License-Identifier: GPL-2.0
+# gaitcap: the appliance's command (info, recover, ...; synth for tests).
+# (LDLIBS is recursive: session/module.mk is read after this file.)
+PROGS += gaitcap
+gaitcap_SRCS := $(addprefix userspace/gaitcap/, \
+	main.c cmd_info.c cmd_recover.c cmd_synth.c cmd_capture.c cmd_mark.c)
+gaitcap_LIBS := gcengine gcsession
+gaitcap_LDLIBS = $(gcengine_LDLIBS) $(gcsession_LDLIBS) -lm

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Metadata privacy policy (docs/session-format.md section 6). Session files
+ * hold medical data; their metadata must not carry names, free text or other
+ * identifying data. The policy cannot recognise a name, so it removes the
+ * places one could go: keys come from a small alphabet and may not mention
+ * names, birth dates, contacts or notes; string values are short tokens
+ * without spaces; the session object only has the keys the format lists.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "session/gcs_internal.h"
+
+#define KEY_MAX		32
+#define TOKEN_MAX	64
+#define SUBJECT_MAX	32
+#define DEPTH_MAX	8
+
+static const char *const forbidden_in_keys[] = {
+	"name", "birth", "gender", "address", "street", "postal", "phone",
+	"mail", "note", "comment", "text", "remark", "patient", "initials",
+	"insurance", "diagnosis", NULL,
+};
+
+static const char *const forbidden_keys[] = {
+	"age", "sex", "dob", "zip", "ssn", "mrn", NULL,
+};
+
+static const char *const session_keys[] = {
+	"subject", "task", "appliance", "software", "devices", "protocol",
+	"trial", "site", "condition", NULL,
+};
+
+static const char *const session_required[] = {
+	"subject", "task", "appliance", "software", NULL,
+};
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return true;
+	return false;
+}
+
+static bool key_ok(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (!n || n > KEY_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') ||
+		      (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
+			return false;
+	for (const char *const *f = forbidden_in_keys; *f; f++)
+		if (strstr(k, *f))
+			return false;
+	return !in_list(k, forbidden_keys);
+}
+
+/* A token: identifiers, versions, units, channel formats; never prose. */
+static bool token_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9'))
+			continue;
+		if (!strchr("._:/+<>=-", c))
+			return false;
+	}
+	return true;
+}
+
+static bool subject_ok(const char *s)
+{
+	if (!token_ok(s, SUBJECT_MAX))
+		return false;
+	/* token_ok() allowed more punctuation than a subject code may have. */
+	return !strpbrk(s, ".:/+<>=");
+}
+
+static int check_value(struct json_object *v, int depth, const char **why)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		if (!token_ok(json_object_get_string(v), TOKEN_MAX)) {
+			*why = "string values must be tokens (no spaces, <= 64 characters)";
+			return -GCS_EPOLICY;
+		}
+		return 0;
+	case json_type_array:
+		if (depth >= DEPTH_MAX)
+			goto too_deep;
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			int ret = check_value(json_object_array_get_idx(v, i),
+					      depth + 1, why);
+			if (ret)
+				return ret;
+		}
+		return 0;
+	case json_type_object:
+		if (depth >= DEPTH_MAX)
+			goto too_deep;
+		json_object_object_foreach(v, key, val) {
+			int ret;
+
+			if (!key_ok(key)) {
+				*why = "keys must be [a-z0-9_] and not name identifying data";
+				return -GCS_EPOLICY;
+			}
+			ret = check_value(val, depth + 1, why);
+			if (ret)
+				return ret;
+		}
+		return 0;
+	default:
+		return 0;	/* numbers, booleans, null */
+	}
+too_deep:
+	*why = "metadata nested too deeply";
+	return -GCS_EPOLICY;
+}
+
+static int check_session(struct json_object *o, const char **why)
+{
+	struct json_object *v;
+
+	json_object_object_foreach(o, key, val) {
+		(void)val;
+		if (!in_list(key, session_keys)) {
+			*why = "unknown key in the session metadata";
+			return -GCS_EPOLICY;
+		}
+	}
+	for (const char *const *k = session_required; *k; k++) {
+		if (!json_object_object_get_ex(o, *k, &v) ||
+		    !json_object_is_type(v, json_type_string)) {
+			*why = "session metadata needs subject, task, appliance, software";
+			return -GCS_EPOLICY;
+		}
+	}
+	json_object_object_get_ex(o, "subject", &v);
+	if (!subject_ok(json_object_get_string(v))) {
+		*why = "subject must be a pseudonymous code: 1..32 of [A-Za-z0-9_-]";
+		return -GCS_EPOLICY;
+	}
+	if (json_object_object_get_ex(o, "devices", &v) &&
+	    !json_object_is_type(v, json_type_array)) {
+		*why = "devices must be an array";
+		return -GCS_EPOLICY;
+	}
+	return 0;
+}
+
+int gcs_meta_canon(const char *json, bool session, char **out,
+		   const char **why)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+	const char *dummy;
+	size_t len;
+	int ret;
+
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	if (!json) {
+		*why = "no metadata";
+		return -EINVAL;
+	}
+	len = strlen(json);
+	if (!len || len > GCS_MAX_JSON) {
+		*why = "metadata empty or larger than 1 MiB";
+		return -EINVAL;
+	}
+	tok = json_tokener_new_ex(DEPTH_MAX + 2);
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, json, (int)len);
+	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len) {
+		*why = "metadata is not one valid JSON value";
+		ret = -EINVAL;
+		goto out_tok;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		*why = "metadata must be a JSON object";
+		ret = -EINVAL;
+		goto out_obj;
+	}
+	ret = check_value(o, 0, why);
+	if (!ret && session)
+		ret = check_session(o, why);
+	if (!ret && out) {
+		const char *s = json_object_to_json_string_ext(o,
+				JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+		*out = s ? strdup(s) : NULL;
+		if (!*out)
+			ret = -ENOMEM;
+	}
+out_obj:
+	json_object_put(o);
+out_tok:
+	json_tokener_free(tok);
+	return ret;
+}
+
+int gcs_meta_check(const char *json, bool session, const char **why)
+{
+	return gcs_meta_canon(json, session, NULL, why);
+}

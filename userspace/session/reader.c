@@ -1,0 +1,1359 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Session reader. It trusts nothing: every length is checked against the
+ * file before use, every header against its CRC, and data is handed out
+ * only after its CRC matched. It reads with pread() (or from memory), never
+ * through a mapping, so a file that shrinks under it cannot SIGBUS.
+ * Section numbers refer to docs/session-format.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <zstd.h>
+
+#include "session/gcs_internal.h"
+
+#define WIN_SIZE	(64u << 10)
+
+/* A logical chunk and where its copies are. */
+struct lchunk {
+	struct gcs_chunk_info ci;
+	uint32_t raw_hdr_len;
+	uint32_t raw_body_crc;
+	uint32_t raw_size;	/* record size of the CHUNK */
+	uint32_t part_crc;
+	uint64_t part_at;	/* offset of the part in the decompressed body */
+	uint32_t zrec;		/* index into zrecs */
+	bool raw_bad;		/* raw copy known bad */
+	bool raw_probed;	/* looked for the raw record behind a part */
+	bool is_part;		/* (before merging) entry made from a part */
+};
+
+struct zrec {
+	uint64_t off;
+	uint32_t hdr_len;
+	uint32_t body_len;
+	uint32_t body_crc;
+	uint32_t size;
+	uint64_t raw_len;
+	bool bad;
+};
+
+struct gcs_reader {
+	int fd;
+	bool own_fd;
+	const uint8_t *mem;
+	uint64_t size;
+	unsigned int flags;
+
+	struct gcs_disk_header hdr;
+	uint32_t seed;
+	struct gcs_file_info info;
+	char *meta;
+
+	struct gcs_stream_info *streams;
+	size_t n_streams, cap_streams;
+	struct lchunk *chunks;
+	size_t n_chunks, cap_chunks;
+	struct zrec *zrecs;
+	size_t n_zrecs, cap_zrecs;
+	struct gcs_marker *markers;
+	size_t n_markers, cap_markers;
+	struct gcs_gap *gaps;
+	size_t n_gaps, cap_gaps;
+	struct gcs_clock_rec *clocks;
+	size_t n_clocks, cap_clocks;
+	struct gcs_index_entry *recs;	/* every valid record, for recovery */
+	size_t n_recs, cap_recs;
+
+	uint8_t *win;			/* read-ahead window */
+	uint64_t win_off;
+	size_t win_len;
+	uint8_t *hbuf;			/* one record header */
+	uint8_t *buf;			/* raw chunk data */
+	size_t buf_cap;
+	uint8_t *zbuf;			/* compressed body */
+	size_t zbuf_cap;
+	uint8_t *zdata;			/* decompressed body of zcache_idx */
+	size_t zdata_cap;
+	size_t zcache_idx;
+	bool zcache_valid;
+};
+
+/* ---- Source ---------------------------------------------------------------- */
+
+static int pread_all(struct gcs_reader *r, uint64_t off, void *dst, size_t len)
+{
+	while (len) {
+		ssize_t n = pread(r->fd, dst, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ENODATA;	/* shrank since we looked */
+		dst = (uint8_t *)dst + n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Small reads (headers, small bodies) come from a read-ahead window: a
+ * walk over many small records then costs a few large preads.
+ */
+static int src_read(struct gcs_reader *r, uint64_t off, void *dst, size_t len)
+{
+	size_t want;
+	int ret;
+
+	if (off > r->size || len > r->size - off)
+		return -ENODATA;
+	if (r->mem) {
+		memcpy(dst, r->mem + off, len);
+		return 0;
+	}
+	if (len > WIN_SIZE / 2)
+		return pread_all(r, off, dst, len);
+	if (!r->win) {
+		r->win = malloc(WIN_SIZE);
+		if (!r->win)
+			return -ENOMEM;
+	}
+	if (!r->win_len || off < r->win_off ||
+	    off + len > r->win_off + r->win_len) {
+		want = (size_t)gcs_min_u64(WIN_SIZE, r->size - off);
+		r->win_len = 0;
+		ret = pread_all(r, off, r->win, want);
+		if (ret)
+			return ret;
+		r->win_off = off;
+		r->win_len = want;
+	}
+	memcpy(dst, r->win + (off - r->win_off), len);
+	return 0;
+}
+
+static int buf_reserve(uint8_t **buf, size_t *cap, size_t len)
+{
+	uint8_t *p;
+
+	if (len <= *cap && *buf)
+		return 0;
+	p = realloc(*buf, len ? len : 1);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*cap = len;
+	return 0;
+}
+
+/* Read a record body and check it against @crc. -EBADMSG on mismatch. */
+static int read_body(struct gcs_reader *r, uint64_t off, uint32_t len,
+		     uint32_t crc, uint8_t **buf, size_t *cap)
+{
+	int ret = buf_reserve(buf, cap, len);
+
+	if (ret)
+		return ret;
+	ret = src_read(r, off, *buf, len);
+	if (ret)
+		return ret == -ENODATA ? -EBADMSG : ret;
+	return gcs_crc32c(r->seed, *buf, len) == crc ? 0 : -EBADMSG;
+}
+
+/* ---- Header (3.2) ----------------------------------------------------------- */
+
+static int read_file_header(struct gcs_reader *r)
+{
+	uint8_t slot[GCS_HDR_SLOT_SIZE];
+	struct gcs_disk_header h;
+	bool found = false, bad_version = false;
+
+	for (int i = 0; i < GCS_HDR_SLOTS; i++) {
+		if (src_read(r, (uint64_t)i * GCS_BLOCK, slot, sizeof(slot)))
+			continue;
+		if (gcs_hdr_decode(slot, &h))
+			continue;
+		if (h.ver_major != GCS_VERSION_MAJOR ||
+		    (h.incompat & ~GCS_INCOMPAT_KNOWN)) {
+			bad_version = true;
+			continue;
+		}
+		r->info.slots_valid |= 1u << i;
+		if (!found || h.generation > r->hdr.generation) {
+			r->hdr = h;
+			found = true;
+		}
+	}
+	if (!found)
+		return bad_version ? -GCS_EVERSION : -GCS_ENOTSESSION;
+	r->seed = gcs_salt_seed(r->hdr.salt);
+	r->info.ver_major = r->hdr.ver_major;
+	r->info.ver_minor = r->hdr.ver_minor;
+	r->info.state = r->hdr.state;
+	r->info.salt = r->hdr.salt;
+	r->info.generation = r->hdr.generation;
+	r->info.sync_interval_ms = r->hdr.sync_interval_ms;
+	r->info.data_start = r->hdr.data_start;
+	r->info.durable_end = r->hdr.durable_end;
+	r->info.end_off = r->hdr.end_off;
+	r->info.index_off = r->hdr.index_off;
+	return 0;
+}
+
+/* ---- Records (4) ------------------------------------------------------------- */
+
+static int type_slot(uint16_t type)
+{
+	switch (type) {
+	case GCS_REC_META: return 0;
+	case GCS_REC_STREAM: return 1;
+	case GCS_REC_CHUNK: return 2;
+	case GCS_REC_ZCHUNK: return 3;
+	case GCS_REC_CLOCK: return 4;
+	case GCS_REC_MARKER: return 5;
+	case GCS_REC_GAP: return 6;
+	case GCS_REC_INDEX: return 7;
+	default: return -1;
+	}
+}
+
+/*
+ * Read and check the header of the record at @off. Returns 0, or a reason
+ * to stop: -EBADMSG (not a valid record), -ENODATA (runs past the end),
+ * -EPROTONOSUPPORT (valid but of an unknown codec: skip it).
+ */
+static int read_rec_hdr(struct gcs_reader *r, uint64_t off,
+			struct gcs_rec_hdr *h)
+{
+	int ret;
+
+	ret = src_read(r, off, h, sizeof(*h));
+	if (ret)
+		return ret;
+	ret = gcs_rec_check_common(h, off, r->size);
+	if (ret)
+		return ret;
+	memcpy(r->hbuf, h, sizeof(*h));
+	ret = src_read(r, off + sizeof(*h), r->hbuf + sizeof(*h),
+		       h->hdr_len - sizeof(*h));
+	if (ret)
+		return ret;
+	if (gcs_rec_hdr_crc(r->seed, r->hbuf, h->hdr_len) != h->hdr_crc)
+		return -EBADMSG;
+	return gcs_rec_check_ext(r->hbuf);
+}
+
+/* Body check needed now? Always past the durable mark (7.4). */
+static bool check_now(struct gcs_reader *r, uint64_t off)
+{
+	return (r->flags & GCS_OPEN_VERIFY) || off >= r->hdr.durable_end;
+}
+
+static int add_stream(struct gcs_reader *r, uint64_t off,
+		      const struct gcs_rec_hdr *h)
+{
+	struct gcs_stream_ext e;
+	struct gcs_stream_info *s;
+	char *desc;
+	int ret;
+
+	memcpy(&e, r->hbuf + GCS_REC_HDR_LEN, sizeof(e));
+	for (size_t i = 0; i < r->n_streams; i++) {
+		if (r->streams[i].id == e.stream) {
+			r->info.n_conflicts++;	/* declared twice: keep the first */
+			return 1;
+		}
+	}
+	ret = read_body(r, off + h->hdr_len, h->body_len, h->body_crc, &r->buf,
+			&r->buf_cap);
+	if (ret)
+		return ret;
+	desc = strndup((const char *)r->buf, h->body_len);
+	if (!desc)
+		return -ENOMEM;
+	ret = GCS_ARRAY_GROW(r->streams, r->n_streams, r->cap_streams);
+	if (ret) {
+		free(desc);
+		return ret;
+	}
+	s = &r->streams[r->n_streams++];
+	*s = (struct gcs_stream_info){
+		.id = e.stream, .kind = e.kind, .record_size = e.record_size,
+		.ts_offset = e.ts_offset, .ts_clock = e.ts_clock,
+		.desc_json = desc, .decl_off = off,
+	};
+	return 0;
+}
+
+static int add_meta(struct gcs_reader *r, uint64_t off,
+		    const struct gcs_rec_hdr *h)
+{
+	int ret;
+
+	if (r->meta) {
+		r->info.n_conflicts++;	/* the first META is the session's */
+		return 1;
+	}
+	ret = read_body(r, off + h->hdr_len, h->body_len, h->body_crc, &r->buf,
+			&r->buf_cap);
+	if (ret)
+		return ret;
+	r->meta = strndup((const char *)r->buf, h->body_len);
+	return r->meta ? 0 : -ENOMEM;
+}
+
+static int add_chunk(struct gcs_reader *r, uint64_t off,
+		     const struct gcs_rec_hdr *h)
+{
+	struct gcs_chunk_ext c;
+	struct lchunk *lc;
+	int ret;
+
+	memcpy(&c, r->hbuf + GCS_REC_HDR_LEN, sizeof(c));
+	ret = GCS_ARRAY_GROW(r->chunks, r->n_chunks, r->cap_chunks);
+	if (ret)
+		return ret;
+	lc = &r->chunks[r->n_chunks];
+	*lc = (struct lchunk){
+		.ci = {
+			.orig_off = off, .stream = c.stream,
+			.n_records = c.n_records, .first_seq = c.first_seq,
+			.last_seq = c.last_seq, .t_first_ns = c.t_first_ns,
+			.t_last_ns = c.t_last_ns, .raw_len = h->body_len,
+			.raw_crc = h->body_crc, .flags = c.flags,
+			.have_raw = true, .raw_body_off = off + h->hdr_len,
+		},
+		.raw_hdr_len = h->hdr_len, .raw_body_crc = h->body_crc,
+		.raw_size = h->size,
+	};
+	if (check_now(r, off)) {
+		ret = read_body(r, off + h->hdr_len, h->body_len, h->body_crc,
+				&r->buf, &r->buf_cap);
+		if (ret == -EBADMSG)
+			lc->raw_bad = true;
+		else if (ret)
+			return ret;
+	}
+	r->n_chunks++;
+	return lc->raw_bad ? -EBADMSG : 0;
+}
+
+static int add_zchunk(struct gcs_reader *r, uint64_t off,
+		      const struct gcs_rec_hdr *h)
+{
+	struct gcs_zchunk_ext z;
+	struct zrec *zr;
+	uint64_t at = 0;
+	int ret;
+
+	memcpy(&z, r->hbuf + GCS_REC_HDR_LEN, sizeof(z));
+	ret = GCS_ARRAY_GROW(r->zrecs, r->n_zrecs, r->cap_zrecs);
+	if (ret)
+		return ret;
+	zr = &r->zrecs[r->n_zrecs];
+	*zr = (struct zrec){
+		.off = off, .hdr_len = h->hdr_len, .body_len = h->body_len,
+		.body_crc = h->body_crc, .size = h->size, .raw_len = z.raw_len,
+	};
+	if (check_now(r, off)) {
+		ret = read_body(r, off + h->hdr_len, h->body_len, h->body_crc,
+				&r->zbuf, &r->zbuf_cap);
+		if (ret == -EBADMSG)
+			return -EBADMSG;	/* the caller decides: torn or damaged */
+		if (ret)
+			return ret;
+	}
+	for (uint32_t i = 0; i < z.n_parts; i++) {
+		struct gcs_zpart p;
+		struct lchunk *lc;
+
+		memcpy(&p, r->hbuf + GCS_ZCHUNK_HDR_LEN(i), sizeof(p));
+		if (p.orig_off >= off) {	/* parts replace earlier chunks */
+			r->info.n_conflicts++;
+			at += p.raw_len;
+			continue;
+		}
+		ret = GCS_ARRAY_GROW(r->chunks, r->n_chunks, r->cap_chunks);
+		if (ret)
+			return ret;
+		lc = &r->chunks[r->n_chunks++];
+		*lc = (struct lchunk){
+			.ci = {
+				.orig_off = p.orig_off, .stream = z.stream,
+				.n_records = p.n_records,
+				.first_seq = p.first_seq, .last_seq = p.last_seq,
+				.t_first_ns = p.t_first_ns,
+				.t_last_ns = p.t_last_ns, .raw_len = p.raw_len,
+				.raw_crc = p.raw_crc, .flags = p.flags,
+				.have_zstd = true, .zoff = off, .zpart = i,
+			},
+			.part_crc = p.raw_crc, .part_at = at,
+			.zrec = (uint32_t)r->n_zrecs, .is_part = true,
+		};
+		at += p.raw_len;
+	}
+	r->n_zrecs++;
+	return 0;
+}
+
+static int add_event(struct gcs_reader *r, uint64_t off,
+		     const struct gcs_rec_hdr *h)
+{
+	const uint8_t *ext = r->hbuf + GCS_REC_HDR_LEN;
+	int ret;
+
+	if (h->body_len && check_now(r, off)) {
+		/* 1.0 writes none; a later minor version may. Still checked. */
+		ret = read_body(r, off + h->hdr_len, h->body_len, h->body_crc,
+				&r->buf, &r->buf_cap);
+		if (ret)
+			return ret;
+	}
+	if (h->type == GCS_REC_MARKER) {
+		struct gcs_marker_ext m;
+
+		memcpy(&m, ext, sizeof(m));
+		ret = GCS_ARRAY_GROW(r->markers, r->n_markers, r->cap_markers);
+		if (ret)
+			return ret;
+		r->markers[r->n_markers++] = (struct gcs_marker){
+			.off = off, .code = m.code, .stream = m.stream,
+			.t_ns = m.t_ns, .value = m.value,
+		};
+	} else if (h->type == GCS_REC_GAP) {
+		struct gcs_gap_ext g;
+
+		memcpy(&g, ext, sizeof(g));
+		ret = GCS_ARRAY_GROW(r->gaps, r->n_gaps, r->cap_gaps);
+		if (ret)
+			return ret;
+		r->gaps[r->n_gaps++] = (struct gcs_gap){
+			.off = off, .stream = g.stream, .reason = g.reason,
+			.first_seq = g.first_seq, .last_seq = g.last_seq,
+			.t_start_ns = g.t_start_ns, .t_end_ns = g.t_end_ns,
+		};
+	} else {
+		struct gcs_clock_ext c;
+
+		memcpy(&c, ext, sizeof(c));
+		ret = GCS_ARRAY_GROW(r->clocks, r->n_clocks, r->cap_clocks);
+		if (ret)
+			return ret;
+		r->clocks[r->n_clocks++] = (struct gcs_clock_rec){
+			.off = off,
+			.s = {
+				.stream = c.stream, .flags = c.flags,
+				.device_ns = c.device_ns, .mono_ns = c.mono_ns,
+				.real_ns = c.real_ns, .boot_ns = c.boot_ns,
+				.uncertainty_ns = c.uncertainty_ns,
+			},
+		};
+	}
+	return 0;
+}
+
+/* A body we do not interpret is still checked when checks are due. */
+static int check_body(struct gcs_reader *r, uint64_t off,
+		      const struct gcs_rec_hdr *h)
+{
+	if (!h->body_len || !check_now(r, off))
+		return 0;
+	return read_body(r, off + h->hdr_len, h->body_len, h->body_crc,
+			 &r->zbuf, &r->zbuf_cap);
+}
+
+/*
+ * Take in the record at @off whose header checked out. Returns 0 when
+ * taken, -EBADMSG when its body failed its CRC, -errno on other errors.
+ */
+static int take_record(struct gcs_reader *r, uint64_t off,
+		       const struct gcs_rec_hdr *h)
+{
+	int ret, slot = type_slot(h->type);
+
+	switch (h->type) {
+	case GCS_REC_META:
+		ret = add_meta(r, off, h);
+		break;
+	case GCS_REC_STREAM:
+		ret = add_stream(r, off, h);
+		break;
+	case GCS_REC_CHUNK:
+		ret = add_chunk(r, off, h);
+		break;
+	case GCS_REC_ZCHUNK:
+		ret = add_zchunk(r, off, h);
+		break;
+	case GCS_REC_CLOCK:
+	case GCS_REC_MARKER:
+	case GCS_REC_GAP:
+		ret = add_event(r, off, h);
+		break;
+	case GCS_REC_PAD:
+		r->info.n_pad++;
+		ret = 0;
+		break;
+	case GCS_REC_INDEX:
+		/* Only the header's index_off names the index that counts. */
+		ret = check_body(r, off, h);
+		break;
+	default:
+		ret = check_body(r, off, h);
+		if (!ret)
+			r->info.n_unknown++;	/* a newer minor version's */
+		break;
+	}
+	if (ret < 0 && ret != -EBADMSG)
+		return ret;
+	if (ret == 1)
+		ret = 0;	/* a duplicate: valid but ignored */
+	if (slot >= 0)
+		r->info.n_by_type[slot]++;
+	r->info.n_records++;
+	if (h->type != GCS_REC_PAD && h->type != GCS_REC_INDEX) {
+		int g = GCS_ARRAY_GROW(r->recs, r->n_recs, r->cap_recs);
+		uint32_t stream = GCS_STREAM_NONE;
+
+		if (g)
+			return g;
+		if (h->type == GCS_REC_CHUNK || h->type == GCS_REC_ZCHUNK ||
+		    h->type == GCS_REC_STREAM)
+			memcpy(&stream, r->hbuf + GCS_REC_HDR_LEN, 4);
+		r->recs[r->n_recs++] = (struct gcs_index_entry){
+			.off = off, .type = h->type, .stream = stream,
+		};
+	}
+	return ret;
+}
+
+/* Undo take_record() for a record at the torn end of the file. */
+static void untake_last(struct gcs_reader *r, const struct gcs_rec_hdr *h)
+{
+	int slot = type_slot(h->type);
+
+	if (h->type == GCS_REC_CHUNK)
+		r->n_chunks--;
+	if (slot >= 0)
+		r->info.n_by_type[slot]--;
+	r->info.n_records--;
+	if (h->type != GCS_REC_PAD && h->type != GCS_REC_INDEX)
+		r->n_recs--;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+/* The walk (4.5): from the first record to the first one that fails. */
+static int walk(struct gcs_reader *r)
+{
+	uint64_t off = r->hdr.data_start;
+	int ret;
+
+	r->info.tail = GCS_TAIL_CLEAN;
+	while (off < r->size) {
+		struct gcs_rec_hdr h;
+
+		if (r->size - off < sizeof(h)) {
+			uint8_t rest[sizeof(h)];
+			size_t n = (size_t)(r->size - off);
+
+			ret = src_read(r, off, rest, n);
+			if (ret)
+				return ret;
+			r->info.tail = all_zero(rest, gcs_min_u64(n, 4)) ?
+				       GCS_TAIL_UNCOMMITTED : GCS_TAIL_TORN;
+			break;
+		}
+		ret = read_rec_hdr(r, off, &h);
+		if (ret == -EPROTONOSUPPORT) {
+			r->info.n_unknown++;
+			r->info.n_records++;
+			off += h.size;
+			continue;
+		}
+		if (ret == -ENODATA) {
+			r->info.tail = GCS_TAIL_SHORT;
+			break;
+		}
+		if (ret == -EBADMSG) {
+			/*
+			 * No commit word: unwritten space, or a record that
+			 * was never published (4.3). Anything else is torn.
+			 */
+			r->info.tail = h.magic == 0 ? GCS_TAIL_UNCOMMITTED :
+						      GCS_TAIL_TORN;
+			break;
+		}
+		if (ret)
+			return ret;
+		ret = take_record(r, off, &h);
+		if (ret == -EBADMSG) {
+			if (off >= r->hdr.durable_end) {
+				/* Past the durable mark: a torn write (7.4). */
+				untake_last(r, &h);
+				r->info.tail = GCS_TAIL_TORN;
+				break;
+			}
+			/* A raw chunk may be reclaimed on purpose: see merge. */
+			if (h.type != GCS_REC_CHUNK)
+				r->info.n_damaged++;
+			ret = 0;
+		}
+		if (ret)
+			return ret;
+		off += h.size;
+	}
+	/* Past the end only if the file stops inside its header blocks. */
+	r->info.valid_end = off;
+	return 0;
+}
+
+/* The index (4.9): used only when everything about it checks out. */
+static int use_index(struct gcs_reader *r)
+{
+	struct gcs_index_entry *e;
+	struct gcs_rec_hdr h;
+	struct gcs_index_ext x;
+	uint64_t prev = 0, ioff = r->hdr.index_off;
+	int ret;
+
+	if (r->hdr.state == GCS_STATE_OPEN || ioff < r->hdr.data_start ||
+	    r->hdr.end_off != r->size)
+		return -ENOENT;
+	ret = read_rec_hdr(r, ioff, &h);
+	if (ret || h.type != GCS_REC_INDEX || ioff + h.size != r->hdr.end_off)
+		return -ENOENT;
+	memcpy(&x, r->hbuf + GCS_REC_HDR_LEN, sizeof(x));
+	ret = read_body(r, ioff + h.hdr_len, h.body_len, h.body_crc, &r->zbuf,
+			&r->zbuf_cap);
+	if (ret)
+		return ret == -EBADMSG ? -ENOENT : ret;
+	/* The body buffer is reused below: keep the entries apart. */
+	e = malloc(h.body_len ? h.body_len : 1);
+	if (!e)
+		return -ENOMEM;
+	memcpy(e, r->zbuf, h.body_len);
+	for (uint32_t i = 0; i < x.n_entries; i++) {
+		struct gcs_rec_hdr rh;
+
+		if (e[i].off < r->hdr.data_start || e[i].off >= ioff ||
+		    (i && e[i].off <= prev)) {
+			ret = -ENOENT;
+			break;
+		}
+		prev = e[i].off;
+		ret = read_rec_hdr(r, e[i].off, &rh);
+		if (ret || rh.type != e[i].type || rh.type == GCS_REC_INDEX ||
+		    e[i].off + rh.size > ioff) {
+			ret = ret && ret != -EBADMSG && ret != -ENODATA &&
+			      ret != -EPROTONOSUPPORT ? ret : -ENOENT;
+			break;
+		}
+		ret = take_record(r, e[i].off, &rh);
+		if (ret) {
+			ret = ret == -EBADMSG ? -ENOENT : ret;
+			break;
+		}
+	}
+	free(e);
+	if (ret)
+		return ret;
+	r->info.n_records++;	/* the index itself */
+	r->info.n_by_type[type_slot(GCS_REC_INDEX)]++;
+	r->info.valid_end = r->hdr.end_off;
+	r->info.tail = GCS_TAIL_CLEAN;
+	r->info.used_index = true;
+	return 0;
+}
+
+/* ---- Logical chunks and streams (8.3) ------------------------------------ */
+
+static int cmp_lchunk(const void *a, const void *b)
+{
+	const struct lchunk *x = a, *y = b;
+
+	if (x->ci.orig_off != y->ci.orig_off)
+		return x->ci.orig_off < y->ci.orig_off ? -1 : 1;
+	if (x->is_part != y->is_part)
+		return x->is_part ? 1 : -1;	/* the raw record first */
+	return x->ci.zoff < y->ci.zoff ? -1 : x->ci.zoff > y->ci.zoff;
+}
+
+static bool same_chunk(const struct gcs_chunk_info *a,
+		       const struct gcs_chunk_info *b)
+{
+	return a->stream == b->stream && a->n_records == b->n_records &&
+	       a->first_seq == b->first_seq && a->last_seq == b->last_seq &&
+	       a->t_first_ns == b->t_first_ns && a->t_last_ns == b->t_last_ns &&
+	       a->raw_len == b->raw_len && a->raw_crc == b->raw_crc &&
+	       a->flags == b->flags;
+}
+
+/* One entry per logical chunk: a raw record and/or a part (8.3). */
+static void merge_chunks(struct gcs_reader *r)
+{
+	size_t i, out = 0;
+
+	if (r->n_chunks)
+		qsort(r->chunks, r->n_chunks, sizeof(*r->chunks), cmp_lchunk);
+	for (i = 0; i < r->n_chunks; i++) {
+		struct lchunk *c = &r->chunks[i];
+		struct lchunk *prev = out ? &r->chunks[out - 1] : NULL;
+
+		if (prev && prev->ci.orig_off == c->ci.orig_off) {
+			if (!c->is_part || prev->ci.have_zstd ||
+			    !same_chunk(&prev->ci, &c->ci)) {
+				r->info.n_conflicts++;
+				continue;
+			}
+			prev->ci.have_zstd = true;
+			prev->ci.zoff = c->ci.zoff;
+			prev->ci.zpart = c->ci.zpart;
+			prev->part_crc = c->part_crc;
+			prev->part_at = c->part_at;
+			prev->zrec = c->zrec;
+			continue;
+		}
+		if (c->is_part && !r->info.used_index)
+			r->info.n_orphan_parts++;	/* the walk saw no chunk there */
+		r->chunks[out++] = *c;
+	}
+	r->n_chunks = out;
+	for (i = 0; i < r->n_chunks; i++) {
+		struct lchunk *c = &r->chunks[i];
+
+		c->ci.form = c->ci.have_zstd ? GCS_FORM_ZSTD : GCS_FORM_RAW;
+		c->ci.status = c->raw_bad && !c->ci.have_zstd ?
+			       GCS_CHUNK_LOST : GCS_CHUNK_UNVERIFIED;
+	}
+}
+
+static struct gcs_stream_info *stream_by_id(struct gcs_reader *r, uint32_t id)
+{
+	for (size_t i = 0; i < r->n_streams; i++)
+		if (r->streams[i].id == id)
+			return &r->streams[i];
+	return NULL;
+}
+
+static bool gap_covers(struct gcs_reader *r, uint32_t stream,
+		       const struct gcs_chunk_info *prev,
+		       const struct gcs_chunk_info *cur)
+{
+	for (size_t i = 0; i < r->n_gaps; i++) {
+		const struct gcs_gap *g = &r->gaps[i];
+
+		if (g->stream != stream)
+			continue;
+		if (g->first_seq == GCS_SEQ_UNKNOWN) {
+			if (g->t_start_ns <= cur->t_first_ns &&
+			    g->t_end_ns >= prev->t_last_ns)
+				return true;
+			continue;
+		}
+		if (cur->first_seq > prev->last_seq &&
+		    g->first_seq <= prev->last_seq + 1 &&
+		    g->last_seq >= cur->first_seq - 1)
+			return true;
+	}
+	return false;
+}
+
+static void widen(struct gcs_reader *r, int64_t a, int64_t b)
+{
+	if (!r->info.t_first_ns && !r->info.t_last_ns) {
+		r->info.t_first_ns = a;
+		r->info.t_last_ns = b;
+		return;
+	}
+	if (a < r->info.t_first_ns)
+		r->info.t_first_ns = a;
+	if (b > r->info.t_last_ns)
+		r->info.t_last_ns = b;
+}
+
+static void chunk_sizes(struct gcs_reader *r)
+{
+	for (size_t i = 0; i < r->n_chunks; i++) {
+		struct lchunk *c = &r->chunks[i];
+
+		r->info.raw_bytes += c->ci.raw_len;
+		if (c->ci.have_raw && !c->ci.have_zstd)
+			r->info.raw_stored += c->raw_size;
+	}
+	for (size_t i = 0; i < r->n_zrecs; i++)
+		r->info.zstd_stored += r->zrecs[i].size;
+	r->info.stored_bytes = r->info.raw_stored + r->info.zstd_stored;
+}
+
+static void stream_stats(struct gcs_reader *r)
+{
+	for (size_t i = 0; i < r->n_gaps; i++) {
+		struct gcs_gap *g = &r->gaps[i];
+		struct gcs_stream_info *s = stream_by_id(r, g->stream);
+
+		widen(r, g->t_start_ns, g->t_end_ns);
+		if (!s)
+			continue;
+		s->n_gaps++;
+		if (g->first_seq != GCS_SEQ_UNKNOWN)
+			s->gap_records += g->last_seq - g->first_seq + 1;
+	}
+	for (size_t i = 0; i < r->n_markers; i++)
+		widen(r, r->markers[i].t_ns, r->markers[i].t_ns);
+	for (size_t si = 0; si < r->n_streams; si++) {
+		struct gcs_stream_info *s = &r->streams[si];
+		const struct gcs_chunk_info *prev = NULL;
+
+		for (size_t i = 0; i < r->n_chunks; i++) {
+			const struct gcs_chunk_info *c = &r->chunks[i].ci;
+
+			if (c->stream != s->id)
+				continue;
+			if (s->record_size &&
+			    (uint64_t)c->n_records * s->record_size != c->raw_len)
+				s->n_bad_chunks++;
+			if (!s->n_chunks) {
+				s->first_seq = c->first_seq;
+				s->t_first_ns = c->t_first_ns;
+			}
+			if (prev && c->first_seq != prev->last_seq + 1) {
+				s->n_discont++;
+				if (!gap_covers(r, s->id, prev, c))
+					s->n_unexplained++;
+			}
+			s->n_chunks++;
+			s->n_records += c->n_records;
+			s->raw_bytes += c->raw_len;
+			if (c->last_seq > s->last_seq || s->n_chunks == 1)
+				s->last_seq = c->last_seq;
+			if (c->t_last_ns > s->t_last_ns || s->n_chunks == 1)
+				s->t_last_ns = c->t_last_ns;
+			if (c->t_first_ns < s->t_first_ns)
+				s->t_first_ns = c->t_first_ns;
+			widen(r, c->t_first_ns, c->t_last_ns);
+			prev = c;
+		}
+	}
+	/* Chunks of undeclared streams can't be interpreted. */
+	for (size_t i = 0; i < r->n_chunks; i++)
+		if (!stream_by_id(r, r->chunks[i].ci.stream))
+			r->info.n_conflicts++;
+}
+
+static bool policy_ok(struct gcs_reader *r)
+{
+	if (!r->meta || gcs_meta_check(r->meta, true, NULL))
+		return false;
+	for (size_t i = 0; i < r->n_streams; i++)
+		if (gcs_meta_check(r->streams[i].desc_json, false, NULL))
+			return false;
+	return true;
+}
+
+static void reset_tables(struct gcs_reader *r)
+{
+	for (size_t i = 0; i < r->n_streams; i++)
+		free((char *)r->streams[i].desc_json);
+	free(r->meta);
+	r->meta = NULL;
+	r->n_streams = 0;
+	r->n_chunks = 0;
+	r->n_zrecs = 0;
+	r->n_markers = 0;
+	r->n_gaps = 0;
+	r->n_clocks = 0;
+	r->n_recs = 0;
+	memset(&r->info.valid_end, 0,
+	       sizeof(r->info) - offsetof(struct gcs_file_info, valid_end));
+	r->info.used_index = false;
+	r->zcache_valid = false;
+}
+
+static int load(struct gcs_reader *r)
+{
+	int ret;
+
+	r->hbuf = malloc(GCS_MAX_HDR_LEN);
+	if (!r->hbuf)
+		return -ENOMEM;
+	r->info.file_size = r->size;
+	ret = read_file_header(r);
+	if (ret)
+		return ret;
+	ret = -ENOENT;
+	if (r->flags & GCS_OPEN_USE_INDEX) {
+		ret = use_index(r);
+		if (ret && ret != -ENOENT)
+			return ret;
+		if (ret)
+			reset_tables(r);
+	}
+	if (ret) {
+		ret = walk(r);
+		if (ret)
+			return ret;
+	}
+	merge_chunks(r);
+	chunk_sizes(r);
+	stream_stats(r);
+	r->info.meta_policy_ok = policy_ok(r);
+	if (r->flags & GCS_OPEN_VERIFY) {
+		for (size_t i = 0; i < r->n_chunks; i++) {
+			const uint8_t *d;
+			uint32_t len;
+
+			ret = gcs_reader_chunk_data(r, i, &d, &len);
+			if (ret && ret != -EBADMSG)
+				return ret;
+		}
+	}
+	for (size_t i = 0; i < r->n_chunks; i++)
+		r->info.n_lost += r->chunks[i].ci.status == GCS_CHUNK_LOST;
+	return 0;
+}
+
+static int reader_new(struct gcs_reader **rp, unsigned int flags)
+{
+	struct gcs_reader *r = calloc(1, sizeof(*r));
+
+	*rp = r;
+	if (!r)
+		return -ENOMEM;
+	r->fd = -1;
+	r->flags = flags;
+	return 0;
+}
+
+int gcs_reader_open_fd(struct gcs_reader **rp, int fd, unsigned int flags)
+{
+	struct gcs_reader *r;
+	struct stat sb;
+	int ret;
+
+	ret = reader_new(&r, flags);
+	if (ret)
+		return ret;
+	r->fd = fd;
+	if (fstat(fd, &sb)) {
+		ret = -errno;
+		goto err;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		ret = -EINVAL;
+		goto err;
+	}
+	r->size = (uint64_t)sb.st_size;
+	r->info.allocated = (uint64_t)sb.st_blocks * 512;
+	ret = load(r);
+	if (ret)
+		goto err;
+	*rp = r;
+	return 0;
+err:
+	gcs_reader_close(r);
+	*rp = NULL;
+	return ret;
+}
+
+int gcs_reader_open(struct gcs_reader **rp, const char *path, unsigned int flags)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	*rp = NULL;
+	if (fd < 0)
+		return -errno;
+	ret = gcs_reader_open_fd(rp, fd, flags);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	(*rp)->own_fd = true;
+	return 0;
+}
+
+int gcs_reader_open_mem(struct gcs_reader **rp, const void *buf, size_t len,
+			unsigned int flags)
+{
+	struct gcs_reader *r;
+	int ret;
+
+	ret = reader_new(&r, flags);
+	if (ret)
+		return ret;
+	r->mem = buf;
+	r->size = len;
+	ret = load(r);
+	if (ret) {
+		gcs_reader_close(r);
+		*rp = NULL;
+		return ret;
+	}
+	*rp = r;
+	return 0;
+}
+
+void gcs_reader_close(struct gcs_reader *r)
+{
+	if (!r)
+		return;
+	if (r->own_fd)
+		close(r->fd);
+	for (size_t i = 0; i < r->n_streams; i++)
+		free((char *)r->streams[i].desc_json);
+	free(r->streams);
+	free(r->meta);
+	free(r->chunks);
+	free(r->zrecs);
+	free(r->markers);
+	free(r->gaps);
+	free(r->clocks);
+	free(r->recs);
+	free(r->win);
+	free(r->hbuf);
+	free(r->buf);
+	free(r->zbuf);
+	free(r->zdata);
+	free(r);
+}
+
+/* ---- Accessors ------------------------------------------------------------- */
+
+const struct gcs_file_info *gcs_reader_info(const struct gcs_reader *r)
+{
+	return &r->info;
+}
+
+const char *gcs_reader_meta(const struct gcs_reader *r)
+{
+	return r->meta;
+}
+
+size_t gcs_reader_n_streams(const struct gcs_reader *r)
+{
+	return r->n_streams;
+}
+
+const struct gcs_stream_info *gcs_reader_stream(const struct gcs_reader *r,
+						size_t i)
+{
+	return i < r->n_streams ? &r->streams[i] : NULL;
+}
+
+const struct gcs_stream_info *gcs_reader_stream_by_id(const struct gcs_reader *r,
+						      uint32_t id)
+{
+	return stream_by_id((struct gcs_reader *)r, id);
+}
+
+size_t gcs_reader_n_chunks(const struct gcs_reader *r)
+{
+	return r->n_chunks;
+}
+
+const struct gcs_chunk_info *gcs_reader_chunk(const struct gcs_reader *r,
+					      size_t i)
+{
+	return i < r->n_chunks ? &r->chunks[i].ci : NULL;
+}
+
+size_t gcs_reader_n_markers(const struct gcs_reader *r)
+{
+	return r->n_markers;
+}
+
+const struct gcs_marker *gcs_reader_marker(const struct gcs_reader *r, size_t i)
+{
+	return i < r->n_markers ? &r->markers[i] : NULL;
+}
+
+size_t gcs_reader_n_gaps(const struct gcs_reader *r)
+{
+	return r->n_gaps;
+}
+
+const struct gcs_gap *gcs_reader_gap(const struct gcs_reader *r, size_t i)
+{
+	return i < r->n_gaps ? &r->gaps[i] : NULL;
+}
+
+size_t gcs_reader_n_clocks(const struct gcs_reader *r)
+{
+	return r->n_clocks;
+}
+
+const struct gcs_clock_rec *gcs_reader_clock(const struct gcs_reader *r,
+					     size_t i)
+{
+	return i < r->n_clocks ? &r->clocks[i] : NULL;
+}
+
+/* For recovery: every valid record the walk took, in file order. */
+size_t gcs_reader_records(const struct gcs_reader *r,
+			  const struct gcs_index_entry **recs)
+{
+	*recs = r->recs;
+	return r->n_recs;
+}
+
+uint32_t gcs_reader_seed(const struct gcs_reader *r)
+{
+	return r->seed;
+}
+
+const struct gcs_disk_header *gcs_reader_header(const struct gcs_reader *r)
+{
+	return &r->hdr;
+}
+
+/* ---- Data (10.1) ------------------------------------------------------------- */
+
+/* Decompress ZCHUNK @zi into r->zdata (cached) after checking its body. */
+static int load_zrec(struct gcs_reader *r, size_t zi)
+{
+	struct zrec *z = &r->zrecs[zi];
+	unsigned long long fcs;
+	size_t n;
+	int ret;
+
+	if (r->zcache_valid && r->zcache_idx == zi)
+		return 0;
+	if (z->bad)
+		return -EBADMSG;
+	r->zcache_valid = false;
+	ret = read_body(r, z->off + z->hdr_len, z->body_len, z->body_crc,
+			&r->zbuf, &r->zbuf_cap);
+	if (ret)
+		goto bad;
+	/* The frame must state the size the header promises (8.1). */
+	fcs = ZSTD_getFrameContentSize(r->zbuf, z->body_len);
+	if (fcs != z->raw_len) {
+		ret = -EBADMSG;
+		goto bad;
+	}
+	ret = buf_reserve(&r->zdata, &r->zdata_cap, z->raw_len);
+	if (ret)
+		return ret;
+	n = ZSTD_decompress(r->zdata, z->raw_len, r->zbuf, z->body_len);
+	if (ZSTD_isError(n) || n != z->raw_len) {
+		ret = -EBADMSG;
+		goto bad;
+	}
+	r->zcache_idx = zi;
+	r->zcache_valid = true;
+	return 0;
+bad:
+	if (ret == -EBADMSG)
+		z->bad = true;
+	return ret;
+}
+
+/*
+ * An index-opened file lists only the compressed copy of a chunk. When that
+ * copy fails, the raw record may still be at orig_off (not reclaimed yet):
+ * look, and take it if it is the same chunk.
+ */
+static int probe_raw(struct gcs_reader *r, struct lchunk *c)
+{
+	struct gcs_chunk_info ci = c->ci;
+	struct gcs_rec_hdr h;
+	struct gcs_chunk_ext e;
+	int ret;
+
+	c->raw_probed = true;
+	ret = read_rec_hdr(r, c->ci.orig_off, &h);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret || h.type != GCS_REC_CHUNK)
+		return 0;
+	memcpy(&e, r->hbuf + GCS_REC_HDR_LEN, sizeof(e));
+	ci.stream = e.stream;
+	ci.n_records = e.n_records;
+	ci.first_seq = e.first_seq;
+	ci.last_seq = e.last_seq;
+	ci.t_first_ns = e.t_first_ns;
+	ci.t_last_ns = e.t_last_ns;
+	ci.raw_len = h.body_len;
+	ci.raw_crc = h.body_crc;
+	ci.flags = e.flags;
+	if (!same_chunk(&ci, &c->ci))
+		return 0;
+	c->ci.have_raw = true;
+	c->ci.raw_body_off = c->ci.orig_off + h.hdr_len;
+	c->raw_hdr_len = h.hdr_len;
+	c->raw_body_crc = h.body_crc;
+	c->raw_size = h.size;
+	return 0;
+}
+
+int gcs_reader_chunk_data(struct gcs_reader *r, size_t i, const uint8_t **data,
+			  uint32_t *len)
+{
+	struct lchunk *c;
+	int ret;
+
+	if (i >= r->n_chunks)
+		return -EINVAL;
+	c = &r->chunks[i];
+	if (c->ci.have_zstd) {
+		ret = load_zrec(r, c->zrec);
+		if (ret && ret != -EBADMSG)
+			return ret;
+		if (!ret && c->part_at + c->ci.raw_len <= r->zrecs[c->zrec].raw_len &&
+		    gcs_crc32c(r->seed, r->zdata + c->part_at, c->ci.raw_len) ==
+		    c->part_crc) {
+			c->ci.status = GCS_CHUNK_OK;
+			c->ci.form = GCS_FORM_ZSTD;
+			*data = r->zdata + c->part_at;
+			*len = c->ci.raw_len;
+			return 0;
+		}
+	}
+	if (!c->ci.have_raw && !c->raw_probed) {
+		ret = probe_raw(r, c);
+		if (ret)
+			return ret;
+	}
+	if (c->ci.have_raw && !c->raw_bad) {
+		ret = read_body(r, c->ci.orig_off + c->raw_hdr_len, c->ci.raw_len,
+				c->raw_body_crc, &r->buf, &r->buf_cap);
+		if (ret && ret != -EBADMSG)
+			return ret;
+		if (!ret) {
+			c->ci.status = GCS_CHUNK_OK;
+			c->ci.form = GCS_FORM_RAW;
+			*data = r->buf;
+			*len = c->ci.raw_len;
+			return 0;
+		}
+		/* Reclaimed (punched) raw chunks land here, as they should. */
+		c->raw_bad = true;
+	}
+	c->ci.status = GCS_CHUNK_LOST;
+	return -EBADMSG;
+}
+
+/* ---- Records (10.2) ----------------------------------------------------------- */
+
+void gcs_rec_iter_init(struct gcs_rec_iter *it, struct gcs_reader *r,
+		       uint32_t stream)
+{
+	memset(it, 0, sizeof(*it));
+	it->r = r;
+	it->stream = stream;
+}
+
+static int iter_load(struct gcs_rec_iter *it)
+{
+	struct gcs_reader *r = it->r;
+	const struct gcs_chunk_info *c;
+	const struct gcs_stream_info *s;
+	uint32_t n;
+	int ret;
+
+	while (it->chunk < r->n_chunks &&
+	       it->stream != GCS_STREAM_NONE &&
+	       r->chunks[it->chunk].ci.stream != it->stream)
+		it->chunk++;
+	if (it->chunk >= r->n_chunks)
+		return 0;
+	c = &r->chunks[it->chunk].ci;
+	s = stream_by_id(r, c->stream);
+	if (!s)
+		return -EBADMSG;
+	ret = gcs_reader_chunk_data(r, it->chunk, &it->buf, &it->len);
+	if (ret)
+		return ret;
+	/* All or nothing: a chunk whose framing is off yields no record. */
+	if (s->record_size) {
+		if ((uint64_t)c->n_records * s->record_size != it->len)
+			return -EBADMSG;
+	} else if (gcs_var_count(it->buf, it->len, &n) || n != c->n_records) {
+		return -EBADMSG;
+	}
+	it->pos = 0;
+	it->idx = 0;
+	it->loaded = true;
+	return 1;
+}
+
+int gcs_rec_iter_next(struct gcs_rec_iter *it, struct gcs_record *rec)
+{
+	struct gcs_reader *r = it->r;
+	const struct gcs_chunk_info *c;
+	const struct gcs_stream_info *s;
+	int ret;
+
+	for (;;) {
+		if (!it->loaded) {
+			ret = iter_load(it);
+			if (ret < 0) {
+				it->chunk++;	/* next call goes on after it */
+				return ret;
+			}
+			if (!ret)
+				return 0;
+		}
+		c = &r->chunks[it->chunk].ci;
+		if (it->idx < c->n_records)
+			break;
+		it->loaded = false;
+		it->chunk++;
+	}
+	s = stream_by_id(r, c->stream);
+	memset(rec, 0, sizeof(*rec));
+	rec->stream = c->stream;
+	rec->chunk = it->chunk;
+	rec->seq = c->flags & GCS_CHUNK_F_CONTIGUOUS ? c->first_seq + it->idx :
+						       GCS_SEQ_UNKNOWN;
+	if (s->record_size) {
+		rec->data = it->buf + it->pos;
+		rec->len = s->record_size;
+		it->pos += s->record_size;
+		if (s->ts_offset != GCS_NO_TS) {
+			memcpy(&rec->t_ns, rec->data + s->ts_offset, 8);
+			rec->ts_clock = s->ts_clock;
+			rec->ts_source = GCS_TS_RECORD;
+		}
+	} else {
+		struct gcs_var_rec v;
+
+		memcpy(&v, it->buf + it->pos, sizeof(v));
+		rec->data = it->buf + it->pos + GCS_VAR_HDR_LEN;
+		rec->len = v.len;
+		it->pos += gcs_var_rec_size(v.len);
+		if (s->ts_clock != GCS_CLOCK_NONE) {
+			rec->t_ns = v.t_ns;
+			rec->ts_clock = s->ts_clock;
+			rec->ts_source = GCS_TS_RECORD;
+		}
+	}
+	if (!rec->ts_clock) {
+		/* Spread evenly over the chunk's host times (10.2). */
+		int64_t span = c->t_last_ns - c->t_first_ns;
+
+		rec->t_ns = c->t_first_ns;
+		if (c->n_records > 1)
+			rec->t_ns += (int64_t)((__int128)span * it->idx /
+					       (c->n_records - 1));
+		rec->ts_clock = GCS_CLOCK_MONOTONIC;
+		rec->ts_source = GCS_TS_INTERPOLATED;
+	}
+	it->idx++;
+	return 1;
+}
