@@ -51,6 +51,26 @@ demo: deps
 bench: deps all
 	@$(MAKE) --no-print-directory -C tests/bench bench
 
+# Debian-style installation: tools in $(PREFIX)/bin, the driver's source as
+# a DKMS tree in /usr/src/gaitmat-$(VERSION) (dkms add/build/install take it
+# from there), documentation in $(PREFIX)/share/doc/gaitcap.
+PREFIX ?= /usr
+VERSION := $(shell sed -n 's/^\#define GAITCAP_VERSION "\(.*\)"/\1/p' userspace/gaitcap/gaitcap.h)
+INSTALL_PROGS := gaitcap gaitmat-sim gaitmat-attach
+DKMS_SRCS := Kbuild $(addprefix driver/,Kbuild gaitmat.h gaitmat_core.c \
+	gaitmat_proto.c gaitmat_proto.h gaitmat_serdev.c gaitmat_trace.h gaitmat_virt.c)
+
+install: userspace
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/usr/src/gaitmat-$(VERSION)/driver \
+		$(DESTDIR)$(PREFIX)/share/doc/gaitcap
+	install -m 0755 $(addprefix $(BUILD)/bin/,$(INSTALL_PROGS)) $(DESTDIR)$(PREFIX)/bin/
+	for f in $(DKMS_SRCS); do \
+		install -m 0644 $$f $(DESTDIR)/usr/src/gaitmat-$(VERSION)/$$f || exit 1; \
+	done
+	sed 's/@VERSION@/$(VERSION)/' scripts/dkms.conf.in \
+		>$(DESTDIR)/usr/src/gaitmat-$(VERSION)/dkms.conf
+	cp -r docs/. $(DESTDIR)$(PREFIX)/share/doc/gaitcap/
+
 clean:
 	rm -rf $(BUILD)
 	@if [ -f driver/Makefile ]; then $(MAKE) --no-print-directory -C driver clean; fi

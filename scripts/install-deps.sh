@@ -15,7 +15,7 @@ qemu-system-x86 busybox-static acpica-tools
 libcmocka-dev libjson-c-dev libzstd-dev liburing-dev
 libiio-dev libiio-utils
 bluez bluez-test-tools e2fsprogs zstd
-sparse clang llvm libclang-rt-14-dev
+sparse clang llvm libclang-rt-14-dev dkms
 "
 
 missing=""
