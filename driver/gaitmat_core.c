@@ -16,6 +16,7 @@
 #include <linux/idr.h>
 #include <linux/jiffies.h>
 #include <linux/kernel.h>
+#include <linux/list.h>
 #include <linux/log2.h>
 #include <linux/math64.h>
 #include <linux/minmax.h>
@@ -59,7 +60,7 @@ static DEFINE_IDA(gaitmat_ida);
 
 /* Counters shown in sysfs; zeroed when a controller gets its IIO device. */
 enum gaitmat_counter {
-	GAITMAT_CNT_FRAMES,		/* frames that passed framing and CRC */
+	GAITMAT_CNT_FRAMES,		/* passed framing and CRC, any type */
 	GAITMAT_CNT_CRC,
 	GAITMAT_CNT_RESYNC,
 	GAITMAT_CNT_FRAME_ERR,
@@ -81,6 +82,7 @@ struct gaitmat_mat {
 	unsigned long *scan_mask;	/* what the buffer takes, or NULL */
 	bool full_mask;
 	bool streaming;
+	bool going;			/* being unregistered, see gaitmat_retire() */
 	bool seq_valid;
 	u64 seq64;
 };
@@ -100,7 +102,9 @@ struct gaitmat {
 	/*
 	 * rx_lock protects the receiver and its buffers, the attached mat
 	 * (as seen by the receive path and by commands), the pending life
-	 * cycle requests, the counters and the ACK rendezvous.
+	 * cycle requests, the counters and the ACK rendezvous. The mat is
+	 * attached before its IIO device is registered and detached only
+	 * after it is unregistered, both under lock and rx_lock.
 	 */
 	struct mutex rx_lock;
 	struct gm_rx rx;
@@ -452,7 +456,11 @@ static int gaitmat_command_once(struct gaitmat *gm, struct gaitmat_mat *mat,
 	int ret = 0;
 
 	mutex_lock(&gm->rx_lock);
-	if (gm->dead || (mat && gm->mat != mat)) {
+	/*
+	 * A device being removed still sends what needs no answer (the STOP
+	 * of its buffer's predisable), but nothing that would wait.
+	 */
+	if (gm->dead || (mat && (gm->mat != mat || (wait && mat->going)))) {
 		mutex_unlock(&gm->rx_lock);
 		return -ENODEV;
 	}
@@ -494,9 +502,9 @@ out:
 
 /*
  * Send a command. @mat, when given, is the device the command is for: once
- * it is detached the command fails at once, so that sysfs writers never
- * hold up its removal. With @wait, returns the controller's answer, or
- * -ETIMEDOUT when GAITMAT_CMD_TRIES attempts went unanswered.
+ * its removal has begun a command that waits fails at once, so that sysfs
+ * writers never hold up its removal. With @wait, returns the controller's
+ * answer, or -ETIMEDOUT when GAITMAT_CMD_TRIES attempts went unanswered.
  */
 static int gaitmat_command(struct gaitmat *gm, struct gaitmat_mat *mat,
 			   u8 type, const u8 *body, u16 body_len, bool wait)
@@ -815,21 +823,46 @@ static const struct iio_info gaitmat_iio_info = {
  * accepted; every such mask also puts the timestamp (when enabled) in the
  * last 8 bytes for both. The full mask with the timestamp always is one.
  */
-static int gaitmat_buffer_preenable(struct iio_dev *indio_dev)
+static int gaitmat_check_mask(struct iio_dev *indio_dev, const char *what,
+			      const unsigned long *mask, bool timestamp)
 {
 	struct gaitmat_mat *mat = gaitmat_iio_mat(indio_dev);
-	struct iio_buffer *buffer = indio_dev->buffer;
 	unsigned int kernel, libiio;
 
-	gaitmat_scan_sizes(&mat->layout, buffer->scan_mask,
-			   buffer->scan_timestamp, &kernel, &libiio);
-	if (kernel != libiio) {
-		dev_dbg(&indio_dev->dev,
-			"scan mask refused: %u bytes for the kernel, %u for libiio\n",
-			kernel, libiio);
-		return -EINVAL;
-	}
-	return 0;
+	gaitmat_scan_sizes(&mat->layout, mask, timestamp, &kernel, &libiio);
+	if (kernel == libiio)
+		return 0;
+	dev_dbg(&indio_dev->dev,
+		"%s scan mask refused: %u bytes for the kernel, %u for libiio\n",
+		what, kernel, libiio);
+	return -EINVAL;
+}
+
+/*
+ * Called once the IIO core has settled what every enabled buffer together
+ * takes: indio_dev->active_scan_mask and scan_timestamp are the scan this
+ * driver will push, whichever buffers (the chardev's, in-kernel consumers')
+ * asked for it. iio_push_to_buffers_with_timestamp() writes the timestamp
+ * into the last 8 bytes of that scan, where the demux of every buffer must
+ * find it, so it is checked first. The chardev buffer, when enabled, gets
+ * its own mask's layout through the demux, and that is what libiio reads.
+ */
+static int gaitmat_buffer_preenable(struct iio_dev *indio_dev)
+{
+	struct iio_buffer *buffer = indio_dev->buffer;
+	int ret;
+
+	ret = gaitmat_check_mask(indio_dev, "active",
+				 indio_dev->active_scan_mask,
+				 indio_dev->scan_timestamp);
+	if (ret)
+		return ret;
+	/* Enabled buffers are on the device's list by now. */
+	if (buffer && !list_empty(&buffer->buffer_list))
+		ret = gaitmat_check_mask(indio_dev, "chardev",
+					 buffer->scan_mask,
+					 buffer->scan_timestamp);
+	return ret;
 }
 
 static int gaitmat_buffer_postenable(struct iio_dev *indio_dev)
@@ -1012,24 +1045,51 @@ err_free:
 	return ERR_PTR(ret);
 }
 
-static void gaitmat_mat_destroy(struct gaitmat_mat *mat)
-{
-	struct iio_dev *indio_dev = mat->indio_dev;
-
-	dev_info(mat->gm->dev, "controller %s gone\n", mat->di.serial);
-	iio_device_unregister(indio_dev);
-	gaitmat_mat_free(indio_dev);
-}
-
-/* Take the mat away from the receive path; called with rx_lock held. */
-static struct gaitmat_mat *gaitmat_detach(struct gaitmat *gm)
+/*
+ * Begin to take the attached mat away; called with lock and rx_lock held.
+ * It stays attached while it is unregistered, so that it works for as long
+ * as userspace can see it: frames are still pushed into its enabled
+ * buffers, and the STOP of its buffers' predisable reaches the controller.
+ * But it is no longer the controller the life cycle looks at (announcements
+ * and STATUS frames are not matched against it, silence is not timed on
+ * it), and commands for it that would wait for an ACK fail at once, the one
+ * waiting now included, so that no sysfs writer holds up the removal.
+ */
+static struct gaitmat_mat *gaitmat_retire(struct gaitmat *gm)
 {
 	struct gaitmat_mat *mat = gm->mat;
 
+	lockdep_assert_held(&gm->lock);
 	lockdep_assert_held(&gm->rx_lock);
-	gm->mat = NULL;
+	mat->going = true;
 	gaitmat_abort_command(gm);
 	return mat;
+}
+
+/*
+ * Unregister a retired mat, then detach it from the receive path, then free
+ * it: the reverse of gaitmat_work()'s add. Detaching under rx_lock waits for
+ * a receive in progress, so nothing reaches the mat once it is freed.
+ * Called with lock held (not rx_lock).
+ */
+static void gaitmat_mat_remove(struct gaitmat *gm, struct gaitmat_mat *mat)
+{
+	lockdep_assert_held(&gm->lock);
+	dev_info(gm->dev, "controller %s gone\n", mat->di.serial);
+	iio_device_unregister(mat->indio_dev);
+
+	mutex_lock(&gm->rx_lock);
+	WARN_ON_ONCE(gm->mat != mat);
+	gm->mat = NULL;
+	mutex_unlock(&gm->rx_lock);
+	gaitmat_mat_free(mat->indio_dev);
+}
+
+/* The attached mat unless it is being removed: the controller, as known. */
+static struct gaitmat_mat *gaitmat_live_mat(struct gaitmat *gm)
+{
+	lockdep_assert_held(&gm->rx_lock);
+	return gm->mat && !gm->mat->going ? gm->mat : NULL;
 }
 
 /* Whether a new announcement describes the device already registered. */
@@ -1063,22 +1123,25 @@ static void gaitmat_work(struct work_struct *work)
 		add = false;
 	}
 	if (gm->mat && (add || gm->want_remove || gm->dead))
-		old = gaitmat_detach(gm);
+		old = gaitmat_retire(gm);
 	gm->want_remove = false;
 	ask = gm->want_info && !add;
 	gm->want_info = false;
 	mutex_unlock(&gm->rx_lock);
 
 	if (old)
-		gaitmat_mat_destroy(old);
+		gaitmat_mat_remove(gm, old);
 	if (add) {
 		mat = gaitmat_mat_create(gm, di);
 		ret = PTR_ERR_OR_ZERO(mat);
 		if (ret)
 			goto err;
 		/*
-		 * Attached before it is registered: the moment userspace sees
-		 * the device, its commands reach the controller.
+		 * Attached, with fresh counters, before it is registered: by
+		 * the time the uevent goes out and its sysfs is live, frames
+		 * reach it and commands for it reach the controller, so a
+		 * udev rule acting on "add" never races the driver. Nothing
+		 * is pushed before a buffer is enabled (streaming is false).
 		 */
 		mutex_lock(&gm->rx_lock);
 		if (gm->dead || gm->mat) {
@@ -1093,8 +1156,10 @@ static void gaitmat_work(struct work_struct *work)
 
 		ret = iio_device_register(mat->indio_dev);
 		if (ret) {
+			/* Never visible: nothing to unregister. */
 			mutex_lock(&gm->rx_lock);
-			gaitmat_detach(gm);
+			gaitmat_retire(gm);
+			gm->mat = NULL;
 			mutex_unlock(&gm->rx_lock);
 			gaitmat_mat_free(mat->indio_dev);
 			goto err;
@@ -1125,28 +1190,36 @@ static void gaitmat_watchdog(struct work_struct *work)
 	struct gaitmat *gm = container_of(to_delayed_work(work),
 					  struct gaitmat, watchdog);
 	unsigned long silence = gaitmat_silence();
-	bool ping = false;
+	struct gaitmat_mat *mat;
+	bool ping = false, idle, unknown;
 
 	mutex_lock(&gm->rx_lock);
 	if (gm->dead) {
 		mutex_unlock(&gm->rx_lock);
 		return;
 	}
+	mat = gaitmat_live_mat(gm);
 	/*
 	 * Lost: silent for silence_ms although asked who it is a while ago
 	 * (so a change of silence_ms never removes a controller unasked).
 	 */
-	if (gm->mat && !gm->want_remove &&
+	if (mat && !gm->want_remove &&
 	    time_after_eq(jiffies, gm->last_rx + silence) &&
 	    time_after(gm->last_ping, gm->last_rx) &&
 	    time_after_eq(jiffies, gm->last_ping + silence / 4)) {
 		dev_info(gm->dev, "controller %s silent for %u ms\n",
-			 gm->mat->di.serial, jiffies_to_msecs(silence));
+			 mat->di.serial, jiffies_to_msecs(silence));
 		gm->want_remove = true;
 		schedule_work(&gm->work);
 	}
-	/* An idle controller sends nothing: ask it to show it is there. */
-	if (time_after_eq(jiffies, gm->last_rx + silence / 2) &&
+	/*
+	 * An idle controller sends nothing: ask it to show it is there. One
+	 * that talks (STATUS heartbeats) but has no device has not been
+	 * heard announcing itself, its DEVINFO lost on the wire: ask again.
+	 */
+	idle = time_after_eq(jiffies, gm->last_rx + silence / 2);
+	unknown = !mat && !gm->pending;
+	if ((idle || unknown) &&
 	    time_after_eq(jiffies, gm->last_ping + silence / 2)) {
 		gm->last_ping = jiffies;
 		ping = true;
@@ -1187,6 +1260,7 @@ static void gaitmat_rx_error(struct gaitmat *gm, int err)
 
 static void gaitmat_rx_devinfo(struct gaitmat *gm, const u8 *body, size_t len)
 {
+	struct gaitmat_mat *mat;
 	struct gm_devinfo di;
 	int ret;
 
@@ -1195,9 +1269,9 @@ static void gaitmat_rx_devinfo(struct gaitmat *gm, const u8 *body, size_t len)
 		gaitmat_rx_error(gm, ret);
 		return;
 	}
-	if (gm->mat && !gm->want_remove &&
-	    gaitmat_same_controller(&gm->mat->di, &di)) {
-		gm->mat->di.rate_hz = di.rate_hz;
+	mat = gaitmat_live_mat(gm);
+	if (mat && !gm->want_remove && gaitmat_same_controller(&mat->di, &di)) {
+		mat->di.rate_hz = di.rate_hz;
 		gm->pending = false;
 		return;
 	}
@@ -1208,7 +1282,7 @@ static void gaitmat_rx_devinfo(struct gaitmat *gm, const u8 *body, size_t len)
 
 static void gaitmat_rx_status(struct gaitmat *gm, const u8 *body, size_t len)
 {
-	struct gaitmat_mat *mat = gm->mat;
+	struct gaitmat_mat *mat = gaitmat_live_mat(gm);
 	struct gm_status st;
 	int ret;
 
@@ -1261,8 +1335,12 @@ static void gaitmat_rx_data(struct gaitmat *gm, const struct gm_hdr *hdr,
 	u32 missing, flags;
 	int ret;
 
+	/*
+	 * Not announced (yet): nothing to fill. A device being removed
+	 * (mat->going) still takes scans until its buffers are disabled.
+	 */
 	if (!mat)
-		return;		/* not announced (yet): nothing to fill */
+		return;
 	if (hdr->type == GM_T_DENSE)
 		ret = gm_decode_dense(&mat->di, body, hdr->body_len,
 				      gm->sensels, n);
@@ -1316,17 +1394,24 @@ static void gaitmat_rx_data(struct gaitmat *gm, const struct gm_hdr *hdr,
 static void gaitmat_rx_frame(struct gaitmat *gm, size_t len)
 {
 	const u8 *body = gm_body(gm->rx_buf);
+	struct gaitmat_mat *mat;
 	struct gm_hdr hdr;
 	int ret;
+
+	/*
+	 * A frame with a good CRC proves the controller is there, and counts
+	 * whatever its header says: a type this driver does not know may be
+	 * a compatible addition of a later protocol version (section 12),
+	 * which is dropped and also counted as a frame error.
+	 */
+	gm->cnt[GAITMAT_CNT_FRAMES]++;
+	gm->last_rx = jiffies;
 
 	ret = gm_parse_hdr(gm->rx_buf, len, &hdr);
 	if (ret) {
 		gaitmat_rx_error(gm, ret);
 		return;
 	}
-	/* A frame with a good CRC proves the controller is there. */
-	gm->cnt[GAITMAT_CNT_FRAMES]++;
-	gm->last_rx = jiffies;
 
 	switch (hdr.type) {
 	case GM_T_DEVINFO:
@@ -1344,11 +1429,11 @@ static void gaitmat_rx_frame(struct gaitmat *gm, size_t len)
 		break;
 	case GM_T_CALIB:
 		/* Gains are applied downstream; only check the frame here. */
-		if (gm->mat) {
+		mat = gaitmat_live_mat(gm);
+		if (mat) {
 			struct gm_calib cal;
 
-			ret = gm_parse_calib(&gm->mat->di, body, hdr.body_len,
-					     &cal);
+			ret = gm_parse_calib(&mat->di, body, hdr.body_len, &cal);
 			if (ret)
 				gaitmat_rx_error(gm, ret);
 		}
@@ -1441,10 +1526,10 @@ static void gaitmat_core_teardown(void *data)
 
 	mutex_lock(&gm->lock);
 	mutex_lock(&gm->rx_lock);
-	old = gaitmat_detach(gm);
+	old = gm->mat ? gaitmat_retire(gm) : NULL;
 	mutex_unlock(&gm->rx_lock);
 	if (old)
-		gaitmat_mat_destroy(old);
+		gaitmat_mat_remove(gm, old);
 	mutex_unlock(&gm->lock);
 }
 

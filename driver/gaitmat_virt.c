@@ -39,9 +39,11 @@
 struct gaitmat_virt {
 	struct platform_device *pdev;
 
-	/* Protects gm (cleared on unbind) and chunk; held across a write. */
+	/* Protects gm (cleared on unbind); held while bytes are fed. */
 	struct mutex lock;
 	struct gaitmat *gm;
+	/* One writer at a time; protects chunk, where its bytes land. */
+	struct mutex write_lock;
 	u8 chunk[GAITMAT_VIRT_CHUNK];
 
 	/*
@@ -126,6 +128,7 @@ static int gaitmat_virt_open(struct inode *inode, struct file *file)
 	if (!vc)
 		return -ENOMEM;
 	mutex_init(&vc->lock);
+	mutex_init(&vc->write_lock);
 	mutex_init(&vc->read_lock);
 	INIT_KFIFO(vc->tx);
 	init_waitqueue_head(&vc->tx_wait);
@@ -163,6 +166,54 @@ static int gaitmat_virt_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/**
+ * gaitmat_virt_feed() - bytes from the controller, already in the kernel
+ * @vc: the virtual link
+ * @data: the bytes, in order
+ * @len: how many
+ *
+ * What write() does once the bytes are copied in (and what the KUnit tests
+ * call): hands them to the core in pieces of at most GAITMAT_VIRT_CHUNK, as
+ * a UART driver sees them, so frames are stamped as they would be there.
+ * Bytes fed while the link's driver is unbound fall on the floor, like a
+ * wire with nobody at the other end.
+ */
+static void gaitmat_virt_feed(struct gaitmat_virt *vc, const u8 *data,
+			      size_t len)
+{
+	size_t n;
+
+	mutex_lock(&vc->lock);
+	while (vc->gm && len) {
+		n = min_t(size_t, len, GAITMAT_VIRT_CHUNK);
+		gaitmat_core_receive(vc->gm, data, n);
+		data += n;
+		len -= n;
+	}
+	mutex_unlock(&vc->lock);
+}
+
+/**
+ * gaitmat_virt_take() - bytes the host sent to the controller
+ * @vc: the virtual link
+ * @buf: where to put them, kernel memory
+ * @len: room in @buf
+ *
+ * What read() does before copying out (and what the KUnit tests call).
+ * Never waits: wait on @vc->tx_wait for the queue to fill.
+ *
+ * Return: the number of bytes taken, 0 when none are queued.
+ */
+static size_t gaitmat_virt_take(struct gaitmat_virt *vc, u8 *buf, size_t len)
+{
+	size_t n;
+
+	mutex_lock(&vc->read_lock);
+	n = kfifo_out(&vc->tx, buf, len);
+	mutex_unlock(&vc->read_lock);
+	return n;
+}
+
 static ssize_t gaitmat_virt_write(struct file *file, const char __user *buf,
 				  size_t count, loff_t *ppos)
 {
@@ -170,19 +221,21 @@ static ssize_t gaitmat_virt_write(struct file *file, const char __user *buf,
 	size_t done = 0, n;
 	ssize_t ret = 0;
 
-	mutex_lock(&vc->lock);
+	/*
+	 * The user copy happens outside vc->lock, so an unbind never waits
+	 * for a page fault of the writer.
+	 */
+	mutex_lock(&vc->write_lock);
 	while (done < count) {
 		n = min_t(size_t, count - done, sizeof(vc->chunk));
 		if (copy_from_user(vc->chunk, buf + done, n)) {
 			ret = -EFAULT;
 			break;
 		}
-		/* Unbound: like a wire with nobody at the other end. */
-		if (vc->gm)
-			gaitmat_core_receive(vc->gm, vc->chunk, n);
+		gaitmat_virt_feed(vc, vc->chunk, n);
 		done += n;
 	}
-	mutex_unlock(&vc->lock);
+	mutex_unlock(&vc->write_lock);
 	return done ? done : ret;
 }
 
@@ -190,27 +243,35 @@ static ssize_t gaitmat_virt_read(struct file *file, char __user *buf,
 				 size_t count, loff_t *ppos)
 {
 	struct gaitmat_virt *vc = file->private_data;
-	unsigned int copied;
-	int ret;
+	size_t n;
+	ssize_t ret;
+	u8 *kbuf;
 
 	if (!count)
 		return 0;
-	if (mutex_lock_interruptible(&vc->read_lock))
-		return -ERESTARTSYS;
-	while (kfifo_is_empty(&vc->tx)) {
-		mutex_unlock(&vc->read_lock);
-		if (file->f_flags & O_NONBLOCK)
-			return -EAGAIN;
+	/* Never more than the queue holds: one take empties it. */
+	count = min_t(size_t, count, GAITMAT_VIRT_TX_SIZE);
+	kbuf = kmalloc(count, GFP_KERNEL);
+	if (!kbuf)
+		return -ENOMEM;
+	for (;;) {
+		n = gaitmat_virt_take(vc, kbuf, count);
+		if (n)
+			break;
+		if (file->f_flags & O_NONBLOCK) {
+			ret = -EAGAIN;
+			goto out;
+		}
 		ret = wait_event_interruptible(vc->tx_wait,
 					       !kfifo_is_empty(&vc->tx));
 		if (ret)
-			return ret;
-		if (mutex_lock_interruptible(&vc->read_lock))
-			return -ERESTARTSYS;
+			goto out;
 	}
-	ret = kfifo_to_user(&vc->tx, buf, count, &copied);
-	mutex_unlock(&vc->read_lock);
-	return ret ? ret : copied;
+	/* Taken bytes that cannot be copied out are lost, as on a wire. */
+	ret = copy_to_user(buf, kbuf, n) ? -EFAULT : n;
+out:
+	kfree(kbuf);
+	return ret;
 }
 
 static __poll_t gaitmat_virt_poll(struct file *file, poll_table *wait)
@@ -264,3 +325,13 @@ module_exit(gaitmat_virt_exit);
 MODULE_DESCRIPTION("gaitmat virtual transport: a mat controller played from userspace");
 MODULE_LICENSE("GPL");
 MODULE_IMPORT_NS(GAITMAT);
+
+/*
+ * The life-cycle KUnit suite plays a controller through this transport with
+ * kernel pointers (gaitmat_virt_feed() and gaitmat_virt_take()), so it is
+ * compiled here, as fs/ext4/mballoc.c includes mballoc-test.c; the test
+ * kernel tree of tests/kunit/run-kunit.sh places the file next to this one.
+ */
+#if IS_ENABLED(CONFIG_GAITMAT_CORE_KUNIT_TEST)
+#include "gaitmat_core_kunit.c"
+#endif

@@ -4,21 +4,23 @@
  * life cycle played through the virtual transport (announce, register,
  * push, silence, reset, removal) with exact counters.
  *
- * This file is not a translation unit of its own: tests/kunit/run-kunit.sh
- * makes the test tree's copy of gaitmat_virt.c include it at its end (as
- * fs/ext4/mballoc.c includes mballoc-test.c), because a KUnit test runs
- * in a kernel thread and cannot hand the misc device's read() and write()
+ * This file is not a translation unit of its own: driver/gaitmat_virt.c
+ * includes it at its end when CONFIG_GAITMAT_CORE_KUNIT_TEST is set (as
+ * fs/ext4/mballoc.c includes mballoc-test.c), because a KUnit test runs in
+ * a kernel thread and cannot hand the misc device's read() and write()
  * user-space pointers. The tests open a virtual controller with
- * gaitmat_virt_open() on a zeroed struct file, feed it bytes exactly as
- * gaitmat_virt_write() does once they are in the kernel, and a controller
- * thread answers the host's commands from vc->tx as the userspace emulator
- * would (ACKs; DEVINFO for GET_INFO when asked to).
+ * gaitmat_virt_open() on a zeroed struct file, feed it bytes through
+ * gaitmat_virt_feed(), the very function write() calls once the bytes are
+ * copied in, and a controller thread takes the host's commands with
+ * gaitmat_virt_take(), as read() does, and answers them as the userspace
+ * emulator would (ACKs; DEVINFO for GET_INFO when asked to).
  */
 #include <kunit/test.h>
 #include <linux/delay.h>
 #include <linux/iio/buffer_impl.h>
 #include <linux/iio/iio.h>
 #include <linux/kthread.h>
+#include <linux/notifier.h>
 
 /* The geometry most tests announce. */
 #define GMK_TILES	2
@@ -28,6 +30,8 @@
 /* Row channels hold 16 values (the minimum repeat), 32 bytes each. */
 #define GMK_REPEAT	16
 #define GMK_SCAN_BYTES	(GMK_TILES * GMK_ROWS * GMK_REPEAT * 2 + 128)
+/* Rows, the per-frame channels, the timestamp. */
+#define GMK_CHANNELS	(GMK_TILES * GMK_ROWS + GAITMAT_M_NUM + 1)
 #define GMK_BOOT_A	0x5eed0001
 #define GMK_BOOT_B	0x5eed0002
 
@@ -41,11 +45,15 @@
 #define GMK_CMD(type)	((type) & 0x7f)
 #define GMK_N_CMD	8
 
+struct gmk_watch;
+
 struct gmk_ctrl {
 	struct kunit *test;
 	struct file *file;	/* stands in for an open /dev/gaitmat-virt */
 	struct gaitmat_virt *vc;
 	struct task_struct *thread;
+	struct task_struct *feeder;	/* a second writer, if a test wants one */
+	struct gmk_watch *watch;	/* an IIO bus notifier, if registered */
 	char *page;		/* sysfs_emit() wants a page */
 
 	/* Protects everything below; the controller thread shares it. */
@@ -86,22 +94,10 @@ static void gmk_devinfo(struct gm_devinfo *di, u8 n_tiles, u8 rows, u8 cols,
 
 /* ---- The controller side ---------------------------------------------- */
 
-/* What gaitmat_virt_write() does with bytes once they are in the kernel. */
+/* Bytes from the controller, as write() hands them on. */
 static void gmk_send(struct gmk_ctrl *c, const u8 *data, size_t len)
 {
-	struct gaitmat_virt *vc = c->vc;
-	size_t n;
-
-	mutex_lock(&vc->lock);
-	while (len) {
-		n = min(len, sizeof(vc->chunk));
-		memcpy(vc->chunk, data, n);
-		if (vc->gm)
-			gaitmat_core_receive(vc->gm, vc->chunk, n);
-		data += n;
-		len -= n;
-	}
-	mutex_unlock(&vc->lock);
+	gaitmat_virt_feed(c->vc, data, len);
 }
 
 /*
@@ -209,9 +205,7 @@ static int gmk_ctrl_thread(void *data)
 						 !kfifo_is_empty(&vc->tx) ||
 						 kthread_should_stop(),
 						 HZ / 10);
-		mutex_lock(&vc->read_lock);
-		n = kfifo_out(&vc->tx, buf, sizeof(buf));
-		mutex_unlock(&vc->read_lock);
+		n = gaitmat_virt_take(vc, buf, sizeof(buf));
 		for (off = 0; off < n; off += used) {
 			used = gm_rx_feed(&c->rx, buf + off, n - off, &res,
 					  &start);
@@ -246,8 +240,15 @@ static bool gmk_wait_cmd(struct gmk_ctrl *c, u8 type, unsigned int n,
 	return true;
 }
 
+static void gmk_unwatch(struct gmk_ctrl *c);
+
 static void gmk_unplug(struct gmk_ctrl *c)
 {
+	gmk_unwatch(c);
+	if (c->feeder) {
+		kthread_stop(c->feeder);
+		c->feeder = NULL;
+	}
 	if (c->thread) {
 		kthread_stop(c->thread);
 		c->thread = NULL;
@@ -379,15 +380,23 @@ static const char *gmk_show(struct gmk_ctrl *c, struct iio_dev *indio_dev,
 	return NULL;
 }
 
+/* A counter, without KUnit assertions: usable from any thread. */
+static int gmk_read_counter(struct gmk_ctrl *c, struct iio_dev *indio_dev,
+			    const char *name, u64 *v)
+{
+	const char *s = gmk_show(c, indio_dev, name);
+
+	return s ? kstrtou64(s, 10, v) : -ENOENT;
+}
+
 static u64 gmk_counter(struct kunit *test, struct iio_dev *indio_dev,
 		       const char *name)
 {
 	struct gmk_ctrl *c = test->priv;
-	const char *s = gmk_show(c, indio_dev, name);
-	u64 v;
+	u64 v = 0;
 
-	KUNIT_ASSERT_NOT_NULL_MSG(test, s, "no attribute %s", name);
-	KUNIT_ASSERT_EQ_MSG(test, kstrtou64(s, 10, &v), 0, "%s: '%s'", name, s);
+	KUNIT_ASSERT_EQ_MSG(test, gmk_read_counter(c, indio_dev, name, &v), 0,
+			    "attribute %s", name);
 	return v;
 }
 
@@ -407,15 +416,13 @@ static int gmk_send_status(struct gmk_ctrl *c, u32 dropped)
 }
 
 /*
- * Announce and wait until the core routes frames to the new device; the
- * reference goes to the caller. The IIO device becomes visible a moment
- * before the core attaches it to the receive path (and zeroes the
- * counters), so a STATUS is repeated until its drop count shows.
+ * Announce and wait for the new device; the reference goes to the caller.
+ * The core routes frames to a device before it registers it, so the first
+ * STATUS after the device shows up must count at once.
  */
 static struct iio_dev *gmk_register(struct kunit *test)
 {
 	struct gmk_ctrl *c = test->priv;
-	unsigned long end = jiffies + msecs_to_jiffies(GMK_WAIT_MS);
 	struct iio_dev *indio_dev;
 
 	KUNIT_ASSERT_EQ(test, gmk_announce(c), 0);
@@ -423,14 +430,10 @@ static struct iio_dev *gmk_register(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL_MSG(test, indio_dev,
 				  "no IIO device %u ms after DEVINFO",
 				  GMK_WAIT_MS);
-	for (;;) {
-		KUNIT_ASSERT_EQ(test, gmk_send_status(c, 1), 0);
-		if (gmk_counter(test, indio_dev, "controller_dropped") == 1)
-			break;
-		KUNIT_ASSERT_FALSE_MSG(test, time_after(jiffies, end),
-				       "device registered but not attached");
-		msleep(20);
-	}
+	KUNIT_ASSERT_EQ(test, gmk_send_status(c, 1), 0);
+	KUNIT_ASSERT_EQ_MSG(test,
+			    gmk_counter(test, indio_dev, "controller_dropped"),
+			    1ULL, "device registered but not attached");
 	KUNIT_ASSERT_EQ(test, gmk_send_status(c, 0), 0);
 	return indio_dev;
 }
@@ -482,10 +485,15 @@ static const struct iio_buffer_access_funcs gmk_cap_access = {
 	.modes = INDIO_BUFFER_SOFTWARE,
 };
 
-/* Every scan element and the timestamp, room for @scans scans of @bytes. */
-static struct gmk_capture *gmk_capture_on(struct kunit *test,
-					  struct iio_dev *indio_dev,
-					  unsigned int scans, size_t bytes)
+/*
+ * A consumer buffer, not enabled yet, taking every scan element of a device
+ * with @channels channels (the timestamp as @timestamp says), with room for
+ * @scans scans of @bytes. The test holds the buffer's first reference.
+ */
+static struct gmk_capture *gmk_capture_new(struct kunit *test,
+					   unsigned int channels,
+					   unsigned int scans, size_t bytes,
+					   bool timestamp)
 {
 	struct gmk_capture *cap;
 
@@ -493,16 +501,29 @@ static struct gmk_capture *gmk_capture_on(struct kunit *test,
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, cap);
 	cap->size = scans * bytes;
 	cap->data = kunit_kzalloc(test, cap->size, GFP_KERNEL);
-	cap->buffer.scan_mask = kunit_kcalloc(test,
-					      BITS_TO_LONGS(indio_dev->masklength),
+	cap->buffer.scan_mask = kunit_kcalloc(test, BITS_TO_LONGS(channels),
 					      sizeof(long), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, cap->data);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, cap->buffer.scan_mask);
 	iio_buffer_init(&cap->buffer);
 	cap->buffer.access = &gmk_cap_access;
 	/* All channels but the timestamp, which has its own switch. */
-	bitmap_set(cap->buffer.scan_mask, 0, indio_dev->num_channels - 1);
-	cap->buffer.scan_timestamp = true;
+	bitmap_set(cap->buffer.scan_mask, 0, channels - 1);
+	cap->buffer.scan_timestamp = timestamp;
+	return cap;
+}
+
+/* Every scan element and the timestamp, room for @scans scans of @bytes. */
+static struct gmk_capture *gmk_capture_on(struct kunit *test,
+					  struct iio_dev *indio_dev,
+					  unsigned int scans, size_t bytes)
+{
+	struct gmk_capture *cap;
+
+	KUNIT_ASSERT_EQ(test, indio_dev->masklength,
+			(unsigned int)indio_dev->num_channels);
+	cap = gmk_capture_new(test, indio_dev->num_channels, scans, bytes,
+			      true);
 	KUNIT_ASSERT_EQ(test, iio_update_buffers(indio_dev, &cap->buffer, NULL),
 			0);
 	KUNIT_ASSERT_EQ(test, cap->buffer.bytes_per_datum, bytes);
@@ -1083,7 +1104,10 @@ static void gmk_test_counters_exact(struct kunit *test)
 	for (i = 0; i < ARRAY_SIZE(seqs); i++)
 		KUNIT_ASSERT_EQ(test, gmk_send_image(c, GM_T_DENSE, 0, seqs[i],
 						     img), 0);
-	/* Frame errors: a repeat, a body of the wrong size, an unknown type. */
+	/*
+	 * Frame errors: a repeat, a body of the wrong size, an unknown type
+	 * (which passed framing and CRC all the same: it counts in frames).
+	 */
 	KUNIT_ASSERT_EQ(test, gmk_send_image(c, GM_T_DENSE, 0, 10, img), 0);
 	len = gm_encode_dense(&c->di, img, body, sizeof(body));
 	KUNIT_ASSERT_EQ(test, gmk_send_frame(c, GM_T_DENSE, 0, 11, body,
@@ -1101,9 +1125,12 @@ static void gmk_test_counters_exact(struct kunit *test)
 			3ULL);
 	KUNIT_EXPECT_EQ(test, gmk_counter(test, indio_dev, "controller_dropped"),
 			20ULL);
-	/* Five data frames, the repeat, the short one, two STATUS. */
+	/*
+	 * Every frame with a good CRC: five data frames, the repeat, the
+	 * short one, the unknown type, two STATUS.
+	 */
 	KUNIT_EXPECT_EQ(test, gmk_counter(test, indio_dev, "frames"),
-			frames + 9);
+			frames + 10);
 	KUNIT_EXPECT_EQ(test, gmk_counter(test, indio_dev, "overruns"), 0ULL);
 	/* None of it was a reason to drop the device. */
 	KUNIT_EXPECT_TRUE(test, device_is_registered(&indio_dev->dev));
@@ -1308,6 +1335,390 @@ static void gmk_test_set_rate(struct kunit *test)
 	gmk_put_iio(indio_dev);
 }
 
+/* ---- Acting the moment a device appears or goes: an IIO bus notifier ---- */
+
+/*
+ * BUS_NOTIFY_ADD_DEVICE comes from device_add() once the device's sysfs is
+ * live and just before its "add" uevent; BUS_NOTIFY_DEL_DEVICE from
+ * device_del() while its sysfs is still there. A callback there runs
+ * inside gaitmat's own registration or removal, in its work item, at the
+ * earliest (or latest) moment userspace could act on the device, so it
+ * stands in for a udev rule that wins every race. Callbacks record what
+ * they saw; the test thread checks it (no KUnit assertion off its thread).
+ */
+struct gmk_watch {
+	struct notifier_block nb;
+	struct gmk_ctrl *c;
+	unsigned long action;
+	struct device *parent;	/* the link's device: its IIO child only */
+	struct iio_dev *only;	/* and only this one, when set */
+	void (*act)(struct gmk_watch *w, struct iio_dev *indio_dev);
+	struct gmk_capture *cap;
+	u16 img[GMK_SENSELS];
+	u32 seq;
+
+	/* What the callback saw. */
+	unsigned int fired;
+	int status_ret, dropped_ret, rate_ret, enable_ret, data_ret;
+	u64 dropped;
+	unsigned int scans;
+	unsigned long rate_jiffies;
+};
+
+static int gmk_watch_call(struct notifier_block *nb, unsigned long action,
+			  void *data)
+{
+	struct gmk_watch *w = container_of(nb, struct gmk_watch, nb);
+	struct device *dev = data;
+
+	if (action != w->action || dev->parent != w->parent ||
+	    (w->only && dev != &w->only->dev) || w->fired++)
+		return NOTIFY_DONE;
+	w->act(w, dev_to_iio_dev(dev));
+	return NOTIFY_OK;
+}
+
+static struct gmk_watch *gmk_watch(struct kunit *test, unsigned long action,
+				   void (*act)(struct gmk_watch *,
+					       struct iio_dev *))
+{
+	struct gmk_ctrl *c = test->priv;
+	struct gmk_watch *w;
+
+	w = kunit_kzalloc(test, sizeof(*w), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	w->c = c;
+	w->action = action;
+	w->parent = &c->vc->pdev->dev;
+	w->act = act;
+	w->nb.notifier_call = gmk_watch_call;
+	gmk_image(w->img);
+	KUNIT_ASSERT_EQ(test, bus_register_notifier(&iio_bus_type, &w->nb), 0);
+	/* gmk_exit() unregisters it whatever happens. */
+	c->watch = w;
+	return w;
+}
+
+static void gmk_unwatch(struct gmk_ctrl *c)
+{
+	if (c->watch) {
+		bus_unregister_notifier(&iio_bus_type, &c->watch->nb);
+		c->watch = NULL;
+	}
+}
+
+/*
+ * At "add", as a udev rule would (and earlier: before the uevent is out):
+ * the controller's STATUS counts, the sampling frequency is set, a buffer
+ * is enabled and the next frame lands in it.
+ */
+static void gmk_act_at_add(struct gmk_watch *w, struct iio_dev *indio_dev)
+{
+	struct gmk_ctrl *c = w->c;
+
+	w->status_ret = gmk_send_status(c, 5);
+	w->dropped_ret = gmk_read_counter(c, indio_dev, "controller_dropped",
+					  &w->dropped);
+	w->rate_ret = gmk_write_rate(indio_dev, 200);
+	w->enable_ret = iio_update_buffers(indio_dev, &w->cap->buffer, NULL);
+	w->data_ret = gmk_send_image(c, GM_T_DENSE, 0, w->seq, w->img);
+	w->scans = w->cap->scans;
+}
+
+/*
+ * While the device is being removed but still in sysfs: a frame still
+ * reaches its enabled buffer, and a command that would wait for an ACK
+ * fails at once instead of holding the removal up.
+ */
+static void gmk_act_at_del(struct gmk_watch *w, struct iio_dev *indio_dev)
+{
+	unsigned long t0 = jiffies;
+
+	w->data_ret = gmk_send_image(w->c, GM_T_DENSE, 0, w->seq, w->img);
+	w->scans = w->cap->scans;
+	w->rate_ret = gmk_write_rate(indio_dev, 50);
+	w->rate_jiffies = jiffies - t0;
+}
+
+/*
+ * The registration race: everything a udev rule might do on "add" works at
+ * that very moment, and nothing is undone afterwards (counters kept, rate
+ * kept, the buffer still streaming).
+ */
+static void gmk_test_usable_at_add(struct kunit *test)
+{
+	struct gmk_ctrl *c = test->priv;
+	struct iio_dev *indio_dev;
+	struct gmk_watch *w;
+	unsigned int starts, sets;
+	int val;
+
+	w = gmk_watch(test, BUS_NOTIFY_ADD_DEVICE, gmk_act_at_add);
+	w->cap = gmk_capture_new(test, GMK_CHANNELS, 4, GMK_SCAN_BYTES, true);
+	w->seq = 1;
+	starts = gmk_cmds(c, GM_T_CMD_START);
+	sets = gmk_cmds(c, GM_T_CMD_SET_RATE);
+
+	KUNIT_ASSERT_EQ(test, gmk_announce(c), 0);
+	indio_dev = gmk_wait_iio(c, NULL, GMK_WAIT_MS);
+	KUNIT_ASSERT_NOT_NULL(test, indio_dev);
+	/* The device is found only once device_add() is over. */
+	KUNIT_ASSERT_EQ(test, w->fired, 1U);
+	gmk_unwatch(c);
+	/* From here the core holds the consumer buffer, if it took it. */
+	iio_buffer_put(&w->cap->buffer);
+
+	KUNIT_EXPECT_EQ(test, w->status_ret, 0);
+	KUNIT_EXPECT_EQ(test, w->dropped_ret, 0);
+	KUNIT_EXPECT_EQ_MSG(test, w->dropped, 5ULL,
+			    "a STATUS at add was not routed to the device");
+	KUNIT_EXPECT_EQ_MSG(test, w->rate_ret, 0,
+			    "sampling_frequency written at add failed");
+	KUNIT_EXPECT_EQ(test, gmk_cmds(c, GM_T_CMD_SET_RATE), sets + 1);
+	KUNIT_EXPECT_EQ_MSG(test, w->enable_ret, 0,
+			    "a buffer enabled at add failed");
+	KUNIT_EXPECT_EQ(test, gmk_cmds(c, GM_T_CMD_START), starts + 1);
+	KUNIT_EXPECT_EQ(test, w->data_ret, 0);
+	KUNIT_EXPECT_EQ_MSG(test, w->scans, 1U,
+			    "a frame at add did not reach the enabled buffer");
+
+	/* Registration finished without undoing any of it. */
+	KUNIT_EXPECT_EQ(test, gmk_counter(test, indio_dev, "controller_dropped"),
+			5ULL);
+	KUNIT_EXPECT_EQ(test, gmk_read_rate(indio_dev, &val), IIO_VAL_INT);
+	KUNIT_EXPECT_EQ(test, val, 200);
+	KUNIT_ASSERT_EQ(test, gmk_send_image(c, GM_T_DENSE, 0, 2, w->img), 0);
+	KUNIT_EXPECT_EQ(test, w->cap->scans, 2U);
+	KUNIT_EXPECT_EQ(test, gmk_counter(test, indio_dev, "seq_gaps"), 0ULL);
+	if (!w->enable_ret)
+		KUNIT_EXPECT_EQ(test, iio_update_buffers(indio_dev, NULL,
+							 &w->cap->buffer), 0);
+	KUNIT_EXPECT_TRUE(test, w->cap->released);
+	gmk_put_iio(indio_dev);
+}
+
+/*
+ * The other end of the life cycle: a controller reset while capturing. Its
+ * old device works until it is out of sysfs (a frame at that moment still
+ * reaches the buffer, a waiting command fails at once), the buffer's
+ * predisable still tells the controller to STOP, and only then is the
+ * device let go.
+ */
+static void gmk_test_usable_until_removed(struct kunit *test)
+{
+	struct gmk_ctrl *c = test->priv;
+	struct iio_dev *old, *new;
+	struct gmk_watch *w;
+	unsigned int stops;
+	unsigned long end;
+
+	old = gmk_register(test);
+	w = gmk_watch(test, BUS_NOTIFY_DEL_DEVICE, gmk_act_at_del);
+	w->only = old;
+	w->cap = gmk_capture_on(test, old, 4, GMK_SCAN_BYTES);
+	w->seq = 2;
+	KUNIT_ASSERT_EQ(test, gmk_send_image(c, GM_T_DENSE, 0, 1, w->img), 0);
+	KUNIT_ASSERT_EQ(test, w->cap->scans, 1U);
+	stops = gmk_cmds(c, GM_T_CMD_STOP);
+
+	mutex_lock(&c->lock);
+	c->di.boot_id = GMK_BOOT_B;
+	mutex_unlock(&c->lock);
+	KUNIT_ASSERT_EQ(test, gmk_announce(c), 0);
+	KUNIT_ASSERT_TRUE(test, gmk_wait_unregistered(old, GMK_WAIT_MS));
+	KUNIT_ASSERT_EQ(test, w->fired, 1U);
+
+	KUNIT_EXPECT_EQ(test, w->data_ret, 0);
+	KUNIT_EXPECT_EQ_MSG(test, w->scans, 2U,
+			    "a frame while the device was still in sysfs was dropped");
+	KUNIT_EXPECT_EQ(test, w->rate_ret, -ENODEV);
+	KUNIT_EXPECT_LT_MSG(test, jiffies_to_msecs(w->rate_jiffies),
+			    (unsigned int)GMK_ACK_MS,
+			    "a command held the removal up");
+	/* The buffer is disabled after device_del(): wait for its STOP. */
+	KUNIT_EXPECT_TRUE_MSG(test, gmk_wait_cmd(c, GM_T_CMD_STOP, stops, 1000),
+			      "the controller was not told to STOP");
+	end = jiffies + msecs_to_jiffies(1000);
+	while (!w->cap->released && !time_after(jiffies, end))
+		msleep(20);
+	KUNIT_EXPECT_TRUE(test, w->cap->released);
+
+	new = gmk_wait_iio(c, old, GMK_WAIT_MS);
+	KUNIT_ASSERT_NOT_NULL(test, new);
+	KUNIT_EXPECT_STREQ(test, gmk_show(c, new, "boot_id"), "5eed0002");
+	/* The old device's frames stopped with it. */
+	KUNIT_EXPECT_EQ(test, w->cap->scans, 2U);
+	gmk_put_iio(new);
+	gmk_put_iio(old);
+}
+
+/*
+ * The scan-size check looks at what is enabled: the compound scan of all
+ * enabled buffers (where the timestamp is pushed) and the chardev buffer's
+ * own mask when it is one of them (what libiio reads), not the chardev's
+ * mask when only an in-kernel consumer asks.
+ */
+static void gmk_test_consumer_mask_checked(struct kunit *test)
+{
+	struct gmk_ctrl *c = test->priv;
+	struct gmk_capture *bad, *good;
+	struct iio_dev *indio_dev;
+	struct iio_buffer *buf;
+	unsigned int starts;
+	u16 img[GMK_SENSELS];
+
+	indio_dev = gmk_register(test);
+	buf = indio_dev->buffer;
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	gmk_image(img);
+
+	/* A consumer alone with a mask the kernel pads: refused, no START. */
+	starts = gmk_cmds(c, GM_T_CMD_START);
+	bad = gmk_capture_new(test, GMK_CHANNELS, 4, GMK_SCAN_BYTES, false);
+	KUNIT_EXPECT_EQ(test, iio_update_buffers(indio_dev, &bad->buffer, NULL),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, gmk_cmds(c, GM_T_CMD_START), starts);
+	iio_buffer_put(&bad->buffer);
+	KUNIT_EXPECT_TRUE(test, bad->released);
+
+	/* A bad chardev mask nobody enabled does not stand in the way. */
+	bitmap_set(buf->scan_mask, 0, indio_dev->num_channels - 1);
+	buf->scan_timestamp = false;
+	good = gmk_capture_on(test, indio_dev, 4, GMK_SCAN_BYTES);
+	KUNIT_EXPECT_EQ(test, gmk_cmds(c, GM_T_CMD_START), starts + 1);
+
+	/*
+	 * Enabled next to the consumer, the chardev gets its own mask's
+	 * layout: the compound is fine, its own is not, so it is refused.
+	 * (The IIO core then disables every buffer, the consumer's too: it
+	 * has no way back to the previous set once preenable failed.)
+	 */
+	KUNIT_EXPECT_EQ(test, iio_update_buffers(indio_dev, buf, NULL), -EINVAL);
+	KUNIT_EXPECT_TRUE(test, good->released);
+
+	/* Rows only, no timestamp: both sizes agree, so both buffers run. */
+	good = gmk_capture_on(test, indio_dev, 4, GMK_SCAN_BYTES);
+	bitmap_zero(buf->scan_mask, indio_dev->masklength);
+	bitmap_set(buf->scan_mask, 0, GMK_TILES * GMK_ROWS);
+	KUNIT_ASSERT_EQ(test, iio_update_buffers(indio_dev, buf, NULL), 0);
+	KUNIT_EXPECT_EQ(test, buf->bytes_per_datum,
+			(size_t)(GMK_TILES * GMK_ROWS * GMK_REPEAT * 2));
+	KUNIT_ASSERT_EQ(test, gmk_send_image(c, GM_T_DENSE, 0, 1, img), 0);
+	KUNIT_EXPECT_EQ(test, good->scans, 1U);
+	KUNIT_EXPECT_EQ(test, buf->access->data_available(buf), (size_t)1);
+	gmk_expect_rows(test, good->data, img);
+
+	KUNIT_EXPECT_EQ(test, iio_update_buffers(indio_dev, NULL, buf), 0);
+	KUNIT_EXPECT_EQ(test, iio_update_buffers(indio_dev, NULL, &good->buffer),
+			0);
+	KUNIT_EXPECT_TRUE(test, good->released);
+	gmk_put_iio(indio_dev);
+}
+
+/* A second controller-side writer: data and STATUS as fast as it can. */
+static int gmk_feeder_thread(void *data)
+{
+	struct gmk_ctrl *c = data;
+	u16 img[GMK_SENSELS];
+	u32 seq = 1;
+
+	gmk_image(img);
+	while (!kthread_should_stop()) {
+		gmk_send_image(c, seq & 1 ? GM_T_DENSE : GM_T_SPARSE, 0, seq,
+			       img);
+		if (seq % 8 == 0)
+			gmk_send_status(c, 0);
+		seq++;
+		usleep_range(200, 400);
+	}
+	return 0;
+}
+
+/*
+ * Devices come and go (controller resets, half of them while capturing)
+ * while frames keep arriving from another thread: every removal lets go of
+ * its buffer and nothing touches a freed device (KASAN watches).
+ */
+static void gmk_test_churn_while_feeding(struct kunit *test)
+{
+	struct gmk_ctrl *c = test->priv;
+	struct iio_dev *cur, *old;
+	struct gmk_capture *cap;
+	unsigned long end;
+	unsigned int i;
+	char want[16];
+
+	cur = gmk_register(test);
+	c->feeder = kthread_run(gmk_feeder_thread, c, "gmk-feed");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(c->feeder));
+	for (i = 0; i < 8; i++) {
+		old = cur;
+		cap = i % 2 ? NULL : gmk_capture_on(test, old, 64,
+						     GMK_SCAN_BYTES);
+		/* Capturing for real before the reset comes. */
+		end = jiffies + msecs_to_jiffies(1000);
+		while (cap && !cap->scans && !time_after(jiffies, end))
+			msleep(20);
+		mutex_lock(&c->lock);
+		c->di.boot_id = GMK_BOOT_B + i;
+		mutex_unlock(&c->lock);
+		KUNIT_ASSERT_EQ(test, gmk_announce(c), 0);
+		KUNIT_EXPECT_TRUE(test, gmk_wait_unregistered(old, GMK_WAIT_MS));
+		cur = gmk_wait_iio(c, old, GMK_WAIT_MS);
+		gmk_put_iio(old);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, cur, "round %u", i);
+		snprintf(want, sizeof(want), "%08x", GMK_BOOT_B + i);
+		KUNIT_EXPECT_STREQ(test, gmk_show(c, cur, "boot_id"), want);
+		if (!cap)
+			continue;
+		end = jiffies + msecs_to_jiffies(1000);
+		while (!cap->released && !time_after(jiffies, end))
+			msleep(20);
+		KUNIT_EXPECT_TRUE_MSG(test, cap->released, "round %u", i);
+	}
+	kthread_stop(c->feeder);
+	c->feeder = NULL;
+	gmk_put_iio(cur);
+}
+
+/*
+ * A controller that talks (STATUS heartbeats) but whose announcement was
+ * lost is asked again, not only an idle one; its answer brings the device.
+ */
+static void gmk_test_unannounced_talker_asked(struct kunit *test)
+{
+	struct gmk_ctrl *c = test->priv;
+	struct iio_dev *indio_dev = NULL;
+	unsigned long end;
+	unsigned int asks;
+
+	KUNIT_ASSERT_TRUE(test, gmk_wait_cmd(c, GM_T_CMD_GET_INFO, 0,
+					     GMK_WAIT_MS));
+	asks = gmk_cmds(c, GM_T_CMD_GET_INFO);
+	/* The watchdog asks every silence_ms / 2, looking every / 4. */
+	end = jiffies + msecs_to_jiffies(GMK_SILENCE_MS);
+	while (gmk_cmds(c, GM_T_CMD_GET_INFO) == asks &&
+	       !time_after(jiffies, end)) {
+		KUNIT_ASSERT_EQ(test, gmk_send_status(c, 0), 0);
+		msleep(100);
+	}
+	KUNIT_EXPECT_GT_MSG(test, gmk_cmds(c, GM_T_CMD_GET_INFO), asks,
+			    "not asked again within %u ms of heartbeats",
+			    GMK_SILENCE_MS);
+
+	mutex_lock(&c->lock);
+	c->answer_info = true;
+	mutex_unlock(&c->lock);
+	end = jiffies + msecs_to_jiffies(GMK_SILENCE_MS);
+	while (!indio_dev && !time_after(jiffies, end)) {
+		KUNIT_ASSERT_EQ(test, gmk_send_status(c, 0), 0);
+		msleep(100);
+		indio_dev = gmk_get_iio(c);
+	}
+	KUNIT_EXPECT_NOT_NULL(test, indio_dev);
+	gmk_put_iio(indio_dev);
+}
+
 static struct kunit_case gmk_life_cases[] = {
 	KUNIT_CASE(gmk_test_start_asks_info),
 	KUNIT_CASE_PARAM(gmk_test_announce_registers, gmk_geom_gen_params),
@@ -1323,6 +1734,11 @@ static struct kunit_case gmk_life_cases[] = {
 	KUNIT_CASE(gmk_test_unbind_while_streaming),
 	KUNIT_CASE(gmk_test_close_while_registered),
 	KUNIT_CASE(gmk_test_set_rate),
+	KUNIT_CASE(gmk_test_usable_at_add),
+	KUNIT_CASE(gmk_test_usable_until_removed),
+	KUNIT_CASE(gmk_test_consumer_mask_checked),
+	KUNIT_CASE(gmk_test_churn_while_feeding),
+	KUNIT_CASE(gmk_test_unannounced_talker_asked),
 	{}
 };
 

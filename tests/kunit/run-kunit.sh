@@ -117,18 +117,11 @@ if [ $have_core -eq 1 ]; then
 	cp "$top"/driver/*.c "$top"/driver/*.h "$stage/"
 	cat "$top/driver/Kbuild" "$here/Kbuild.gaitmat" >"$stage/Makefile"
 	cp "$here/gaitmat_core_kunit.c" "$stage/"
-	# The life-cycle tests need the virtual transport's internals: they
-	# are compiled inside it (see gaitmat_core_kunit.c), unless the
-	# driver already says so itself.
-	if ! grep -q '#include "gaitmat_core_kunit.c"' "$stage/gaitmat_virt.c"; then
-		cat >>"$stage/gaitmat_virt.c" <<'EOF'
-
-/* Appended by tests/kunit/run-kunit.sh in the KUnit tree only. */
-#if IS_ENABLED(CONFIG_GAITMAT_CORE_KUNIT_TEST)
-#include "gaitmat_core_kunit.c"
-#endif
-EOF
-	fi
+	# The life-cycle tests need the virtual transport's internals: the
+	# driver compiles them inside gaitmat_virt.c itself, under
+	# CONFIG_GAITMAT_CORE_KUNIT_TEST (see gaitmat_core_kunit.c).
+	grep -q '^#include "gaitmat_core_kunit.c"' "$stage/gaitmat_virt.c" ||
+		finish 0 1 0 "driver/gaitmat_virt.c does not include gaitmat_core_kunit.c: the life-cycle suite cannot be built"
 	expected_suites+=(gaitmat_layout gaitmat_core)
 else
 	cp "$top/driver/gaitmat_proto.c" "$top"/driver/*.h "$stage/"

@@ -8,10 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <iio.h>
+#include <linux/netlink.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -552,6 +555,7 @@ TEST_F(mat, counters_exact_under_faults)
 	uint8_t *wire = malloc(cap), *raw = malloc(GM_MAX_RAW);
 	uint8_t *body = malloc(GM_MAX_BODY);
 	uint32_t seq = 100;
+	long long frames;
 	long len, blen;
 
 	ASSERT_NE(NULL, wire);
@@ -614,6 +618,7 @@ TEST_F(mat, counters_exact_under_faults)
 	EXPECT_TRUE(counters_equal(&self->c, want));
 
 	/* Well framed, good CRC, but wrong: one frame error each. */
+	frames = sysfs_read_ll(&self->c, "frames");
 	hdr.seq = ++seq;
 	hdr.type = 0x7f;		/* no such type */
 	ASSERT_EQ(0, vctl_send(&self->c, &hdr, body));
@@ -628,6 +633,8 @@ TEST_F(mat, counters_exact_under_faults)
 	body[0] ^= 0x0f;
 	want[2]++;
 	EXPECT_TRUE(counters_equal(&self->c, want));
+	/* They passed framing and CRC, the unknown type too: frames. */
+	EXPECT_EQ(frames + 3, sysfs_read_ll(&self->c, "frames"));
 	/* That scan once, fine; twice, the second is not new. */
 	ASSERT_EQ(0, vctl_send_data(&self->c, GM_T_DENSE, seq, 0, 0,
 				    self->sensels));
@@ -728,6 +735,7 @@ static int wait_attr(struct vctl *c, const char *attr, const char *val,
 
 TEST_F(mat, reset_reregisters)
 {
+	unsigned int from;
 	char buf[64];
 	int fd;
 
@@ -741,8 +749,14 @@ TEST_F(mat, reset_reregisters)
 	pthread_mutex_lock(&self->c.lock);
 	self->c.di.boot_id = 0x5e1f0002;
 	pthread_mutex_unlock(&self->c.lock);
+	from = vctl_n_cmds(&self->c);
 	ASSERT_EQ(0, vctl_announce(&self->c));
 	ASSERT_EQ(0, vctl_wait_iio_gone(&self->c, WAIT_MS));
+	/*
+	 * The device is unregistered while still attached, so disabling
+	 * its buffer still tells the controller to STOP.
+	 */
+	EXPECT_LE(0, vctl_wait_cmd(&self->c, GM_T_CMD_STOP, from, 1000));
 	ASSERT_EQ(0, wait_attr(&self->c, "boot_id", "5e1f0002", WAIT_MS));
 	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
 	EXPECT_EQ(ENODEV, errno);
@@ -802,6 +816,216 @@ TEST_F(mat, silence_removes_device)
 	EXPECT_EQ(0, vctl_wait_iio(&self->c, WAIT_MS));
 	snprintf(param, sizeof(param), "%lld", old);
 	path_write(GAITMAT_PARAMS "/silence_ms", param);
+}
+
+/* ---- Acting the moment the device appears ----------------------------------- */
+
+/*
+ * What a udev rule does on "add" (set the rate, enable the buffer) must
+ * work at that very moment: the driver routes frames and commands to the
+ * device before it becomes visible. Each round plugs in a controller,
+ * waits for its IIO device as fast as possible (the kernel's uevent, or
+ * the sysfs folder showing up, polled without sleeping) and acts at once.
+ */
+#define HOTPLUG_ROUNDS	20
+
+static int uevent_open(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 };
+	int fd, ret, size = 1 << 20;
+
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+		    NETLINK_KOBJECT_UEVENT);
+	if (fd < 0)
+		return -errno;
+	/* Every uevent of the machine comes here: room for a burst. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* Wait for the kernel's "add" of an IIO device below @pdev; its name. */
+static int uevent_wait_add(int fd, const char *pdev, char *name, size_t cap,
+			   int timeout_ms)
+{
+	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char buf[8192], want[160];
+	size_t wlen;
+	ssize_t n;
+
+	wlen = snprintf(want, sizeof(want), "add@%s/%s/iio:device",
+			VIRT_SYSDIR + strlen("/sys"), pdev);
+	while (now_ns() < end) {
+		poll(&pfd, 1, 50);
+		n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		buf[n] = 0;
+		if (strncmp(buf, want, wlen))
+			continue;
+		snprintf(name, cap, "%s", strrchr(buf, '/') + 1);
+		return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * The sysfs folder appears in device_add() before its attributes do: when
+ * acting on the folder rather than the uevent, a missing file (ENOENT) is
+ * retried, and only that. Any other error is the answer.
+ */
+static int write_once_there(const struct vctl *c, const char *attr,
+			    const char *val)
+{
+	int64_t end = now_ns() + (int64_t)WAIT_MS * 1000000;
+	int ret;
+
+	while ((ret = sysfs_write(c, attr, val)) == -ENOENT && now_ns() < end)
+		sched_yield();
+	return ret;
+}
+
+static long long read_once_there(const struct vctl *c, const char *attr)
+{
+	int64_t end = now_ns() + (int64_t)WAIT_MS * 1000000;
+	long long v;
+
+	while ((v = sysfs_read_ll(c, attr)) == -ENOENT && now_ns() < end)
+		sched_yield();
+	return v;
+}
+
+static int scan_all_once_there(struct vctl *c)
+{
+	int64_t end = now_ns() + (int64_t)WAIT_MS * 1000000;
+	int ret;
+
+	while ((ret = vctl_scan_all(c, true)) == -ENOENT && now_ns() < end)
+		sched_yield();
+	return ret;
+}
+
+FIXTURE(hotplug) {
+	struct vctl c;
+	struct gm_devinfo di;
+	struct scan_layout l;
+	uint16_t *sensels;
+	uint8_t *scan;
+	int ufd;
+};
+
+FIXTURE_VARIANT(hotplug) {
+	bool uevent;	/* act on the uevent, or on the folder appearing */
+};
+
+FIXTURE_VARIANT_ADD(hotplug, uevent) { .uevent = true };
+FIXTURE_VARIANT_ADD(hotplug, folder) { .uevent = false };
+
+FIXTURE_SETUP(hotplug)
+{
+	self->ufd = -1;
+	self->c.fd = -1;
+	if (geteuid())
+		SKIP(return, "needs root (the virtual transport is 0600)");
+	if (access(VIRT_DEV, F_OK))
+		SKIP(return, VIRT_DEV " missing: gaitmat_virt not loaded");
+	vctl_devinfo(&self->di, 1, 8, 10, 0x5e1f0001);
+	scan_layout(&self->di, &self->l);
+	self->sensels = calloc(GM_MAX_SENSELS, sizeof(uint16_t));
+	self->scan = malloc(self->l.bytes);
+	ASSERT_NE(NULL, self->sensels);
+	ASSERT_NE(NULL, self->scan);
+	make_sensels(&self->di, 2, self->sensels);
+	if (variant->uevent) {
+		self->ufd = uevent_open();
+		ASSERT_LE(0, self->ufd) {
+			TH_LOG("uevent socket: %s", strerror(-self->ufd));
+		}
+	}
+}
+
+FIXTURE_TEARDOWN(hotplug)
+{
+	vctl_close(&self->c);
+	if (self->ufd >= 0)
+		close(self->ufd);
+	free(self->sensels);
+	free(self->scan);
+}
+
+TEST_F(hotplug, act_at_once)
+{
+	char name[64], buf[64];
+	unsigned int round;
+	int64_t t0;
+	int n;
+
+	for (round = 0; round < HOTPLUG_ROUNDS; round++) {
+		/* Opening plugs a controller in; it answers GET_INFO at once. */
+		ASSERT_EQ(0, vctl_open(&self->c, &self->di));
+		if (variant->uevent) {
+			ASSERT_EQ(0, uevent_wait_add(self->ufd, self->c.pdev,
+						     name, sizeof(name),
+						     WAIT_MS)) {
+				TH_LOG("round %u: no add uevent", round);
+			}
+			vctl_set_iio(&self->c, name);
+		} else {
+			t0 = now_ns();
+			while (vctl_find_iio(&self->c) &&
+			       now_ns() - t0 < (int64_t)WAIT_MS * 1000000)
+				;
+			ASSERT_EQ(0, vctl_find_iio(&self->c)) {
+				TH_LOG("round %u: no IIO folder", round);
+			}
+		}
+
+		/* The controller's drop count, sent now, shows now. */
+		ASSERT_EQ(0, vctl_send_status(&self->c, 7, self->di.boot_id));
+		EXPECT_EQ(7, read_once_there(&self->c, "controller_dropped")) {
+			TH_LOG("round %u: a STATUS at add was lost", round);
+		}
+		EXPECT_EQ(0, write_once_there(&self->c, "sampling_frequency",
+					      "200")) {
+			TH_LOG("round %u: setting the rate at add failed",
+			       round);
+		}
+		EXPECT_EQ(0, scan_all_once_there(&self->c));
+		EXPECT_EQ(0, write_once_there(&self->c, "buffer/enable", "1")) {
+			TH_LOG("round %u: enabling the buffer at add failed",
+			       round);
+		}
+		/* The next frame is a scan to read. */
+		ASSERT_EQ(0, vctl_send_data(&self->c, GM_T_DENSE, 1, 1, 0,
+					    self->sensels));
+		ASSERT_EQ(0, vctl_wait_iio(&self->c, WAIT_MS));
+		n = read_scans(self->c.devnode, self->scan, self->l.bytes,
+			       WAIT_MS);
+		EXPECT_EQ((int)self->l.bytes, n) {
+			TH_LOG("round %u: no scan from the buffer enabled at add",
+			       round);
+		}
+
+		/* Registration is long over: nothing of it was undone. */
+		EXPECT_EQ(7, sysfs_read_ll(&self->c, "controller_dropped"));
+		ASSERT_LT(0, sysfs_read(&self->c, "sampling_frequency", buf,
+					sizeof(buf)));
+		EXPECT_STREQ("200", buf);
+		ASSERT_LT(0, sysfs_read(&self->c, "buffer/enable", buf,
+					sizeof(buf)));
+		EXPECT_STREQ("1", buf);
+
+		sysfs_write(&self->c, "buffer/enable", "0");
+		vctl_close(&self->c);
+		ASSERT_EQ(0, vctl_wait_iio_gone(&self->c, WAIT_MS));
+		if (_metadata->passed == 0)
+			break;
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -411,7 +411,16 @@ void vctl_close(struct vctl *c)
 	c->fd = -1;
 }
 
-static int find_iio(struct vctl *c)
+void vctl_set_iio(struct vctl *c, const char *name)
+{
+	snprintf(c->iio, sizeof(c->iio), "%.*s", (int)sizeof(c->iio) - 1,
+		 name);
+	snprintf(c->sysdir, sizeof(c->sysdir), "/sys/bus/iio/devices/%s",
+		 c->iio);
+	snprintf(c->devnode, sizeof(c->devnode), "/dev/%s", c->iio);
+}
+
+int vctl_find_iio(struct vctl *c)
 {
 	char dir[PATH_MAX];
 	struct dirent *de;
@@ -426,11 +435,7 @@ static int find_iio(struct vctl *c)
 	while ((de = readdir(d))) {
 		if (sscanf(de->d_name, "iio:device%u", &n) != 1)
 			continue;
-		snprintf(c->iio, sizeof(c->iio), "iio:device%u", n);
-		snprintf(c->sysdir, sizeof(c->sysdir),
-			 "/sys/bus/iio/devices/iio:device%u", n);
-		snprintf(c->devnode, sizeof(c->devnode), "/dev/iio:device%u",
-			 n);
+		vctl_set_iio(c, de->d_name);
 		ret = 0;
 		break;
 	}
@@ -445,7 +450,7 @@ int vctl_wait_iio(struct vctl *c, int timeout_ms)
 
 	do {
 		/* The node appears a little after the sysfs folder. */
-		if (!find_iio(c) && !stat(c->devnode, &st) &&
+		if (!vctl_find_iio(c) && !stat(c->devnode, &st) &&
 		    !access(c->sysdir, R_OK))
 			return 0;
 		sleep_ms(5);

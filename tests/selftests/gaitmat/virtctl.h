@@ -80,6 +80,10 @@ int vctl_send_status(struct vctl *c, uint32_t scans_dropped,
 
 /* Wait until the controller's IIO device exists (or, with @gone, not). */
 int vctl_wait_iio(struct vctl *c, int timeout_ms);
+/* Look once for the IIO device's sysfs folder (no wait); 0 or -ENOENT. */
+int vctl_find_iio(struct vctl *c);
+/* Use the IIO device @name (iio:deviceN), as a uevent names it. */
+void vctl_set_iio(struct vctl *c, const char *name);
 int vctl_wait_iio_gone(struct vctl *c, int timeout_ms);
 /* Wait for a command of @type after the first @from logged; its index. */
 int vctl_wait_cmd(struct vctl *c, uint8_t type, unsigned int from,
