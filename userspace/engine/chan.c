@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,7 @@ int eng_chan_add(struct eng *e, struct eng_source *s,
 	c->pos = lseek(d->fd, 0, SEEK_CUR);
 	if (c->pos < 0)
 		c->pos = -1;
+	c->hold_cur_us = d->hold_us;
 	c->op_poll = (struct eng_op){ .kind = ENG_OP_CHAN_POLL, .owner = c };
 	c->op_read = (struct eng_op){ .kind = ENG_OP_CHAN_READ, .owner = c };
 
@@ -338,6 +340,32 @@ static int rec_take(struct eng_chan *c, int64_t now)
 	return 0;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23	/* Linux 5.14 */
+#endif
+
+/*
+ * The read copies into pages of the file's mapping that are not there
+ * yet: one fault per page. Faulting the whole destination in with one
+ * madvise() does the same work without the exceptions; measured in the
+ * lab it cost more than it saved (the reservation is larger than what the
+ * read brings), so it is an option. Older kernels say EINVAL.
+ */
+static void prefault(struct eng *e, uint8_t *p, size_t len)
+{
+	static long page;
+	uintptr_t a, b;
+
+	if (!e->f.prefault || !len)
+		return;
+	if (!page)
+		page = sysconf(_SC_PAGESIZE);
+	a = (uintptr_t)p & ~(uintptr_t)(page - 1);
+	b = ((uintptr_t)p + len + page - 1) & ~(uintptr_t)(page - 1);
+	if (madvise((void *)a, b - a, MADV_POPULATE_WRITE) && errno == EINVAL)
+		e->f.prefault = false;
+}
+
 static void rec_start_read(struct eng_chan *c)
 {
 	struct eng *e = c->e;
@@ -361,6 +389,7 @@ static void rec_start_read(struct eng_chan *c)
 	c->req = c->slot->cap - c->fill;
 	if (c->d.whole_records)
 		c->req -= c->req % rs;
+	prefault(e, c->slot->data + c->fill, c->req);
 	sqe = eng_sqe(e, &c->op_read);
 	if (!sqe) {
 		rec_release(c);
@@ -380,10 +409,34 @@ static void rec_start_read(struct eng_chan *c)
 	c->st.reads++;
 }
 
+/*
+ * The hold is set from the device's nominal rate; records may come faster
+ * (a device that lies, an emulator run faster than real time). Keep each
+ * read at about a quarter of what the kernel buffer holds: shorten the
+ * hold when a read brings more, let it grow back when they bring less.
+ */
+static void hold_adapt(struct eng_chan *c, uint32_t got)
+{
+	uint32_t quarter = c->d.max_records / 4 ? c->d.max_records / 4 : 1;
+
+	if (!c->d.hold_us)
+		return;
+	if (got > quarter) {
+		c->hold_cur_us = (uint32_t)((uint64_t)c->hold_cur_us * quarter / got);
+		if (c->hold_cur_us < 1000)
+			c->hold_cur_us = 1000;
+	} else if (got < quarter / 2 && c->hold_cur_us < c->d.hold_us) {
+		c->hold_cur_us += c->hold_cur_us / 4 + 1000;
+		if (c->hold_cur_us > c->d.hold_us)
+			c->hold_cur_us = c->d.hold_us;
+	}
+}
+
 static void rec_adapt(struct eng_chan *c, uint32_t got, bool full)
 {
 	double want;
 
+	hold_adapt(c, got);
 	c->ema_records = 0.8 * c->ema_records + 0.2 * got;
 	want = 2 * c->ema_records + 1;
 	if (want < 2.0 * c->d.batch_records)
@@ -420,7 +473,9 @@ static void rec_read_done(struct eng_chan *c, int res)
 		}
 		if (c->pos >= 0)
 			c->pos += res;
+		c->last_read = eng_now();
 		full = (uint32_t)res == c->req;
+		c->full = full;
 		c->fill += (uint32_t)res;
 		if (c->fill % c->d.record_size)
 			c->st.partial++;
@@ -658,6 +713,17 @@ void chan_flush(struct eng_chan *c, bool all)
 
 static void start_read(struct eng_chan *c)
 {
+	int64_t now;
+
+	if (c->hold_cur_us && !c->draining && !c->full) {
+		now = eng_now();
+		if (now < c->last_read + (int64_t)c->hold_cur_us * 1000) {
+			c->state = CH_HOLD;
+			c->wake_at = c->last_read + (int64_t)c->hold_cur_us * 1000;
+			return;
+		}
+	}
+	c->full = false;
 	if (c->d.kind == ENG_CHAN_RECORDS)
 		rec_start_read(c);
 	else
@@ -669,7 +735,8 @@ void chan_arm(struct eng_chan *c)
 	struct eng *e = c->e;
 	struct io_uring_sqe *sqe;
 
-	if (c->state == CH_DONE || c->op_poll.busy || c->op_read.busy)
+	if (c->state == CH_DONE || c->state == CH_HOLD || c->op_poll.busy ||
+	    c->op_read.busy)
 		return;
 	if (e->stopping)
 		c->draining = true;
@@ -683,7 +750,13 @@ void chan_arm(struct eng_chan *c)
 		start_read(c);
 		return;
 	}
-	if (c->direct || e->f.io_mode != ENG_IO_POLL_FIRST) {
+	/*
+	 * A batched device (hold_us) is read at the end of each hold, with no
+	 * poll in between: its data has piled up by then, and a poll would
+	 * fire on the first record anyway (IIO wakes pollers on every scan).
+	 */
+	if (c->direct || e->f.io_mode != ENG_IO_POLL_FIRST ||
+	    (c->d.hold_us && c->last_read)) {
 		c->direct = false;
 		start_read(c);
 		return;
@@ -768,8 +841,24 @@ void chan_stop(struct eng_chan *c)
 	 */
 	if (c->op_read.busy)
 		eng_cancel(e, &c->op_read);
-	if (c->state == CH_IDLE || c->state == CH_RETRY)
+	if (c->state == CH_IDLE || c->state == CH_RETRY || c->state == CH_HOLD) {
+		c->state = CH_IDLE;
 		chan_arm(c);
+	}
+}
+
+int64_t chan_deadline(const struct eng_chan *c)
+{
+	return c->state == CH_HOLD ? c->wake_at : INT64_MAX;
+}
+
+void chan_timer(struct eng_chan *c, int64_t now)
+{
+	if (c->state != CH_HOLD || now < c->wake_at)
+		return;
+	c->state = CH_IDLE;
+	c->last_read = 0;	/* the hold is over: read now */
+	start_read(c);
 }
 
 void eng_chan_poke(struct eng_chan *c)

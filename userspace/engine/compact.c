@@ -49,9 +49,8 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&c->lock);
 		c->done = j;
 		pthread_cond_broadcast(&c->cond);
-		if (write(c->efd, &one, sizeof(one)) != sizeof(one)) {
-			/* cannot happen below 2^64 - 1 events; the loop still polls done */
-		}
+		/* Only fails past 2^64 - 2 unread events. */
+		(void)!write(c->efd, &one, sizeof(one));
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;

@@ -97,7 +97,8 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 {
 	uint32_t code = 0, stream = GCS_STREAM_NONE;
 	int64_t value = 0, t = 0;
-	uint64_t frames = 0, lost = 0, gaps = 0, bytes = 0;
+	uint64_t frames = 0, lost = 0, gaps = 0, bytes = 0, durable = 0;
+	int64_t durable_t = 0;
 	int ret;
 
 	if (!strncmp(req, "MARK", 4) && (!req[4] || req[4] == ' ')) {
@@ -131,13 +132,18 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 			lost += e->ch[i]->st.lost;
 			gaps += e->ch[i]->st.gaps;
 			bytes += e->ch[i]->st.bytes;
+			durable += e->ch[i]->st.durable_records;
+			if (e->ch[i]->st.durable_t_ns > durable_t)
+				durable_t = e->ch[i]->st.durable_t_ns;
 		}
+		/* durable_*: what a power loss now would keep, at least. */
 		snprintf(c->reply, sizeof(c->reply),
 			 "OK frames=%" PRIu64 " bytes=%" PRIu64 " gaps=%" PRIu64
 			 " lost=%" PRIu64 " chans=%zu markers=%" PRIu64
-			 " stopping=%d",
+			 " durable_frames=%" PRIu64 " durable_t=%" PRId64
+			 " now=%" PRId64 " stopping=%d",
 			 frames, bytes, gaps, lost, e->n_ch, e->st.markers,
-			 e->stopping);
+			 durable, durable_t, eng_now(), e->stopping);
 		return;
 	}
 	snprintf(c->reply, sizeof(c->reply), "ERR unknown request");

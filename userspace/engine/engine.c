@@ -74,6 +74,11 @@ static void choose(const struct eng_opts *o, struct eng_features *f)
 	f->read_op = f->op_read && !o->force_readv;
 	f->sync_on_ring = f->op_fsync && !o->blocking_sync;
 	f->compact_thread = o->compact_thread;
+	/*
+	 * Dropped on the first EINVAL (before 5.14). Off by default: see
+	 * docs/capture.md, it cost more CPU than the faults it saves.
+	 */
+	f->prefault = o->prefault;
 	f->io_mode = o->io_mode;
 	if (f->io_mode == ENG_IO_AUTO) {
 		/*
@@ -402,6 +407,13 @@ static void quiet_point(struct eng *e, int64_t now, bool force)
 	size_t i;
 	int ret;
 
+	if (!e->reservations) {
+		/* Every commit so far is published: a safe durability mark. */
+		for (i = 0; i < e->n_ch; i++) {
+			e->ch[i]->pub_records = e->ch[i]->st.records;
+			e->ch[i]->pub_t = e->ch[i]->st.t_last_ns;
+		}
+	}
 	if (!force && e->reservations) {
 		bool late = e->n_small && now - e->small[0].queued_ns >=
 				(int64_t)e->o.small_delay_ms * NS_PER_MS;
@@ -436,6 +448,26 @@ static void sync_submit(struct eng *e)
 	io_uring_prep_fsync(sqe, e->sync.fd, IORING_FSYNC_DATASYNC);
 }
 
+/* What the sync about to start covers, per channel (a lower bound). */
+static void sync_snapshot(struct eng *e)
+{
+	for (size_t i = 0; i < e->n_ch; i++) {
+		e->ch[i]->sync_records = e->ch[i]->pub_records;
+		e->ch[i]->sync_t = e->ch[i]->pub_t;
+	}
+}
+
+static void sync_done(struct eng *e, int64_t t0)
+{
+	for (size_t i = 0; i < e->n_ch; i++) {
+		e->ch[i]->st.durable_records = e->ch[i]->sync_records;
+		e->ch[i]->st.durable_t_ns = e->ch[i]->sync_t;
+	}
+	e->st.syncs++;
+	if ((uint64_t)(eng_now() - t0) > e->st.sync_ns_max)
+		e->st.sync_ns_max = (uint64_t)(eng_now() - t0);
+}
+
 static void sync_start(struct eng *e, int64_t now)
 {
 	int ret;
@@ -446,14 +478,13 @@ static void sync_start(struct eng *e, int64_t now)
 	if (!e->f.sync_on_ring) {
 		int64_t t0 = eng_now();
 
+		sync_snapshot(e);
 		ret = gcs_writer_sync(e->w);
 		if (ret) {
 			eng_fail(e, ret);
 			return;
 		}
-		e->st.syncs++;
-		if ((uint64_t)(eng_now() - t0) > e->st.sync_ns_max)
-			e->st.sync_ns_max = (uint64_t)(eng_now() - t0);
+		sync_done(e, t0);
 		return;
 	}
 	ret = gcs_writer_sync_begin(e->w, &e->sync);
@@ -463,6 +494,7 @@ static void sync_start(struct eng *e, int64_t now)
 		eng_fail(e, ret);
 		return;
 	}
+	sync_snapshot(e);
 	e->sync_t0 = now;
 	e->sync_phase = SYNC_DATA;
 	sync_submit(e);
@@ -499,9 +531,7 @@ static void sync_complete(struct eng *e, int res)
 	}
 	gcs_writer_sync_end(e->w, &e->sync);
 	e->sync_phase = SYNC_IDLE;
-	e->st.syncs++;
-	if ((uint64_t)(eng_now() - e->sync_t0) > e->st.sync_ns_max)
-		e->st.sync_ns_max = (uint64_t)(eng_now() - e->sync_t0);
+	sync_done(e, e->sync_t0);
 }
 
 /* ---- Create, destroy ---------------------------------------------------------------- */
@@ -579,6 +609,9 @@ void eng_destroy(struct eng *e)
 {
 	if (!e)
 		return;
+	/* First the ring: nothing in flight may write into what is freed. */
+	if (e->ring_ok)
+		io_uring_queue_exit(&e->ring);
 	eng_stop_sources(e);
 	for (size_t i = 0; i < e->n_ch; i++)
 		chan_free(e->ch[i]);
@@ -591,8 +624,6 @@ void eng_destroy(struct eng *e)
 		compact_destroy(e->cw);
 	if (e->ctl)
 		ctl_destroy(e->ctl);
-	if (e->ring_ok)
-		io_uring_queue_exit(&e->ring);
 	if (e->sig.fd >= 0)
 		close(e->sig.fd);
 	if (e->sig_blocked)
@@ -795,6 +826,10 @@ static int64_t next_deadline(const struct eng *e)
 {
 	int64_t t = e->next_tick;
 
+	for (size_t i = 0; i < e->n_ch; i++)
+		if (chan_deadline(e->ch[i]) < t)
+			t = chan_deadline(e->ch[i]);
+
 	if (e->n_small) {
 		int64_t s = e->small[0].queued_ns +
 			    (int64_t)e->o.small_delay_ms * NS_PER_MS;
@@ -873,6 +908,8 @@ int eng_run(struct eng *e, int64_t deadline_ns)
 		e->st.cqes += n;
 
 		now = eng_now();
+		for (size_t i = 0; i < e->n_ch; i++)
+			chan_timer(e->ch[i], now);
 		quiet_point(e, now, false);
 		if (now >= e->next_tick)
 			tick(e, now);

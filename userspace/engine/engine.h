@@ -60,6 +60,7 @@ struct eng_opts {
 	bool no_compact;		/* never start compaction jobs */
 	bool blocking_sync;		/* fdatasync() in the loop, not on the ring */
 	bool force_readv;		/* IORING_OP_READV even if READ exists */
+	bool prefault;			/* MADV_POPULATE_WRITE each reservation first */
 };
 
 void eng_opts_init(struct eng_opts *o);
@@ -74,6 +75,7 @@ struct eng_features {
 	enum eng_io_mode io_mode;
 	bool read_op;			/* READ (else READV) */
 	bool sync_on_ring;		/* IORING_OP_FSYNC (else fdatasync()) */
+	bool prefault;			/* MADV_POPULATE_WRITE on reservations */
 	bool compact_thread;
 	unsigned int sq_entries, cq_entries;
 };
@@ -143,9 +145,16 @@ struct eng_chan_def {
 	uint32_t record_size;
 	uint32_t max_records;		/* most records one read asks for */
 	uint32_t batch_records;		/* records expected per wakeup (1) */
+	/*
+	 * Wait at least this long between reads unless the last one came
+	 * back full: a device that wakes pollers on every record (IIO does,
+	 * whatever its watermark) is then read about batch_records at a
+	 * time instead of one record per completion.
+	 */
+	uint32_t hold_us;
 	bool whole_records;		/* a read never splits a record (IIO) */
-	uint16_t gap_reason;		/* enum gcs_gap_reason of gaps not
-					 * explained by eng_rec_info.missing */
+	/* enum gcs_gap_reason of gaps eng_rec_info.missing does not explain */
+	uint16_t gap_reason;
 	/* MESSAGES */
 	uint32_t msg_max;		/* largest message kept whole */
 	uint32_t commit_ms;		/* longest a batch waits to be committed (50) */
@@ -169,6 +178,9 @@ struct eng_chan_stats {
 	uint64_t first_seq, last_seq;
 	int64_t t_first_ns, t_last_ns;	/* of records, host monotonic */
 	double rate_hz;			/* records per second, recent */
+	/* As of the last completed durability sync: survives power loss. */
+	uint64_t durable_records;
+	int64_t durable_t_ns;		/* time of the last durable record */
 	bool ended;
 	int end_err;
 };
@@ -246,6 +258,7 @@ struct eng_stats {
 	uint64_t markers;
 	int64_t t_start_ns;
 };
+
 void eng_get_stats(const struct eng *e, struct eng_stats *st);
 
 /* ---- Control socket: markers from `gaitcap mark` ------------------------------ */
@@ -286,6 +299,7 @@ struct eng_iio_opts {
 	const char *clock;		/* current_timestamp_clock ("monotonic") */
 	bool no_reattach;		/* a mat that resets ends the capture */
 };
+
 void eng_iio_opts_init(struct eng_iio_opts *o);
 int eng_source_iio_create(struct eng_source **sp, const struct eng_iio_opts *o);
 

@@ -61,6 +61,7 @@ enum chan_state {
 	CH_POLL,		/* POLL_ADD in flight */
 	CH_READ,		/* READ/READV/RECVMSG in flight */
 	CH_RETRY,		/* waiting for the next tick to try again */
+	CH_HOLD,		/* readable, waiting until wake_at to read more at once */
 	CH_DONE,
 };
 
@@ -73,7 +74,11 @@ struct eng_chan {
 	bool nonblock;		/* the fd has O_NONBLOCK */
 	bool draining;		/* stopping: read until empty, no polls */
 	bool direct;		/* next read without a poll first */
+	bool full;		/* the last read filled what it asked for */
 	int64_t pos;		/* file offset of the next read; -1: none */
+	int64_t last_read;	/* when the last read completed */
+	int64_t wake_at;	/* CH_HOLD: when to read */
+	uint32_t hold_cur_us;	/* the hold now: d.hold_us, shortened under load */
 	unsigned int drain_rounds;
 	struct eng_op op_poll, op_read;
 
@@ -109,6 +114,10 @@ struct eng_chan {
 	/* clock window: record with the smallest host - device offset */
 	bool clk_have;
 	int64_t clk_min, clk_max, clk_dev, clk_host;
+
+	/* published (readers see them): taken when no reservation is out */
+	uint64_t pub_records, sync_records;
+	int64_t pub_t, sync_t;
 
 	/* recent rate */
 	uint64_t rate_count;
@@ -212,6 +221,8 @@ void chan_arm(struct eng_chan *c);
 void chan_complete(struct eng_chan *c, struct eng_op *op, int res);
 void chan_stop(struct eng_chan *c);
 void chan_tick(struct eng_chan *c, int64_t now);
+int64_t chan_deadline(const struct eng_chan *c);
+void chan_timer(struct eng_chan *c, int64_t now);
 void chan_flush(struct eng_chan *c, bool all);
 void chan_clock(struct eng_chan *c);
 void chan_free(struct eng_chan *c);

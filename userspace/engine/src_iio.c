@@ -37,7 +37,7 @@
 /* The kfifo is one kmalloc: KMALLOC_MAX_SIZE is 4 MiB on x86-64. */
 #define KFIFO_MAX_BYTES	(4u << 20)
 #define MAX_LENGTH	4096u
-#define WATERMARK_MS	20
+#define WATERMARK_MS	100
 #define RESCAN_NS	(500 * NS_PER_MS)
 #define NO_OFF		UINT32_MAX
 
@@ -46,9 +46,11 @@ enum { F_SEQ, F_CLOCK, F_FLAGS, F_MISSING, F_TS, F_NUM };
 static const char *const field_label[F_NUM] = {
 	"sequence", "controller_clock_us", "frame_flags", "missing_scans", NULL,
 };
+
 static const char *const field_id[F_NUM] = {
 	"count0", "count1", "count3", "count4", "timestamp",
 };
+
 static const char *const field_key[F_NUM] = {
 	"seq", "controller_clock_us", "flags", "missing", "timestamp",
 };
@@ -75,6 +77,8 @@ struct src_iio {
 	char serial[48], firmware[24], geometry[32];
 	int64_t next_scan;
 	int64_t next_check;
+	char final[160];	/* the driver's counters when we stopped */
+	int64_t lost_t;		/* last scan before the mat went away */
 };
 
 void eng_iio_opts_init(struct eng_iio_opts *o)
@@ -262,8 +266,14 @@ static int layout(struct src_iio *x)
 			    (!*lab && !strcmp(id, field_id[k])))
 				x->off[k] = off;
 		}
-		if (!strncmp(id, "pressure", 8) && !strncmp(lab, "tile", 4))
-			x->rows_bytes = off + len;
+		{
+			unsigned int t, r;
+
+			/* Row channels are labelled tileT_rowR. */
+			if (!strncmp(id, "pressure", 8) &&
+			    sscanf(lab, "tile%u_row%u", &t, &r) == 2)
+				x->rows_bytes = off + len;
+		}
 		off += len;
 		if (len > largest)
 			largest = len;
@@ -337,8 +347,8 @@ static int set_rate(struct src_iio *x)
 				 sizeof(avail));
 	if (n <= 0)
 		return why(x, -EIO, "%s: no sampling_frequency_available", x->id);
-	for (tok = strtok_r(avail, " \n", &save); tok;
-	     tok = strtok_r(NULL, " \n", &save)) {
+	for (tok = strtok_r(avail, "\t \n", &save); tok;
+	     tok = strtok_r(NULL, "\t \n", &save)) {
 		unsigned int r = (unsigned int)strtoul(tok, NULL, 10);
 
 		if (r > best)
@@ -351,6 +361,11 @@ static int set_rate(struct src_iio *x)
 	else if (!listed)
 		return why(x, -EINVAL, "%s: %u Hz is not one of the mat's rates",
 			   x->id, want);
+	/* Every write is a command to the controller: none if not needed. */
+	if ((unsigned int)strtoul(cur, NULL, 10) == want) {
+		x->rate = want;
+		return 0;
+	}
 	snprintf(cur, sizeof(cur), "%u", want);
 	n = iio_device_attr_write(x->dev, "sampling_frequency", cur);
 	if (n < 0)
@@ -429,6 +444,9 @@ static int enable_buffer(struct src_iio *x)
 			return why(x, ret, "%s: buffer length %u: %s", x->id,
 				   x->length, strerror(-ret));
 		ret = dev_write(x, "buffer/enable", "1");
+		/* START waits for the controller's ACK; a busy one may miss it. */
+		for (int i = 0; i < 2 && ret == -ETIMEDOUT; i++)
+			ret = dev_write(x, "buffer/enable", "1");
 		if (!ret)
 			break;
 		if (ret != -EINVAL && ret != -ENOMEM)
@@ -488,6 +506,7 @@ static uint32_t gcs_clock_of(const char *clock)
 
 static int add_stream(struct src_iio *x)
 {
+	unsigned int tiles = 0, rows = 0, cols = 0, pitch = 0;
 	char desc[1024], scale[32] = "";
 	struct gcs_stream_def def;
 	int ret;
@@ -496,24 +515,33 @@ static int add_stream(struct src_iio *x)
 	dev_read(x, "firmware", x->firmware, sizeof(x->firmware));
 	dev_read(x, "geometry", x->geometry, sizeof(x->geometry));
 	dev_read(x, "in_pressure_scale", scale, sizeof(scale));
-	/* Metadata values must be tokens: anything odd is left out. */
+	/* "tiles rows cols pitch_um"; zeros if the driver says otherwise */
+	if (sscanf(x->geometry, "%u %u %u %u", &tiles, &rows, &cols, &pitch) != 4)
+		tiles = rows = cols = pitch = 0;
+	/* Metadata values must be tokens: anything odd becomes '_'. */
 	for (char *p = x->serial; *p; p++)
-		if (*p == ' ' || *p == '"' || *p == '\\')
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= 'a' && *p <= 'z') || strchr("._:-", *p)))
 			*p = '_';
+	for (char *p = x->firmware; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == '.'))
+			*p = '_';
+	if (strspn(scale, "0123456789.") != strlen(scale))
+		scale[0] = '\0';
 	snprintf(desc, sizeof(desc),
 		 "{\"device\":\"%s\",\"driver\":\"" DRIVER_NAME "\","
 		 "\"iio\":\"%s\",\"serial\":\"%s\",\"firmware\":\"%s\","
-		 "\"geometry\":\"%s\",\"rate_hz\":%u,\"scale_kpa\":\"%s\","
+		 "\"tiles\":%u,\"rows\":%u,\"cols\":%u,\"pitch_um\":%u,"
+		 "\"rate_hz\":%u,\"scale_kpa\":%s,"
 		 "\"sensel\":\"le:u12/16\",\"scan_bytes\":%u,\"rows_bytes\":%u,"
 		 "\"fields\":{\"seq\":%u,\"controller_clock_us\":%u,"
 		 "\"flags\":%u,\"missing\":%u,\"timestamp\":%u},"
 		 "\"timestamp_clock\":\"%s\",\"buffer_length\":%u,"
 		 "\"watermark\":%u,\"attach\":%u}",
 		 x->s.name, x->id, *x->serial ? x->serial : "unknown",
-		 *x->firmware ? x->firmware : "unknown",
-		 *x->geometry ? x->geometry : "unknown", x->rate,
-		 *scale ? scale : "unknown", x->scan_bytes, x->rows_bytes,
-		 x->off[F_SEQ], x->off[F_CLOCK], x->off[F_FLAGS],
+		 *x->firmware ? x->firmware : "unknown", tiles, rows, cols,
+		 pitch, x->rate, *scale ? scale : "null", x->scan_bytes,
+		 x->rows_bytes, x->off[F_SEQ], x->off[F_CLOCK], x->off[F_FLAGS],
 		 x->off[F_MISSING], x->off[F_TS], x->clock, x->length,
 		 x->watermark, x->n_attach);
 	def = (struct gcs_stream_def){
@@ -575,6 +603,13 @@ static int attach(struct src_iio *x)
 		.stream = x->stream, .record_size = x->scan_bytes,
 		.max_records = x->length, .batch_records = x->watermark,
 		.whole_records = true, .gap_reason = GCS_GAP_KERNEL_OVERFLOW,
+		/*
+		 * IIO wakes pollers on every scan: read about a watermark at a
+		 * time instead (the engine shortens the hold if scans come
+		 * faster than the device's rate says).
+		 */
+		.hold_us = x->rate ? (uint32_t)((uint64_t)x->watermark *
+						1000000 / x->rate) : 0,
 		.has_seq = true, .rec_ts = true, .rec_info = iio_rec_info,
 		.priv = x,
 	};
@@ -617,7 +652,10 @@ static int iio_chan_end(struct eng_source *s, struct eng_chan *c, int err)
 	struct src_iio *x = s->priv;
 	int64_t now = eng_now();
 
-	(void)c;
+	struct eng_chan_stats st;
+
+	eng_chan_get_stats(c, &st);
+	x->lost_t = st.records ? st.t_last_ns : now;
 	x->chan = NULL;
 	detach(x);
 	if (err != -ENODEV || x->o.no_reattach)
@@ -653,30 +691,45 @@ static void iio_tick(struct eng_source *s, int64_t now)
 		/* Not ready yet (or refused): try again later. */
 		return;
 	}
+	/*
+	 * The outage, on the old stream: no sequence numbers can say what
+	 * was missed (the new boot counts from 0), the times can.
+	 */
+	eng_gap(s->e, old, GCS_GAP_DISCONNECT, GCS_SEQ_UNKNOWN, GCS_SEQ_UNKNOWN,
+		x->lost_t, now);
 	eng_marker(s->e, GCS_MARK_DEVICE_RESET, old, now, x->stream);
 	why(x, 0, "%s: attached again as stream %u", x->id, x->stream);
+}
+
+static int counters(struct src_iio *x, char *buf, size_t len)
+{
+	char ov[24] = "?", gaps[24] = "?", drop[24] = "?";
+
+	dev_read(x, "overruns", ov, sizeof(ov));
+	dev_read(x, "seq_gaps", gaps, sizeof(gaps));
+	dev_read(x, "controller_dropped", drop, sizeof(drop));
+	return snprintf(buf, len, "%s %u Hz buf %u/%u overruns %s seq_gaps %s ctrl_dropped %s",
+			x->id, x->rate, x->watermark, x->length, ov, gaps, drop);
 }
 
 static void iio_stop(struct eng_source *s)
 {
 	struct src_iio *x = s->priv;
 
+	if (x->fd >= 0)
+		counters(x, x->final, sizeof(x->final));
 	detach(x);
 }
 
 static int iio_describe(struct eng_source *s, char *buf, size_t len)
 {
 	struct src_iio *x = s->priv;
-	char ov[24] = "?", gaps[24] = "?", drop[24] = "?";
 
-	if (x->fd < 0)
-		return snprintf(buf, len, "%s", s->waiting ? "waiting for the mat" :
-							 "stopped");
-	dev_read(x, "overruns", ov, sizeof(ov));
-	dev_read(x, "seq_gaps", gaps, sizeof(gaps));
-	dev_read(x, "controller_dropped", drop, sizeof(drop));
-	return snprintf(buf, len, "%s %u Hz buf %u/%u overruns %s seq_gaps %s ctrl_dropped %s",
-			x->id, x->rate, x->watermark, x->length, ov, gaps, drop);
+	if (x->fd >= 0)
+		return counters(x, buf, len);
+	if (s->waiting)
+		return snprintf(buf, len, "waiting for the mat");
+	return snprintf(buf, len, "%s", *x->final ? x->final : "stopped");
 }
 
 static void iio_destroy(struct eng_source *s)

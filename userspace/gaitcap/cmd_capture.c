@@ -81,6 +81,7 @@ static void usage(FILE *f)
 		"      --no-compact       keep raw chunks (no zstd compaction)\n"
 		"      --io MODE          auto, poll-first, fast-poll, async\n"
 		"      --blocking-sync    fdatasync() in the loop instead of IORING_OP_FSYNC\n"
+		"      --prefault         fault each reservation in with one madvise() first\n"
 		"      --control PATH     marker socket (default " ENG_CTL_DEFAULT_DIR "/"
 		ENG_CTL_DEFAULT_NAME "), or none\n"
 		"      --status S         status lines every S seconds when not on a terminal\n"
@@ -333,6 +334,7 @@ enum {
 	O_SITE, O_CONDITION, O_TRIAL, O_RATE, O_BUFFER, O_WATERMARK, O_WAIT,
 	O_CLOCK, O_NO_REATTACH, O_SYNC_MS, O_CLOCK_MS, O_NO_COMPACT, O_IO,
 	O_BLOCKING_SYNC, O_CONTROL, O_STATUS, O_NO_KEYS, O_PROBE,
+	O_PREFAULT,
 };
 
 static int num(const char *s, double lo, double hi, double *out)
@@ -373,6 +375,7 @@ static int parse(struct capture *c, int argc, char **argv)
 		{ "no-compact", no_argument, NULL, O_NO_COMPACT },
 		{ "io", required_argument, NULL, O_IO },
 		{ "blocking-sync", no_argument, NULL, O_BLOCKING_SYNC },
+		{ "prefault", no_argument, NULL, O_PREFAULT },
 		{ "control", required_argument, NULL, O_CONTROL },
 		{ "status", required_argument, NULL, O_STATUS },
 		{ "no-keys", no_argument, NULL, O_NO_KEYS },
@@ -428,12 +431,13 @@ static int parse(struct capture *c, int argc, char **argv)
 			c->trial = (long)v;
 			break;
 		case O_RATE:
-			if (!strcmp(optarg, "max"))
+			if (!strcmp(optarg, "max")) {
 				c->iio.rate_hz = UINT_MAX;
-			else if (num(optarg, 1, 1e6, &v))
+				break;
+			}
+			if (num(optarg, 1, 1e6, &v))
 				return -EINVAL;
-			else
-				c->iio.rate_hz = (unsigned int)v;
+			c->iio.rate_hz = (unsigned int)v;
 			break;
 		case O_BUFFER:
 			if (num(optarg, 2, 1 << 20, &v))
@@ -477,6 +481,9 @@ static int parse(struct capture *c, int argc, char **argv)
 			break;
 		case O_BLOCKING_SYNC:
 			c->eo.blocking_sync = true;
+			break;
+		case O_PREFAULT:
+			c->eo.prefault = true;
 			break;
 		case O_CONTROL:
 			c->control = strcmp(optarg, "none") ? optarg : NULL;

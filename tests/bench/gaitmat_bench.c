@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gaitmat-bench: the two small tools the capture benchmark needs in the
+ * guest (tests/bench/capture-bench.sh).
+ *
+ *   gaitmat-bench cpu [-o FILE] CMD [ARG...]
+ *	run CMD (its standard output to FILE) and print its CPU time (user +
+ *	system, every thread and io_uring worker of it and every child it
+ *	waited for included: wait4()'s rusage) and wall time
+ *
+ *   gaitmat-bench readloop DEV OUT SECONDS [BUFBYTES]
+ *	the plain way to capture: blocking read() of the IIO character
+ *	device into a buffer, write() of what came to OUT, for SECONDS
+ *	(the buffer must be set up and enabled already)
+ *
+ *   gaitmat-bench crc [MIB]
+ *	CPU time of the session format's CRC-32C (gcs_crc32c(), what every
+ *	commit computes over the chunk) per MiB of mat-like data on this CPU
+ *
+ * Exit status: the command's (cpu), 0 or 1 (readloop, crc).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "session/gcsession.h"
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t tv_us(const struct timeval *tv)
+{
+	return (int64_t)tv->tv_sec * 1000000 + tv->tv_usec;
+}
+
+static int cpu(int argc, char **argv)
+{
+	const char *out = NULL;
+	struct rusage ru;
+	int64_t t0 = now_ns();
+	int st;
+	pid_t pid;
+
+	if (argc >= 2 && !strcmp(argv[0], "-o")) {
+		out = argv[1];
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc < 1)
+		return 2;
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (!pid) {
+		if (out) {
+			int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+			if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+				_exit(126);
+			close(fd);
+		}
+		execvp(argv[0], argv);
+		fprintf(stderr, "gaitmat-bench: %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (wait4(pid, &st, 0, &ru) != pid)
+		return 1;
+	printf("cpu_us=%lld user_us=%lld sys_us=%lld wall_us=%lld\n",
+	       (long long)(tv_us(&ru.ru_utime) + tv_us(&ru.ru_stime)),
+	       (long long)tv_us(&ru.ru_utime), (long long)tv_us(&ru.ru_stime),
+	       (long long)((now_ns() - t0) / 1000));
+	fflush(stdout);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int readloop(int argc, char **argv)
+{
+	size_t len = argc > 3 ? strtoul(argv[3], NULL, 0) : 1 << 20;
+	int64_t end;
+	long long total = 0;
+	uint8_t *buf;
+	int in, out;
+
+	if (argc < 3 || !len)
+		return 2;
+	end = now_ns() + (int64_t)(atof(argv[2]) * 1e9);
+	buf = malloc(len);
+	in = open(argv[0], O_RDONLY);
+	out = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (!buf || in < 0 || out < 0) {
+		perror("gaitmat-bench readloop");
+		return 1;
+	}
+	/* A blocking read waits for the buffer's watermark, then returns it. */
+	while (now_ns() < end) {
+		ssize_t n = read(in, buf, len), w = 0;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("read");
+			return 1;
+		}
+		while (w < n) {
+			ssize_t k = write(out, buf + w, (size_t)(n - w));
+
+			if (k < 0) {
+				perror("write");
+				return 1;
+			}
+			w += k;
+		}
+		total += n;
+	}
+	close(out);
+	close(in);
+	free(buf);
+	printf("bytes=%lld\n", total);
+	return 0;
+}
+
+static int crc(int argc, char **argv)
+{
+	size_t mib = argc > 0 ? strtoul(argv[0], NULL, 0) : 64, len = 1 << 20;
+	struct rusage a, b;
+	uint8_t *buf = calloc(1, len);
+	uint32_t c = 0;
+
+	if (!buf || !mib)
+		return 1;
+	/* Mostly zeros with a footprint, like a scan of the mat. */
+	for (size_t i = 0; i < len / 16; i++)
+		buf[(i * 7919) % len] = (uint8_t)i;
+	getrusage(RUSAGE_SELF, &a);
+	for (size_t i = 0; i < mib; i++)
+		c = gcs_crc32c(c, buf, len);
+	getrusage(RUSAGE_SELF, &b);
+	printf("crc32c_ms_per_mib=%.2f crc=%08x\n",
+	       (double)(tv_us(&b.ru_utime) + tv_us(&b.ru_stime) -
+			tv_us(&a.ru_utime) - tv_us(&a.ru_stime)) / 1000 / mib, c);
+	free(buf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "crc"))
+		return crc(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "cpu"))
+		return cpu(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "readloop"))
+		return readloop(argc - 2, argv + 2);
+	fprintf(stderr, "usage: gaitmat-bench cpu [-o FILE] CMD [ARG...] | readloop DEV OUT SECONDS [BUFBYTES] | crc [MIB]\n");
+	return 2;
+}
