@@ -12,7 +12,7 @@ PKGS="
 build-essential pkg-config cpio xz-utils kmod file
 linux-headers-amd64 linux-source-6.1 bc bison flex libelf-dev
 qemu-system-x86 busybox-static acpica-tools
-libcmocka-dev libjson-c-dev libzstd-dev liburing-dev
+libcmocka-dev libjson-c-dev libzstd-dev libxxhash-dev liburing-dev
 libiio-dev libiio-utils
 bluez bluez-test-tools e2fsprogs zstd
 sparse clang llvm libclang-rt-14-dev dkms

@@ -136,69 +136,71 @@ check() {
 	rm -f "$file"
 }
 
-echo "BENCH crc $(gaitmat-bench crc 32)"
+echo "BENCH sum $(gaitmat-bench sum 32)"
 for scale in $SCALES; do
-	rm -f $D/*
+	for round in $(seq "$ROUNDS"); do
+		rm -f $D/*
 
-	# 1. gaitcap, twice: like for like (page cache only, as the others:
-	# no durability sync in the window), then as shipped (fdatasync every
-	# second, its writeback charged to gaitcap). It sizes the buffer.
-	for variant in gaitcap gaitcap-sync; do
-		if [ $variant = gaitcap ]; then
-			sync_ms=3600000
-		else
-			sync_ms=1000
-		fi
-		sim_start $variant
+		# 1. gaitcap, twice: like for like (page cache only, as the others:
+		# no durability sync in the window), then as shipped (fdatasync every
+		# second, its writeback charged to gaitcap). It sizes the buffer.
+		for variant in gaitcap gaitcap-sync; do
+			if [ $variant = gaitcap ]; then
+				sync_ms=3600000
+			else
+				sync_ms=1000
+			fi
+			sim_start $variant
+			ov0=$(overruns)
+			gaitcap capture -o $D/g.gcs --rate max --no-compact --quiet --status 0 \
+				--sync-ms $sync_ms --control /run/bench.sock $GAITCAP_ARGS 2>$D/g.log &
+			P=$!
+			window $variant $P status
+			kill -INT $P
+			wait $P
+			echo "BENCH overruns reader=$variant scale=$scale n=$(($(overruns) - ov0))"
+			sim_stop
+			LENGTH=$(sed -n 's/.*buf [0-9]*\/\([0-9]*\) .*/\1/p' $D/g.log | head -n 1)
+			WATERMARK=$(sed -n 's/.*buf \([0-9]*\)\/.*/\1/p' $D/g.log | head -n 1)
+			SCAN_BYTES=$(gaitcap info --quick $D/g.gcs | sed -n 's/.* \([0-9]*\) B\/record.*/\1/p' | head -n 1)
+			: "${SCAN_BYTES:=1}"
+			echo "BENCH window $W scan_bytes=$SCAN_BYTES"
+			[ -s $D/g.gcs ] || sed 's/^/# /' $D/g.log
+			check $variant $D/g.gcs ""
+		done
+		echo "BENCH buffer scale=$scale length=$LENGTH watermark=$WATERMARK scan_bytes=$SCAN_BYTES"
+
+		# 2. iio_readdev: -b N asks libiio for N-sample blocks, of which it
+		# keeps 4 in the kernel: N = LENGTH / 4 gives the same kfifo.
+		sim_start readdev
+		setup_buffer "$sys"
 		ov0=$(overruns)
-		gaitcap capture -o $D/g.gcs --rate max --no-compact --quiet --status 0 \
-			--sync-ms $sync_ms --control /run/bench.sock $GAITCAP_ARGS 2>$D/g.log &
+		iio_readdev -b $((LENGTH / 4)) -T 5000 "$(basename "$sys")" >$D/r.raw 2>$D/r.log &
 		P=$!
-		window $variant $P status
+		window readdev $P $D/r.raw
 		kill -INT $P
 		wait $P
-		echo "BENCH overruns reader=$variant scale=$scale n=$(($(overruns) - ov0))"
-		sim_stop
-		LENGTH=$(sed -n 's/.*buf [0-9]*\/\([0-9]*\) .*/\1/p' $D/g.log | head -n 1)
-		WATERMARK=$(sed -n 's/.*buf \([0-9]*\)\/.*/\1/p' $D/g.log | head -n 1)
-		SCAN_BYTES=$(gaitcap info --quick $D/g.gcs | sed -n 's/.* \([0-9]*\) B\/record.*/\1/p' | head -n 1)
-		: "${SCAN_BYTES:=1}"
+		echo "BENCH overruns reader=readdev scale=$scale n=$(($(overruns) - ov0))"
 		echo "BENCH window $W scan_bytes=$SCAN_BYTES"
-		[ -s $D/g.gcs ] || sed 's/^/# /' $D/g.log
-		check $variant $D/g.gcs ""
+		sim_stop
+		check readdev $D/r.raw --raw
+
+		# 3. a plain read()/write() loop, reading half the buffer at most.
+		sim_start readloop
+		setup_buffer "$sys"
+		echo 1 >"$sys/buffer/enable"
+		ov0=$(overruns)
+		gaitmat-bench readloop "$dev" $D/l.raw 3600 $((LENGTH * SCAN_BYTES / 2)) >/dev/null &
+		P=$!
+		window readloop $P $D/l.raw
+		kill -TERM $P
+		wait $P
+		echo 0 >"$sys/buffer/enable"
+		echo "BENCH overruns reader=readloop scale=$scale n=$(($(overruns) - ov0))"
+		echo "BENCH window $W scan_bytes=$SCAN_BYTES"
+		sim_stop
+		check readloop $D/l.raw --raw
 	done
-	echo "BENCH buffer scale=$scale length=$LENGTH watermark=$WATERMARK scan_bytes=$SCAN_BYTES"
-
-	# 2. iio_readdev: -b N asks libiio for N-sample blocks, of which it
-	# keeps 4 in the kernel: N = LENGTH / 4 gives the same kfifo.
-	sim_start readdev
-	setup_buffer "$sys"
-	ov0=$(overruns)
-	iio_readdev -b $((LENGTH / 4)) -T 5000 "$(basename "$sys")" >$D/r.raw 2>$D/r.log &
-	P=$!
-	window readdev $P $D/r.raw
-	kill -INT $P
-	wait $P
-	echo "BENCH overruns reader=readdev scale=$scale n=$(($(overruns) - ov0))"
-	echo "BENCH window $W scan_bytes=$SCAN_BYTES"
-	sim_stop
-	check readdev $D/r.raw --raw
-
-	# 3. a plain read()/write() loop, reading half the buffer at most.
-	sim_start readloop
-	setup_buffer "$sys"
-	echo 1 >"$sys/buffer/enable"
-	ov0=$(overruns)
-	gaitmat-bench readloop "$dev" $D/l.raw 3600 $((LENGTH * SCAN_BYTES / 2)) >/dev/null &
-	P=$!
-	window readloop $P $D/l.raw
-	kill -TERM $P
-	wait $P
-	echo 0 >"$sys/buffer/enable"
-	echo "BENCH overruns reader=readloop scale=$scale n=$(($(overruns) - ov0))"
-	echo "BENCH window $W scan_bytes=$SCAN_BYTES"
-	sim_stop
-	check readloop $D/l.raw --raw
 done
 rm -rf $D
 echo "BENCH done"

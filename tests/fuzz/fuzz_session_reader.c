@@ -31,13 +31,6 @@
 
 #ifndef GEN_SEEDS
 
-static uint32_t seed_of(const struct gcs_file_info *fi)
-{
-	uint64_t salt = fi->salt;
-
-	return gcs_crc32c(0, &salt, sizeof(salt));
-}
-
 static void check_chunks(struct gcs_reader *r)
 {
 	const struct gcs_file_info *fi = gcs_reader_info(r);
@@ -54,7 +47,8 @@ static void check_chunks(struct gcs_reader *r)
 		if (gcs_reader_chunk_data(r, i, &d, &len))
 			continue;
 		FUZZ_ASSERT(len == c->raw_len);
-		FUZZ_ASSERT(gcs_crc32c(seed_of(fi), d, len) == c->raw_crc);
+		FUZZ_ASSERT(gcs_body_sum(fi->incompat, fi->salt, d, len) ==
+			    c->raw_crc);
 		FUZZ_ASSERT(c->status == GCS_CHUNK_OK);
 	}
 }
@@ -127,7 +121,7 @@ static void fix_crcs(uint8_t *buf, size_t len)
 {
 	static const uint8_t zero[4];
 	struct gcs_disk_header h;
-	uint64_t off = GCS_DATA_START, salt = 0, gen = 0;
+	uint64_t off = GCS_DATA_START, salt = 0, gen = 0, incompat = 0;
 	uint32_t seed;
 
 	for (int i = 0; i < GCS_HDR_SLOTS; i++) {
@@ -141,6 +135,7 @@ static void fix_crcs(uint8_t *buf, size_t len)
 		if (!i || h.generation > gen) {
 			gen = h.generation;
 			salt = h.salt;
+			incompat = h.incompat;
 		}
 	}
 	seed = gcs_crc32c(0, &salt, sizeof(salt));
@@ -154,8 +149,9 @@ static void fix_crcs(uint8_t *buf, size_t len)
 		    r.size % GCS_REC_ALIGN)
 			break;
 		if (r.body_len <= len - off - r.hdr_len)
-			r.body_crc = gcs_crc32c(seed, buf + off + r.hdr_len,
-						r.body_len);
+			r.body_crc = gcs_body_sum(incompat, salt,
+						  buf + off + r.hdr_len,
+						  r.body_len);
 		r.hdr_crc = 0;
 		memcpy(buf + off, &r, sizeof(r));
 		crc = gcs_crc32c(seed, buf + off, 28);

@@ -7,7 +7,7 @@ ENG_TEST_SRCS := $(addprefix userspace/engine/, \
 	$(addprefix userspace/session/, \
 	crc32c.c format.c meta.c writer.c reader.c recover.c) \
 	tests/unit/test_session_util.c tests/unit/test_engine_util.c
-ENG_TEST_LIBS := -luring -lpthread -ljson-c -lzstd
+ENG_TEST_LIBS := -luring -lpthread -ljson-c -lzstd -lxxhash
 
 UNIT_TESTS += test_engine
 # fallocate() is wrapped to play a filesystem that fills up.

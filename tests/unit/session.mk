@@ -4,7 +4,7 @@
 GCS_TEST_SRCS := $(addprefix userspace/session/, \
 	crc32c.c format.c meta.c writer.c reader.c recover.c) \
 	tests/unit/test_session_util.c
-GCS_TEST_LIBS := -ljson-c -lzstd -lpthread
+GCS_TEST_LIBS := -ljson-c -lzstd -lxxhash -lpthread
 
 UNIT_TESTS += test_session_format test_session_recover test_session_writer \
 	test_session_cli

@@ -47,14 +47,15 @@ struct fx {
 	char *path;
 };
 
+TU_DIR_FIRST(struct fx);
+
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fx *f = tu_dir_fixture_new(sizeof(*f));
 
 	if (!f)
 		return -1;
-	f->dir = tu_tmpdir();
-	f->path = f->dir ? tu_path(f->dir, "s.gcs") : NULL;
+	f->path = tu_path(f->dir, "s.gcs");
 	if (!f->path)
 		return -1;
 	fake_limit = 0;
@@ -66,10 +67,8 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	tu_rm_rf(f->dir);
-	free(f->dir);
 	free(f->path);
-	free(f);
+	tu_dir_fixture_free(f);
 	fake_limit = 0;
 	return 0;
 }

@@ -26,14 +26,13 @@ struct fixture {
 	char *out;
 };
 
+TU_DIR_FIRST(struct fixture);
+
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = tu_dir_fixture_new(sizeof(*f));
 
 	if (!f)
-		return -1;
-	f->dir = tu_tmpdir();
-	if (!f->dir)
 		return -1;
 	f->out = tu_path(f->dir, "stdout");
 	*state = f;
@@ -44,10 +43,8 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	tu_rm_rf(f->dir);
-	free(f->dir);
 	free(f->out);
-	free(f);
+	tu_dir_fixture_free(f);
 	return 0;
 }
 

@@ -28,6 +28,8 @@ struct fixture {
 	size_t crashed_len;
 };
 
+TU_DIR_FIRST(struct fixture);
+
 static int make_image(const char *dir, const char *name, bool compact,
 		      bool close_it, uint8_t **buf, size_t *len)
 {
@@ -48,12 +50,9 @@ static int make_image(const char *dir, const char *name, bool compact,
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = tu_dir_fixture_new(sizeof(*f));
 
 	if (!f)
-		return -1;
-	f->dir = tu_tmpdir();
-	if (!f->dir)
 		return -1;
 	if (make_image(f->dir, "plain", false, true, &f->plain, &f->plain_len) ||
 	    make_image(f->dir, "packed", true, true, &f->packed, &f->packed_len) ||
@@ -68,12 +67,10 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	tu_rm_rf(f->dir);
-	free(f->dir);
 	free(f->plain);
 	free(f->packed);
 	free(f->crashed);
-	free(f);
+	tu_dir_fixture_free(f);
 	return 0;
 }
 
@@ -219,6 +216,75 @@ static void test_session_roundtrip_compacted(void **state)
 	assert_true(punched);
 	/* ...and the same bytes in the uncompacted file hold data. */
 	assert_int_equal(f->plain_len < f->packed_len + 65536, true);
+}
+
+/*
+ * Body sums (4.1): files written now carry XXH64 ones and say so with an
+ * incompat bit; a file without the bit (as written before 0.2) has CRC-32C
+ * bodies and still reads. The same bytes resealed the old way read the same,
+ * and each kind of file refuses the other kind's sums.
+ */
+static void test_session_body_sums_both_kinds(void **state)
+{
+	struct fixture *f = *state;
+	static const char hello[] = "123456789";
+	uint8_t *old = malloc(f->plain_len);
+	uint64_t offs[512];
+	struct gcs_reader *r;
+	size_t n;
+
+	/* XXH64 of nothing (the spec's value) and of "123456789", seed 0;
+	 * gcs_body_sum keeps the low 32 bits. */
+	assert_int_equal(gcs_body_sum(GCS_INCOMPAT_BODY_XXH64, 0, hello, 0),
+			 (uint32_t)0xef46db3751d8e999ull);
+	assert_int_equal(gcs_body_sum(GCS_INCOMPAT_BODY_XXH64, 0, hello, 9),
+			 (uint32_t)0x8cb841db40e6ae83ull);
+	assert_int_not_equal(gcs_body_sum(GCS_INCOMPAT_BODY_XXH64, 1, hello, 9),
+			     gcs_body_sum(GCS_INCOMPAT_BODY_XXH64, 0, hello, 9));
+	/* Without the bit: CRC-32C seeded with the salt's CRC-32C. */
+	{
+		uint64_t salt = 0x0123456789abcdefull;
+		uint32_t seed = gcs_crc32c(0, &salt, sizeof(salt));
+
+		assert_int_equal(gcs_body_sum(0, salt, hello, 9),
+				 gcs_crc32c(seed, hello, 9));
+	}
+
+	r = open_img(f->plain, f->plain_len, GCS_OPEN_VERIFY);
+	assert_int_equal(gcs_reader_info(r)->incompat, GCS_INCOMPAT_BODY_XXH64);
+	gcs_reader_close(r);
+
+	/* Reseal every record with CRC-32C bodies and clear the bit. */
+	assert_non_null(old);
+	memcpy(old, f->plain, f->plain_len);
+	for (int i = 0; i < GCS_HDR_SLOTS; i++) {
+		struct gcs_disk_header h;
+
+		memcpy(&h, old + i * GCS_BLOCK, sizeof(h));
+		h.incompat = 0;
+		memcpy(old + i * GCS_BLOCK, &h, sizeof(h));
+		tu_fix_slot(old, i);
+	}
+	/* Before the records are resealed, no chunk body passes its sum. */
+	r = open_img(old, f->plain_len, GCS_OPEN_VERIFY);
+	for (size_t i = 0; i < gcs_reader_n_chunks(r); i++) {
+		const uint8_t *d;
+		uint32_t len;
+
+		assert_int_not_equal(gcs_reader_chunk_data(r, i, &d, &len), 0);
+	}
+	gcs_reader_close(r);
+	n = tu_record_offsets(old, f->plain_len, offs, 512);
+	assert_true(n > SMALL_CHUNKS);
+	for (size_t i = 0; i < n; i++)
+		tu_fix_record(old, f->plain_len, offs[i]);
+	for (unsigned int m = 0; m < 4; m++) {
+		r = open_img(old, f->plain_len, m);
+		assert_int_equal(gcs_reader_info(r)->incompat, 0);
+		check_small(r, true);
+		gcs_reader_close(r);
+	}
+	free(old);
 }
 
 static void test_session_roundtrip_crashed(void **state)
@@ -1116,6 +1182,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_session_roundtrip_closed),
 		cmocka_unit_test(test_session_roundtrip_compacted),
 		cmocka_unit_test(test_session_roundtrip_crashed),
+		cmocka_unit_test(test_session_body_sums_both_kinds),
 		cmocka_unit_test(test_session_events_roundtrip),
 		cmocka_unit_test(test_session_interpolated_timestamps),
 		cmocka_unit_test(test_session_meta_policy),

@@ -23,33 +23,6 @@
 #include "session/gcs_internal.h"
 #include "test_session_util.h"
 
-struct fixture {
-	char *dir;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	f->dir = tu_tmpdir();
-	if (!f->dir)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	tu_rm_rf(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
-}
-
 /* What the original file holds, to predict what survives a cut at L. */
 struct model {
 	uint8_t *buf;
@@ -93,8 +66,9 @@ static void model_build(struct model *m, const char *path)
 		m->c[i].raw_end = m->c[i].z_end = 0;
 		/* A raw copy counts if its payload is still there (not punched). */
 		if (c->have_raw &&
-		    gcs_crc32c(gcs_salt_seed(gcs_reader_info(r)->salt),
-			       m->buf + c->raw_body_off, c->raw_len) == c->raw_crc) {
+		    gcs_body_sum(gcs_reader_info(r)->incompat,
+				 gcs_reader_info(r)->salt,
+				 m->buf + c->raw_body_off, c->raw_len) == c->raw_crc) {
 			for (size_t k = 0; k < m->n; k++)
 				if (m->offs[k] == c->orig_off)
 					m->c[i].raw_end = m->ends[k];
@@ -233,14 +207,14 @@ static void every_cut(const char *dir, bool close_it, bool compact)
 
 static void test_session_recover_every_cut_crashed(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_dir *f = *state;
 
 	every_cut(f->dir, false, false);
 }
 
 static void test_session_recover_every_cut_closed_compacted(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_dir *f = *state;
 
 	every_cut(f->dir, true, true);
 }
@@ -292,7 +266,7 @@ static int write_large(const char *path, bool close_it)
 
 static void test_session_recover_sampled_cuts_large(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_dir *f = *state;
 	struct model *m = calloc(1, sizeof(*m));
 	char *src = tu_path(f->dir, "large-src"), *dst = tu_path(f->dir, "large-cut");
 	uint64_t rng = 99, points[64];
@@ -372,7 +346,7 @@ static void writer_child(const char *path, struct shared *sh)
 
 static void test_session_recover_after_kill9(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_dir *f = *state;
 	char *path = tu_path(f->dir, "killed");
 	struct shared *sh;
 	unsigned int seed = 4242;
@@ -444,7 +418,7 @@ static void test_session_recover_after_kill9(void **state)
 
 static void test_session_recover_power_loss_model(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_dir *f = *state;
 	char *path = tu_path(f->dir, "power"), *cut = tu_path(f->dir, "power-cut");
 	struct gcs_writer_opts o;
 	struct gcs_writer *w;
@@ -529,7 +503,7 @@ static void test_session_recover_power_loss_model(void **state)
 
 static void test_session_recover_refuses_live_writer(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_dir *f = *state;
 	char *path = tu_path(f->dir, "live");
 	struct gcs_recover_report rep;
 	struct gcs_writer *w;
@@ -547,7 +521,7 @@ static void test_session_recover_refuses_live_writer(void **state)
 
 static void test_session_recover_garbage_tail(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_dir *f = *state;
 	char *path = tu_path(f->dir, "garbage");
 	struct gcs_recover_report rep;
 	struct gcs_reader *r;
@@ -576,7 +550,7 @@ static void test_session_recover_garbage_tail(void **state)
 
 static void test_session_recover_not_a_session(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_dir *f = *state;
 	char *path = tu_path(f->dir, "notsession");
 	struct gcs_recover_report rep;
 	uint8_t junk[20000], *back;
@@ -608,5 +582,5 @@ int main(int argc, char **argv)
 
 	if (argc > 1)	/* run one test by name (or pattern) */
 		cmocka_set_test_filter(argv[1]);
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_dir_setup, tu_dir_teardown);
 }

@@ -56,6 +56,47 @@ void tu_rm_rf(const char *dir)
 	rmdir(dir);
 }
 
+void *tu_dir_fixture_new(size_t size)
+{
+	char **dir;
+
+	if (size < sizeof(*dir))
+		return NULL;
+	/* A struct's first member sits at its address (C11 6.7.2.1p15). */
+	dir = calloc(1, size);
+	if (!dir)
+		return NULL;
+	*dir = tu_tmpdir();
+	if (!*dir) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+void tu_dir_fixture_free(void *fixture)
+{
+	char **dir = fixture;
+
+	if (!fixture)
+		return;
+	tu_rm_rf(*dir);
+	free(*dir);
+	free(fixture);
+}
+
+int tu_dir_setup(void **state)
+{
+	*state = tu_dir_fixture_new(sizeof(struct tu_dir));
+	return *state ? 0 : -1;
+}
+
+int tu_dir_teardown(void **state)
+{
+	tu_dir_fixture_free(*state);
+	return 0;
+}
+
 int tu_read_file(const char *path, uint8_t **buf, size_t *len)
 {
 	struct stat sb;
@@ -277,26 +318,27 @@ size_t tu_record_offsets(const uint8_t *buf, size_t len, uint64_t *offs,
 	return n;
 }
 
-static uint32_t seed_of(const uint8_t *buf)
+/* The newer header slot: its salt and incompat bits seal the records. */
+static struct gcs_disk_header hdr_of(const uint8_t *buf)
 {
 	struct gcs_disk_header a, b;
-	uint64_t salt;
 
 	memcpy(&a, buf, sizeof(a));
 	memcpy(&b, buf + GCS_BLOCK, sizeof(b));
-	salt = a.generation > b.generation ? a.salt : b.salt;
-	return gcs_crc32c(0, &salt, sizeof(salt));
+	return a.generation > b.generation ? a : b;
 }
 
 void tu_fix_record(uint8_t *buf, size_t len, uint64_t off)
 {
-	uint32_t seed = seed_of(buf), crc;
+	struct gcs_disk_header fh = hdr_of(buf);
+	uint32_t seed = gcs_crc32c(0, &fh.salt, sizeof(fh.salt)), crc;
 	struct gcs_rec_hdr h;
 	static const uint8_t zero[4];
 
 	memcpy(&h, buf + off, sizeof(h));
 	if (off + h.hdr_len + (uint64_t)h.body_len <= len)
-		h.body_crc = gcs_crc32c(seed, buf + off + h.hdr_len, h.body_len);
+		h.body_crc = gcs_body_sum(fh.incompat, fh.salt,
+					  buf + off + h.hdr_len, h.body_len);
 	h.hdr_crc = 0;
 	memcpy(buf + off, &h, sizeof(h));
 	if (off + h.hdr_len > len || h.hdr_len < GCS_REC_HDR_LEN)

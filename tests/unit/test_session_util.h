@@ -26,6 +26,30 @@ void tu_rm_rf(const char *dir);
 int tu_read_file(const char *path, uint8_t **buf, size_t *len);
 int tu_write_file(const char *path, const void *buf, size_t len);
 
+/*
+ * Fixtures that work in a fresh folder. A fixture struct starts with
+ * `char *dir` (TU_DIR_FIRST checks it at build time). tu_dir_setup() makes
+ * *state a bare struct tu_dir; a fixture that carries more is allocated by
+ * tu_dir_fixture_new(): zeroed, @size bytes, its folder made (NULL on
+ * failure). tu_dir_fixture_free() removes the folder with everything in it
+ * and frees the dir and the struct, not what other members own;
+ * tu_dir_teardown() does that to *state.
+ */
+struct tu_dir {
+	char *dir;
+};
+
+#define TU_DIR_FIRST(type)						\
+	_Static_assert(offsetof(type, dir) == 0 &&			\
+		       __builtin_types_compatible_p(			\
+				__typeof__(((type *)0)->dir), char *),	\
+		       #type " must start with char *dir")
+
+int tu_dir_setup(void **state);
+int tu_dir_teardown(void **state);
+void *tu_dir_fixture_new(size_t size);
+void tu_dir_fixture_free(void *fixture);
+
 int64_t tu_t(uint64_t seq);
 void tu_fixed_record(uint8_t *dst, uint64_t seq);
 uint32_t tu_var_len(uint64_t seq);

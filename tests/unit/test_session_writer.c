@@ -48,27 +48,12 @@ struct fixture {
 	int n;
 };
 
+TU_DIR_FIRST(struct fixture);
+
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	f->dir = tu_tmpdir();
-	if (!f->dir)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	tu_rm_rf(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
+	*state = tu_dir_fixture_new(sizeof(struct fixture));
+	return *state ? 0 : -1;
 }
 
 static char *fresh(struct fixture *f)
@@ -557,6 +542,89 @@ static void test_session_writer_disk_full_tmpfs(void **state)
 	free(mnt);
 }
 
+/*
+ * A session file appears under its name only whole: a writer killed at any
+ * instant of gcs_writer_create() leaves either no file or a session that
+ * opens with its metadata, never a file of zeros. Children are killed at
+ * spread-out instants across the creation (a 64 MiB preallocation keeps it
+ * busy for a while).
+ */
+static void test_session_writer_named_only_when_whole(void **state)
+{
+	struct fixture *f = *state;
+	struct gcs_writer_opts o;
+	struct gcs_writer *w;
+	struct timespec t0, t1;
+	int absent = 0, whole = 0;
+	long span_ns;
+	char *p;
+
+	gcs_writer_opts_init(&o);
+	o.grow_step = 64u << 20;
+	/* How long one creation takes here: the kills spread over 1.5 times. */
+	p = fresh(f);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(gcs_writer_create(&w, p, &o, tu_meta), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	gcs_writer_abort(w);
+	unlink(p);
+	free(p);
+	span_ns = (t1.tv_sec - t0.tv_sec) * 1000000000L + t1.tv_nsec - t0.tv_nsec;
+	span_ns = span_ns * 3 / 2 + 1000000;	/* and the fork */
+
+	for (int i = 0; i < 40; i++) {
+		struct gcs_reader *r = NULL;
+		long at = span_ns * (i % 20) / 19;
+		struct timespec d = { at / 1000000000L, at % 1000000000L };
+		struct stat st;
+		pid_t pid;
+
+		p = fresh(f);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (!pid)
+			_exit(gcs_writer_create(&w, p, &o, tu_meta) ? 1 : 0);
+		nanosleep(&d, NULL);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (stat(p, &st)) {
+			assert_int_equal(errno, ENOENT);
+			absent++;
+		} else {
+			assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_VERIFY), 0);
+			assert_non_null(gcs_reader_meta(r));
+			assert_int_equal(st.st_mode & 0077 & ~0040, 0);
+			gcs_reader_close(r);
+			unlink(p);
+			whole++;
+		}
+		free(p);
+	}
+	/* Both outcomes happened: the kills did land inside the creation. */
+	print_message("# %d killed before the name, %d whole\n", absent, whole);
+	assert_true(absent > 0);
+	assert_true(whole > 0);
+}
+
+/* A name that exists is refused and its file left exactly as it was. */
+static void test_session_writer_never_replaces(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer *w = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(tu_write_file(p, "not ours", 8), 0);
+	assert_int_equal(gcs_writer_create(&w, p, NULL, tu_meta), -EEXIST);
+	assert_null(w);
+	assert_int_equal(tu_read_file(p, &buf, &len), 0);
+	assert_int_equal(len, 8);
+	assert_memory_equal(buf, "not ours", 8);
+	free(buf);
+	free(p);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,9 +637,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_session_writer_space_estimate),
 		cmocka_unit_test(test_session_writer_disk_full_ends_cleanly),
 		cmocka_unit_test(test_session_writer_disk_full_tmpfs),
+		cmocka_unit_test(test_session_writer_named_only_when_whole),
+		cmocka_unit_test(test_session_writer_never_replaces),
 	};
 
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, tu_dir_teardown);
 }

@@ -65,6 +65,7 @@ void eng_opts_init(struct eng_opts *o)
 	o->tick_ms = 100;
 	o->max_read_bytes = 4u << 20;
 	o->compact_thread = true;
+	o->prefault = true;
 }
 
 /* ---- Probing ---------------------------------------------------------------- */

@@ -60,7 +60,7 @@ struct eng_opts {
 	bool no_compact;		/* never start compaction jobs */
 	bool blocking_sync;		/* fdatasync() in the loop, not on the ring */
 	bool force_readv;		/* IORING_OP_READV even if READ exists */
-	bool prefault;			/* MADV_POPULATE_WRITE each reservation first */
+	bool prefault;			/* MADV_POPULATE_WRITE ahead of reads (default) */
 };
 
 void eng_opts_init(struct eng_opts *o);

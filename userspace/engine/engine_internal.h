@@ -156,6 +156,7 @@ struct eng {
 	struct eng_opts o;
 	struct eng_features f;
 	struct gcs_writer *w;
+	uintptr_t faulted_end;	/* the mapping is faulted in below this */
 
 	struct eng_source **src;
 	size_t n_src, cap_src;

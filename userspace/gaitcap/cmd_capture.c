@@ -81,7 +81,7 @@ static void usage(FILE *f)
 		"      --no-compact       keep raw chunks (no zstd compaction)\n"
 		"      --io MODE          auto, poll-first, fast-poll, async\n"
 		"      --blocking-sync    fdatasync() in the loop instead of IORING_OP_FSYNC\n"
-		"      --prefault         fault each reservation in with one madvise() first\n"
+		"      --no-prefault      let reads fault the file's pages in one by one\n"
 		"      --control PATH     marker socket (default " ENG_CTL_DEFAULT_DIR "/"
 		ENG_CTL_DEFAULT_NAME "), or none\n"
 		"      --status S         status lines every S seconds when not on a terminal\n"
@@ -335,6 +335,7 @@ enum {
 	O_CLOCK, O_NO_REATTACH, O_SYNC_MS, O_CLOCK_MS, O_NO_COMPACT, O_IO,
 	O_BLOCKING_SYNC, O_CONTROL, O_STATUS, O_NO_KEYS, O_PROBE,
 	O_PREFAULT,
+	O_NO_PREFAULT,
 };
 
 static int num(const char *s, double lo, double hi, double *out)
@@ -376,6 +377,7 @@ static int parse(struct capture *c, int argc, char **argv)
 		{ "io", required_argument, NULL, O_IO },
 		{ "blocking-sync", no_argument, NULL, O_BLOCKING_SYNC },
 		{ "prefault", no_argument, NULL, O_PREFAULT },
+		{ "no-prefault", no_argument, NULL, O_NO_PREFAULT },
 		{ "control", required_argument, NULL, O_CONTROL },
 		{ "status", required_argument, NULL, O_STATUS },
 		{ "no-keys", no_argument, NULL, O_NO_KEYS },
@@ -484,6 +486,9 @@ static int parse(struct capture *c, int argc, char **argv)
 			break;
 		case O_PREFAULT:
 			c->eo.prefault = true;
+			break;
+		case O_NO_PREFAULT:
+			c->eo.prefault = false;
 			break;
 		case O_CONTROL:
 			c->control = strcmp(optarg, "none") ? optarg : NULL;

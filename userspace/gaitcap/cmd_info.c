@@ -48,6 +48,12 @@ static const char *state_name(uint32_t s)
 	}
 }
 
+/* The checksum of record bodies (format doc 4.1). */
+static const char *body_sum_name(const struct gcs_file_info *fi)
+{
+	return fi->incompat & GCS_INCOMPAT_BODY_XXH64 ? "xxh64" : "crc32c";
+}
+
 static const char *kind_name(uint16_t k)
 {
 	switch (k) {
@@ -235,9 +241,11 @@ static void print_human(struct report *rp)
 	int64_t dur = fi->t_last_ns - fi->t_first_ns;
 
 	printf("file        %s\n", rp->path);
-	printf("format      %u.%u, %s, generation %" PRIu64 ", header copies valid %d/2%s\n",
+	printf("format      %u.%u, %s, %s bodies, generation %" PRIu64
+	       ", header copies valid %d/2%s\n",
 	       fi->ver_major, fi->ver_minor, state_name(fi->state),
-	       fi->generation, __builtin_popcount(fi->slots_valid),
+	       body_sum_name(fi), fi->generation,
+	       __builtin_popcount(fi->slots_valid),
 	       fi->used_index ? ", read through its index" : "");
 	printf("metadata    %s\n", meta ? meta : "(missing)");
 	printf("duration    %.3f s", secs(dur));
@@ -326,19 +334,33 @@ static void print_human(struct report *rp)
 	printf("clock       %zu records\n", gcs_reader_n_clocks(rp->r));
 }
 
-static void add_u64(struct json_object *o, const char *k, uint64_t v)
-{
-	json_object_object_add(o, k, json_object_new_uint64(v));
-}
+/*
+ * The JSON report is written as member lists, one per object, in output
+ * order: JOBJ({ "key", value }, ...). Some keys exist only in some records:
+ * JIF(cond, "key") leaves that member out (its value dropped) unless cond.
+ */
+struct jmember {
+	const char *key;
+	struct json_object *val;
+};
 
-static void add_i64(struct json_object *o, const char *k, int64_t v)
-{
-	json_object_object_add(o, k, json_object_new_int64(v));
-}
+static const char no_key[1];
+#define JIF(cond, key)	((cond) ? (key) : no_key)
+#define JOBJ(...)	jobject((const struct jmember[]){ __VA_ARGS__, { 0 } })
+#define JU64(v)		json_object_new_uint64(v)
+#define JI64(v)		json_object_new_int64(v)
+#define JSTR(v)		json_object_new_string(v)
+#define JBOOL(v)	json_object_new_boolean(v)
 
-static void add_str(struct json_object *o, const char *k, const char *v)
+static struct json_object *jobject(const struct jmember *m)
 {
-	json_object_object_add(o, k, json_object_new_string(v));
+	struct json_object *o = json_object_new_object();
+
+	for (; m->key; m++)
+		if (!o || m->key == no_key ||
+		    json_object_object_add(o, m->key, m->val))
+			json_object_put(m->val);
+	return o;
 }
 
 static struct json_object *parse_or_null(const char *s)
@@ -349,149 +371,136 @@ static struct json_object *parse_or_null(const char *s)
 static int print_json(struct report *rp)
 {
 	const struct gcs_file_info *fi = rp->fi;
-	struct json_object *root = json_object_new_object();
-	struct json_object *o, *a;
+	const uint64_t *nt = fi->n_by_type;
+	struct json_object *root, *a, *problems = json_object_new_array();
 	char nb[32];
 
+	for (int i = 0; problems && i < rp->n_problems; i++)
+		json_object_array_add(problems, JSTR(rp->problems[i]));
+	root = JOBJ(
+		{ "file", JSTR(rp->path) },
+		{ "format", JOBJ(
+			{ "major", JU64(fi->ver_major) },
+			{ "minor", JU64(fi->ver_minor) },
+			{ "state", JSTR(state_name(fi->state)) },
+			{ "body_sum", JSTR(body_sum_name(fi)) },
+			{ "generation", JU64(fi->generation) },
+			{ "header_copies_valid",
+			  JU64((uint64_t)__builtin_popcount(fi->slots_valid)) },
+			{ "used_index", JBOOL(fi->used_index) },
+			{ "live_writer", JBOOL(rp->live) }) },
+		{ "metadata", parse_or_null(gcs_reader_meta(rp->r)) },
+		{ "time", JOBJ(
+			{ "first_ns", JI64(fi->t_first_ns) },
+			{ "last_ns", JI64(fi->t_last_ns) },
+			{ "duration_ns", JI64(fi->t_last_ns - fi->t_first_ns) },
+			{ "clock", JSTR("monotonic") },
+			{ JIF(rp->real_start_ns, "realtime_start_ns"),
+			  JI64(rp->real_start_ns) }) },
+		{ "sizes", JOBJ(
+			{ "raw", JU64(fi->raw_bytes) },
+			{ "stored", JU64(fi->stored_bytes) },
+			{ "stored_raw_chunks", JU64(fi->raw_stored) },
+			{ "stored_zstd_chunks", JU64(fi->zstd_stored) },
+			{ "file", JU64(fi->file_size) },
+			{ "allocated", JU64(fi->allocated) }) },
+		{ "records", JOBJ(
+			{ "total", JU64(fi->n_records) },
+			{ "meta", JU64(nt[0]) },
+			{ "stream", JU64(nt[1]) },
+			{ "chunk", JU64(nt[2]) },
+			{ "zchunk", JU64(nt[3]) },
+			{ "clock", JU64(nt[4]) },
+			{ "marker", JU64(nt[5]) },
+			{ "gap", JU64(nt[6]) },
+			{ "index", JU64(nt[7]) },
+			{ "pad", JU64(fi->n_pad) },
+			{ "unknown", JU64(fi->n_unknown) },
+			{ "logical_chunks", JU64(gcs_reader_n_chunks(rp->r)) }) },
+		{ "integrity", JOBJ(
+			{ "verdict", JSTR(rp->verdict) },
+			{ "verified", JBOOL(rp->verified) },
+			{ "tail", JSTR(tail_name(fi->tail)) },
+			{ "valid_end", JU64(fi->valid_end) },
+			{ "durable_end", JU64(fi->durable_end) },
+			{ "end_off", JU64(fi->end_off) },
+			{ "sync_interval_ms", JU64(fi->sync_interval_ms) },
+			{ "damaged", JU64(fi->n_damaged) },
+			{ "lost_chunks", JU64(fi->n_lost) },
+			{ "conflicts", JU64(fi->n_conflicts) },
+			{ "orphan_parts", JU64(fi->n_orphan_parts) },
+			{ "metadata_policy_ok", JBOOL(fi->meta_policy_ok) },
+			{ "problems", problems }) });
 	if (!root)
 		return -ENOMEM;
-	add_str(root, "file", rp->path);
-	o = json_object_new_object();
-	json_object_object_add(root, "format", o);
-	add_u64(o, "major", fi->ver_major);
-	add_u64(o, "minor", fi->ver_minor);
-	add_str(o, "state", state_name(fi->state));
-	add_u64(o, "generation", fi->generation);
-	add_u64(o, "header_copies_valid", (uint64_t)__builtin_popcount(fi->slots_valid));
-	json_object_object_add(o, "used_index", json_object_new_boolean(fi->used_index));
-	json_object_object_add(o, "live_writer", json_object_new_boolean(rp->live));
-	json_object_object_add(root, "metadata", parse_or_null(gcs_reader_meta(rp->r)));
-
-	o = json_object_new_object();
-	json_object_object_add(root, "time", o);
-	add_i64(o, "first_ns", fi->t_first_ns);
-	add_i64(o, "last_ns", fi->t_last_ns);
-	add_i64(o, "duration_ns", fi->t_last_ns - fi->t_first_ns);
-	add_str(o, "clock", "monotonic");
-	if (rp->real_start_ns)
-		add_i64(o, "realtime_start_ns", rp->real_start_ns);
-
-	o = json_object_new_object();
-	json_object_object_add(root, "sizes", o);
-	add_u64(o, "raw", fi->raw_bytes);
-	add_u64(o, "stored", fi->stored_bytes);
-	add_u64(o, "stored_raw_chunks", fi->raw_stored);
-	add_u64(o, "stored_zstd_chunks", fi->zstd_stored);
-	add_u64(o, "file", fi->file_size);
-	add_u64(o, "allocated", fi->allocated);
-
-	o = json_object_new_object();
-	json_object_object_add(root, "records", o);
-	add_u64(o, "total", fi->n_records);
-	add_u64(o, "meta", fi->n_by_type[0]);
-	add_u64(o, "stream", fi->n_by_type[1]);
-	add_u64(o, "chunk", fi->n_by_type[2]);
-	add_u64(o, "zchunk", fi->n_by_type[3]);
-	add_u64(o, "clock", fi->n_by_type[4]);
-	add_u64(o, "marker", fi->n_by_type[5]);
-	add_u64(o, "gap", fi->n_by_type[6]);
-	add_u64(o, "index", fi->n_by_type[7]);
-	add_u64(o, "pad", fi->n_pad);
-	add_u64(o, "unknown", fi->n_unknown);
-	add_u64(o, "logical_chunks", gcs_reader_n_chunks(rp->r));
-
-	o = json_object_new_object();
-	json_object_object_add(root, "integrity", o);
-	add_str(o, "verdict", rp->verdict);
-	json_object_object_add(o, "verified", json_object_new_boolean(rp->verified));
-	add_str(o, "tail", tail_name(fi->tail));
-	add_u64(o, "valid_end", fi->valid_end);
-	add_u64(o, "durable_end", fi->durable_end);
-	add_u64(o, "end_off", fi->end_off);
-	add_u64(o, "sync_interval_ms", fi->sync_interval_ms);
-	add_u64(o, "damaged", fi->n_damaged);
-	add_u64(o, "lost_chunks", fi->n_lost);
-	add_u64(o, "conflicts", fi->n_conflicts);
-	add_u64(o, "orphan_parts", fi->n_orphan_parts);
-	json_object_object_add(o, "metadata_policy_ok",
-			       json_object_new_boolean(fi->meta_policy_ok));
-	a = json_object_new_array();
-	json_object_object_add(o, "problems", a);
-	for (int i = 0; i < rp->n_problems; i++)
-		json_object_array_add(a, json_object_new_string(rp->problems[i]));
 
 	a = json_object_new_array();
 	json_object_object_add(root, "streams", a);
-	for (size_t i = 0; i < gcs_reader_n_streams(rp->r); i++) {
+	for (size_t i = 0; a && i < gcs_reader_n_streams(rp->r); i++) {
 		const struct gcs_stream_info *s = gcs_reader_stream(rp->r, i);
 
-		o = json_object_new_object();
-		json_object_array_add(a, o);
-		add_u64(o, "id", s->id);
-		add_str(o, "kind", kind_name(s->kind));
-		add_u64(o, "record_size", s->record_size);
-		if (s->ts_offset != GCS_NO_TS)
-			add_u64(o, "ts_offset", s->ts_offset);
-		add_str(o, "ts_clock", clock_name(s->ts_clock));
-		json_object_object_add(o, "description", parse_or_null(s->desc_json));
-		add_u64(o, "chunks", s->n_chunks);
-		add_u64(o, "records", s->n_records);
-		add_u64(o, "raw_bytes", s->raw_bytes);
-		add_u64(o, "first_seq", s->first_seq);
-		add_u64(o, "last_seq", s->last_seq);
-		add_i64(o, "t_first_ns", s->t_first_ns);
-		add_i64(o, "t_last_ns", s->t_last_ns);
-		json_object_object_add(o, "rate_hz", json_object_new_double(stream_rate(s)));
-		add_u64(o, "gaps", s->n_gaps);
-		add_u64(o, "gap_records", s->gap_records);
-		add_u64(o, "discontinuities", s->n_discont);
-		add_u64(o, "unexplained", s->n_unexplained);
-		add_u64(o, "bad_chunks", s->n_bad_chunks);
+		json_object_array_add(a, JOBJ(
+			{ "id", JU64(s->id) },
+			{ "kind", JSTR(kind_name(s->kind)) },
+			{ "record_size", JU64(s->record_size) },
+			{ JIF(s->ts_offset != GCS_NO_TS, "ts_offset"),
+			  JU64(s->ts_offset) },
+			{ "ts_clock", JSTR(clock_name(s->ts_clock)) },
+			{ "description", parse_or_null(s->desc_json) },
+			{ "chunks", JU64(s->n_chunks) },
+			{ "records", JU64(s->n_records) },
+			{ "raw_bytes", JU64(s->raw_bytes) },
+			{ "first_seq", JU64(s->first_seq) },
+			{ "last_seq", JU64(s->last_seq) },
+			{ "t_first_ns", JI64(s->t_first_ns) },
+			{ "t_last_ns", JI64(s->t_last_ns) },
+			{ "rate_hz", json_object_new_double(stream_rate(s)) },
+			{ "gaps", JU64(s->n_gaps) },
+			{ "gap_records", JU64(s->gap_records) },
+			{ "discontinuities", JU64(s->n_discont) },
+			{ "unexplained", JU64(s->n_unexplained) },
+			{ "bad_chunks", JU64(s->n_bad_chunks) }));
 	}
 	a = json_object_new_array();
 	json_object_object_add(root, "gaps", a);
-	for (size_t i = 0; i < gcs_reader_n_gaps(rp->r); i++) {
+	for (size_t i = 0; a && i < gcs_reader_n_gaps(rp->r); i++) {
 		const struct gcs_gap *g = gcs_reader_gap(rp->r, i);
+		bool seq = g->first_seq != GCS_SEQ_UNKNOWN;
 
-		o = json_object_new_object();
-		json_object_array_add(a, o);
-		add_u64(o, "stream", g->stream);
-		add_str(o, "reason", gap_reason(g->reason));
-		if (g->first_seq != GCS_SEQ_UNKNOWN) {
-			add_u64(o, "first_seq", g->first_seq);
-			add_u64(o, "last_seq", g->last_seq);
-		}
-		add_i64(o, "t_start_ns", g->t_start_ns);
-		add_i64(o, "t_end_ns", g->t_end_ns);
+		json_object_array_add(a, JOBJ(
+			{ "stream", JU64(g->stream) },
+			{ "reason", JSTR(gap_reason(g->reason)) },
+			{ JIF(seq, "first_seq"), JU64(g->first_seq) },
+			{ JIF(seq, "last_seq"), JU64(g->last_seq) },
+			{ "t_start_ns", JI64(g->t_start_ns) },
+			{ "t_end_ns", JI64(g->t_end_ns) }));
 	}
 	a = json_object_new_array();
 	json_object_object_add(root, "markers", a);
-	for (size_t i = 0; i < gcs_reader_n_markers(rp->r); i++) {
+	for (size_t i = 0; a && i < gcs_reader_n_markers(rp->r); i++) {
 		const struct gcs_marker *m = gcs_reader_marker(rp->r, i);
 
-		o = json_object_new_object();
-		json_object_array_add(a, o);
-		add_str(o, "code", marker_name(m->code, nb, sizeof(nb)));
-		if (m->stream != GCS_STREAM_NONE)
-			add_u64(o, "stream", m->stream);
-		add_i64(o, "t_ns", m->t_ns);
-		add_i64(o, "value", m->value);
+		json_object_array_add(a, JOBJ(
+			{ "code", JSTR(marker_name(m->code, nb, sizeof(nb))) },
+			{ JIF(m->stream != GCS_STREAM_NONE, "stream"),
+			  JU64(m->stream) },
+			{ "t_ns", JI64(m->t_ns) },
+			{ "value", JI64(m->value) }));
 	}
 	a = json_object_new_array();
 	json_object_object_add(root, "clock", a);
-	for (size_t i = 0; i < gcs_reader_n_clocks(rp->r); i++) {
-		const struct gcs_clock_rec *c = gcs_reader_clock(rp->r, i);
+	for (size_t i = 0; a && i < gcs_reader_n_clocks(rp->r); i++) {
+		const struct gcs_clock_sample *c = &gcs_reader_clock(rp->r, i)->s;
 
-		o = json_object_new_object();
-		json_object_array_add(a, o);
-		if (c->s.stream != GCS_STREAM_NONE)
-			add_u64(o, "stream", c->s.stream);
-		if (c->s.flags & GCS_CLOCKREC_F_DEVICE)
-			add_i64(o, "device_ns", c->s.device_ns);
-		add_i64(o, "mono_ns", c->s.mono_ns);
-		add_i64(o, "real_ns", c->s.real_ns);
-		add_i64(o, "boot_ns", c->s.boot_ns);
-		add_i64(o, "uncertainty_ns", c->s.uncertainty_ns);
+		json_object_array_add(a, JOBJ(
+			{ JIF(c->stream != GCS_STREAM_NONE, "stream"),
+			  JU64(c->stream) },
+			{ JIF(c->flags & GCS_CLOCKREC_F_DEVICE, "device_ns"),
+			  JI64(c->device_ns) },
+			{ "mono_ns", JI64(c->mono_ns) },
+			{ "real_ns", JI64(c->real_ns) },
+			{ "boot_ns", JI64(c->boot_ns) },
+			{ "uncertainty_ns", JI64(c->uncertainty_ns) }));
 	}
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 					    JSON_C_TO_STRING_NOSLASHESCAPE));

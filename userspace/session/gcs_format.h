@@ -37,7 +37,8 @@ enum gcs_file_state {
 };
 
 /* Feature bits. A reader refuses a file with an incompat bit it does not know. */
-#define GCS_INCOMPAT_KNOWN	0ull
+#define GCS_INCOMPAT_BODY_XXH64	(1ull << 0)	/* body sums: XXH64, see 4.1 */
+#define GCS_INCOMPAT_KNOWN	GCS_INCOMPAT_BODY_XXH64
 #define GCS_COMPAT_KNOWN	0ull
 
 struct gcs_disk_header {
@@ -93,7 +94,7 @@ struct gcs_rec_hdr {
 	uint16_t hdr_len;	/* common + type-specific header, multiple of 8 */
 	uint32_t size;		/* whole record incl. padding, multiple of 8 */
 	uint32_t body_len;	/* bytes after the header covered by body_crc */
-	uint32_t body_crc;	/* CRC-32C(salt, body) */
+	uint32_t body_crc;	/* the body sum of section 4.1 */
 	uint32_t flags;		/* none defined in 1.0: written 0, ignored */
 	uint32_t reserved;	/* written 0, ignored */
 	uint32_t hdr_crc;	/* CRC-32C(salt, header with hdr_crc = 0) */

@@ -11,6 +11,10 @@ uint32_t gcs_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 /* CRC-32C of the file's salt (8 bytes LE): the seed of every record CRC. */
 uint32_t gcs_salt_seed(uint64_t salt);
 
+/* gcs_body_sum() with the seed already derived from @salt. */
+uint32_t gcs_body_sum_seeded(uint64_t incompat, uint64_t salt, uint32_t seed,
+			     const void *buf, size_t len);
+
 /* hdr_crc of a record header of @hdr_len bytes (its hdr_crc field skipped). */
 uint32_t gcs_rec_hdr_crc(uint32_t seed, const void *hdr, uint32_t hdr_len);
 
@@ -45,6 +49,9 @@ int gcs_meta_canon(const char *json, bool session, char **out,
 size_t gcs_reader_records(const struct gcs_reader *r,
 			  const struct gcs_index_entry **recs);
 uint32_t gcs_reader_seed(const struct gcs_reader *r);
+/* The body sum (4.1) of @buf in @r's file. */
+uint32_t gcs_reader_body_sum(const struct gcs_reader *r, const void *buf,
+			     size_t len);
 const struct gcs_disk_header *gcs_reader_header(const struct gcs_reader *r);
 
 #define GCS_ARRAY_GROW(ptr, n, cap) \

@@ -69,6 +69,15 @@ const char *gcs_strerror(int err);
 uint32_t gcs_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /*
+ * The checksum of a record body (format doc section 4.1) in a file whose
+ * header has these @incompat bits and @salt: the low 32 bits of
+ * XXH64(body, seed = salt) with GCS_INCOMPAT_BODY_XXH64, CRC-32C(salt, body)
+ * without.
+ */
+uint32_t gcs_body_sum(uint64_t incompat, uint64_t salt, const void *buf,
+		      size_t len);
+
+/*
  * Check metadata JSON against the privacy policy (format doc section 6).
  * @session true for the session object, false for a stream description.
  * On failure, @why (if not NULL) gets a static explanation.
@@ -292,6 +301,7 @@ enum gcs_tail {
 struct gcs_file_info {
 	uint16_t ver_major, ver_minor;
 	uint32_t state;
+	uint64_t incompat;		/* the header's incompat feature bits */
 	uint64_t salt;
 	uint64_t generation;
 	uint8_t slots_valid;		/* bit i: header slot i is valid */

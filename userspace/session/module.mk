@@ -4,4 +4,4 @@
 LIBS += gcsession
 gcsession_SRCS := $(addprefix userspace/session/, \
 	crc32c.c format.c meta.c writer.c reader.c recover.c)
-gcsession_LDLIBS := -ljson-c -lzstd -lpthread
+gcsession_LDLIBS := -ljson-c -lzstd -lxxhash -lpthread

@@ -166,7 +166,7 @@ static int read_body(struct gcs_reader *r, uint64_t off, uint32_t len,
 	ret = src_read(r, off, *buf, len);
 	if (ret)
 		return ret == -ENODATA ? -EBADMSG : ret;
-	return gcs_crc32c(r->seed, *buf, len) == crc ? 0 : -EBADMSG;
+	return gcs_reader_body_sum(r, *buf, len) == crc ? 0 : -EBADMSG;
 }
 
 /* ---- Header (3.2) ----------------------------------------------------------- */
@@ -200,6 +200,7 @@ static int read_file_header(struct gcs_reader *r)
 	r->info.ver_minor = r->hdr.ver_minor;
 	r->info.state = r->hdr.state;
 	r->info.salt = r->hdr.salt;
+	r->info.incompat = r->hdr.incompat;
 	r->info.generation = r->hdr.generation;
 	r->info.sync_interval_ms = r->hdr.sync_interval_ms;
 	r->info.data_start = r->hdr.data_start;
@@ -1116,6 +1117,13 @@ uint32_t gcs_reader_seed(const struct gcs_reader *r)
 	return r->seed;
 }
 
+uint32_t gcs_reader_body_sum(const struct gcs_reader *r, const void *buf,
+			     size_t len)
+{
+	return gcs_body_sum_seeded(r->hdr.incompat, r->hdr.salt, r->seed, buf,
+				   len);
+}
+
 const struct gcs_disk_header *gcs_reader_header(const struct gcs_reader *r)
 {
 	return &r->hdr;
@@ -1215,7 +1223,7 @@ int gcs_reader_chunk_data(struct gcs_reader *r, size_t i, const uint8_t **data,
 		if (ret && ret != -EBADMSG)
 			return ret;
 		if (!ret && c->part_at + c->ci.raw_len <= r->zrecs[c->zrec].raw_len &&
-		    gcs_crc32c(r->seed, r->zdata + c->part_at, c->ci.raw_len) ==
+		    gcs_reader_body_sum(r, r->zdata + c->part_at, c->ci.raw_len) ==
 		    c->part_crc) {
 			c->ci.status = GCS_CHUNK_OK;
 			c->ci.form = GCS_FORM_ZSTD;

@@ -63,7 +63,7 @@ static int build_index(const struct gcs_reader *r, uint8_t **out, size_t *len)
 		.hdr_len = GCS_INDEX_HDR_LEN, .size = (uint32_t)size,
 		.body_len = (uint32_t)(kept * sizeof(*recs)),
 	};
-	h.body_crc = gcs_crc32c(gcs_reader_seed(r), body, h.body_len);
+	h.body_crc = gcs_reader_body_sum(r, body, h.body_len);
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + GCS_REC_HDR_LEN, &x, sizeof(x));
 	h.hdr_crc = gcs_rec_hdr_crc(gcs_reader_seed(r), buf, GCS_INDEX_HDR_LEN);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -91,6 +92,7 @@ struct gcs_writer {
 	struct gcs_index_entry *idx;
 	size_t n_idx, cap_idx;
 
+	bool unnamed;		/* O_TMPFILE, not linked yet */
 	int failed;		/* sticky: an I/O error the file can't survive */
 	bool full;
 	bool sync_busy;
@@ -321,7 +323,8 @@ static void seal(struct gcs_writer *w, struct gcs_slot *s, uint32_t hdr_len,
 		.hdr_len = (uint16_t)hdr_len,
 		.size = s->size,
 		.body_len = body_len,
-		.body_crc = gcs_crc32c(w->seed, s->data, body_len),
+		.body_crc = gcs_body_sum_seeded(GCS_INCOMPAT_BODY_XXH64, w->salt,
+						w->seed, s->data, body_len),
 	};
 	uint32_t crc;
 
@@ -609,7 +612,7 @@ static int write_header(struct gcs_writer *w, uint64_t gen, uint32_t state,
 {
 	struct gcs_disk_header h = {
 		.ver_major = GCS_VERSION_MAJOR, .ver_minor = GCS_VERSION_MINOR,
-		.salt = w->salt, .generation = gen, .state = state,
+		.incompat = GCS_INCOMPAT_BODY_XXH64, .salt = w->salt, .generation = gen, .state = state,
 		.durable_end = durable, .end_off = end, .index_off = index_off,
 		.sync_interval_ms = w->o.sync_interval_ms,
 	};
@@ -1063,6 +1066,55 @@ static int sync_dir(const char *path)
 	return ret;
 }
 
+/*
+ * The file gets its name only once it is a session (header, metadata,
+ * synced): made unnamed with O_TMPFILE in the target's directory, then
+ * linked. A writer killed before that leaves nothing behind, never a file
+ * of zeros under the session's name. Where O_TMPFILE is missing (some
+ * filesystems) the file is created under its name at once. Medical data:
+ * never world-readable, never an existing file.
+ */
+static int create_file(struct gcs_writer *w, const char *path)
+{
+	char *copy = strdup(path);
+	int fd;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = open(dirname(copy), O_TMPFILE | O_RDWR | O_CLOEXEC, 0640);
+	free(copy);
+	if (fd >= 0) {
+		/* Fail now, not at the end, when the name is taken. */
+		if (!access(path, F_OK)) {
+			close(fd);
+			return -EEXIST;
+		}
+		w->fd = fd;
+		w->unnamed = true;
+		return 0;
+	}
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+	w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	return w->fd < 0 ? -errno : 0;
+}
+
+/* Give the unnamed file its name; EEXIST if someone took it meanwhile. */
+static int name_file(struct gcs_writer *w, const char *path)
+{
+	char proc[32];
+
+	if (!w->unnamed)
+		return 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) &&
+	    (errno != ENOENT ||	/* no /proc: needs CAP_DAC_READ_SEARCH */
+	     linkat(w->fd, "", AT_FDCWD, path, AT_EMPTY_PATH)))
+		return -errno;
+	w->unnamed = false;
+	return 0;
+}
+
 static int opts_check(struct gcs_writer_opts *o, size_t page)
 {
 	if (!o->grow_step || !o->max_size || o->zstd_level < 1 ||
@@ -1122,25 +1174,26 @@ int gcs_writer_create(struct gcs_writer **wp, const char *path,
 		ret = -errno;
 		goto err_free;
 	}
-	/* Medical data: never world-readable, never an existing file. */
-	w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (w->fd < 0) {
-		ret = -errno;
+	ret = create_file(w, path);
+	if (ret)
 		goto err_free;
-	}
 	if (flock(w->fd, LOCK_EX | LOCK_NB)) {
 		ret = -errno;
 		goto err_unlink;
 	}
 	w->tail = GCS_DATA_START;
 	w->committed = GCS_DATA_START;
-	ret = ensure_room(w, 0, false);
-	if (ret)
-		goto err_unlink;
-	/* Both slots valid from the start; slot 1 (generation 1) wins. */
+	/*
+	 * Both slots valid from the start; slot 1 (generation 1) wins. They go
+	 * first, so that the file is a session before it is preallocated
+	 * (where O_TMPFILE is missing, a kill in between leaves a session
+	 * with no records rather than a file of zeros).
+	 */
 	ret = write_header(w, 0, GCS_STATE_OPEN, GCS_DATA_START, 0, 0);
 	if (!ret)
 		ret = write_header(w, 1, GCS_STATE_OPEN, GCS_DATA_START, 0, 0);
+	if (!ret)
+		ret = ensure_room(w, 0, false);
 	if (ret)
 		goto err_unlink;
 	w->generation = 1;
@@ -1149,6 +1202,8 @@ int gcs_writer_create(struct gcs_writer **wp, const char *path,
 			  (uint32_t)strlen(meta), false);
 	if (!ret)
 		ret = gcs_writer_sync(w);
+	if (!ret)
+		ret = name_file(w, path);
 	if (!ret)
 		ret = sync_dir(path);
 	if (ret)
@@ -1159,7 +1214,8 @@ int gcs_writer_create(struct gcs_writer **wp, const char *path,
 	return 0;
 
 err_unlink:
-	unlink(path);	/* we created it (O_EXCL): leave nothing half-made */
+	if (w->fd >= 0 && !w->unnamed)
+		unlink(path);	/* we created it (O_EXCL): leave nothing half-made */
 err_free:
 	free(meta);
 	writer_free(w);
