@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # The capture benchmark, inside one guest (run-capture-bench prepends the
-# settings SCALES, SECONDS, WARM, TILES; the lab mounts an ext4 disk). For each speed-up S of the emulated
-# mat (its highest rate, 200 Hz, times S, through the virtual transport),
-# three readers capture the same stream one after the other onto the same
-# ext4 disk, with the same kernel buffer (length and watermark):
+# settings SCALES, SECONDS, WARM, TILES, ROUNDS, PROFILE; the lab mounts an
+# ext4 disk). For each speed-up S of the emulated mat (its highest rate,
+# 200 Hz, times S, through the virtual transport), in ROUNDS rounds, four
+# readers capture the same stream one after the other onto the same ext4
+# disk, with the same kernel buffer (length and watermark):
 #   gaitcap     gaitcap capture --no-compact (io_uring into the mapped file),
 #               without durability syncs in the window (like the others)
 #   gaitcap-sync  the same with its shipped 1 s fdatasync()
@@ -14,7 +15,9 @@
 # the frames it has stored; start-up (libiio scanning sysfs, the session's
 # preallocation) is outside the window. Afterwards every file is checked
 # scan by scan against the walk (gaitmat-simcheck), which also counts the
-# scans missing between its first and last. Output: "BENCH key=value" lines.
+# scans missing between its first and last. Output: "BENCH key=value" lines,
+# then "BENCH measured"; with PROFILE=1 one more round at the last speed
+# under perf (not measured: "PROF" lines), then "BENCH done".
 
 RATE=200
 D=${LAB_DISK_DIR:?the bench needs lab --disk}/bench
@@ -97,7 +100,16 @@ window() {
 	fi
 	sleep "$WARM"
 	f0=$(frames_now "$how") c0=$(cpu_ms "$pid") t0=$(uptime_ms)
-	sleep "$SECONDS"
+	if [ "${PROF_ON:-0}" = 1 ]; then
+		# Reported in check(), once the reader has stopped.
+		perf record -q -F 1999 -g -p "$pid" -o /tmp/perf.data -- \
+			sleep "$SECONDS" >/dev/null 2>&1 || {
+			echo "PROF $reader x$scale: perf record failed"
+			sleep "$SECONDS"
+		}
+	else
+		sleep "$SECONDS"
+	fi
 	f1=$(frames_now "$how") c1=$(cpu_ms "$pid") t1=$(uptime_ms)
 	: "${f0:=0}" "${f1:=0}"
 	W="reader=$reader scale=$scale frames=$((f1 - f0)) cpu_ms=$((c1 - c0)) wall_ms=$((t1 - t0))"
@@ -124,6 +136,13 @@ sim_stop() {
 
 check() {
 	r=$1 file=$2 raw=$3
+	if [ -f /tmp/perf.data ]; then
+		# Where the reader's samples fell: modules and symbols.
+		perf report -i /tmp/perf.data --stdio --no-children --percent-limit 1 \
+			--sort dso,sym -g none 2>/dev/null | grep '%' | head -n 25 |
+			sed "s/^/PROF $r x$scale: /"
+		rm -f /tmp/perf.data
+	fi
 	chk=$(gaitmat-simcheck $raw --truth "$D/truth-$r.json" $CHECK "$file" 2>&1)
 	rc=$?
 	line=$(echo "$chk" | grep 'scans match the walk' | head -n 1)
@@ -137,70 +156,89 @@ check() {
 }
 
 echo "BENCH sum $(gaitmat-bench sum 32)"
-for scale in $SCALES; do
-	for round in $(seq "$ROUNDS"); do
-		rm -f $D/*
+# One round at speed $scale: the four readers one after the other.
+one_round() {
+	rm -f $D/*
 
-		# 1. gaitcap, twice: like for like (page cache only, as the others:
-		# no durability sync in the window), then as shipped (fdatasync every
-		# second, its writeback charged to gaitcap). It sizes the buffer.
-		for variant in gaitcap gaitcap-sync; do
-			if [ $variant = gaitcap ]; then
-				sync_ms=3600000
-			else
-				sync_ms=1000
-			fi
-			sim_start $variant
-			ov0=$(overruns)
-			gaitcap capture -o $D/g.gcs --rate max --no-compact --quiet --status 0 \
-				--sync-ms $sync_ms --control /run/bench.sock $GAITCAP_ARGS 2>$D/g.log &
-			P=$!
-			window $variant $P status
-			kill -INT $P
-			wait $P
-			echo "BENCH overruns reader=$variant scale=$scale n=$(($(overruns) - ov0))"
-			sim_stop
-			LENGTH=$(sed -n 's/.*buf [0-9]*\/\([0-9]*\) .*/\1/p' $D/g.log | head -n 1)
-			WATERMARK=$(sed -n 's/.*buf \([0-9]*\)\/.*/\1/p' $D/g.log | head -n 1)
-			SCAN_BYTES=$(gaitcap info --quick $D/g.gcs | sed -n 's/.* \([0-9]*\) B\/record.*/\1/p' | head -n 1)
-			: "${SCAN_BYTES:=1}"
-			echo "BENCH window $W scan_bytes=$SCAN_BYTES"
-			[ -s $D/g.gcs ] || sed 's/^/# /' $D/g.log
-			check $variant $D/g.gcs ""
-		done
-		echo "BENCH buffer scale=$scale length=$LENGTH watermark=$WATERMARK scan_bytes=$SCAN_BYTES"
-
-		# 2. iio_readdev: -b N asks libiio for N-sample blocks, of which it
-		# keeps 4 in the kernel: N = LENGTH / 4 gives the same kfifo.
-		sim_start readdev
-		setup_buffer "$sys"
+	# 1. gaitcap, twice: like for like (page cache only, as the others:
+	# no durability sync in the window), then as shipped (fdatasync every
+	# second, its writeback charged to gaitcap). It sizes the buffer.
+	for variant in gaitcap gaitcap-sync; do
+		if [ $variant = gaitcap ]; then
+			sync_ms=3600000
+		else
+			sync_ms=1000
+		fi
+		sim_start $variant
 		ov0=$(overruns)
-		iio_readdev -b $((LENGTH / 4)) -T 5000 "$(basename "$sys")" >$D/r.raw 2>$D/r.log &
+		gaitcap capture -o $D/g.gcs --rate max --no-compact --quiet --status 0 \
+			--sync-ms $sync_ms --control /run/bench.sock $GAITCAP_ARGS 2>$D/g.log &
 		P=$!
-		window readdev $P $D/r.raw
+		window $variant $P status
 		kill -INT $P
 		wait $P
-		echo "BENCH overruns reader=readdev scale=$scale n=$(($(overruns) - ov0))"
-		echo "BENCH window $W scan_bytes=$SCAN_BYTES"
+		echo "BENCH overruns reader=$variant scale=$scale n=$(($(overruns) - ov0))"
 		sim_stop
-		check readdev $D/r.raw --raw
+		LENGTH=$(sed -n 's/.*buf [0-9]*\/\([0-9]*\) .*/\1/p' $D/g.log | head -n 1)
+		WATERMARK=$(sed -n 's/.*buf \([0-9]*\)\/.*/\1/p' $D/g.log | head -n 1)
+		SCAN_BYTES=$(gaitcap info --quick $D/g.gcs | sed -n 's/.* \([0-9]*\) B\/record.*/\1/p' | head -n 1)
+		: "${SCAN_BYTES:=1}"
+		echo "BENCH window $W scan_bytes=$SCAN_BYTES"
+		[ -s $D/g.gcs ] || sed 's/^/# /' $D/g.log
+		check $variant $D/g.gcs ""
+	done
+	echo "BENCH buffer scale=$scale length=$LENGTH watermark=$WATERMARK scan_bytes=$SCAN_BYTES"
 
-		# 3. a plain read()/write() loop, reading half the buffer at most.
-		sim_start readloop
-		setup_buffer "$sys"
-		echo 1 >"$sys/buffer/enable"
-		ov0=$(overruns)
-		gaitmat-bench readloop "$dev" $D/l.raw 3600 $((LENGTH * SCAN_BYTES / 2)) >/dev/null &
-		P=$!
-		window readloop $P $D/l.raw
-		kill -TERM $P
-		wait $P
-		echo 0 >"$sys/buffer/enable"
-		echo "BENCH overruns reader=readloop scale=$scale n=$(($(overruns) - ov0))"
-		echo "BENCH window $W scan_bytes=$SCAN_BYTES"
-		sim_stop
-		check readloop $D/l.raw --raw
+	# 2. iio_readdev: -b N asks libiio for N-sample blocks, of which it
+	# keeps 4 in the kernel: N = LENGTH / 4 gives the same kfifo.
+	sim_start readdev
+	setup_buffer "$sys"
+	ov0=$(overruns)
+	iio_readdev -b $((LENGTH / 4)) -T 5000 "$(basename "$sys")" >$D/r.raw 2>$D/r.log &
+	P=$!
+	window readdev $P $D/r.raw
+	kill -INT $P
+	wait $P
+	echo "BENCH overruns reader=readdev scale=$scale n=$(($(overruns) - ov0))"
+	echo "BENCH window $W scan_bytes=$SCAN_BYTES"
+	sim_stop
+	check readdev $D/r.raw --raw
+
+	# 3. a plain read()/write() loop, reading half the buffer at most.
+	sim_start readloop
+	setup_buffer "$sys"
+	echo 1 >"$sys/buffer/enable"
+	ov0=$(overruns)
+	gaitmat-bench readloop "$dev" $D/l.raw 3600 $((LENGTH * SCAN_BYTES / 2)) >/dev/null &
+	P=$!
+	window readloop $P $D/l.raw
+	kill -TERM $P
+	wait $P
+	echo 0 >"$sys/buffer/enable"
+	echo "BENCH overruns reader=readloop scale=$scale n=$(($(overruns) - ov0))"
+	echo "BENCH window $W scan_bytes=$SCAN_BYTES"
+	sim_stop
+	check readloop $D/l.raw --raw
+}
+
+for scale in $SCALES; do
+	for round in $(seq "$ROUNDS"); do
+		one_round
 	done
 done
+
+# Where each reader's CPU goes, at the last speed: a round of its own, with
+# perf sampling each reader's window (perf costs CPU: not measured).
+echo "BENCH measured"
+if [ "$PROFILE" = 1 ]; then
+	echo "BENCH profile-start"
+	if command -v perf >/dev/null; then
+		for scale in $SCALES; do :; done	# the last one
+		PROF_ON=1
+		one_round
+	else
+		echo "PROF no perf in the guest (lab --tool /usr/bin/perf; Debian's linux-perf)"
+	fi
+fi
 rm -rf $D
 echo "BENCH done"

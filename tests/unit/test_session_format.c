@@ -284,6 +284,46 @@ static void test_session_body_sums_both_kinds(void **state)
 		check_small(r, true);
 		gcs_reader_close(r);
 	}
+
+	/*
+	 * An old file whose writer died: no INDEX, state OPEN. Recovery adds
+	 * an INDEX summed the file's way (CRC-32C), which a reader then uses.
+	 */
+	{
+		struct gcs_recover_report rep;
+		struct gcs_rec_hdr last;
+		char *p = tu_path(f->dir, "old-crashed");
+		uint8_t *back;
+		size_t back_len;
+
+		memcpy(&last, old + offs[n - 1], sizeof(last));
+		assert_int_equal(last.type, GCS_REC_INDEX);
+		memset(old + offs[n - 1], 0, f->plain_len - offs[n - 1]);
+		for (int i = 0; i < GCS_HDR_SLOTS; i++) {
+			struct gcs_disk_header h;
+
+			memcpy(&h, old + i * GCS_BLOCK, sizeof(h));
+			h.state = GCS_STATE_OPEN;
+			h.end_off = 0;
+			h.index_off = 0;
+			if (h.durable_end > offs[n - 1])
+				h.durable_end = offs[n - 1];
+			memcpy(old + i * GCS_BLOCK, &h, sizeof(h));
+			tu_fix_slot(old, i);
+		}
+		assert_int_equal(tu_write_file(p, old, f->plain_len), 0);
+		assert_int_equal(gcs_recover(p, &rep), 0);
+		assert_int_equal(tu_read_file(p, &back, &back_len), 0);
+		r = open_img(back, back_len, GCS_OPEN_VERIFY | GCS_OPEN_USE_INDEX);
+		assert_int_equal(gcs_reader_info(r)->incompat, 0);
+		assert_int_equal(gcs_reader_info(r)->state, GCS_STATE_RECOVERED);
+		assert_true(gcs_reader_info(r)->used_index);
+		assert_int_equal(gcs_reader_n_chunks(r), SMALL_CHUNKS);
+		assert_int_equal(gcs_reader_info(r)->n_damaged, 0);
+		gcs_reader_close(r);
+		free(back);
+		free(p);
+	}
 	free(old);
 }
 

@@ -350,14 +350,16 @@ static int rec_take(struct eng_chan *c, int64_t now)
  * copy. One madvise() faults the same pages in without the exceptions.
  * Only what the read is expected to bring (@expect bytes) is faulted in,
  * and only once: reservations are larger than what a read brings, and the
- * tail moves back after a short read, so the engine keeps the end of what
- * it already faulted in (channels share the file's one mapping, whose
- * reservations only move forward). Pages faulted in and then written back
- * by a sync before the read fills them just fault again. Older kernels
- * (before 5.14) say EINVAL.
+ * tail moves back after a short read, so each channel keeps the end of what
+ * it already faulted in (its reservations only move forward in the file's
+ * one mapping; other channels' lie elsewhere). Pages faulted in and then
+ * written back by a sync before the read fills them just fault again.
+ * Older kernels (before 5.14) say EINVAL.
  */
-static void prefault(struct eng *e, uint8_t *p, size_t len, size_t expect)
+static void prefault(struct eng_chan *c, uint8_t *p, size_t len,
+		     size_t expect)
 {
+	struct eng *e = c->e;
 	static long page;
 	uintptr_t a, b;
 
@@ -369,8 +371,8 @@ static void prefault(struct eng *e, uint8_t *p, size_t len, size_t expect)
 		len = expect;
 	a = (uintptr_t)p & ~(uintptr_t)(page - 1);
 	b = ((uintptr_t)p + len + page - 1) & ~(uintptr_t)(page - 1);
-	if (a < e->faulted_end)
-		a = e->faulted_end;
+	if (a < c->faulted_end)
+		a = c->faulted_end;
 	if (b <= a)
 		return;
 	if (madvise((void *)a, b - a, MADV_POPULATE_WRITE)) {
@@ -378,7 +380,7 @@ static void prefault(struct eng *e, uint8_t *p, size_t len, size_t expect)
 			e->f.prefault = false;
 		return;
 	}
-	e->faulted_end = b;
+	c->faulted_end = b;
 }
 
 static void rec_start_read(struct eng_chan *c)
@@ -405,7 +407,7 @@ static void rec_start_read(struct eng_chan *c)
 	if (c->d.whole_records)
 		c->req -= c->req % rs;
 	/* What reads bring on average, and some: the rest faults as usual. */
-	prefault(e, c->slot->data + c->fill, c->req,
+	prefault(c, c->slot->data + c->fill, c->req,
 		 (size_t)((2 * c->ema_records + 1) * rs));
 	sqe = eng_sqe(e, &c->op_read);
 	if (!sqe) {

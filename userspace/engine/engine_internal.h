@@ -76,6 +76,7 @@ struct eng_chan {
 	bool direct;		/* next read without a poll first */
 	bool full;		/* the last read filled what it asked for */
 	int64_t pos;		/* file offset of the next read; -1: none */
+	uintptr_t faulted_end;	/* prefault: this channel's pages are in below */
 	int64_t last_read;	/* when the last read completed */
 	int64_t wake_at;	/* CH_HOLD: when to read */
 	uint32_t hold_cur_us;	/* the hold now: d.hold_us, shortened under load */
@@ -156,7 +157,6 @@ struct eng {
 	struct eng_opts o;
 	struct eng_features f;
 	struct gcs_writer *w;
-	uintptr_t faulted_end;	/* the mapping is faulted in below this */
 
 	struct eng_source **src;
 	size_t n_src, cap_src;

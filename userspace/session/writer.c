@@ -1074,15 +1074,39 @@ static int sync_dir(const char *path)
  * filesystems) the file is created under its name at once. Medical data:
  * never world-readable, never an existing file.
  */
+static void proc_fd_path(char *buf, size_t len, int fd)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+/* Can an unnamed @fd be linked later? Through /proc, or as root. */
+static bool linkable(int fd)
+{
+	struct stat a, b;
+	char proc[32];
+
+	proc_fd_path(proc, sizeof(proc), fd);
+	if (!stat(proc, &a) && !fstat(fd, &b) && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return true;
+	return geteuid() == 0;	/* linkat(AT_EMPTY_PATH) */
+}
+
 static int create_file(struct gcs_writer *w, const char *path)
 {
 	char *copy = strdup(path);
-	int fd;
+	int fd, err;
 
 	if (!copy)
 		return -ENOMEM;
 	fd = open(dirname(copy), O_TMPFILE | O_RDWR | O_CLOEXEC, 0640);
+	err = errno;
 	free(copy);
+	if (fd >= 0 && !linkable(fd)) {
+		close(fd);	/* e.g. no /proc in a chroot: the plain way */
+		fd = -1;
+		err = EOPNOTSUPP;
+	}
 	if (fd >= 0) {
 		/* Fail now, not at the end, when the name is taken. */
 		if (!access(path, F_OK)) {
@@ -1093,8 +1117,9 @@ static int create_file(struct gcs_writer *w, const char *path)
 		w->unnamed = true;
 		return 0;
 	}
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return -errno;
+	/* No O_TMPFILE here: EOPNOTSUPP (the filesystem), EISDIR (< 3.11). */
+	if (err != EOPNOTSUPP && err != EISDIR && err != EINVAL)
+		return -err;
 	w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	return w->fd < 0 ? -errno : 0;
 }
@@ -1106,13 +1131,13 @@ static int name_file(struct gcs_writer *w, const char *path)
 
 	if (!w->unnamed)
 		return 0;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
+	proc_fd_path(proc, sizeof(proc), w->fd);
 	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) &&
-	    (errno != ENOENT ||	/* no /proc: needs CAP_DAC_READ_SEARCH */
-	     linkat(w->fd, "", AT_FDCWD, path, AT_EMPTY_PATH)))
+	    linkat(w->fd, "", AT_FDCWD, path, AT_EMPTY_PATH))
 		return -errno;
 	w->unnamed = false;
-	return 0;
+	/* The link count is the inode's: durable with it, then the entry. */
+	return fsync(w->fd) ? -errno : 0;
 }
 
 static int opts_check(struct gcs_writer_opts *o, size_t page)
