@@ -8,7 +8,10 @@
 # inputs are kept), and prints TAP: "ok N NAME" when it found nothing,
 # "not ok N NAME" with the end of its log when it crashed, leaked, timed
 # out or broke an invariant. Crashing inputs are in OUT/artifacts/.
+# Inputs that once broke a target are kept in tests/fuzz/regressions/NAME
+# and run first, every time.
 set -u
+regress=$(cd "$(dirname "$0")" && pwd)/regressions
 out=$1
 secs=$2
 shift 2
@@ -27,7 +30,8 @@ for name in "$@"; do
 	"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 \
 		-artifact_prefix="$out/artifacts/$name-" \
-		"$out/corpus/$name" "$out/seeds/$name" >"$log" 2>&1
+		"$out/corpus/$name" "$out/seeds/$name" \
+		$( [ -d "$regress/$name" ] && echo "$regress/$name") >"$log" 2>&1
 	rc=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n1)

@@ -508,9 +508,9 @@ static int take_record(struct gcs_reader *r, uint64_t off,
 		ret = check_body(r, off, h);
 		break;
 	default:
+		/* A newer minor version's; counted even with a damaged body. */
 		ret = check_body(r, off, h);
-		if (!ret)
-			r->info.n_unknown++;	/* a newer minor version's */
+		r->info.n_unknown++;
 		break;
 	}
 	if (ret < 0 && ret != -EBADMSG)
@@ -545,6 +545,8 @@ static void untake_last(struct gcs_reader *r, const struct gcs_rec_hdr *h)
 		r->n_chunks--;
 	if (slot >= 0)
 		r->info.n_by_type[slot]--;
+	else if (h->type != GCS_REC_PAD)
+		r->info.n_unknown--;
 	r->info.n_records--;
 	if (h->type != GCS_REC_PAD && h->type != GCS_REC_INDEX)
 		r->n_recs--;
