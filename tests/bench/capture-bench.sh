@@ -156,6 +156,9 @@ check() {
 }
 
 echo "BENCH sum $(gaitmat-bench sum 32)"
+# The file side alone, every way of filling the page cache (the ext4 disk).
+gaitmat-bench pagecache $D 32 | sed 's/^/BENCH pagecache /'
+rm -f $D/pagecache.tmp
 # One round at speed $scale: the four readers one after the other.
 one_round() {
 	rm -f $D/*

@@ -300,11 +300,29 @@ static void test_session_writer_split_sync_and_reclaim(void **state)
 	assert_false(bytes_zero(p, first_payload + 4096, 4096));
 
 	/* The event loop's way: three steps around its own fdatasync()s. */
+	gcs_writer_stats(w, &st);
 	assert_int_equal(gcs_writer_sync_begin(w, &s), 0);
 	assert_int_equal(gcs_writer_sync_begin(w, &s), -EBUSY);
+	/* The ranges: what is new since the mark, and one header slot. */
+	assert_int_equal(s.from, st.durable_end);
+	assert_int_equal(s.target, st.committed_end);
+	assert_true(s.from < s.target);
+	assert_int_equal(s.hdr_len, GCS_BLOCK);
+	assert_true(s.hdr_off % GCS_BLOCK == 0 && s.hdr_off + s.hdr_len <= s.from);
 	assert_int_equal(fdatasync(s.fd), 0);
 	assert_int_equal(gcs_writer_sync_header(w, &s), 0);
 	assert_int_equal(header_durable(p), s.target);
+	{
+		/* sync_header wrote the slot its range names. */
+		struct gcs_disk_header h;
+		int fd = open(p, O_RDONLY);
+
+		assert_true(fd >= 0);
+		assert_int_equal(pread(fd, &h, sizeof(h), (off_t)s.hdr_off), sizeof(h));
+		close(fd);
+		assert_int_equal(h.generation, s.generation);
+		assert_int_equal(h.durable_end, s.target);
+	}
 	assert_false(bytes_zero(p, first_payload + 4096, 4096));
 	assert_int_equal(fdatasync(s.fd), 0);
 	assert_int_equal(gcs_writer_sync_end(w, &s), 0);

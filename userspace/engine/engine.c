@@ -440,13 +440,31 @@ static void quiet_point(struct eng *e, int64_t now, bool force)
 
 /* ---- Durability on the ring ------------------------------------------------------ */
 
+/*
+ * Each step's range only (gcs_sync): the pages prefaulted beyond the
+ * committed end stay dirty and writable instead of being written out as
+ * zeros and write-protected, to fault again under the next read. A range
+ * longer than the SQE's 32-bit length syncs the whole file (len 0).
+ */
 static void sync_submit(struct eng *e)
 {
 	struct io_uring_sqe *sqe = eng_sqe(e, &e->op_sync);
+	uint64_t off, len;
 
 	if (!sqe)
 		return;
+	if (e->sync_phase == SYNC_HEADER) {
+		off = e->sync.hdr_off;
+		len = e->sync.hdr_len;
+	} else {
+		off = e->sync.from;
+		len = e->sync.target - e->sync.from;
+	}
+	if (len > UINT32_MAX)
+		off = len = 0;
 	io_uring_prep_fsync(sqe, e->sync.fd, IORING_FSYNC_DATASYNC);
+	sqe->off = off;
+	sqe->len = (uint32_t)len;
 }
 
 /* What the sync about to start covers, per channel (a lower bound). */

@@ -204,11 +204,19 @@ int gcs_writer_clock_host(struct gcs_writer *w);
  *   -> datasync the file -> sync_end (the mark is official; reclaim runs).
  * sync_begin returns 1 when everything committed is already durable.
  * gcs_writer_sync() does all of it with blocking calls.
+ *
+ * Each datasync needs to cover only its range of the file: the data one
+ * [from, target), what was committed since the last mark, the header one
+ * [hdr_off, hdr_off + hdr_len). A ranged datasync (IORING_OP_FSYNC's off
+ * and len) leaves alone the pages a capture has made writable beyond the
+ * committed end, which a whole-file one would write out and write-protect.
  */
 struct gcs_sync {
 	int fd;
 	uint64_t target;
 	uint64_t generation;
+	uint64_t from;
+	uint64_t hdr_off, hdr_len;
 };
 
 int gcs_writer_sync_begin(struct gcs_writer *w, struct gcs_sync *s);

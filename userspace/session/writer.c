@@ -92,7 +92,8 @@ struct gcs_writer {
 	struct gcs_index_entry *idx;
 	size_t n_idx, cap_idx;
 
-	bool unnamed;		/* O_TMPFILE, not linked yet */
+	enum { NAMED, UNNAMED_PROC, UNNAMED_EMPTY_PATH } unnamed;
+				/* O_TMPFILE, not linked yet, and how to */
 	int failed;		/* sticky: an I/O error the file can't survive */
 	bool full;
 	bool sync_busy;
@@ -662,6 +663,10 @@ int gcs_writer_sync_begin(struct gcs_writer *w, struct gcs_sync *s)
 	s->fd = w->fd;
 	s->target = w->committed;
 	s->generation = w->generation + 1;
+	/* Records are appended: nothing below the mark changes after it. */
+	s->from = w->durable;
+	s->hdr_off = (s->generation % GCS_HDR_SLOTS) * GCS_BLOCK;
+	s->hdr_len = GCS_BLOCK;
 	w->sync_busy = true;
 	return 0;
 }
@@ -1079,8 +1084,8 @@ static void proc_fd_path(char *buf, size_t len, int fd)
 	snprintf(buf, len, "/proc/self/fd/%d", fd);
 }
 
-/* Can an unnamed @fd be linked later? Through /proc, or as root. */
-static bool linkable(int fd)
+/* How an unnamed @fd can be linked later: through /proc, or as root. */
+static int linkable(int fd)
 {
 	struct stat a, b;
 	char proc[32];
@@ -1088,21 +1093,24 @@ static bool linkable(int fd)
 	proc_fd_path(proc, sizeof(proc), fd);
 	if (!stat(proc, &a) && !fstat(fd, &b) && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino)
-		return true;
-	return geteuid() == 0;	/* linkat(AT_EMPTY_PATH) */
+		return UNNAMED_PROC;
+	/* linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH. */
+	return geteuid() == 0 ? UNNAMED_EMPTY_PATH : NAMED;
 }
 
 static int create_file(struct gcs_writer *w, const char *path)
 {
 	char *copy = strdup(path);
-	int fd, err;
+	int fd, err, how = NAMED;
 
 	if (!copy)
 		return -ENOMEM;
 	fd = open(dirname(copy), O_TMPFILE | O_RDWR | O_CLOEXEC, 0640);
 	err = errno;
 	free(copy);
-	if (fd >= 0 && !linkable(fd)) {
+	if (fd >= 0)
+		how = linkable(fd);
+	if (fd >= 0 && how == NAMED) {
 		close(fd);	/* e.g. no /proc in a chroot: the plain way */
 		fd = -1;
 		err = EOPNOTSUPP;
@@ -1114,7 +1122,7 @@ static int create_file(struct gcs_writer *w, const char *path)
 			return -EEXIST;
 		}
 		w->fd = fd;
-		w->unnamed = true;
+		w->unnamed = how;
 		return 0;
 	}
 	/* No O_TMPFILE here: EOPNOTSUPP (the filesystem), EISDIR (< 3.11). */
@@ -1129,13 +1137,18 @@ static int name_file(struct gcs_writer *w, const char *path)
 {
 	char proc[32];
 
-	if (!w->unnamed)
+	int ret;
+
+	if (w->unnamed == NAMED)
 		return 0;
 	proc_fd_path(proc, sizeof(proc), w->fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) &&
-	    linkat(w->fd, "", AT_FDCWD, path, AT_EMPTY_PATH))
+	if (w->unnamed == UNNAMED_PROC)
+		ret = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+	else
+		ret = linkat(w->fd, "", AT_FDCWD, path, AT_EMPTY_PATH);
+	if (ret)
 		return -errno;
-	w->unnamed = false;
+	w->unnamed = NAMED;
 	/* The link count is the inode's: durable with it, then the entry. */
 	return fsync(w->fd) ? -errno : 0;
 }
@@ -1239,7 +1252,7 @@ int gcs_writer_create(struct gcs_writer **wp, const char *path,
 	return 0;
 
 err_unlink:
-	if (w->fd >= 0 && !w->unnamed)
+	if (w->fd >= 0 && w->unnamed == NAMED)
 		unlink(path);	/* we created it (O_EXCL): leave nothing half-made */
 err_free:
 	free(meta);
