@@ -54,7 +54,13 @@ while [ $i -lt "$KILLS" ]; do
 	committed=$(echo "$st" | sed -n "s/^frames=\([0-9]*\).*/\1/p")
 	: "${committed:=0}"
 	if [ ! -e $f ]; then
-		early=$((early + 1))	# killed before it created the file
+		# Killed before its file had a name (the file is named once
+		# it is a session): it cannot have committed anything.
+		early=$((early + 1))
+		[ "$committed" = 0 ] || {
+			bad=$((bad + 1))
+			echo "# kill $i after $ms ms: no file, but $committed frames were committed"
+		}
 	elif gaitcap recover $f >$D/rec.log 2>&1; then
 		# It opens: gaitmat-simcheck reads it whole (and checks it) below.
 		opened=$((opened + 1))
@@ -77,8 +83,10 @@ kill -TERM $SIMPID
 wait $SIMPID
 
 echo "# $KILLS kills in $t0..$t1 s: $opened files recovered, $early killed before the file existed"
-lab_check "every file a killed capture left opens after gaitcap recover" test $bad = 0
-lab_check "most kills left a file to check" test $opened -ge $((KILLS * 3 / 4))
+lab_check "every file a killed capture left opens after gaitcap recover, none lost a committed frame" test $bad = 0
+# How many land before the file is named depends on how fast this guest
+# starts a capture (7-11 of 50 here, more on a loaded host): at least half.
+lab_check "at least half the kills left a file to check" test $opened -ge $((KILLS / 2))
 # shellcheck disable=SC2086 # one argument per file
 gaitmat-simcheck --quiet --allow-empty --truth $D/truth.json $CHECK $args >$D/check.log 2>&1
 rc=$?
