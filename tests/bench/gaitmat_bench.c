@@ -239,13 +239,16 @@ static double pc_run(const char *dir, enum pc_way way, bool prealloc,
 	}
 	t0 = cpu_us();
 	for (size_t off = 0; ok && off < total; off += step) {
-		uint8_t *p = map + off;
+		uint8_t *p;
 
-		switch (way) {
-		case PC_WRITE:
+		if (way == PC_WRITE) {
 			memcpy(buf, src, step);	/* what read() does */
 			ok = pwrite(fd, buf, step, off) == (ssize_t)step;
 			continue;
+		}
+		p = map + off;
+		switch (way) {
+		case PC_WRITE:
 		case PC_TOUCH:
 			break;
 		case PC_RA_POP_W:

@@ -352,9 +352,9 @@ static int rec_take(struct eng_chan *c, int64_t now)
  * and only once: reservations are larger than what a read brings, and the
  * tail moves back after a short read, so each channel keeps the end of what
  * it already faulted in (its reservations only move forward in the file's
- * one mapping; other channels' lie elsewhere). Pages faulted in and then
- * written back by a sync before the read fills them just fault again.
- * Older kernels (before 5.14) say EINVAL.
+ * one mapping; other channels' lie elsewhere). Syncs cover only what is
+ * committed (sync_submit), so pages faulted in ahead stay writable until
+ * the read fills them. Older kernels (before 5.14) say EINVAL.
  */
 static void prefault(struct eng_chan *c, uint8_t *p, size_t len,
 		     size_t expect)

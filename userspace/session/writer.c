@@ -92,8 +92,8 @@ struct gcs_writer {
 	struct gcs_index_entry *idx;
 	size_t n_idx, cap_idx;
 
-	enum { NAMED, UNNAMED_PROC, UNNAMED_EMPTY_PATH } unnamed;
-				/* O_TMPFILE, not linked yet, and how to */
+	enum { NAMED, LINK_BY_PROC, LINK_BY_EMPTY_PATH } naming;
+				/* O_TMPFILE not linked yet: how to link it */
 	int failed;		/* sticky: an I/O error the file can't survive */
 	bool full;
 	bool sync_busy;
@@ -1093,9 +1093,9 @@ static int linkable(int fd)
 	proc_fd_path(proc, sizeof(proc), fd);
 	if (!stat(proc, &a) && !fstat(fd, &b) && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino)
-		return UNNAMED_PROC;
+		return LINK_BY_PROC;
 	/* linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH. */
-	return geteuid() == 0 ? UNNAMED_EMPTY_PATH : NAMED;
+	return geteuid() == 0 ? LINK_BY_EMPTY_PATH : NAMED;
 }
 
 static int create_file(struct gcs_writer *w, const char *path)
@@ -1108,12 +1108,13 @@ static int create_file(struct gcs_writer *w, const char *path)
 	fd = open(dirname(copy), O_TMPFILE | O_RDWR | O_CLOEXEC, 0640);
 	err = errno;
 	free(copy);
-	if (fd >= 0)
+	if (fd >= 0) {
 		how = linkable(fd);
-	if (fd >= 0 && how == NAMED) {
-		close(fd);	/* e.g. no /proc in a chroot: the plain way */
-		fd = -1;
-		err = EOPNOTSUPP;
+		if (how == NAMED) {
+			close(fd);	/* e.g. no /proc in a chroot: the plain way */
+			fd = -1;
+			err = EOPNOTSUPP;
+		}
 	}
 	if (fd >= 0) {
 		/* Fail now, not at the end, when the name is taken. */
@@ -1122,7 +1123,7 @@ static int create_file(struct gcs_writer *w, const char *path)
 			return -EEXIST;
 		}
 		w->fd = fd;
-		w->unnamed = how;
+		w->naming = how;
 		return 0;
 	}
 	/* No O_TMPFILE here: EOPNOTSUPP (the filesystem), EISDIR (< 3.11). */
@@ -1136,19 +1137,19 @@ static int create_file(struct gcs_writer *w, const char *path)
 static int name_file(struct gcs_writer *w, const char *path)
 {
 	char proc[32];
-
 	int ret;
 
-	if (w->unnamed == NAMED)
+	if (w->naming == NAMED)
 		return 0;
-	proc_fd_path(proc, sizeof(proc), w->fd);
-	if (w->unnamed == UNNAMED_PROC)
+	if (w->naming == LINK_BY_PROC) {
+		proc_fd_path(proc, sizeof(proc), w->fd);
 		ret = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
-	else
+	} else {
 		ret = linkat(w->fd, "", AT_FDCWD, path, AT_EMPTY_PATH);
+	}
 	if (ret)
 		return -errno;
-	w->unnamed = NAMED;
+	w->naming = NAMED;
 	/* The link count is the inode's: durable with it, then the entry. */
 	return fsync(w->fd) ? -errno : 0;
 }
@@ -1252,7 +1253,7 @@ int gcs_writer_create(struct gcs_writer **wp, const char *path,
 	return 0;
 
 err_unlink:
-	if (w->fd >= 0 && w->unnamed == NAMED)
+	if (w->fd >= 0 && w->naming == NAMED)
 		unlink(path);	/* we created it (O_EXCL): leave nothing half-made */
 err_free:
 	free(meta);
