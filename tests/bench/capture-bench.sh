@@ -46,9 +46,37 @@ uptime_ms() {
 	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
 }
 
-# CPU time of a process and all its threads, living and exited, in ms.
+# Each reader runs in a cgroup of its own when the guest has cgroup v2: its
+# cpu.stat counts the run time of every thread it ever had (io_uring
+# workers included) to the microsecond. Without one, /proc/PID/stat gives
+# the same sum in clock ticks (10 ms, sampled).
+CG=
+if [ -f /sys/fs/cgroup/cgroup.procs ] ||
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; then
+	CG=/sys/fs/cgroup
+fi
+echo "BENCH accounting $([ -n "$CG" ] && echo cgroup || echo ticks)"
+
+# in_cgroup NAME CMD...: (in a subshell) CMD, in a fresh cgroup NAME if any.
+in_cgroup() {
+	name=$1
+	shift
+	if [ -z "$CG" ]; then
+		exec "$@"
+	fi
+	rmdir "$CG/bench-$name" 2>/dev/null
+	mkdir -p "$CG/bench-$name"
+	echo 0 >"$CG/bench-$name/cgroup.procs"	# 0: the writer itself
+	exec "$@"
+}
+
+# CPU time of a reader (NAME PID), all its threads living and exited, in ms.
 cpu_ms() {
-	awk '{ print ($14 + $15) * 10 }' "/proc/$1/stat" 2>/dev/null || echo 0
+	if [ -n "$CG" ] && [ -f "$CG/bench-$1/cpu.stat" ]; then
+		awk '$1 == "usage_usec" { printf "%d\n", $2 / 1000 }' "$CG/bench-$1/cpu.stat"
+	else
+		awk '{ print ($14 + $15) * 10 }' "/proc/$2/stat" 2>/dev/null || echo 0
+	fi
 }
 
 size_of() {
@@ -99,7 +127,7 @@ window() {
 		done
 	fi
 	sleep "$WARM"
-	f0=$(frames_now "$how") c0=$(cpu_ms "$pid") t0=$(uptime_ms)
+	f0=$(frames_now "$how") c0=$(cpu_ms "$reader" "$pid") t0=$(uptime_ms)
 	if [ "${PROF_ON:-0}" = 1 ]; then
 		# Reported in check(), once the reader has stopped.
 		perf record -q -F 1999 -g -p "$pid" -o /tmp/perf.data -- \
@@ -110,7 +138,7 @@ window() {
 	else
 		sleep "$SECONDS"
 	fi
-	f1=$(frames_now "$how") c1=$(cpu_ms "$pid") t1=$(uptime_ms)
+	f1=$(frames_now "$how") c1=$(cpu_ms "$reader" "$pid") t1=$(uptime_ms)
 	: "${f0:=0}" "${f1:=0}"
 	W="reader=$reader scale=$scale frames=$((f1 - f0)) cpu_ms=$((c1 - c0)) wall_ms=$((t1 - t0))"
 }
@@ -174,8 +202,8 @@ one_round() {
 		fi
 		sim_start $variant
 		ov0=$(overruns)
-		gaitcap capture -o $D/g.gcs --rate max --no-compact --quiet --status 0 \
-			--sync-ms $sync_ms --control /run/bench.sock $GAITCAP_ARGS 2>$D/g.log &
+		(in_cgroup $variant gaitcap capture -o $D/g.gcs --rate max --no-compact --quiet --status 0 \
+			--sync-ms $sync_ms --control /run/bench.sock $GAITCAP_ARGS 2>$D/g.log) &
 		P=$!
 		window $variant $P status
 		kill -INT $P
@@ -197,7 +225,8 @@ one_round() {
 	sim_start readdev
 	setup_buffer "$sys"
 	ov0=$(overruns)
-	iio_readdev -b $((LENGTH / 4)) -T 5000 "$(basename "$sys")" >$D/r.raw 2>$D/r.log &
+	(in_cgroup readdev iio_readdev -b $((LENGTH / 4)) -T 5000 "$(basename "$sys")" \
+		>$D/r.raw 2>$D/r.log) &
 	P=$!
 	window readdev $P $D/r.raw
 	kill -INT $P
@@ -212,7 +241,8 @@ one_round() {
 	setup_buffer "$sys"
 	echo 1 >"$sys/buffer/enable"
 	ov0=$(overruns)
-	gaitmat-bench readloop "$dev" $D/l.raw 3600 $((LENGTH * SCAN_BYTES / 2)) >/dev/null &
+	(in_cgroup readloop gaitmat-bench readloop "$dev" $D/l.raw 3600 \
+		$((LENGTH * SCAN_BYTES / 2)) >/dev/null) &
 	P=$!
 	window readloop $P $D/l.raw
 	kill -TERM $P

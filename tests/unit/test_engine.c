@@ -258,6 +258,11 @@ static void run_pipe(struct fx *f, enum eng_io_mode mode, bool readv)
 	/* Pieces of up to 3 records and 5 bytes cut records apart. */
 	assert_true(st.partial > 0);
 	assert_true(st.carry_bytes > 0);
+	/* How close to full the buffer came: reads brought data, apart. */
+	assert_true(st.peak_records >= 1);
+	assert_true(st.peak_records <= 3000);
+	assert_true(st.read_gap_ns_max > 0);
+	assert_true(st.read_gap_ns_max < 20ll * 1000000000);
 	eng_stop_sources(e);
 	eng_destroy(e);
 	assert_int_equal(gcs_writer_close(w), 0);

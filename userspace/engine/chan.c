@@ -475,6 +475,7 @@ static void rec_adapt(struct eng_chan *c, uint32_t got, bool full)
 static void rec_read_done(struct eng_chan *c, int res)
 {
 	struct eng *e = c->e;
+	int64_t now;
 	bool full;
 	int ret;
 
@@ -492,7 +493,13 @@ static void rec_read_done(struct eng_chan *c, int res)
 		}
 		if (c->pos >= 0)
 			c->pos += res;
-		c->last_read = eng_now();
+		now = eng_now();
+		if (c->last_data && now - c->last_data > c->st.read_gap_ns_max)
+			c->st.read_gap_ns_max = now - c->last_data;
+		c->last_data = now;
+		if ((uint32_t)res / c->d.record_size > c->st.peak_records)
+			c->st.peak_records = (uint32_t)res / c->d.record_size;
+		c->last_read = now;
 		full = (uint32_t)res == c->req;
 		c->full = full;
 		c->fill += (uint32_t)res;

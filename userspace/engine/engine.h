@@ -174,6 +174,13 @@ struct eng_chan_stats {
 	uint64_t lost;			/* records they say are missing */
 	uint64_t lost_kernel, lost_device;
 	uint64_t truncated;		/* messages longer than msg_max */
+	/*
+	 * How close the kernel's buffer came to overflowing: the most records
+	 * one read brought back (of def.max_records at most), and the longest
+	 * time between two reads that brought data.
+	 */
+	uint32_t peak_records;
+	int64_t read_gap_ns_max;
 	uint64_t carry_bytes;		/* bytes moved across a split or a short read */
 	uint64_t first_seq, last_seq;
 	int64_t t_first_ns, t_last_ns;	/* of records, host monotonic */

@@ -78,6 +78,7 @@ struct eng_chan {
 	int64_t pos;		/* file offset of the next read; -1: none */
 	uintptr_t faulted_end;	/* prefault: this channel's pages are in below */
 	int64_t last_read;	/* when the last read completed */
+	int64_t last_data;	/* when a read last brought data */
 	int64_t wake_at;	/* CH_HOLD: when to read */
 	uint32_t hold_cur_us;	/* the hold now: d.hold_us, shortened under load */
 	unsigned int drain_rounds;

@@ -567,10 +567,12 @@ static void summary(struct capture *c, int run_err)
 		fprintf(stderr, "gaitcap capture: %s (stream %u): %" PRIu64
 			" frames (seq %" PRIu64 "..%" PRIu64 "), %s, %" PRIu64
 			" lost in %" PRIu64 " gaps (%" PRIu64 " kernel, %" PRIu64
-			" device), %" PRIu64 " chunks, %" PRIu64 " reads%s%s\n",
+			" device), %" PRIu64 " chunks, %" PRIu64 " reads (at most %"
+			PRIu32 " frames, %.0f ms apart)%s%s\n",
 			eng_chan_label(ch), eng_chan_stream(ch), st.records,
 			st.first_seq, st.last_seq, sz, st.lost, st.gaps,
 			st.lost_kernel, st.lost_device, st.chunks, st.reads,
+			st.peak_records, st.read_gap_ns_max / 1e6,
 			st.end_err ? ", ended: " : "",
 			st.end_err ? strerror(-st.end_err) : "");
 	}
