@@ -57,7 +57,7 @@ bench: deps all
 PREFIX ?= /usr
 VERSION := $(shell sed -n 's/^\#define GAITCAP_VERSION "\(.*\)"/\1/p' userspace/gaitcap/gaitcap.h)
 INSTALL_PROGS := gaitcap gaitmat-sim gaitmat-attach
-DKMS_SRCS := Kbuild $(addprefix driver/,Kbuild gaitmat.h gaitmat_core.c \
+DKMS_SRCS := Kbuild $(addprefix driver/,Kbuild gaitmat.h gaitmat_buf.c gaitmat_core.c \
 	gaitmat_proto.c gaitmat_proto.h gaitmat_serdev.c gaitmat_trace.h gaitmat_virt.c)
 
 install: userspace

@@ -109,12 +109,26 @@ void gaitmat_scan_sizes(const struct gaitmat_layout *l,
 			unsigned int *kernel, unsigned int *libiio);
 unsigned int gaitmat_pack_scan(const struct gaitmat_layout *l,
 			       const unsigned long *mask, void *scan);
-bool gaitmat_kfifo_fits(unsigned int length, unsigned int bytes_per_datum);
 unsigned int gaitmat_default_length(unsigned int bytes_per_datum);
 int gaitmat_seq_advance(u64 *seq64, bool *valid, u32 seq, u32 *missing);
 void gaitmat_fill_scan(const struct gaitmat_layout *l, const u16 *sensels,
 		       void *scan);
 void gaitmat_tile_stats(const struct gaitmat_layout *l, const u16 *sensels,
 			struct gaitmat_scan_meta *m);
+
+/*
+ * gaitmat_buf.c: the chardev buffer, a ring of whole scans in kvmalloc()ed
+ * memory of exactly length * scan bytes, up to GAITMAT_BUF_MAX_BYTES (IIO's
+ * kfifo stops at one kmalloc, 4 MiB).
+ */
+#define GAITMAT_BUF_MAX_BYTES	(64U << 20)
+
+struct iio_buffer;
+
+struct iio_buffer *gaitmat_buf_alloc(unsigned int length);
+bool gaitmat_buf_fits(unsigned int length, unsigned int bytes_per_datum);
+unsigned int gaitmat_buf_peek(struct iio_buffer *buffer, unsigned int max,
+			      const void **scans);
+void gaitmat_buf_consume(struct iio_buffer *buffer, unsigned int n);
 
 #endif /* GAITMAT_H */

@@ -30,7 +30,6 @@
 #include <linux/iio/buffer.h>
 #include <linux/iio/buffer_impl.h>
 #include <linux/iio/iio.h>
-#include <linux/iio/kfifo_buf.h>
 #include <linux/iio/sysfs.h>
 
 #include "gaitmat.h"
@@ -271,23 +270,6 @@ unsigned int gaitmat_pack_scan(const struct gaitmat_layout *l,
 	return out;
 }
 EXPORT_SYMBOL_NS_GPL(gaitmat_pack_scan, GAITMAT);
-
-/**
- * gaitmat_kfifo_fits() - whether the kfifo buffer can allocate this
- * @length: buffer length in scans (the buffer/length attribute)
- * @bytes_per_datum: scan size
- *
- * The kfifo buffer rounds the length up to a power of two (and at least 2)
- * and kmallocs length * scan bytes at once; beyond KMALLOC_MAX_SIZE the
- * page allocator warns, which must never be reachable from sysfs.
- */
-bool gaitmat_kfifo_fits(unsigned int length, unsigned int bytes_per_datum)
-{
-	u64 scans = roundup_pow_of_two(max(length, 2U));
-
-	return scans * bytes_per_datum <= KMALLOC_MAX_SIZE;
-}
-EXPORT_SYMBOL_NS_GPL(gaitmat_kfifo_fits, GAITMAT);
 
 /**
  * gaitmat_default_length() - buffer length a new device starts with
@@ -912,66 +894,18 @@ static const struct iio_buffer_setup_ops gaitmat_buffer_ops = {
 	.predisable = gaitmat_buffer_predisable,
 };
 
-/*
- * IIO's buffer/length store ignores what set_length returns, and the kfifo
- * is allocated (request_update) before any driver callback runs, so a
- * length that does not fit is refused there: enabling the buffer fails
- * with -EINVAL instead of the page allocator warning. The kfifo's own
- * functions are shared by every kfifo buffer, so one patched copy serves
- * every device; it lives as long as the module, which outlives the buffers
- * (an open IIO chardev holds a module reference).
- */
-static const struct iio_buffer_access_funcs *gaitmat_kfifo_access;
-static struct iio_buffer_access_funcs gaitmat_buffer_access;
-static DEFINE_MUTEX(gaitmat_access_lock);
-
-static int gaitmat_buffer_request_update(struct iio_buffer *buffer)
-{
-	if (!gaitmat_kfifo_fits(buffer->length, buffer->bytes_per_datum))
-		return -EINVAL;
-	return gaitmat_kfifo_access->request_update(buffer);
-}
-
-static int gaitmat_wrap_kfifo(struct iio_buffer *buffer)
-{
-	int ret = 0;
-
-	mutex_lock(&gaitmat_access_lock);
-	if (!gaitmat_kfifo_access) {
-		gaitmat_kfifo_access = buffer->access;
-		gaitmat_buffer_access = *buffer->access;
-		gaitmat_buffer_access.request_update =
-			gaitmat_buffer_request_update;
-	} else if (gaitmat_kfifo_access != buffer->access) {
-		ret = -EINVAL;
-	}
-	mutex_unlock(&gaitmat_access_lock);
-	if (ret)
-		return ret;
-	if (!gaitmat_kfifo_access->request_update ||
-	    !gaitmat_kfifo_access->set_length)
-		return -EINVAL;
-	buffer->access = &gaitmat_buffer_access;
-	return 0;
-}
-
 static int gaitmat_setup_buffer(struct gaitmat_mat *mat)
 {
 	struct iio_dev *indio_dev = mat->indio_dev;
 	struct iio_buffer *buffer;
 	int ret;
 
-	buffer = iio_kfifo_allocate();
+	buffer = gaitmat_buf_alloc(gaitmat_default_length(mat->layout.scan_bytes));
 	if (!buffer)
 		return -ENOMEM;
-	ret = gaitmat_wrap_kfifo(buffer);
-	if (!ret) {
-		buffer->access->set_length(buffer,
-			gaitmat_default_length(mat->layout.scan_bytes));
-		ret = iio_device_attach_buffer(indio_dev, buffer);
-	}
+	ret = iio_device_attach_buffer(indio_dev, buffer);
 	/* The device holds its own reference once attached. */
-	iio_kfifo_free(buffer);
+	iio_buffer_put(buffer);
 	if (ret)
 		return ret;
 	indio_dev->modes |= INDIO_BUFFER_SOFTWARE;

@@ -4,7 +4,8 @@
 # ext4 disk). For each speed-up S of the emulated mat (its highest rate,
 # 200 Hz, times S, through the virtual transport), in ROUNDS rounds, four
 # readers capture the same stream one after the other onto the same ext4
-# disk, with the same kernel buffer (length and watermark):
+# disk, with the kernel buffer gaitcap chose (length and watermark; libiio
+# sizes its own from the blocks it is asked for):
 #   gaitcap     gaitcap capture --no-compact (io_uring into the mapped file),
 #               without durability syncs in the window (like the others)
 #   gaitcap-sync  the same with its shipped 1 s fdatasync()
@@ -221,11 +222,15 @@ one_round() {
 	echo "BENCH buffer scale=$scale length=$LENGTH watermark=$WATERMARK scan_bytes=$SCAN_BYTES"
 
 	# 2. iio_readdev: -b N asks libiio for N-sample blocks, of which it
-	# keeps 4 in the kernel: N = LENGTH / 4 gives the same kfifo.
+	# keeps 4 in the kernel. N: 100 ms of scans, as often as gaitcap reads
+	# (a quarter of gaitcap's buffer at most). With 1 s blocks it would
+	# read less often, and store in bursts that the window cannot measure.
+	BLOCK=$((RATE * scale / 10))
+	[ "$BLOCK" -le $((LENGTH / 4)) ] || BLOCK=$((LENGTH / 4))
 	sim_start readdev
 	setup_buffer "$sys"
 	ov0=$(overruns)
-	(in_cgroup readdev iio_readdev -b $((LENGTH / 4)) -T 5000 "$(basename "$sys")" \
+	(in_cgroup readdev iio_readdev -b $BLOCK -T 5000 "$(basename "$sys")" \
 		>$D/r.raw 2>$D/r.log) &
 	P=$!
 	window readdev $P $D/r.raw

@@ -1004,8 +1004,8 @@ static void gmk_test_scans_pushed(struct kunit *test)
 	gmk_put_iio(indio_dev);
 }
 
-/* The device's own kfifo: a full buffer drops scans and counts overruns. */
-static void gmk_test_kfifo_overruns(struct kunit *test)
+/* The device's own ring: a full buffer drops scans and counts overruns. */
+static void gmk_test_ring_overruns(struct kunit *test)
 {
 	struct gmk_ctrl *c = test->priv;
 	struct iio_dev *indio_dev;
@@ -1725,7 +1725,7 @@ static struct kunit_case gmk_life_cases[] = {
 	KUNIT_CASE(gmk_test_reannounce_keeps_device),
 	KUNIT_CASE(gmk_test_bad_announce_ignored),
 	KUNIT_CASE(gmk_test_scans_pushed),
-	KUNIT_CASE(gmk_test_kfifo_overruns),
+	KUNIT_CASE(gmk_test_ring_overruns),
 	KUNIT_CASE(gmk_test_counters_exact),
 	KUNIT_CASE(gmk_test_silence_unregisters),
 	KUNIT_CASE(gmk_test_idle_answering_pings_stays),
@@ -1749,4 +1749,220 @@ static struct kunit_suite gmk_life_suite = {
 	.test_cases = gmk_life_cases,
 };
 
-kunit_test_suites(&gmk_helper_suite, &gmk_life_suite);
+/* ---- The ring buffer (gaitmat_buf.c) ----------------------------------- */
+
+#define GMK_BPD	24
+
+/* A scan of GMK_BPD bytes that says which it is. */
+static void gmk_ring_scan(u8 *scan, u32 n)
+{
+	unsigned int i;
+
+	for (i = 0; i < GMK_BPD; i++)
+		scan[i] = (u8)(n * 7 + i);
+	memcpy(scan, &n, sizeof(n));
+}
+
+static u32 gmk_ring_seq(const u8 *scan)
+{
+	u32 n;
+
+	memcpy(&n, scan, sizeof(n));
+	return n;
+}
+
+static struct iio_buffer *gmk_ring(struct kunit *test, unsigned int length)
+{
+	struct iio_buffer *b = gaitmat_buf_alloc(length);
+
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_EQ(test, b->access->set_bytes_per_datum(b, GMK_BPD), 0);
+	KUNIT_ASSERT_EQ(test, b->access->request_update(b), 0);
+	return b;
+}
+
+/* Take @n scans through peek/consume, checking they are @from on. */
+static unsigned int gmk_ring_take(struct kunit *test, struct iio_buffer *b,
+				  unsigned int n, u32 from)
+{
+	unsigned int got = 0, k, i;
+	const void *p;
+
+	while (got < n) {
+		k = gaitmat_buf_peek(b, n - got, &p);
+		if (!k)
+			break;
+		for (i = 0; i < k; i++) {
+			u8 want[GMK_BPD];
+
+			gmk_ring_scan(want, from + got + i);
+			KUNIT_EXPECT_EQ_MSG(test, memcmp((const u8 *)p +
+							 i * GMK_BPD, want,
+							 GMK_BPD), 0,
+					    "scan %u: seq %u", from + got + i,
+					    gmk_ring_seq((const u8 *)p +
+							 i * GMK_BPD));
+		}
+		gaitmat_buf_consume(b, k);
+		got += k;
+	}
+	return got;
+}
+
+/* Exactly its length, the oldest kept when full, in order across the end. */
+static void gmk_test_ring_wraps(struct kunit *test)
+{
+	struct iio_buffer *b = gmk_ring(test, 5);
+	u8 scan[GMK_BPD];
+	const void *p;
+	u32 n = 0;
+
+	KUNIT_EXPECT_EQ(test, b->access->data_available(b), (size_t)0);
+	KUNIT_EXPECT_EQ(test, gaitmat_buf_peek(b, 10, &p), 0U);
+	for (; n < 5; n++) {
+		gmk_ring_scan(scan, n);
+		KUNIT_EXPECT_EQ(test, b->access->store_to(b, scan), 0);
+	}
+	gmk_ring_scan(scan, 99);
+	KUNIT_EXPECT_EQ(test, b->access->store_to(b, scan), -EBUSY);
+	KUNIT_EXPECT_EQ(test, b->access->data_available(b), (size_t)5);
+	KUNIT_EXPECT_EQ(test, gmk_ring_take(test, b, 2, 0), 2U);
+	for (; n < 7; n++) {
+		gmk_ring_scan(scan, n);
+		KUNIT_EXPECT_EQ(test, b->access->store_to(b, scan), 0);
+	}
+	/* Scans 2..6: three up to the end of the ring, then two from its start. */
+	KUNIT_EXPECT_EQ(test, gaitmat_buf_peek(b, 10, &p), 3U);
+	KUNIT_EXPECT_EQ(test, gmk_ring_take(test, b, 5, 2), 5U);
+	KUNIT_EXPECT_EQ(test, b->access->data_available(b), (size_t)0);
+	iio_buffer_put(b);
+}
+
+/* Lengths beyond GAITMAT_BUF_MAX_BYTES, and a scan size of 0, are refused. */
+static void gmk_test_ring_limits(struct kunit *test)
+{
+	unsigned int fit = GAITMAT_BUF_MAX_BYTES / GMK_BPD;
+	struct iio_buffer *b = gaitmat_buf_alloc(2);
+
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_EXPECT_TRUE(test, gaitmat_buf_fits(fit, GMK_BPD));
+	KUNIT_EXPECT_FALSE(test, gaitmat_buf_fits(fit + 1, GMK_BPD));
+	KUNIT_EXPECT_FALSE(test, gaitmat_buf_fits(UINT_MAX, UINT_MAX));
+	/* No scan size yet: nothing to allocate. */
+	KUNIT_EXPECT_EQ(test, b->access->request_update(b), -EINVAL);
+	KUNIT_ASSERT_EQ(test, b->access->set_bytes_per_datum(b, GMK_BPD), 0);
+	KUNIT_ASSERT_EQ(test, b->access->set_length(b, fit + 1), 0);
+	KUNIT_EXPECT_EQ(test, b->access->request_update(b), -EINVAL);
+	/* Lengths below 2 are 2, as IIO's kfifo has it. */
+	KUNIT_ASSERT_EQ(test, b->access->set_length(b, 0), 0);
+	KUNIT_EXPECT_EQ(test, b->length, 2U);
+	KUNIT_EXPECT_EQ(test, b->access->request_update(b), 0);
+	iio_buffer_put(b);
+}
+
+/* A new length takes effect on the next update, which starts empty. */
+static void gmk_test_ring_resize(struct kunit *test)
+{
+	struct iio_buffer *b = gmk_ring(test, 3);
+	u8 scan[GMK_BPD];
+	u32 n;
+
+	for (n = 0; n < 2; n++) {
+		gmk_ring_scan(scan, n);
+		KUNIT_EXPECT_EQ(test, b->access->store_to(b, scan), 0);
+	}
+	KUNIT_ASSERT_EQ(test, b->access->set_length(b, 9), 0);
+	KUNIT_ASSERT_EQ(test, b->access->request_update(b), 0);
+	KUNIT_EXPECT_EQ(test, b->access->data_available(b), (size_t)0);
+	for (n = 0; n < 9; n++) {
+		gmk_ring_scan(scan, n);
+		KUNIT_EXPECT_EQ(test, b->access->store_to(b, scan), 0);
+	}
+	KUNIT_EXPECT_EQ(test, b->access->store_to(b, scan), -EBUSY);
+	KUNIT_EXPECT_EQ(test, gmk_ring_take(test, b, 9, 0), 9U);
+	iio_buffer_put(b);
+}
+
+struct gmk_producer {
+	struct iio_buffer *b;
+	u32 count;		/* scans to store */
+	u32 busy;		/* times the ring was full */
+	bool stop;		/* the consumer gave up */
+	struct completion done;
+};
+
+static int gmk_producer_fn(void *arg)
+{
+	struct gmk_producer *pr = arg;
+	u8 scan[GMK_BPD];
+	u32 n = 0;
+
+	while (n < pr->count && !READ_ONCE(pr->stop)) {
+		gmk_ring_scan(scan, n);
+		if (pr->b->access->store_to(pr->b, scan)) {
+			pr->busy++;
+			usleep_range(20, 50);	/* let the consumer run */
+			continue;	/* full: the same scan again */
+		}
+		n++;
+	}
+	complete(&pr->done);
+	return 0;
+}
+
+/* A producer thread and a consumer: every scan once, in order, unaltered. */
+static void gmk_test_ring_concurrent(struct kunit *test)
+{
+	struct gmk_producer pr = { .count = 5000 };
+	struct task_struct *t;
+	unsigned long end = jiffies + msecs_to_jiffies(20000);
+	u32 next = 0;
+
+	pr.b = gmk_ring(test, 13);
+	init_completion(&pr.done);
+	t = kthread_run(gmk_producer_fn, &pr, "gmk-ring");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	while (next < pr.count && !time_after(jiffies, end)) {
+		const void *p;
+		unsigned int k = gaitmat_buf_peek(pr.b, 4, &p), i;
+
+		for (i = 0; i < k; i++) {
+			u8 want[GMK_BPD];
+
+			gmk_ring_scan(want, next + i);
+			if (memcmp((const u8 *)p + i * GMK_BPD, want, GMK_BPD)) {
+				KUNIT_FAIL(test, "scan %u: seq %u", next + i,
+					   gmk_ring_seq((const u8 *)p +
+							i * GMK_BPD));
+				next = pr.count;
+				break;
+			}
+		}
+		if (k && next < pr.count) {
+			gaitmat_buf_consume(pr.b, k);
+			next += k;
+		}
+		if (!k)
+			usleep_range(20, 50);
+	}
+	KUNIT_EXPECT_EQ(test, next, pr.count);
+	WRITE_ONCE(pr.stop, true);
+	wait_for_completion(&pr.done);
+	KUNIT_EXPECT_EQ(test, pr.b->access->data_available(pr.b), (size_t)0);
+	iio_buffer_put(pr.b);
+}
+
+static struct kunit_case gmk_ring_cases[] = {
+	KUNIT_CASE(gmk_test_ring_wraps),
+	KUNIT_CASE(gmk_test_ring_limits),
+	KUNIT_CASE(gmk_test_ring_resize),
+	KUNIT_CASE(gmk_test_ring_concurrent),
+	{}
+};
+
+static struct kunit_suite gmk_ring_suite = {
+	.name = "gaitmat_buf",
+	.test_cases = gmk_ring_cases,
+};
+
+kunit_test_suites(&gmk_helper_suite, &gmk_life_suite, &gmk_ring_suite);

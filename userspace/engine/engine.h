@@ -300,7 +300,7 @@ int eng_source_fd_create(struct eng_source **sp, const char *spec);
 struct eng_iio_opts {
 	const char *device;		/* NULL/"auto", "iio:deviceN" or a name */
 	unsigned int rate_hz;		/* 0: keep the device's; UINT_MAX: highest */
-	unsigned int buffer_length;	/* scans; 0: the largest the kfifo takes */
+	unsigned int buffer_length;	/* scans; 0: the largest that fits */
 	unsigned int watermark;		/* scans; 0: about 20 ms worth */
 	unsigned int wait_ms;		/* wait this long for the device to appear */
 	const char *clock;		/* current_timestamp_clock ("monotonic") */

@@ -34,8 +34,14 @@
 
 #define SYSFS_IIO	"/sys/bus/iio/devices"
 #define DRIVER_NAME	"gaitmat"
-/* The kfifo is one kmalloc: KMALLOC_MAX_SIZE is 4 MiB on x86-64. */
-#define KFIFO_MAX_BYTES	(4u << 20)
+/*
+ * The kernel buffer asked for by default: as many scans as BUFFER_BYTES
+ * holds, at most MAX_LENGTH. The gaitmat driver's ring takes up to 64 MiB;
+ * IIO's kfifo (drivers before 0.4, other IIO devices) one kmalloc of a power
+ * of two of scans, 4 MiB on x86-64: enabling then fails and the length is
+ * halved until it fits. 32 MiB is 4032 one-tile scans: 2 s at 10 x 200 Hz.
+ */
+#define BUFFER_BYTES	(32u << 20)
 #define MAX_LENGTH	4096u
 #define WATERMARK_MS	100
 #define RESCAN_NS	(500 * NS_PER_MS)
@@ -407,23 +413,14 @@ static int buffer_attr(struct src_iio *x, const char *attr, unsigned int v)
 	return dev_write(x, rel, val);
 }
 
-static unsigned int pow2_floor(unsigned int v)
-{
-	unsigned int p = 1;
-
-	while (p <= v / 2)
-		p *= 2;
-	return p;
-}
-
-/* Length, watermark, enable; a kfifo too large to allocate is halved. */
+/* Length, watermark, enable; a buffer too large to allocate is halved. */
 static int enable_buffer(struct src_iio *x)
 {
 	int ret;
 
 	x->length = x->o.buffer_length;
 	if (!x->length) {
-		x->length = pow2_floor(KFIFO_MAX_BYTES / x->scan_bytes);
+		x->length = BUFFER_BYTES / x->scan_bytes;
 		if (x->length > MAX_LENGTH)
 			x->length = MAX_LENGTH;
 		if (x->length < 2)

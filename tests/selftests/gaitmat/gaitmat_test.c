@@ -21,7 +21,8 @@
 #include "virtctl.h"
 
 #define WAIT_MS		5000
-#define KMALLOC_MAX	(4u << 20)
+/* The driver's ring: length * scan bytes, at most (GAITMAT_BUF_MAX_BYTES). */
+#define BUF_MAX		(64u << 20)
 
 /* ---- Test data ------------------------------------------------------------- */
 
@@ -250,11 +251,11 @@ TEST_F(mat, sysfs_abi)
 		EXPECT_TRUE(counters_equal(&self->c, zero));
 	}
 
-	/* The default buffer fits a kmalloc. */
+	/* The default buffer: a power of two of scans, within 1 MiB. */
 	len = sysfs_read_ll(&self->c, "buffer/length");
 	EXPECT_GE(len, 2);
 	EXPECT_EQ(0, len & (len - 1));
-	EXPECT_LE(len * self->l.bytes, KMALLOC_MAX);
+	EXPECT_LE(len * self->l.bytes, 1u << 20);
 
 	/* Read-only attributes refuse writes. */
 	EXPECT_NE(0, sysfs_write(&self->c, "geometry", "1 1 1 1"));
@@ -513,17 +514,17 @@ TEST_F(mat, read_size_is_libiio_sample_size)
 
 TEST_F(mat, buffer_length_limits)
 {
-	unsigned int fit = 2;
+	unsigned int fit = BUF_MAX / self->l.bytes;
 	char val[32];
 
-	while (2ull * fit * self->l.bytes <= KMALLOC_MAX)
-		fit *= 2;
 	ASSERT_EQ(0, vctl_scan_all(&self->c, true));
 
-	/* The largest kfifo a kmalloc can hold works... */
+	/* The largest ring the driver takes works, far beyond a kfifo... */
+	ASSERT_LT(4u << 20, (size_t)fit * self->l.bytes);
 	ASSERT_EQ(0, vctl_buffer(&self->c, fit, true));
+	EXPECT_EQ(fit, sysfs_read_ll(&self->c, "buffer/length"));
 	ASSERT_EQ(0, vctl_buffer(&self->c, 0, false));
-	/* ...one scan more rounds up to twice that and is refused cleanly. */
+	/* ...one scan more is refused cleanly, as is anything larger. */
 	EXPECT_EQ(-EINVAL, vctl_buffer(&self->c, fit + 1, true));
 	EXPECT_EQ(-EINVAL, vctl_buffer(&self->c, 1u << 30, true));
 	EXPECT_EQ(-EINVAL, vctl_buffer(&self->c, 4294967295u, true));
@@ -531,6 +532,58 @@ TEST_F(mat, buffer_length_limits)
 	snprintf(val, sizeof(val), "%u", fit / 2);
 	ASSERT_EQ(0, sysfs_write(&self->c, "buffer/length", val));
 	EXPECT_EQ(0, vctl_buffer(&self->c, 0, true));
+}
+
+/*
+ * The ring holds exactly its length (no rounding up, as a kfifo does), keeps
+ * the oldest scans when full, and gives them back in order across its end.
+ */
+TEST_F(mat, ring_wraps_in_order)
+{
+	const unsigned int length = 7;
+	size_t bytes = self->l.bytes;
+	unsigned int k, sent = 0, next = 0;
+	uint8_t *got, *want;
+	int n;
+
+	got = calloc(length + 1, bytes);
+	want = malloc(bytes);
+	ASSERT_NE(NULL, got);
+	ASSERT_NE(NULL, want);
+	ASSERT_EQ(0, vctl_scan_all(&self->c, true));
+	ASSERT_EQ(0, vctl_buffer(&self->c, length, true));
+	make_sensels(&self->di, 5, self->sensels);
+
+	/* 5 in, 3 out, 5 in: the last ones go round the end of the ring. */
+	for (k = 0; k < 5; k++, sent++)
+		ASSERT_EQ(0, vctl_send_data(&self->c, GM_T_SPARSE, sent, sent,
+					    0, self->sensels));
+	n = read_scans(self->c.devnode, got, 3 * bytes, WAIT_MS);
+	ASSERT_EQ((int)(3 * bytes), n);
+	for (k = 0; k < 3; k++, next++)
+		EXPECT_EQ(next, get64(got + k * bytes + self->l.meta_offset));
+	for (k = 0; k < 5; k++, sent++)
+		ASSERT_EQ(0, vctl_send_data(&self->c, GM_T_SPARSE, sent, sent,
+					    0, self->sensels));
+	/* Exactly 7 fit: the eighth is an overrun (a kfifo would take it). */
+	ASSERT_EQ(0, vctl_send_data(&self->c, GM_T_SPARSE, sent, sent, 0,
+				    self->sensels));
+	sent++;
+	EXPECT_EQ(length, sysfs_read_ll(&self->c, "buffer/data_available"));
+	EXPECT_EQ(1, sysfs_read_ll(&self->c, "overruns"));
+
+	n = read_scans(self->c.devnode, got, (length + 1) * bytes, 300);
+	ASSERT_EQ((int)(length * bytes), n);
+	for (k = 0; k < length; k++, next++) {
+		/* The whole scan came through, not only its sequence number. */
+		scan_expect(&self->di, self->sensels, next, next, 1u << 8, 0,
+			    want);
+		EXPECT_EQ(0, memcmp(want, got + k * bytes, bytes - 8))
+			TH_LOG("scan %u (seq %u) differs", k, next);
+	}
+	EXPECT_EQ(sent - 1, next);
+	free(want);
+	free(got);
 }
 
 /* ---- Counters under faults ------------------------------------------------- */
