@@ -338,6 +338,79 @@ static void test_session_writer_split_sync_and_reclaim(void **state)
 	free(p);
 }
 
+/* Whether @addr has a page table entry (/proc/self/pagemap, bit 63). */
+static int page_present(const void *addr)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = pread(fd, &e, sizeof(e), (off_t)((uintptr_t)addr / page * sizeof(e)));
+	close(fd);
+	return n == sizeof(e) ? (int)(e >> 63) : -1;
+}
+
+/* Page tables behind the committed records go; the records stay. */
+static void test_session_writer_unmaps_behind(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	long page = sysconf(_SC_PAGESIZE);
+	struct gcs_writer_opts o;
+	struct gcs_writer_stats st;
+	struct gcs_compact_job *job;
+	struct gcs_chunk_meta m = {
+		.len = 512 * TU_FIXED_SIZE, .n_records = 512, .first_seq = 0,
+		.last_seq = 511, .t_first_ns = tu_t(0) + 1000,
+		.t_last_ns = tu_t(511) + 1000, .flags = GCS_CHUNK_F_CONTIGUOUS,
+	};
+	uint8_t want[TU_FIXED_SIZE];
+	struct gcs_writer *w;
+	struct gcs_slot *s0;
+	uint8_t *first;
+
+	gcs_writer_opts_init(&o);
+	assert_true(o.unmap_step > 0);
+	o.unmap_step = 64 << 10;
+	o.compact_target = 256 << 10;
+	w = new_writer(p, &o);
+	/* The first chunk by hand, to know where its records are mapped. */
+	assert_int_equal(gcs_writer_reserve(w, 0, m.len, &s0), 0);
+	first = s0->data;
+	for (uint32_t i = 0; i < 512; i++)
+		tu_fixed_record(first + i * TU_FIXED_SIZE, i);
+	assert_int_equal(gcs_writer_commit(w, s0, &m), 0);
+	for (int i = 1; i < 16; i++)
+		assert_int_equal(tu_put_fixed(w, (uint64_t)i * 512, 512), 0);
+	gcs_writer_stats(w, &st);
+	/* 512 KiB committed: the page tables behind went, in 64 KiB steps. */
+	assert_true(st.unmapped + 2 * (64 << 10) >= st.committed_end - GCS_DATA_START);
+	assert_true(st.unmapped % page == 0);
+	if (page_present(first + page) < 0) {
+		assert_int_equal(gcs_writer_close(w), 0);
+		free(p);
+		skip();		/* no /proc/self/pagemap here */
+	}
+	assert_int_equal(page_present(first + page), 0);
+	/* The records are still there, in the page cache: read them back. */
+	for (uint32_t i = 0; i < 512; i++) {
+		tu_fixed_record(want, i);
+		assert_memory_equal(first + i * TU_FIXED_SIZE, want, TU_FIXED_SIZE);
+	}
+	assert_int_equal(page_present(first + page), 1);
+	/* Compaction reads through the mapping: it faults the rest back. */
+	assert_int_equal(gcs_writer_compact_prepare(w, false, &job), 0);
+	assert_non_null(job);
+	assert_int_equal(gcs_compact_run(job), 0);
+	assert_int_equal(gcs_writer_compact_finish(w, job), 0);
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(count_records(p, GCS_OPEN_VERIFY), 16 * 512);
+	free(p);
+}
+
 struct job_arg {
 	struct gcs_compact_job *job;
 	int ret;
@@ -660,6 +733,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_session_writer_reservation_limit),
 		cmocka_unit_test(test_session_writer_io_uring_read_into_slot),
 		cmocka_unit_test(test_session_writer_split_sync_and_reclaim),
+		cmocka_unit_test(test_session_writer_unmaps_behind),
 		cmocka_unit_test(test_session_writer_threaded_compaction),
 		cmocka_unit_test(test_session_writer_grows_preallocated),
 		cmocka_unit_test(test_session_writer_space_estimate),

@@ -95,6 +95,12 @@ struct gcs_writer_opts {
 	uint32_t sync_interval_ms;	/* durability interval (1000) */
 	uint32_t compact_target;	/* raw bytes per compressed chunk (4 MiB) */
 	int zstd_level;			/* compaction level (3) */
+	/*
+	 * Unmap (MADV_DONTNEED) the committed part of the mapping in steps of
+	 * this many bytes (8 MiB; 0: never): the pages stay in the page cache,
+	 * dirty or not, but writeback no longer has to write-protect them.
+	 */
+	uint64_t unmap_step;
 	bool no_compact;		/* keep raw chunks as they are */
 	bool no_reclaim;		/* compact, but never punch raw chunks */
 };
@@ -263,6 +269,7 @@ struct gcs_writer_stats {
 	uint64_t compacted_raw;		/* raw bytes replaced by zstd chunks */
 	uint64_t compacted_stored;	/* their compressed size */
 	uint64_t reclaimed;		/* bytes punched out of raw chunks */
+	uint64_t unmapped;		/* mapping dropped behind the records */
 	uint64_t chunks;
 	uint64_t zchunks;
 	uint32_t outstanding;		/* reservations not yet published */

@@ -74,6 +74,7 @@ struct gcs_writer {
 	uint64_t tail;		/* end of the last reservation */
 	uint64_t committed;	/* end of the last published record */
 	uint64_t durable;
+	uint64_t unmapped;	/* below it (from GCS_DATA_START): no PTEs */
 	uint64_t salt;
 	uint32_t seed;
 	uint64_t generation;
@@ -126,6 +127,7 @@ void gcs_writer_opts_init(struct gcs_writer_opts *o)
 	o->sync_interval_ms = 1000;
 	o->compact_target = 4 * MIB;
 	o->zstd_level = 3;
+	o->unmap_step = 8 * MIB;
 }
 
 static uint64_t round_up(uint64_t v, uint64_t a)
@@ -284,6 +286,26 @@ static void queue_for_compaction(struct gcs_writer *w, struct gcs_slot *s,
 	st->pend_bytes += h->body_len;
 }
 
+/*
+ * Records are appended and never written through the mapping once
+ * published (headers go by pwrite()), so the page tables behind the last
+ * published record only cost: writeback write-protects every mapped page it
+ * cleans, with a TLB flush each, and our own syncs would pay for it. Zap
+ * them in steps; the pages stay in the page cache, dirty bits and all, and
+ * a reader of the mapping (compaction) faults them back in.
+ */
+static void unmap_behind(struct gcs_writer *w)
+{
+	uint64_t end = w->committed / w->page * w->page;
+
+	if (!w->o.unmap_step || end < w->unmapped + w->o.unmap_step)
+		return;
+	if (madvise(w->base + w->unmapped, end - w->unmapped, MADV_DONTNEED))
+		return;		/* an optimisation: nothing is lost */
+	w->st.unmapped += end - w->unmapped;
+	w->unmapped = end;
+}
+
 /* Publish every READY record at the head of the queue, in file order. */
 static void publish(struct gcs_writer *w)
 {
@@ -311,6 +333,7 @@ static void publish(struct gcs_writer *w)
 		w->slot_head = (w->slot_head + 1) % MAX_SLOTS;
 		w->slot_count--;
 	}
+	unmap_behind(w);
 }
 
 /* Fill in the common header (all but the commit word) and mark it ready. */
@@ -1237,6 +1260,7 @@ int gcs_writer_create(struct gcs_writer **wp, const char *path,
 		goto err_unlink;
 	w->generation = 1;
 	w->durable = GCS_DATA_START;
+	w->unmapped = round_up(GCS_DATA_START, w->page);
 	ret = write_small(w, GCS_REC_META, GCS_STREAM_NONE, NULL, 0, meta,
 			  (uint32_t)strlen(meta), false);
 	if (!ret)
