@@ -294,11 +294,12 @@ static void queue_for_compaction(struct gcs_writer *w, struct gcs_slot *s,
  * them in steps; the pages stay in the page cache, dirty bits and all, and
  * a reader of the mapping (compaction) faults them back in.
  */
-static void unmap_behind(struct gcs_writer *w)
+static void unmap_behind(struct gcs_writer *w, uint64_t step)
 {
 	uint64_t end = w->committed / w->page * w->page;
 
-	if (!w->o.unmap_step || end < w->unmapped + w->o.unmap_step)
+	if (!w->o.unmap_step || end <= w->unmapped ||
+	    end < w->unmapped + step)
 		return;
 	if (madvise(w->base + w->unmapped, end - w->unmapped, MADV_DONTNEED))
 		return;		/* an optimisation: nothing is lost */
@@ -333,7 +334,7 @@ static void publish(struct gcs_writer *w)
 		w->slot_head = (w->slot_head + 1) % MAX_SLOTS;
 		w->slot_count--;
 	}
-	unmap_behind(w);
+	unmap_behind(w, w->o.unmap_step);
 }
 
 /* Fill in the common header (all but the commit word) and mark it ready. */
@@ -683,6 +684,8 @@ int gcs_writer_sync_begin(struct gcs_writer *w, struct gcs_sync *s)
 		return -EBUSY;
 	if (w->committed == w->durable)
 		return 1;
+	/* What this sync writes back: no page tables for it to walk. */
+	unmap_behind(w, 0);
 	s->fd = w->fd;
 	s->target = w->committed;
 	s->generation = w->generation + 1;
