@@ -3,7 +3,7 @@
 #ifndef GAITCAP_H
 #define GAITCAP_H
 
-#define GAITCAP_VERSION "0.3.0"
+#define GAITCAP_VERSION "0.4.0"
 
 /* Each returns the process exit status; argv[0] is the subcommand name. */
 int cmd_capture(int argc, char **argv);
