@@ -99,6 +99,7 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 	int64_t value = 0, t = 0;
 	uint64_t frames = 0, lost = 0, gaps = 0, bytes = 0, durable = 0;
 	int64_t durable_t = 0;
+	uint32_t peak = 0;	/* most frames one read of a channel brought */
 	int ret;
 
 	if (!strncmp(req, "MARK", 4) && (!req[4] || req[4] == ' ')) {
@@ -133,6 +134,8 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 			gaps += e->ch[i]->st.gaps;
 			bytes += e->ch[i]->st.bytes;
 			durable += e->ch[i]->st.durable_records;
+			if (e->ch[i]->st.peak_records > peak)
+				peak = e->ch[i]->st.peak_records;
 			if (e->ch[i]->st.durable_t_ns > durable_t)
 				durable_t = e->ch[i]->st.durable_t_ns;
 		}
@@ -141,9 +144,9 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 			 "OK frames=%" PRIu64 " bytes=%" PRIu64 " gaps=%" PRIu64
 			 " lost=%" PRIu64 " chans=%zu markers=%" PRIu64
 			 " durable_frames=%" PRIu64 " durable_t=%" PRId64
-			 " now=%" PRId64 " stopping=%d",
+			 " now=%" PRId64 " stopping=%d peak_frames=%" PRIu32,
 			 frames, bytes, gaps, lost, e->n_ch, e->st.markers,
-			 durable, durable_t, eng_now(), e->stopping);
+			 durable, durable_t, eng_now(), e->stopping, peak);
 		return;
 	}
 	snprintf(c->reply, sizeof(c->reply), "ERR unknown request");

@@ -308,10 +308,10 @@ static void status(struct eng *e, void *ctx, int64_t now)
 		if (s && s->ops->describe && latest_of_source(e, i))
 			s->ops->describe(s, dev, sizeof(dev));
 		fprintf(stderr, "%s%-6s %7.1f Hz  frames %-9" PRIu64 " drops %-6" PRIu64
-			" gaps %-4" PRIu64 " %10s  %s  %s%s%s%s\n",
+			" gaps %-4" PRIu64 " peak %-5" PRIu32 " %10s  %s  %s%s%s%s\n",
 			c->tty ? "\r\033[K" : "gaitcap: ", eng_chan_label(ch),
 			st.ended ? 0.0 : st.rate_hz, st.records, st.lost, st.gaps,
-			sz, dur, disk, st.ended ? "  ended" : "",
+			st.peak_records, sz, dur, disk, st.ended ? "  ended" : "",
 			*dev ? "  " : "", dev);
 		c->lines++;
 	}

@@ -33,6 +33,7 @@ lab_check "capture exits 0 after --duration" test $rc = 0
 lab_check "capture closed the file" grep -q "a.gcs closed" $D/a.log
 lab_check "gaitcap mark answered with the marker time" grep -q '^t=[0-9]' $D/mark1.out
 lab_check "gaitcap mark --status reports frames" grep -q '^frames=[1-9]' $D/status.out
+lab_check "gaitcap mark --status reports how full reads came" grep -q ' peak_frames=[1-9]' $D/status.out
 lab_check "the control socket is gone with the capture" test ! -e /run/gaitcap/capture.sock
 lab_check "the buffer is disabled again" \
 	sh -c 'for d in /sys/bus/iio/devices/iio:device*; do [ "$(cat $d/name)" = gaitmat ] && exit $(cat $d/buffer/enable); done; exit 1'
