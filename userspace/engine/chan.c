@@ -476,6 +476,7 @@ static void rec_read_done(struct eng_chan *c, int res)
 {
 	struct eng *e = c->e;
 	int64_t now;
+	uint32_t got;
 	bool full;
 	int ret;
 
@@ -497,20 +498,21 @@ static void rec_read_done(struct eng_chan *c, int res)
 		if (c->last_data && now - c->last_data > c->st.read_gap_ns_max)
 			c->st.read_gap_ns_max = now - c->last_data;
 		c->last_data = now;
-		if ((uint32_t)res / c->d.record_size > c->st.peak_records)
-			c->st.peak_records = (uint32_t)res / c->d.record_size;
+		got = (uint32_t)res / c->d.record_size;
+		if (got > c->st.peak_records)
+			c->st.peak_records = got;
 		c->last_read = now;
 		full = (uint32_t)res == c->req;
 		c->full = full;
 		c->fill += (uint32_t)res;
 		if (c->fill % c->d.record_size)
 			c->st.partial++;
-		ret = rec_take(c, eng_now());
+		ret = rec_take(c, now);
 		if (ret) {
 			chan_finish(c, ret);
 			return;
 		}
-		rec_adapt(c, (uint32_t)res / c->d.record_size, full);
+		rec_adapt(c, got, full);
 		if (c->draining && !full) {
 			chan_finish(c, 0);	/* drained: the buffer is empty */
 			return;

@@ -303,7 +303,6 @@ static void unmap_behind(struct gcs_writer *w, uint64_t step)
 		return;
 	if (madvise(w->base + w->unmapped, end - w->unmapped, MADV_DONTNEED))
 		return;		/* an optimisation: nothing is lost */
-	w->st.unmapped += end - w->unmapped;
 	w->unmapped = end;
 }
 
@@ -1060,6 +1059,7 @@ void gcs_writer_stats(const struct gcs_writer *w, struct gcs_writer_stats *st)
 	*st = w->st;
 	st->committed_end = w->committed;
 	st->durable_end = w->durable;
+	st->unmapped = w->unmapped - round_up(GCS_DATA_START, w->page);
 	st->outstanding = w->slot_count;
 }
 
