@@ -33,8 +33,10 @@ check "dkms.conf names version $ver" \
 	grep -q "PACKAGE_VERSION=\"$ver\"" "$dest/usr/src/gaitmat-$ver/dkms.conf"
 check "documentation installed" test -f "$dest/usr/share/doc/gaitcap/architecture.md"
 
-for kdir in "${KDIR_61:-}" "${KDIR_612:-}"; do
-	[ -n "$kdir" ] || continue
+for series in 6.1 6.12; do
+	# Looked up here: no Makefile hands the header paths down any more.
+	check "headers for $series installed" "$top/scripts/kdir" "$series"
+	kdir=$("$top/scripts/kdir" "$series") || continue
 	kver=${kdir#/usr/src/linux-headers-}
 	tree=$scratch/dkms-$kver
 	mkdir -p "$tree"
