@@ -12,9 +12,18 @@ set -u -o pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$top/build}
 export BUILD=$build
-kdirs=${KDIRS:-"${KDIR_61:-$(ls -d /usr/src/linux-headers-6.1.*-amd64 2>/dev/null | sort -V | tail -n1)} ${KDIR_612:-$(ls -d /usr/src/linux-headers-6.12.*-amd64 2>/dev/null | sort -V | tail -n1)}"}
 n=0
 failed=0
+# The header trees, one per kernel we ship for (scripts/kdir), looked up
+# now rather than handed down by a Makefile; KDIRS= overrides the list.
+missing=""
+kdirs=${KDIRS:-}
+if [ -z "$kdirs" ]; then
+	for s in 6.1 6.12; do
+		k=$("$top/scripts/kdir" "$s") || { missing+=" $s"; continue; }
+		kdirs+=" $k"
+	done
+fi
 
 tap() {	# tap OK|FAIL DESC [OUTPUT]
 	n=$((n + 1))
@@ -48,6 +57,9 @@ check_build() {
 	# A build of its own from scratch, so that every warning shows again.
 	local cbuild=$build/kernel-check
 	rm -rf "$cbuild"
+	for k in $missing; do
+		tap FAIL "headers for $k installed (scripts/install-deps.sh)"
+	done
 	for k in $kdirs; do
 		[ -d "$k" ] || { tap FAIL "headers $k present"; continue; }
 		out=$(make --no-print-directory -C "$top/driver" BUILD="$cbuild" \
@@ -71,15 +83,19 @@ check_build() {
 }
 
 check_checkpatch() {
-	local src cp f out
+	local src cp f out rc
 	src=$("$top/tests/kernel/ksrc.sh") || { tap FAIL "extract checkpatch"; return; }
-	cp=$src/scripts/checkpatch.pl
+	# CHECKPATCH: another checkpatch.pl (tests/infra's test of this check).
+	cp=${CHECKPATCH:-$src/scripts/checkpatch.pl}
 	for f in $(driver_files); do
 		# shellcheck disable=SC2046 # the ignore list is words
 		out=$(cd "$top/driver" && perl "$cp" --no-tree --strict --terse \
 			--show-types $(ignore_for "$f") -f "$f" 2>&1)
-		if grep -qE ': (ERROR|WARNING|CHECK):' <<<"$out"; then
-			tap FAIL "checkpatch --strict $f" "$out"
+		rc=$?
+		# Its exit status counts as much as its reports: it also fails
+		# without printing any (a perl error, a file it cannot read).
+		if [ $rc -ne 0 ] || grep -qE ': (ERROR|WARNING|CHECK):' <<<"$out"; then
+			tap FAIL "checkpatch --strict $f (exit $rc)" "$out"
 		else
 			tap OK "checkpatch --strict $f"
 		fi
@@ -89,6 +105,7 @@ check_checkpatch() {
 check_sparse() {
 	local k out f section
 	k=$(echo "$kdirs" | awk '{print $1}')
+	[ -n "$k" ] || { tap FAIL "headers for sparse installed"; return; }
 	command -v sparse >/dev/null || { tap FAIL "sparse installed"; return; }
 	make --no-print-directory -C "$top/driver" KDIRS="$k" all >/dev/null 2>&1 ||
 		{ tap FAIL "modules build for sparse"; return; }
@@ -111,13 +128,20 @@ check_sparse() {
 }
 
 check_selftests() {
-	local out p
-	out=$(make --no-print-directory -C "$top/tests/selftests" 2>&1)
+	local out rc p bin
+	# Built afresh each time: a binary left from an earlier build must not
+	# pass for this one. make -k builds every program it can.
 	for p in gaitmat_test gaitmat_stress gaitmat_libiio; do
-		if [ -x "$build/tests/selftests/gaitmat/$p" ] && ! grep -q "$p.*error" <<<"$out"; then
+		rm -f "$build/tests/selftests/gaitmat/$p"
+	done
+	out=$(make --no-print-directory -k -C "$top/tests/selftests" 2>&1)
+	rc=$?
+	for p in gaitmat_test gaitmat_stress gaitmat_libiio; do
+		bin=$build/tests/selftests/gaitmat/$p
+		if [ $rc -eq 0 ] && [ -x "$bin" ]; then
 			tap OK "selftest $p builds (-Werror)"
 		else
-			tap FAIL "selftest $p builds (-Werror)" "$out"
+			tap FAIL "selftest $p builds (-Werror; make exited $rc)" "$out"
 		fi
 	done
 }

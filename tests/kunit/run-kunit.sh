@@ -30,9 +30,6 @@ jobs=${KUNIT_JOBS:-2}
 timeout=${KUNIT_TIMEOUT:-300}
 filter=${1:-}
 
-# Suites this run must report; anything missing from the results is a failure.
-expected_suites=(gaitmat_proto)
-
 say() { echo "run-kunit: $*"; }
 
 # Report and exit: RESULT line first so scripts/suite always finds it.
@@ -43,6 +40,17 @@ finish() {
 	[ "$fail" -eq 0 ] && [ $((pass + skip)) -gt 0 ]
 	exit $?
 }
+
+# Suites this run must report, read from the test sources it builds (every
+# suite they register); anything missing from the results is a failure.
+results=$here/kunit-results.py
+if [ "$filter" = --list-suites ]; then
+	"$results" suites "$here"/*_kunit.c
+	exit
+fi
+names=$("$results" suites "$here/gaitmat_proto_kunit.c") ||
+	finish 0 1 0 "could not read the suites of gaitmat_proto_kunit.c"
+read -ra expected_suites <<<"$names"
 
 pick_cache() {
 	local c=${KUNIT_CACHE:-/var/cache/gaitcap/kunit}
@@ -122,7 +130,10 @@ if [ $have_core -eq 1 ]; then
 	# CONFIG_GAITMAT_CORE_KUNIT_TEST (see gaitmat_core_kunit.c).
 	grep -q '^#include "gaitmat_core_kunit.c"' "$stage/gaitmat_virt.c" ||
 		finish 0 1 0 "driver/gaitmat_virt.c does not include gaitmat_core_kunit.c: the life-cycle suite cannot be built"
-	expected_suites+=(gaitmat_layout gaitmat_core)
+	names=$("$results" suites "$here/gaitmat_core_kunit.c") ||
+		finish 0 1 0 "could not read the suites of gaitmat_core_kunit.c"
+	read -ra core_suites <<<"$names"
+	expected_suites+=("${core_suites[@]}")
 else
 	cp "$top/driver/gaitmat_proto.c" "$top"/driver/*.h "$stage/"
 	{ echo 'obj-$(CONFIG_GAITMAT_PROTO) += gaitmat_proto.o'
@@ -193,36 +204,9 @@ if grep -nE '(BUG|WARNING): |possible (circular|recursive) locking|inconsistent 
 	extra_fail=$((extra_fail + 1))
 fi
 
-# Count leaf tests (parameters of a parameterised test count one each, as
-# kunit.py counts them) and check that every expected suite reported.
-counts=$(python3 - "$out/kunit.json" "$filter" "${expected_suites[@]}" <<'EOF'
-import json
-import sys
-
-path, filt, expected = sys.argv[1], sys.argv[2], sys.argv[3:]
-with open(path) as f:
-    top = json.load(f)
-n = {'PASS': 0, 'FAIL': 0, 'SKIP': 0}
-suites = set()
-
-def walk(group, depth):
-    if depth == 1:
-        suites.add(group['name'])
-    for case in group['test_cases']:
-        st = case['status'] if case['status'] in ('PASS', 'SKIP') else 'FAIL'
-        n[st] += 1
-        if st == 'FAIL':
-            print('failed:', group['name'], case['name'], file=sys.stderr)
-    for sub in group['sub_groups']:
-        walk(sub, depth + 1)
-
-walk(top, 0)
-missing = [s for s in expected if s not in suites] if not filt else []
-for s in missing:
-    print('suite did not run:', s, file=sys.stderr)
-print(n['PASS'], n['FAIL'] + len(missing), n['SKIP'])
-EOF
-) || finish 0 1 0 "could not read $out/kunit.json"
+# Count leaf tests and check that every expected suite reported.
+counts=$("$results" count "$out/kunit.json" "$filter" "${expected_suites[@]}") ||
+	finish 0 1 0 "could not read $out/kunit.json"
 read -r pass fail skip <<<"$counts"
 fail=$((fail + extra_fail))
 skip=$((skip + extra_skip))
