@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "gaitcap/gaitcap.h"
 #include "session/gcsession.h"
 
@@ -211,36 +213,73 @@ static int write_insole_chunk(struct synth *s, struct gcs_writer *w,
 	return ret;
 }
 
+/* A stream description: a constant template, completed by json-c. */
+struct desc_field {
+	const char *key;
+	const char *str;	/* NULL: the number */
+	int64_t num;
+};
+
+static int add_desc(struct gcs_writer *w, struct gcs_stream_def *d,
+		    const char *tmpl, const struct desc_field *f, size_t n,
+		    uint32_t *id)
+{
+	struct json_object *o = json_tokener_parse(tmpl);
+	int ret = -ENOMEM;
+
+	for (size_t i = 0; o && i < n; i++) {
+		struct json_object *v = f[i].str ? json_object_new_string(f[i].str) :
+						   json_object_new_int64(f[i].num);
+
+		if (!v || json_object_object_add(o, f[i].key, v)) {
+			json_object_put(v);
+			goto out;
+		}
+	}
+	if (o) {
+		d->desc_json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		ret = gcs_writer_add_stream(w, d, id);
+	}
+out:
+	json_object_put(o);
+	return ret;
+}
+
 static int add_streams(struct synth *s, struct gcs_writer *w)
 {
-	char desc[512];
+	const struct desc_field mat[] = {
+		{ "tiles", NULL, s->tiles }, { "rows", NULL, s->rows },
+		{ "cols", NULL, s->cols }, { "rate_hz", NULL, s->rate },
+	};
 	struct gcs_stream_def d = {
 		.kind = GCS_KIND_IIO_SCAN, .record_size = s->rec_size,
 		.ts_offset = s->rec_size - 8, .ts_clock = GCS_CLOCK_MONOTONIC,
-		.desc_json = desc,
 	};
 	int ret;
 
-	snprintf(desc, sizeof(desc),
-		 "{\"device\":\"mat0\",\"model\":\"gaitmat-synth\",\"serial\":\"SYN-0001\","
-		 "\"firmware\":\"1.0.0\",\"tiles\":%u,\"rows\":%u,\"cols\":%u,"
-		 "\"pitch_um\":10000,\"full_scale_kpa\":600,\"rate_hz\":%u,"
-		 "\"sensel\":\"le:u12/16\",\"scan\":[\"sensels\",\"seq:le:u32\",\"flags:le:u32\","
-		 "\"clock_us:le:u64\",\"timestamp:le:s64\"],\"calibration\":\"unit\"}",
-		 s->tiles, s->rows, s->cols, s->rate);
-	ret = gcs_writer_add_stream(w, &d, &s->mat);
+	ret = add_desc(w, &d,
+		       "{\"device\":\"mat0\",\"model\":\"gaitmat-synth\",\"serial\":\"SYN-0001\","
+		       "\"firmware\":\"1.0.0\",\"pitch_um\":10000,\"full_scale_kpa\":600,"
+		       "\"sensel\":\"le:u12/16\",\"scan\":[\"sensels\",\"seq:le:u32\",\"flags:le:u32\","
+		       "\"clock_us:le:u64\",\"timestamp:le:s64\"],\"calibration\":\"unit\"}",
+		       mat, 4, &s->mat);
 	for (unsigned int k = 0; !ret && k < s->insoles; k++) {
-		snprintf(desc, sizeof(desc),
-			 "{\"device\":\"insole%u\",\"model\":\"insole-synth\",\"serial\":\"SYN-I%04u\","
-			 "\"firmware\":\"2.1.0\",\"side\":\"%s\",\"rate_hz\":100,"
-			 "\"att_handle\":42,\"timestamp\":\"kernel_rx\"}",
-			 k, k + 1, k % 2 ? "right" : "left");
+		char dev[24], serial[24];
+		const struct desc_field ins[] = {
+			{ "device", dev, 0 }, { "serial", serial, 0 },
+			{ "side", k % 2 ? "right" : "left", 0 },
+		};
+
+		snprintf(dev, sizeof(dev), "insole%u", k);
+		snprintf(serial, sizeof(serial), "SYN-I%04u", (k + 1) % 10000);
 		d = (struct gcs_stream_def){
 			.kind = GCS_KIND_BLE_ATT, .record_size = 0,
 			.ts_offset = GCS_NO_TS, .ts_clock = GCS_CLOCK_MONOTONIC,
-			.desc_json = desc,
 		};
-		ret = gcs_writer_add_stream(w, &d, &s->ins[k]);
+		ret = add_desc(w, &d,
+			       "{\"model\":\"insole-synth\",\"firmware\":\"2.1.0\",\"rate_hz\":100,"
+			       "\"att_handle\":42,\"timestamp\":\"kernel_rx\"}",
+			       ins, 3, &s->ins[k]);
 	}
 	return ret;
 }
