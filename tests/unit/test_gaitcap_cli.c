@@ -291,6 +291,24 @@ static void test_gaitcap_cli_subject_dates_refused(void **state)
 	}
 }
 
+/* A device that restarts: sequence numbers 0, 1, 2, then 0 again. */
+static void test_gaitcap_cli_capture_names_why_a_stream_ended(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t rec[4][2] = { { 0 }, { 1 }, { 2 }, { 0 } };
+	char *p = tu_path(f->dir, "seq.bin"), *s;
+
+	assert_int_equal(tu_write_file(p, rec, sizeof(rec)), 0);
+	assert_int_equal(run(f, cmd_capture, CAP, "-q", "--subject", "P1",
+			     "--mat", "none", "--source", "fd:seq.bin,record=16,seq=0"), 2);
+	s = output(f);
+	if (!strstr(s, "ended: EPROTO (a sequence number went backwards"))
+		fail_msg("the summary does not say why: %s", s);
+	assert_null(strstr(s, "Protocol error"));
+	free(s);
+	free(p);
+}
+
 /* ---- info ------------------------------------------------------------------------ */
 
 static void end_on_enospc(struct fixture *f, const char *name)
@@ -518,6 +536,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_meta_is_json_c,
 						setup, teardown),
 		cmocka_unit_test(test_gaitcap_cli_subject_dates_refused),
+		cmocka_unit_test_setup_teardown(test_gaitcap_cli_capture_names_why_a_stream_ended,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_info_several_files_and_end_reason,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_help_matches_docs,
