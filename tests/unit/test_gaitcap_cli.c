@@ -11,11 +11,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -309,6 +311,60 @@ static void test_gaitcap_cli_capture_names_why_a_stream_ended(void **state)
 	free(p);
 }
 
+/* gaitcap mark against a live capture: it answers in words, not nanoseconds. */
+static void test_gaitcap_cli_mark_says_when(void **state)
+{
+	struct fixture *f = *state;
+	char *feed = tu_path(f->dir, "feed"), *sock = tu_path(f->dir, "ctl.sock");
+	char *cap_out = tu_path(f->dir, "capture.out"), *s;
+	int fd, st, rc, tries = 0;
+	pid_t pid;
+
+	assert_int_equal(mkfifo(feed, 0600), 0);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		char *argv[] = { "capture", "-o", "m.gcs", "--no-keys", "-q",
+				 "--subject", "P1", "--control", sock, "--mat", "none",
+				 "--source", "fd:feed,record=16", NULL };
+
+		fd = open(cap_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || chdir(f->dir))
+			_exit(125);
+		optind = 0;
+		_exit(cmd_capture(13, argv));
+	}
+	/* Non-blocking, bounded: a capture that failed never opens the fifo. */
+	while ((fd = open(feed, O_WRONLY | O_NONBLOCK)) < 0 && errno == ENXIO &&
+	       tries++ < 1000)
+		usleep(10000);
+	while (fd >= 0 && access(sock, F_OK) && tries++ < 1000)
+		usleep(10000);
+	rc = fd >= 0 ? run(f, cmd_mark, "mark", "-c", sock, "--value", "7") : -1;
+	if (fd >= 0)
+		close(fd);	/* end of the source: the capture ends */
+	else
+		kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(rc, 0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	s = output(f);
+	if (strncmp(s, "event marker recorded at 2", 26) || !strstr(s, ", value 7\n") ||
+	    strstr(s, "t="))
+		fail_msg("gaitcap mark said: %s", s);
+	free(s);
+	assert_int_equal(run(f, cmd_info, "info", "m.gcs"), 0);
+	s = output(f);
+	assert_non_null(strstr(s, "event value 7"));
+	free(s);
+	free(feed);
+	free(sock);
+	free(cap_out);
+}
+
 /* ---- info ------------------------------------------------------------------------ */
 
 static void end_on_enospc(struct fixture *f, const char *name)
@@ -536,6 +592,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_meta_is_json_c,
 						setup, teardown),
 		cmocka_unit_test(test_gaitcap_cli_subject_dates_refused),
+		cmocka_unit_test_setup_teardown(test_gaitcap_cli_mark_says_when,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_capture_names_why_a_stream_ended,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_info_several_files_and_end_reason,
