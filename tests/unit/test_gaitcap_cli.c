@@ -170,6 +170,7 @@ static const struct refusal refusals[] = {
 	  "unrecognized option '--bogus'", NULL },
 	{ cmd_info, "info", { "info" }, "no session file given: expected one or more FILEs", NULL },
 	{ cmd_info, "info", { "info", "--bogus", "x.gcs" }, "unrecognized option '--bogus'", NULL },
+	{ cmd_info, "info", { "info", "--json=yes", "x.gcs" }, "option '--json' takes no value", NULL },
 	{ cmd_recover, "recover", { "recover" }, "no session file given", NULL },
 	{ cmd_mark, "mark", { "mark", "--value", "x" },
 	  "invalid --value 'x': expected a whole number", NULL },

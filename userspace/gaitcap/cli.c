@@ -42,6 +42,9 @@ int cli_getopt_error(const char *cmd, char **argv, int o)
 		return cli_usage_error(cmd, "option '%s' needs a value", arg);
 	if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2))
 		return cli_usage_error(cmd, "invalid option -- '%c'", optopt);
+	if (optopt && !strncmp(arg, "--", 2) && strchr(arg, '='))
+		return cli_usage_error(cmd, "option '%.*s' takes no value",
+				       (int)(strchr(arg, '=') - arg), arg);
 	return cli_usage_error(cmd, "unrecognized option '%s'", arg);
 }
 
