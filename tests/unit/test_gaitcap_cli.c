@@ -172,6 +172,8 @@ static const struct refusal refusals[] = {
 	{ cmd_info, "info", { "info", "--bogus", "x.gcs" }, "unrecognized option '--bogus'", NULL },
 	{ cmd_info, "info", { "info", "--json=yes", "x.gcs" }, "option '--json' takes no value", NULL },
 	{ cmd_recover, "recover", { "recover" }, "no session file given", NULL },
+	{ cmd_synth, "synth", { "synth", "--tiles", "9", "new.gcs" },
+	  "invalid --tiles '9': expected 1..8", NULL },
 	{ cmd_mark, "mark", { "mark", "--value", "x" },
 	  "invalid --value 'x': expected a whole number", NULL },
 	{ cmd_mark, "mark", { "mark", "trial-begin" },

@@ -427,33 +427,60 @@ static int parse(struct synth *s, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	/* Each numeric option: its range, in the words of the refusal. */
+	static const struct {
+		int key;
+		const char *name, *accepted;
+		double lo, hi;
+	} nums[] = {
+		{ 's', "--seconds", "seconds, more than 0", 1e-3, 1e7 },
+		{ 'r', "--rate", "Hz, 1..10000", 1, 10000 },
+		{ 't', "--tiles", "1..8", 1, 8 },
+		{ 'R', "--rows", "1..64", 1, 64 },
+		{ 'C', "--cols", "1..64", 1, 64 },
+		{ 'i', "--insoles", "0..4", 0, MAX_INSOLES },
+		{ 'c', "--chunk-ms", "milliseconds, 1..10000", 1, 10000 },
+		{ 'g', "--gap-every", "seconds, 0 (none) or more", 0, 1e7 },
+		{ 'S', "--seed", "a whole number", 0, 1.8e19 },
+		{ 'G', "--grow-mib", "MiB, 1..65536", 1, 65536 },
+		{ 'y', "--sync-ms", "milliseconds, 1..3600000", 1, 3600000 },
+		{ 'z', "--zstd-level", "1..22", 1, 22 },
+		{ 'a', "--abort-after", "chunk periods, 0 (never)..1000000000", 0, 1e9 },
+	};
+	double v = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+			if (nums[i].key == c &&
+			    cli_num("synth", nums[i].name, optarg, nums[i].lo,
+				    nums[i].hi, nums[i].accepted, &v))
+				return 1;
 		switch (c) {
 		case 's':
-			s->seconds = atof(optarg);
+			s->seconds = v;
 			break;
 		case 'r':
-			s->rate = (unsigned int)atoi(optarg);
+			s->rate = (unsigned int)v;
 			break;
 		case 't':
-			s->tiles = (unsigned int)atoi(optarg);
+			s->tiles = (unsigned int)v;
 			break;
 		case 'R':
-			s->rows = (unsigned int)atoi(optarg);
+			s->rows = (unsigned int)v;
 			break;
 		case 'C':
-			s->cols = (unsigned int)atoi(optarg);
+			s->cols = (unsigned int)v;
 			break;
 		case 'i':
-			s->insoles = (unsigned int)atoi(optarg);
+			s->insoles = (unsigned int)v;
 			break;
 		case 'c':
-			s->chunk_ms = (unsigned int)atoi(optarg);
+			s->chunk_ms = (unsigned int)v;
 			break;
 		case 'g':
-			s->gap_every = atof(optarg);
+			s->gap_every = v;
 			break;
 		case 'S':
 			s->seed = strtoull(optarg, NULL, 0);
@@ -465,16 +492,16 @@ static int parse(struct synth *s, int argc, char **argv)
 			s->o.no_reclaim = true;
 			break;
 		case 'G':
-			s->o.grow_step = strtoull(optarg, NULL, 0) << 20;
+			s->o.grow_step = (uint64_t)v << 20;
 			break;
 		case 'y':
-			s->o.sync_interval_ms = (uint32_t)atoi(optarg);
+			s->o.sync_interval_ms = (uint32_t)v;
 			break;
 		case 'z':
-			s->o.zstd_level = atoi(optarg);
+			s->o.zstd_level = (int)v;
 			break;
 		case 'a':
-			s->abort_after = (unsigned int)atoi(optarg);
+			s->abort_after = (unsigned int)v;
 			break;
 		case 'T':
 			s->realtime = true;
@@ -486,14 +513,18 @@ static int parse(struct synth *s, int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		default:
-			return -EINVAL;
+			return cli_getopt_error("synth", argv, c);
 		}
 	}
-	if (optind + 1 != argc || s->seconds <= 0 || !s->rate || s->rate > 10000 ||
-	    !s->tiles || s->tiles > 8 || !s->rows || s->rows > 64 ||
-	    !s->cols || s->cols > 64 || (s->tiles * s->rows * s->cols) % 4 ||
-	    s->insoles > MAX_INSOLES || !s->chunk_ms || s->chunk_ms > 10000)
-		return -EINVAL;
+	if (optind == argc)
+		return cli_usage_error("synth", "no session file given: expected one FILE");
+	if (optind + 1 != argc)
+		return cli_usage_error("synth", "one file at a time: '%s' and '%s' given",
+				       argv[optind], argv[optind + 1]);
+	/* 2 bytes a sensel and a 24-byte tail: scans stay 8-byte aligned. */
+	if ((s->tiles * s->rows * s->cols) % 4)
+		return cli_usage_error("synth", "--tiles x --rows x --cols = %u: expected a multiple of 4",
+				       s->tiles * s->rows * s->cols);
 	return 0;
 }
 
@@ -513,10 +544,9 @@ int cmd_synth(int argc, char **argv)
 	int ret;
 
 	gcs_writer_opts_init(&s.o);
-	if (parse(&s, argc, argv)) {
-		usage(stderr);
-		return 1;
-	}
+	ret = parse(&s, argc, argv);
+	if (ret)
+		return ret;
 	path = argv[optind];
 	s.rng = s.seed;
 	s.nsens = s.tiles * s.rows * s.cols;
