@@ -144,15 +144,19 @@ static bool is_token(const char *s, size_t max)
 	return true;
 }
 
-static int add_str(struct json_object *o, const char *key, const char *v)
+/* Add @v to @o under @key; @v is dropped if that fails (or is NULL). */
+static int add(struct json_object *o, const char *key, struct json_object *v)
 {
-	struct json_object *s = json_object_new_string(v);
-
-	if (!s || json_object_object_add(o, key, s)) {
-		json_object_put(s);
+	if (!v || json_object_object_add(o, key, v)) {
+		json_object_put(v);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+static int add_str(struct json_object *o, const char *key, const char *v)
+{
+	return add(o, key, json_object_new_string(v));
 }
 
 /* The session object of the format (section 6): json-c quotes every value. */
@@ -181,17 +185,19 @@ static struct json_object *session_object(const struct capture *c,
 	if (!ret && c->condition)
 		ret = add_str(o, "condition", c->condition);
 	if (!ret && c->trial >= 0)
-		ret = json_object_object_add(o, "trial",
-					     json_object_new_int64(c->trial));
-	devs = json_object_new_array();
-	if (ret || !devs || json_object_object_add(o, "devices", devs))
+		ret = add(o, "trial", json_object_new_int64(c->trial));
+	devs = ret ? NULL : json_object_new_array();
+	if (add(o, "devices", devs))
 		goto fail;
 	for (int i = -1; i < c->n_sources; i++) {
 		if (i < 0 && !c->mat)
 			continue;
 		d = json_object_new_object();
-		if (!d || json_object_array_add(devs, d) ||
-		    add_str(d, "id", i < 0 ? "mat0" : c->src_names[i]) ||
+		if (!d || json_object_array_add(devs, d)) {
+			json_object_put(d);
+			goto fail;
+		}
+		if (add_str(d, "id", i < 0 ? "mat0" : c->src_names[i]) ||
 		    add_str(d, "kind", i < 0 ? "gaitmat" : "fd"))
 			goto fail;
 	}
