@@ -203,7 +203,7 @@ one_round() {
 		fi
 		sim_start $variant
 		ov0=$(overruns)
-		(in_cgroup $variant gaitcap capture -o $D/g.gcs --rate max --no-compact --quiet --status 0 \
+		(in_cgroup $variant gaitcap capture -o $D/g.gcs --subject LAB-01 --rate max --no-compact --quiet --status 0 \
 			--sync-ms $sync_ms --control /run/bench.sock $GAITCAP_ARGS 2>$D/g.log) &
 		P=$!
 		window $variant $P status

@@ -17,5 +17,5 @@ test_session_writer_SRCS := tests/unit/test_session_writer.c $(GCS_TEST_SRCS)
 test_session_writer_LDLIBS := $(GCS_TEST_LIBS) -luring -Wl,--wrap=fallocate
 # The gaitcap subcommands that own session files, called in-process.
 test_session_cli_SRCS := tests/unit/test_session_cli.c $(GCS_TEST_SRCS) \
-	$(addprefix userspace/gaitcap/, cmd_info.c cmd_recover.c cmd_synth.c)
+	$(addprefix userspace/gaitcap/, cli.c cmd_info.c cmd_recover.c cmd_synth.c)
 test_session_cli_LDLIBS := $(GCS_TEST_LIBS) -lm

@@ -39,7 +39,7 @@ const char *argp_program_version = "gaitmat-attach 1.0";
 static const char doc[] =
 "Attach a gait mat controller on a serial port to the gaitmat driver.\n"
 "\n"
-"USAGE: gaitmat-attach [-B BAUD] [-f] [-v] TTY\n"
+"USAGE: gaitmat-attach [-B BAUD] [-f] [-d PATH] [-v] TTY\n"
 "\n"
 "EXAMPLES:\n"
 "  gaitmat-attach /dev/ttyUSB0           a mat on a USB-serial bridge, 3 Mbaud\n"
@@ -62,8 +62,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'B':
 		errno = 0;
 		env.baud = strtoul(arg, &end, 10);
-		if (errno || *end || !env.baud)
-			argp_error(state, "invalid baud rate '%s'", arg);
+		if (errno || *end || end == arg || !env.baud)
+			argp_error(state, "invalid --baud '%s': expected a rate such as 3000000 or 921600",
+				   arg);
 		return 0;
 	case 'f':
 		env.flow = true;
@@ -76,12 +77,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return 0;
 	case ARGP_KEY_ARG:
 		if (env.tty)
-			argp_usage(state);
+			argp_error(state, "one TTY at a time: '%s' and '%s' given",
+				   env.tty, arg);
 		env.tty = arg;
 		return 0;
 	case ARGP_KEY_END:
 		if (!env.tty)
-			argp_usage(state);
+			argp_error(state, "no TTY given: expected the serial port, e.g. /dev/ttyUSB0");
 		return 0;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -233,11 +235,13 @@ int main(int argc, char **argv)
 	struct counts c = { 0 };
 	int tty, virt, ret;
 
+	/* docs/driver.md: 2 on a usage error (argp's own default is 64). */
+	argp_err_exit_status = 2;
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
 	if (baud_const(env.baud) == B0) {
-		fprintf(stderr, "gaitmat-attach: unsupported baud rate %lu\n",
-			env.baud);
+		fprintf(stderr, "gaitmat-attach: unsupported --baud %lu: expected a standard rate, 9600..4000000 (e.g. 115200, 921600, 3000000)\n"
+			"Try 'gaitmat-attach --help'.\n", env.baud);
 		return 2;
 	}
 	sigaction(SIGINT, &sa, NULL);

@@ -289,19 +289,22 @@ int eng_control_request(const char *path, const char *req, char *reply,
 /* ---- Sources shipped with the engine --------------------------------------------- */
 
 /*
- * "fd:PATH[,record=N][,seq=OFF][,ts=OFF][,devclk=OFF][,batch=N][,name=S]"
+ * "fd:PATH,record=N[,seq=OFF][,ts=OFF][,devclk=OFF][,batch=N][,name=S]"
  * A file, fifo or character device read as fixed-size records; seq, ts and
  * devclk are byte offsets of le64 fields in each record (sequence number,
  * CLOCK_MONOTONIC ns, device clock ns). Without seq, records are counted.
  */
 int eng_source_fd_create(struct eng_source **sp, const char *spec);
+/* The same; when the spec is refused (-EINVAL), *why says why in words. */
+int eng_source_fd_create_why(struct eng_source **sp, const char *spec,
+			     const char **why);
 
 /* The gait mat through IIO (src_iio.c). */
 struct eng_iio_opts {
 	const char *device;		/* NULL/"auto", "iio:deviceN" or a name */
 	unsigned int rate_hz;		/* 0: keep the device's; UINT_MAX: highest */
 	unsigned int buffer_length;	/* scans; 0: the largest that fits */
-	unsigned int watermark;		/* scans; 0: about 20 ms worth */
+	unsigned int watermark;		/* scans; 0: about 100 ms worth */
 	unsigned int wait_ms;		/* wait this long for the device to appear */
 	const char *clock;		/* current_timestamp_clock ("monotonic") */
 	bool no_reattach;		/* a mat that resets ends the capture */

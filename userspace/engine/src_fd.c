@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "engine/engine_internal.h"
 
 #define NO_OFF	UINT32_MAX
@@ -53,7 +55,7 @@ static int fd_start(struct eng_source *s)
 	struct src_fd *f = s->priv;
 	struct gcs_stream_def def;
 	struct eng_chan_def cd;
-	char desc[160];
+	struct json_object *desc;
 	int fl, ret;
 
 	if (!strcmp(f->path, "-")) {
@@ -69,17 +71,23 @@ static int fd_start(struct eng_source *s)
 	}
 	if (f->fd < 0)
 		return -errno;
-	snprintf(desc, sizeof(desc),
-		 "{\"device\":\"%s\",\"source\":\"fd\",\"record_size\":%u}",
-		 s->name, f->record);
+	desc = json_object_new_object();
+	if (!desc ||
+	    json_object_object_add(desc, "device", json_object_new_string(s->name)) ||
+	    json_object_object_add(desc, "source", json_object_new_string("fd")) ||
+	    json_object_object_add(desc, "record_size", json_object_new_int64(f->record))) {
+		json_object_put(desc);
+		return -ENOMEM;
+	}
 	def = (struct gcs_stream_def){
 		.kind = GCS_KIND_GENERIC, .record_size = f->record,
 		.ts_offset = f->ts_off == NO_OFF ? GCS_NO_TS : f->ts_off,
 		.ts_clock = f->ts_off == NO_OFF ? GCS_CLOCK_NONE :
 						  GCS_CLOCK_MONOTONIC,
-		.desc_json = desc,
+		.desc_json = json_object_to_json_string_ext(desc, JSON_C_TO_STRING_PLAIN),
 	};
 	ret = gcs_writer_add_stream(eng_writer(s->e), &def, &f->stream);
+	json_object_put(desc);
 	if (ret)
 		return ret;
 	cd = (struct eng_chan_def){
@@ -129,14 +137,80 @@ static int parse_u32(const char *v, uint32_t *out)
 	return 0;
 }
 
+/* Each field of a spec, checked; *why says what is wrong in words. */
+static int parse_spec(struct src_fd *f, char *opts, const char **why)
+{
+	char *tok, *save, *eq;
+	bool have_record = false;
+	int ret;
+
+	for (tok = strtok_r(opts, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		eq = strchr(tok, '=');
+		if (!eq) {
+			*why = "each field after the path is KEY=VALUE";
+			return -EINVAL;
+		}
+		*eq++ = '\0';
+		*why = "offsets and sizes are numbers";
+		if (!strcmp(tok, "record")) {
+			ret = parse_u32(eq, &f->record);
+			have_record = true;
+		} else if (!strcmp(tok, "seq")) {
+			ret = parse_u32(eq, &f->seq_off);
+		} else if (!strcmp(tok, "ts")) {
+			ret = parse_u32(eq, &f->ts_off);
+		} else if (!strcmp(tok, "devclk")) {
+			ret = parse_u32(eq, &f->dev_off);
+		} else if (!strcmp(tok, "batch")) {
+			ret = parse_u32(eq, &f->batch);
+		} else if (!strcmp(tok, "name")) {
+			*why = "name= is 1..31 characters";
+			ret = *eq && strlen(eq) < sizeof(f->s.name) ?
+			      (strcpy(f->s.name, eq), 0) : -EINVAL;
+		} else {
+			*why = "unknown field: record, seq, ts, devclk, batch, name";
+			ret = -EINVAL;
+		}
+		if (ret)
+			return ret;
+	}
+	/* A default record size would silently cut records into bytes. */
+	if (!have_record) {
+		*why = "record=N (the record size in bytes) is required";
+		return -EINVAL;
+	}
+	if (!f->record || f->record > GCS_MAX_BODY) {
+		*why = "record= must be 1..16 MiB";
+		return -EINVAL;
+	}
+	if ((f->seq_off != NO_OFF && (f->record < 8 || f->seq_off > f->record - 8)) ||
+	    (f->ts_off != NO_OFF && (f->record < 8 || f->ts_off > f->record - 8)) ||
+	    (f->dev_off != NO_OFF && (f->record < 8 || f->dev_off > f->record - 8))) {
+		*why = "seq=, ts= and devclk= must leave 8 bytes inside the record";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int eng_source_fd_create(struct eng_source **sp, const char *spec)
 {
+	return eng_source_fd_create_why(sp, spec, NULL);
+}
+
+int eng_source_fd_create_why(struct eng_source **sp, const char *spec,
+			     const char **why)
+{
+	const char *dummy;
 	struct src_fd *f;
-	char *copy, *tok, *save, *eq;
-	int ret = -EINVAL;
+	char *copy, *comma;
+	int ret;
 
 	*sp = NULL;
-	if (strncmp(spec, "fd:", 3) || !spec[3])
+	if (!why)
+		why = &dummy;
+	*why = "a source is fd:PATH,record=N[,...]";
+	if (strncmp(spec, "fd:", 3) || !spec[3] || spec[3] == ',')
 		return -EINVAL;
 	f = calloc(1, sizeof(*f));
 	copy = strdup(spec + 3);
@@ -149,41 +223,16 @@ int eng_source_fd_create(struct eng_source **sp, const char *spec)
 	f->record = 1;
 	f->seq_off = f->ts_off = f->dev_off = NO_OFF;
 	snprintf(f->s.name, sizeof(f->s.name), "fd0");
-	tok = strtok_r(copy, ",", &save);
-	f->path = strdup(tok);
+	comma = strchr(copy, ',');
+	if (comma)
+		*comma++ = '\0';
+	f->path = strdup(copy);
 	if (!f->path) {
 		ret = -ENOMEM;
 		goto err;
 	}
-	while ((tok = strtok_r(NULL, ",", &save))) {
-		eq = strchr(tok, '=');
-		if (!eq)
-			goto err;
-		*eq++ = '\0';
-		if (!strcmp(tok, "record"))
-			ret = parse_u32(eq, &f->record);
-		else if (!strcmp(tok, "seq"))
-			ret = parse_u32(eq, &f->seq_off);
-		else if (!strcmp(tok, "ts"))
-			ret = parse_u32(eq, &f->ts_off);
-		else if (!strcmp(tok, "devclk"))
-			ret = parse_u32(eq, &f->dev_off);
-		else if (!strcmp(tok, "batch"))
-			ret = parse_u32(eq, &f->batch);
-		else if (!strcmp(tok, "name") && *eq &&
-			 strlen(eq) < sizeof(f->s.name))
-			ret = (strcpy(f->s.name, eq), 0);
-		else
-			ret = -EINVAL;
-		if (ret)
-			goto err;
-	}
-	ret = -EINVAL;
-	if (!f->record || f->record > GCS_MAX_BODY)
-		goto err;
-	if ((f->seq_off != NO_OFF && (f->record < 8 || f->seq_off > f->record - 8)) ||
-	    (f->ts_off != NO_OFF && (f->record < 8 || f->ts_off > f->record - 8)) ||
-	    (f->dev_off != NO_OFF && (f->record < 8 || f->dev_off > f->record - 8)))
+	ret = parse_spec(f, comma ? comma : copy + strlen(copy), why);
+	if (ret)
 		goto err;
 	free(copy);
 	f->s.ops = &fd_ops;

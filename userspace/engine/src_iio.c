@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <iio.h>
+#include <json-c/json.h>
 
 #include "engine/engine_internal.h"
 
@@ -501,10 +502,22 @@ static uint32_t gcs_clock_of(const char *clock)
 	return GCS_CLOCK_NONE;
 }
 
+/* json_object_object_add() that takes @v's reference even when it fails. */
+static int jadd(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (json_object_object_add(o, key, v)) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int add_stream(struct src_iio *x)
 {
 	unsigned int tiles = 0, rows = 0, cols = 0, pitch = 0;
-	char desc[1024], scale[32] = "";
+	struct json_object *desc, *fields;
+	char scale[32] = "", *end;
+	double scale_v;
 	struct gcs_stream_def def;
 	int ret;
 
@@ -523,30 +536,51 @@ static int add_stream(struct src_iio *x)
 	for (char *p = x->firmware; *p; p++)
 		if (!((*p >= '0' && *p <= '9') || *p == '.'))
 			*p = '_';
-	if (strspn(scale, "0123456789.") != strlen(scale))
-		scale[0] = '\0';
-	snprintf(desc, sizeof(desc),
-		 "{\"device\":\"%s\",\"driver\":\"" DRIVER_NAME "\","
-		 "\"iio\":\"%s\",\"serial\":\"%s\",\"firmware\":\"%s\","
-		 "\"tiles\":%u,\"rows\":%u,\"cols\":%u,\"pitch_um\":%u,"
-		 "\"rate_hz\":%u,\"scale_kpa\":%s,"
-		 "\"sensel\":\"le:u12/16\",\"scan_bytes\":%u,\"rows_bytes\":%u,"
-		 "\"fields\":{\"seq\":%u,\"controller_clock_us\":%u,"
-		 "\"flags\":%u,\"missing\":%u,\"timestamp\":%u},"
-		 "\"timestamp_clock\":\"%s\",\"buffer_length\":%u,"
-		 "\"watermark\":%u,\"attach\":%u}",
-		 x->s.name, x->id, *x->serial ? x->serial : "unknown",
-		 *x->firmware ? x->firmware : "unknown", tiles, rows, cols,
-		 pitch, x->rate, *scale ? scale : "null", x->scan_bytes,
-		 x->rows_bytes, x->off[F_SEQ], x->off[F_CLOCK], x->off[F_FLAGS],
-		 x->off[F_MISSING], x->off[F_TS], x->clock, x->length,
-		 x->watermark, x->n_attach);
+	scale_v = strtod(scale, &end);
+	/* JSON wants a digit on each side of the point. */
+	if (end == scale || *end || strspn(scale, "0123456789.") != strlen(scale) ||
+	    !strchr("0123456789", scale[0]) || !strchr("0123456789", end[-1]))
+		scale[0] = '\0';	/* not a plain decimal: stored as null */
+	desc = json_object_new_object();
+	fields = json_object_new_object();
+	if (!desc || !fields ||
+	    jadd(desc, "device", json_object_new_string(x->s.name)) ||
+	    jadd(desc, "driver", json_object_new_string(DRIVER_NAME)) ||
+	    jadd(desc, "iio", json_object_new_string(x->id)) ||
+	    jadd(desc, "serial", json_object_new_string(*x->serial ? x->serial : "unknown")) ||
+	    jadd(desc, "firmware", json_object_new_string(*x->firmware ? x->firmware : "unknown")) ||
+	    jadd(desc, "tiles", json_object_new_int64(tiles)) ||
+	    jadd(desc, "rows", json_object_new_int64(rows)) ||
+	    jadd(desc, "cols", json_object_new_int64(cols)) ||
+	    jadd(desc, "pitch_um", json_object_new_int64(pitch)) ||
+	    jadd(desc, "rate_hz", json_object_new_int64(x->rate)) ||
+	    jadd(desc, "scale_kpa", *scale ? json_object_new_double_s(scale_v, scale) : NULL) ||
+	    jadd(desc, "sensel", json_object_new_string("le:u12/16")) ||
+	    jadd(desc, "scan_bytes", json_object_new_int64(x->scan_bytes)) ||
+	    jadd(desc, "rows_bytes", json_object_new_int64(x->rows_bytes)) ||
+	    jadd(fields, "seq", json_object_new_int64(x->off[F_SEQ])) ||
+	    jadd(fields, "controller_clock_us", json_object_new_int64(x->off[F_CLOCK])) ||
+	    jadd(fields, "flags", json_object_new_int64(x->off[F_FLAGS])) ||
+	    jadd(fields, "missing", json_object_new_int64(x->off[F_MISSING])) ||
+	    jadd(fields, "timestamp", json_object_new_int64(x->off[F_TS])) ||
+	    jadd(desc, "fields", json_object_get(fields)) ||
+	    jadd(desc, "timestamp_clock", json_object_new_string(x->clock)) ||
+	    jadd(desc, "buffer_length", json_object_new_int64(x->length)) ||
+	    jadd(desc, "watermark", json_object_new_int64(x->watermark)) ||
+	    jadd(desc, "attach", json_object_new_int64(x->n_attach))) {
+		json_object_put(fields);
+		json_object_put(desc);
+		return why(x, -ENOMEM, "%s: describing the stream: %s", x->id,
+			   strerror(ENOMEM));
+	}
+	json_object_put(fields);
 	def = (struct gcs_stream_def){
 		.kind = GCS_KIND_IIO_SCAN, .record_size = x->scan_bytes,
 		.ts_offset = x->off[F_TS], .ts_clock = gcs_clock_of(x->clock),
-		.desc_json = desc,
+		.desc_json = json_object_to_json_string_ext(desc, JSON_C_TO_STRING_PLAIN),
 	};
 	ret = gcs_writer_add_stream(eng_writer(x->s.e), &def, &x->stream);
+	json_object_put(desc);
 	if (ret)
 		return why(x, ret, "%s: declaring the stream: %s", x->id,
 			   gcs_strerror(ret));

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "engine/engine.h"
 #include "gaitcap/gaitcap.h"
 #include "session/gcsession.h"
@@ -36,6 +38,7 @@ struct capture {
 	double duration;
 	bool mat;
 	const char *sources[MAX_SOURCES];
+	char src_names[MAX_SOURCES][32];	/* name= of the spec, or srcN */
 	int n_sources;
 	struct eng_iio_opts iio;
 	struct eng_opts eo;
@@ -58,39 +61,64 @@ struct capture {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: gaitcap capture -o FILE [OPTIONS]\n"
+		"Usage: gaitcap capture -o FILE --subject CODE [OPTIONS]\n"
 		"Record a session: the mat (found through libiio), read with io_uring straight\n"
-		"into FILE. Ctrl-C (SIGINT, SIGTERM) finishes the file cleanly.\n"
+		"into FILE. Ctrl-C (SIGINT, SIGTERM, SIGHUP) finishes the file cleanly.\n"
 		"\n"
-		"  -o, --output FILE      session file to create (never overwritten)\n"
-		"      --mat DEV          auto (a device named gaitmat), iio:deviceN, or none\n"
-		"      --source SPEC      another source, e.g. fd:PATH,record=N[,seq=OFF][,ts=OFF]\n"
-		"  -d, --duration S       stop after S seconds\n"
-		"      --subject ID       pseudonymous subject code (no names)\n"
+		"Session:\n"
+		"  -o, --output FILE      the session file to create (never overwritten; a file,\n"
+		"                         not - : sessions are mapped, not streamed)\n"
+		"      --subject CODE     pseudonymous subject code, required: 1..32 of\n"
+		"                         [A-Za-z0-9_-], never a name or a date\n"
 		"      --task NAME        task token, e.g. walk_back_and_forth (default walk)\n"
 		"      --appliance ID     this box (default: the host name)\n"
-		"      --protocol P, --site S, --condition C, --trial N   more session metadata\n"
+		"      --protocol P       study protocol token\n"
+		"      --site S           site token\n"
+		"      --condition C      condition token\n"
+		"      --trial N          trial number, 0..1000000000\n"
+		"  -d, --duration S       stop after S seconds, e.g. 30 or 2.5 (default: until\n"
+		"                         Ctrl-C)\n"
+		"\n"
+		"Sources:\n"
+		"      --mat DEV          auto (default: the device named gaitmat), iio:deviceN,\n"
+		"                         another IIO device name, or none\n"
+		"      --source SPEC      another source (repeatable, up to %d):\n"
+		"                         fd:PATH,record=N[,seq=OFF][,ts=OFF][,devclk=OFF]\n"
+		"                         [,batch=N][,name=S]\n"
 		"      --rate HZ|max      mat scan rate (default: keep the mat's)\n"
-		"      --buffer N         kernel buffer length in scans (default: largest)\n"
-		"      --watermark N      scans per wakeup (default: about 20 ms)\n"
-		"      --wait S           wait up to S seconds for the mat to appear\n"
-		"      --clock C          IIO timestamp clock: monotonic (default), boottime\n"
+		"      --buffer N         kernel buffer length in scans, 2..1048576 (default: the\n"
+		"                         largest that fits)\n"
+		"      --watermark N      scans per wakeup, 1..1048576 (default: about 100 ms,\n"
+		"                         at most a quarter of the buffer)\n"
+		"      --wait S           wait up to S seconds for the mat to appear (0..3600)\n"
+		"      --clock C          IIO timestamp clock: monotonic (default), boottime,\n"
+		"                         realtime\n"
 		"      --no-reattach      a mat that resets or vanishes ends the capture\n"
-		"      --sync-ms MS       durability interval (default 1000)\n"
-		"      --clock-ms MS      clock-offset records (default 1000)\n"
+		"\n"
+		"Engine:\n"
+		"      --sync-ms MS       durability interval, 1..3600000 (default 1000)\n"
+		"      --clock-ms MS      clock-offset records, 0 (none)..3600000 (default 1000)\n"
 		"      --no-compact       keep raw chunks (no zstd compaction)\n"
-		"      --io MODE          auto, poll-first, fast-poll, async\n"
+		"      --io MODE          auto (default), poll-first, fast-poll, async\n"
 		"      --blocking-sync    fdatasync() in the loop instead of IORING_OP_FSYNC\n"
+		"      --prefault         touch the file's pages before each read (default)\n"
 		"      --no-prefault      let reads fault the file's pages in one by one\n"
+		"      --probe            show what io_uring offers here and exit\n"
+		"\n"
+		"Operator:\n"
 		"      --control PATH     marker socket (default " ENG_CTL_DEFAULT_DIR "/"
 		ENG_CTL_DEFAULT_NAME "), or none\n"
 		"      --status S         status lines every S seconds when not on a terminal\n"
+		"                         (default 10; 0: none)\n"
 		"      --no-keys          ignore the keyboard\n"
 		"  -q, --quiet            no status, only errors and the summary\n"
-		"      --probe            show what io_uring offers here and exit\n"
+		"  -h, --help             this help\n"
 		"\n"
 		"Keys while recording: m or space: event marker; t: trial start/end;\n"
-		"s: sync marker; q: stop.\n");
+		"s: sync marker; q: stop.\n"
+		"Exit status: 0 recorded and closed; 1 nothing recorded (wrong options, no mat);\n"
+		"2 closed, but the capture ended on an error (disk full, device lost); 3 the\n"
+		"file could not be closed: run gaitcap recover.\n", MAX_SOURCES);
 }
 
 static int64_t mono_now(void)
@@ -116,53 +144,118 @@ static bool is_token(const char *s, size_t max)
 	return true;
 }
 
-static void put(char *buf, size_t len, size_t *used, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void put(char *buf, size_t len, size_t *used, const char *fmt, ...)
+/* Add @v to @o under @key; @v is dropped if that fails (or is NULL). */
+static int add(struct json_object *o, const char *key, struct json_object *v)
 {
-	va_list ap;
-	int n;
-
-	if (*used >= len)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *used, len - *used, fmt, ap);
-	va_end(ap);
-	*used += n > 0 ? (size_t)n : 0;
+	if (!v || json_object_object_add(o, key, v)) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
-/* Session metadata; gcs_meta_check() then applies the privacy policy. */
-static char *make_meta(struct capture *c)
+static int add_str(struct json_object *o, const char *key, const char *v)
 {
-	char host[65] = "", buf[2048];
+	return add(o, key, json_object_new_string(v));
+}
+
+/* The session object of the format (section 6): json-c quotes every value. */
+static struct json_object *session_object(const struct capture *c,
+					  const char *subject)
+{
+	char host[65] = "";
 	const char *appliance = c->appliance;
-	size_t used = 0;
+	struct json_object *o = json_object_new_object(), *devs, *d;
+	int ret;
 
 	if (!appliance) {
 		if (gethostname(host, sizeof(host) - 1) || !is_token(host, 64))
 			strcpy(host, "appliance");
 		appliance = host;
 	}
-	put(buf, sizeof(buf), &used,
-	    "{\"subject\":\"%s\",\"task\":\"%s\",\"appliance\":\"%s\","
-	    "\"software\":\"gaitcap-" GAITCAP_VERSION "\",\"devices\":[",
-	    c->subject, c->task, appliance);
-	if (c->mat)
-		put(buf, sizeof(buf), &used, "{\"id\":\"mat0\",\"kind\":\"gaitmat\"}");
-	for (int i = 0; i < c->n_sources; i++)
-		put(buf, sizeof(buf), &used, "%s{\"id\":\"src%d\",\"kind\":\"fd\"}",
-		    c->mat || i ? "," : "", i);
-	put(buf, sizeof(buf), &used, "]");
-	if (c->protocol)
-		put(buf, sizeof(buf), &used, ",\"protocol\":\"%s\"", c->protocol);
-	if (c->site)
-		put(buf, sizeof(buf), &used, ",\"site\":\"%s\"", c->site);
-	if (c->condition)
-		put(buf, sizeof(buf), &used, ",\"condition\":\"%s\"", c->condition);
-	if (c->trial >= 0)
-		put(buf, sizeof(buf), &used, ",\"trial\":%ld", c->trial);
-	put(buf, sizeof(buf), &used, "}");
-	return used < sizeof(buf) ? strdup(buf) : NULL;
+	if (!o)
+		return NULL;
+	ret = add_str(o, "subject", subject) ?: add_str(o, "task", c->task) ?:
+	      add_str(o, "appliance", appliance) ?:
+	      add_str(o, "software", "gaitcap-" GAITCAP_VERSION);
+	if (!ret && c->protocol)
+		ret = add_str(o, "protocol", c->protocol);
+	if (!ret && c->site)
+		ret = add_str(o, "site", c->site);
+	if (!ret && c->condition)
+		ret = add_str(o, "condition", c->condition);
+	if (!ret && c->trial >= 0)
+		ret = add(o, "trial", json_object_new_int64(c->trial));
+	devs = ret ? NULL : json_object_new_array();
+	if (add(o, "devices", devs))
+		goto fail;
+	for (int i = -1; i < c->n_sources; i++) {
+		if (i < 0 && !c->mat)
+			continue;
+		d = json_object_new_object();
+		if (!d || json_object_array_add(devs, d)) {
+			json_object_put(d);
+			goto fail;
+		}
+		if (add_str(d, "id", i < 0 ? "mat0" : c->src_names[i]) ||
+		    add_str(d, "kind", i < 0 ? "gaitmat" : "fd"))
+			goto fail;
+	}
+	return o;
+fail:
+	json_object_put(o);
+	return NULL;
+}
+
+static char *make_meta(const struct capture *c)
+{
+	struct json_object *o = session_object(c, c->subject);
+	const char *s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
+	char *meta = s ? strdup(s) : NULL;
+
+	json_object_put(o);
+	return meta;
+}
+
+/*
+ * The privacy policy checks the whole document; to name the option at fault
+ * each value is also checked alone, in an otherwise harmless session object.
+ * The refused value is not repeated: it may be what must not be logged.
+ */
+static int check_meta_options(const struct capture *c)
+{
+	static const char *const keys[] = {
+		"subject", "task", "appliance", "protocol", "site", "condition",
+	};
+	const char *vals[] = {
+		c->subject, c->task, c->appliance, c->protocol, c->site,
+		c->condition,
+	};
+	struct capture probe = {
+		.task = "walk", .appliance = "appliance", .trial = -1,
+	};
+	struct json_object *o;
+	const char *why = NULL;
+	int ret;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!vals[i])
+			continue;
+		o = session_object(&probe, i ? "S0001" : vals[i]);
+		if (!o || (i && add_str(o, keys[i], vals[i]))) {
+			json_object_put(o);
+			fprintf(stderr, "gaitcap capture: out of memory\n");
+			return 1;
+		}
+		ret = gcs_meta_check(json_object_to_json_string_ext(o,
+					JSON_C_TO_STRING_PLAIN), true, &why);
+		json_object_put(o);
+		if (ret)
+			return cli_usage_error("capture",
+				"--%s refused by the privacy policy (value not repeated here): %s",
+				keys[i], why ? why : gcs_strerror(ret));
+	}
+	return 0;
 }
 
 /* ---- Terminal ------------------------------------------------------------------------ */
@@ -338,76 +431,124 @@ enum {
 	O_NO_PREFAULT,
 };
 
-static int num(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-	double v;
+const struct option cmd_capture_options[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "mat", required_argument, NULL, O_MAT },
+	{ "source", required_argument, NULL, O_SOURCE },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "subject", required_argument, NULL, O_SUBJECT },
+	{ "task", required_argument, NULL, O_TASK },
+	{ "appliance", required_argument, NULL, O_APPLIANCE },
+	{ "protocol", required_argument, NULL, O_PROTOCOL },
+	{ "site", required_argument, NULL, O_SITE },
+	{ "condition", required_argument, NULL, O_CONDITION },
+	{ "trial", required_argument, NULL, O_TRIAL },
+	{ "rate", required_argument, NULL, O_RATE },
+	{ "buffer", required_argument, NULL, O_BUFFER },
+	{ "watermark", required_argument, NULL, O_WATERMARK },
+	{ "wait", required_argument, NULL, O_WAIT },
+	{ "clock", required_argument, NULL, O_CLOCK },
+	{ "no-reattach", no_argument, NULL, O_NO_REATTACH },
+	{ "sync-ms", required_argument, NULL, O_SYNC_MS },
+	{ "clock-ms", required_argument, NULL, O_CLOCK_MS },
+	{ "no-compact", no_argument, NULL, O_NO_COMPACT },
+	{ "io", required_argument, NULL, O_IO },
+	{ "blocking-sync", no_argument, NULL, O_BLOCKING_SYNC },
+	{ "prefault", no_argument, NULL, O_PREFAULT },
+	{ "no-prefault", no_argument, NULL, O_NO_PREFAULT },
+	{ "control", required_argument, NULL, O_CONTROL },
+	{ "status", required_argument, NULL, O_STATUS },
+	{ "no-keys", no_argument, NULL, O_NO_KEYS },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "probe", no_argument, NULL, O_PROBE },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
+#define NUM(opt, lo, hi, what, out) \
+	cli_num("capture", opt, optarg, lo, hi, what, out)
+
+/* name=S of a source spec, if it has one (the spec itself was checked). */
+static const char *spec_name(const char *spec)
+{
+	const char *p = strstr(spec, ",name=");
+
+	while (p && strstr(p + 1, ",name="))
+		p = strstr(p + 1, ",name=");	/* the last one wins, as in src_fd */
+	return p ? p + 6 : NULL;
+}
+
+static int check_source(struct capture *c, const char *spec)
+{
+	static const char accepted[] =
+		"fd:PATH,record=N[,seq=OFF][,ts=OFF][,devclk=OFF][,batch=N][,name=S]";
+	struct eng_source *s;
+	const char *why, *name;
+	char *n;
+	int i = c->n_sources, ret;
+
+	if (i == MAX_SOURCES)
+		return cli_usage_error("capture", "too many --source: at most %d",
+				       MAX_SOURCES);
+	ret = eng_source_fd_create_why(&s, spec, &why);
+	if (ret == -EINVAL)
+		return cli_usage_error("capture", "invalid --source '%s': %s; expected %s",
+				       spec, why, accepted);
+	if (ret) {
+		fprintf(stderr, "gaitcap capture: --source: %s\n", strerror(-ret));
+		return 1;
+	}
+	s->ops->destroy(s);
+	name = spec_name(spec);
+	n = c->src_names[i];
+	if (name)
+		snprintf(n, sizeof(c->src_names[i]), "%.*s",
+			 (int)strcspn(name, ","), name);
+	else
+		snprintf(n, sizeof(c->src_names[i]), "src%d", i);
+	if (name && (!*n || strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				      "0123456789_-") != strlen(n)))
+		return cli_usage_error("capture", "invalid name= in --source '%s': expected 1..31 of [A-Za-z0-9_-]",
+				       spec);
+	for (int k = 0; k <= i; k++)
+		if (k < i ? !strcmp(c->src_names[k], n) : !strcmp(n, "mat0"))
+			return cli_usage_error("capture", "--source name '%s' is used twice",
+					       n);
+	c->sources[c->n_sources++] = spec;
 	return 0;
 }
 
+/* 0, or the exit status after saying what was wrong. */
 static int parse(struct capture *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "mat", required_argument, NULL, O_MAT },
-		{ "source", required_argument, NULL, O_SOURCE },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "subject", required_argument, NULL, O_SUBJECT },
-		{ "task", required_argument, NULL, O_TASK },
-		{ "appliance", required_argument, NULL, O_APPLIANCE },
-		{ "protocol", required_argument, NULL, O_PROTOCOL },
-		{ "site", required_argument, NULL, O_SITE },
-		{ "condition", required_argument, NULL, O_CONDITION },
-		{ "trial", required_argument, NULL, O_TRIAL },
-		{ "rate", required_argument, NULL, O_RATE },
-		{ "buffer", required_argument, NULL, O_BUFFER },
-		{ "watermark", required_argument, NULL, O_WATERMARK },
-		{ "wait", required_argument, NULL, O_WAIT },
-		{ "clock", required_argument, NULL, O_CLOCK },
-		{ "no-reattach", no_argument, NULL, O_NO_REATTACH },
-		{ "sync-ms", required_argument, NULL, O_SYNC_MS },
-		{ "clock-ms", required_argument, NULL, O_CLOCK_MS },
-		{ "no-compact", no_argument, NULL, O_NO_COMPACT },
-		{ "io", required_argument, NULL, O_IO },
-		{ "blocking-sync", no_argument, NULL, O_BLOCKING_SYNC },
-		{ "prefault", no_argument, NULL, O_PREFAULT },
-		{ "no-prefault", no_argument, NULL, O_NO_PREFAULT },
-		{ "control", required_argument, NULL, O_CONTROL },
-		{ "status", required_argument, NULL, O_STATUS },
-		{ "no-keys", no_argument, NULL, O_NO_KEYS },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "probe", no_argument, NULL, O_PROBE },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	bool mat_given = false;
 	double v;
-	int o;
+	int o, ret;
 
-	while ((o = getopt_long(argc, argv, "o:d:qh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":o:d:qh", cmd_capture_options,
+				NULL)) != -1) {
 		switch (o) {
 		case 'o':
 			c->out = optarg;
 			break;
 		case O_MAT:
 			mat_given = true;
+			if (!*optarg)
+				return cli_bad_value("capture", "--mat", optarg,
+						     "auto, iio:deviceN, a device name or none");
 			c->mat = strcmp(optarg, "none");
 			c->iio.device = strcmp(optarg, "auto") ? optarg : NULL;
 			break;
 		case O_SOURCE:
-			if (c->n_sources == MAX_SOURCES)
-				return -E2BIG;
-			c->sources[c->n_sources++] = optarg;
+			ret = check_source(c, optarg);
+			if (ret)
+				return ret;
 			break;
 		case 'd':
-			if (num(optarg, 0.001, 1e7, &c->duration))
-				return -EINVAL;
+			if (NUM("--duration", 0.001, 1e7,
+				"seconds, e.g. 30 or 2.5", &c->duration))
+				return 1;
 			break;
 		case O_SUBJECT:
 			c->subject = optarg;
@@ -428,8 +569,11 @@ static int parse(struct capture *c, int argc, char **argv)
 			c->condition = optarg;
 			break;
 		case O_TRIAL:
-			if (num(optarg, 0, 1e9, &v))
-				return -EINVAL;
+			if (NUM("--trial", 0, 1e9, "a trial number, 0..1000000000", &v) ||
+			    (v != (long)v &&
+			     cli_bad_value("capture", "--trial", optarg,
+					   "a whole number, 0..1000000000")))
+				return 1;
 			c->trial = (long)v;
 			break;
 		case O_RATE:
@@ -437,40 +581,46 @@ static int parse(struct capture *c, int argc, char **argv)
 				c->iio.rate_hz = UINT_MAX;
 				break;
 			}
-			if (num(optarg, 1, 1e6, &v))
-				return -EINVAL;
+			if (NUM("--rate", 1, 1e6, "a rate in Hz (e.g. 100) or max", &v))
+				return 1;
 			c->iio.rate_hz = (unsigned int)v;
 			break;
 		case O_BUFFER:
-			if (num(optarg, 2, 1 << 20, &v))
-				return -EINVAL;
+			if (NUM("--buffer", 2, 1 << 20, "scans, 2..1048576", &v))
+				return 1;
 			c->iio.buffer_length = (unsigned int)v;
 			break;
 		case O_WATERMARK:
-			if (num(optarg, 1, 1 << 20, &v))
-				return -EINVAL;
+			if (NUM("--watermark", 1, 1 << 20, "scans, 1..1048576", &v))
+				return 1;
 			c->iio.watermark = (unsigned int)v;
 			break;
 		case O_WAIT:
-			if (num(optarg, 0, 3600, &v))
-				return -EINVAL;
+			if (NUM("--wait", 0, 3600, "seconds, 0..3600", &v))
+				return 1;
 			c->iio.wait_ms = (unsigned int)(v * 1000);
 			break;
 		case O_CLOCK:
+			if (strcmp(optarg, "monotonic") && strcmp(optarg, "boottime") &&
+			    strcmp(optarg, "realtime"))
+				return cli_bad_value("capture", "--clock", optarg,
+						     "monotonic, boottime or realtime");
 			c->iio.clock = optarg;
 			break;
 		case O_NO_REATTACH:
 			c->iio.no_reattach = true;
 			break;
 		case O_SYNC_MS:
-			if (num(optarg, 1, 3600000, &v))
-				return -EINVAL;
+			if (NUM("--sync-ms", 1, 3600000,
+				"milliseconds, 1..3600000 (e.g. 1000)", &v))
+				return 1;
 			c->wo.sync_interval_ms = (uint32_t)v;
 			c->eo.sync_interval_ms = (uint32_t)v;
 			break;
 		case O_CLOCK_MS:
-			if (num(optarg, 0, 3600000, &v))
-				return -EINVAL;
+			if (NUM("--clock-ms", 0, 3600000,
+				"milliseconds, 0 (no clock records)..3600000", &v))
+				return 1;
 			c->eo.clock_interval_ms = (uint32_t)v;
 			break;
 		case O_NO_COMPACT:
@@ -479,7 +629,8 @@ static int parse(struct capture *c, int argc, char **argv)
 			break;
 		case O_IO:
 			if (eng_io_mode_parse(optarg, &c->eo.io_mode))
-				return -EINVAL;
+				return cli_bad_value("capture", "--io", optarg,
+						     "auto, poll-first, fast-poll or async");
 			break;
 		case O_BLOCKING_SYNC:
 			c->eo.blocking_sync = true;
@@ -494,8 +645,10 @@ static int parse(struct capture *c, int argc, char **argv)
 			c->control = strcmp(optarg, "none") ? optarg : NULL;
 			break;
 		case O_STATUS:
-			if (num(optarg, 0, 3600, &c->status_s))
-				return -EINVAL;
+			if (NUM("--status", 0, 3600,
+				"seconds between status lines, 0 (none)..3600",
+				&c->status_s))
+				return 1;
 			break;
 		case O_NO_KEYS:
 			c->keys = false;
@@ -510,18 +663,26 @@ static int parse(struct capture *c, int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		default:
-			return -EINVAL;
+			return cli_getopt_error("capture", argv, o);
 		}
 	}
 	if (optind != argc)
-		return -EINVAL;
+		return cli_usage_error("capture", "unexpected argument '%s' (the session file is given with -o FILE)",
+				       argv[optind]);
 	if (!mat_given)
 		c->mat = !c->n_sources;
 	if (c->probe)
 		return 0;
-	if (!c->out || (!c->mat && !c->n_sources))
-		return -EINVAL;
-	return 0;
+	if (!c->out)
+		return cli_usage_error("capture", "no session file: give -o FILE, e.g. -o walk-017.gcs");
+	if (!strcmp(c->out, "-") || !*c->out)
+		return cli_bad_value("capture", "-o", c->out,
+				     "a file name: a session is a mapped file, it cannot go to standard output");
+	if (!c->mat && !c->n_sources)
+		return cli_usage_error("capture", "nothing to record: --mat none and no --source");
+	if (!c->subject)
+		return cli_usage_error("capture", "no --subject: the format requires the subject's pseudonymous code, e.g. --subject P017 (never a name)");
+	return check_meta_options(c);
 }
 
 static int probe(const struct capture *c)
@@ -549,6 +710,22 @@ static int probe(const struct capture *c)
 	return 0;
 }
 
+/* Why a stream or the capture ended, in the words an operator needs. */
+static const char *end_words(int err)
+{
+	switch (err) {
+	case -ENOSPC:
+		return "ENOSPC (disk full; everything committed was kept)";
+	case -EPROTO:
+		return "EPROTO (a sequence number went backwards, or a read was not "
+		       "whole records: the device restarted or its record size is wrong)";
+	case -ENODEV:
+		return "ENODEV (the device went away)";
+	default:
+		return cli_err_words(err);
+	}
+}
+
 /* ---- Summary ------------------------------------------------------------------------------- */
 
 static void summary(struct capture *c, int run_err)
@@ -574,7 +751,7 @@ static void summary(struct capture *c, int run_err)
 			st.lost_kernel, st.lost_device, st.chunks, st.reads,
 			st.peak_records, st.read_gap_ns_max / 1e6,
 			st.end_err ? ", ended: " : "",
-			st.end_err ? strerror(-st.end_err) : "");
+			st.end_err ? end_words(st.end_err) : "");
 	}
 	for (size_t i = 0; i < eng_n_sources(c->e); i++) {
 		struct eng_source *s = eng_source_at(c->e, i);
@@ -587,14 +764,13 @@ static void summary(struct capture *c, int run_err)
 		PRIu64 " compactions, %" PRIu64 " markers%s%s\n",
 		es.syncs, es.sync_ns_max / 1e6, es.compactions, es.markers,
 		run_err ? "; stopped by: " : "",
-		run_err ? (run_err == -ENOSPC ? "disk full" :
-			   gcs_strerror(run_err)) : "");
+		run_err ? end_words(run_err) : "");
 }
 
 int cmd_capture(int argc, char **argv)
 {
 	struct capture c = {
-		.subject = "none", .task = "walk", .trial = -1, .keys = true,
+		.task = "walk", .trial = -1, .keys = true,
 		.control = ENG_CTL_DEFAULT_DIR "/" ENG_CTL_DEFAULT_NAME,
 		.status_s = 10,
 	};
@@ -608,10 +784,8 @@ int cmd_capture(int argc, char **argv)
 	eng_opts_init(&c.eo);
 	gcs_writer_opts_init(&c.wo);
 	ret = parse(&c, argc, argv);
-	if (ret) {
-		usage(stderr);
-		return 1;
-	}
+	if (ret)
+		return ret;
 	if (c.probe)
 		return probe(&c);
 	meta = make_meta(&c);
@@ -647,7 +821,8 @@ int cmd_capture(int argc, char **argv)
 	if (c.mat) {
 		ret = eng_source_iio_create(&s, &c.iio);
 		if (ret) {
-			fprintf(stderr, "gaitcap capture: mat: %s\n", strerror(-ret));
+			fprintf(stderr, "gaitcap capture: mat: %s\n",
+				cli_err_words(ret));
 			goto out_engine;
 		}
 		ret = eng_add_source(c.e, s);
@@ -664,7 +839,7 @@ int cmd_capture(int argc, char **argv)
 				c.sources[i], strerror(-ret));
 			goto out_engine;
 		}
-		snprintf(s->name, sizeof(s->name), "src%d", i);
+		snprintf(s->name, sizeof(s->name), "%s", c.src_names[i]);
 		ret = eng_add_source(c.e, s);
 		if (ret) {
 			fprintf(stderr, "gaitcap capture: --source %s: %s\n",

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gaitcap info FILE [--json] [--quick] [--index]
+ * gaitcap info [--json] [--quick] [--index] FILE...
  *
  * Metadata, streams, counts, gaps, duration, sizes and integrity of a
  * session file. Exit status: 0 intact (or being written), 2 problems found
@@ -93,6 +93,13 @@ static const char *marker_name(uint32_t c, char *buf, size_t len)
 		return n[c];
 	snprintf(buf, len, "%s_%u", c >= GCS_MARK_USER ? "user" : "code", c);
 	return buf;
+}
+
+/* A session_end marker's value is the errno that ended the capture. */
+static bool end_reason(const struct gcs_marker *m)
+{
+	return m->code == GCS_MARK_SESSION_END && m->value > 0 &&
+	       m->value < GCS_EBASE;
 }
 
 static const char *tail_name(uint32_t t)
@@ -327,7 +334,9 @@ static void print_human(struct report *rp)
 		       marker_name(m->code, nb, sizeof(nb)));
 		if (m->stream != GCS_STREAM_NONE)
 			printf(" stream %u", m->stream);
-		if (m->value)
+		if (end_reason(m))
+			printf(" %s", cli_err_words((int)m->value));
+		else if (m->value)
 			printf(" value %" PRId64, m->value);
 		printf("\n");
 	}
@@ -368,7 +377,7 @@ static struct json_object *parse_or_null(const char *s)
 	return s ? json_tokener_parse(s) : NULL;
 }
 
-static int print_json(struct report *rp)
+static int print_json(struct report *rp, struct json_object *all)
 {
 	const struct gcs_file_info *fi = rp->fi;
 	const uint64_t *nt = fi->n_by_type;
@@ -485,7 +494,9 @@ static int print_json(struct report *rp)
 			{ JIF(m->stream != GCS_STREAM_NONE, "stream"),
 			  JU64(m->stream) },
 			{ "t_ns", JI64(m->t_ns) },
-			{ "value", JI64(m->value) }));
+			{ "value", JI64(m->value) },
+			{ JIF(end_reason(m), "reason"),
+			  JSTR(cli_errname((int)m->value)) }));
 	}
 	a = json_object_new_array();
 	json_object_object_add(root, "clock", a);
@@ -502,38 +513,90 @@ static int print_json(struct report *rp)
 			{ "boot_ns", JI64(c->boot_ns) },
 			{ "uncertainty_ns", JI64(c->uncertainty_ns) }));
 	}
+	if (all)
+		return json_object_array_add(all, root) ? -ENOMEM : 0;
 	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 					    JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
 	return 0;
 }
 
+/* An early end is no damage, but the reader should not have to decode it. */
+static void note_end(struct report *rp)
+{
+	for (size_t i = 0; i < gcs_reader_n_markers(rp->r); i++) {
+		const struct gcs_marker *m = gcs_reader_marker(rp->r, i);
+
+		if (end_reason(m))
+			problem(rp, false, "the capture ended on %s; what was committed before is kept",
+				cli_err_words((int)m->value));
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: gaitcap info [--json] [--quick] [--index] FILE\n"
-		"Show a session file's metadata, streams, gaps, markers, sizes and integrity.\n"
-		"  --json    machine-readable output\n"
-		"  --quick   do not read chunk data (headers are still checked)\n"
-		"  --index   use the file's index when it is closed (faster)\n"
-		"Exit status: 0 intact or being written, 2 problems found, 1 unreadable.\n");
+		"Usage: gaitcap info [--json] [--quick] [--index] FILE...\n"
+		"Show session files' metadata, streams, gaps, markers, sizes and integrity.\n"
+		"  -j, --json    machine-readable output (an array when several files)\n"
+		"  -q, --quick   do not read chunk data (headers are still checked)\n"
+		"  -i, --index   use the file's index when it is closed (faster)\n"
+		"  -h, --help    this help\n"
+		"Exit status: 0 all intact or being written, 2 problems found in one,\n"
+		"1 one could not be read at all (or wrong options).\n");
+}
+
+const struct option cmd_info_options[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "quick", no_argument, NULL, 'q' },
+	{ "index", no_argument, NULL, 'i' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+/* One file: 0 intact, 2 problems, 1 unreadable (the exit statuses). */
+static int info_one(const char *path, unsigned int flags, bool json,
+		    struct json_object *all)
+{
+	struct report rp = { 0 };
+	int ret;
+
+	rp.path = path;
+	rp.live = writer_alive(rp.path);
+	ret = gcs_reader_open(&rp.r, rp.path, flags);
+	if (ret) {
+		fprintf(stderr, "gaitcap info: %s: %s\n", rp.path,
+			gcs_strerror(ret));
+		return 1;
+	}
+	rp.fi = gcs_reader_info(rp.r);
+	rp.verified = flags & GCS_OPEN_VERIFY;
+	find_real_start(&rp);
+	assess(&rp);
+	note_end(&rp);
+	if (json)
+		ret = print_json(&rp, all);
+	else
+		print_human(&rp);
+	for (int i = 0; i < rp.n_problems; i++)
+		free(rp.problems[i]);
+	gcs_reader_close(rp.r);
+	if (ret) {
+		fprintf(stderr, "gaitcap info: %s\n", gcs_strerror(ret));
+		return 1;
+	}
+	return rp.n_errors ? 2 : 0;
 }
 
 int cmd_info(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "quick", no_argument, NULL, 'q' },
-		{ "index", no_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct report rp = { 0 };
+	struct json_object *all = NULL;
 	unsigned int flags = GCS_OPEN_VERIFY;
-	bool json = false;
+	bool json = false, unreadable = false, problems = false;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "jqih", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jqih", cmd_info_options, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -548,36 +611,28 @@ int cmd_info(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			return cli_getopt_error("info", argv, c);
+		}
+	}
+	if (optind == argc)
+		return cli_usage_error("info", "no session file given: expected one or more FILEs, e.g. gaitcap info *.gcs");
+	if (json && argc - optind > 1) {
+		all = json_object_new_array();
+		if (!all) {
+			fprintf(stderr, "gaitcap info: %s\n", strerror(ENOMEM));
 			return 1;
 		}
 	}
-	if (optind + 1 != argc) {
-		usage(stderr);
-		return 1;
+	for (int i = optind; i < argc; i++) {
+		if (i > optind && !json)
+			printf("\n");
+		ret = info_one(argv[i], flags, json, all);
+		unreadable |= ret == 1;
+		problems |= ret == 2;
 	}
-	rp.path = argv[optind];
-	rp.live = writer_alive(rp.path);
-	ret = gcs_reader_open(&rp.r, rp.path, flags);
-	if (ret) {
-		fprintf(stderr, "gaitcap info: %s: %s\n", rp.path,
-			gcs_strerror(ret));
-		return 1;
-	}
-	rp.fi = gcs_reader_info(rp.r);
-	rp.verified = flags & GCS_OPEN_VERIFY;
-	find_real_start(&rp);
-	assess(&rp);
-	if (json)
-		ret = print_json(&rp);
-	else
-		print_human(&rp);
-	for (int i = 0; i < rp.n_problems; i++)
-		free(rp.problems[i]);
-	gcs_reader_close(rp.r);
-	if (ret) {
-		fprintf(stderr, "gaitcap info: %s\n", gcs_strerror(ret));
-		return 1;
-	}
-	return rp.n_errors ? 2 : 0;
+	if (all)
+		puts(json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY |
+						    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(all);
+	return unreadable ? 1 : problems ? 2 : 0;
 }

@@ -38,9 +38,43 @@ static void usage(FILE *f)
 		"  -s, --stream S     the stream it concerns (default: none)\n"
 		"  -c, --control PATH the capture's socket (default " ENG_CTL_DEFAULT_DIR "/"
 		ENG_CTL_DEFAULT_NAME ")\n"
-		"      --status       print the capture's counters instead\n"
-		"  -t, --timeout MS   how long to wait for the answer (default 2000)\n",
+		"  -S, --status       print the capture's counters (key=value) instead\n"
+		"  -t, --timeout MS   how long to wait for the answer (default 2000)\n"
+		"  -h, --help         this help\n"
+		"Exit status: 0 recorded, 1 refused, wrong options or no capture answering.\n",
 		GCS_MARK_USER);
+}
+
+const struct option cmd_mark_options[] = {
+	{ "value", required_argument, NULL, 'v' },
+	{ "stream", required_argument, NULL, 's' },
+	{ "control", required_argument, NULL, 'c' },
+	{ "status", no_argument, NULL, 'S' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+static int parse_ll(const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 0);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static const char *code_name(uint32_t code, char *buf, size_t len)
+{
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].code == code)
+			return names[i].name;
+	snprintf(buf, len, "code %" PRIu32, code);
+	return buf;
 }
 
 static int parse_code(const char *s, uint32_t *code)
@@ -64,35 +98,28 @@ static int parse_code(const char *s, uint32_t *code)
 
 int cmd_mark(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "value", required_argument, NULL, 'v' },
-		{ "stream", required_argument, NULL, 's' },
-		{ "control", required_argument, NULL, 'c' },
-		{ "status", no_argument, NULL, 'S' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	const char *path = ENG_CTL_DEFAULT_DIR "/" ENG_CTL_DEFAULT_NAME;
-	char req[ENG_CTL_MAX_MSG], reply[ENG_CTL_MAX_MSG], *end;
-	long long value = 0, stream = -1;
+	char req[ENG_CTL_MAX_MSG], reply[ENG_CTL_MAX_MSG], when[64], nb[24];
+	long long value = 0, stream = -1, timeout = 2000;
 	uint32_t code = GCS_MARK_EVENT;
 	bool status = false;
-	long timeout = 2000;
-	struct timespec ts;
+	struct timespec ts, real;
+	struct tm tm;
 	int o, ret;
 
-	while ((o = getopt_long(argc, argv, "v:s:c:t:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":v:s:c:St:h", cmd_mark_options,
+				NULL)) != -1) {
 		switch (o) {
 		case 'v':
-			value = strtoll(optarg, &end, 0);
-			if (*end)
-				goto bad;
+			if (parse_ll(optarg, INT64_MIN, INT64_MAX, &value))
+				return cli_bad_value("mark", "--value", optarg,
+						     "a whole number, e.g. 3");
 			break;
 		case 's':
-			stream = strtoll(optarg, &end, 0);
-			if (*end || stream < 0 || stream >= UINT32_MAX)
-				goto bad;
+			if (parse_ll(optarg, 0, UINT32_MAX - 1, &stream))
+				return cli_bad_value("mark", "--stream", optarg,
+						     "a stream number, e.g. 0 (gaitcap info lists them)");
 			break;
 		case 'c':
 			path = optarg;
@@ -101,20 +128,25 @@ int cmd_mark(int argc, char **argv)
 			status = true;
 			break;
 		case 't':
-			timeout = strtol(optarg, &end, 0);
-			if (*end || timeout < 1)
-				goto bad;
+			if (parse_ll(optarg, 1, 3600000, &timeout))
+				return cli_bad_value("mark", "--timeout", optarg,
+						     "milliseconds, 1..3600000");
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
-			goto bad;
+			return cli_getopt_error("mark", argv, o);
 		}
 	}
-	if (optind + 1 < argc || (optind < argc && parse_code(argv[optind], &code)))
-		goto bad;
+	if (optind + 1 < argc)
+		return cli_usage_error("mark", "one CODE at a time: '%s' and '%s' given",
+				       argv[optind], argv[optind + 1]);
+	if (optind < argc && parse_code(argv[optind], &code))
+		return cli_bad_value("mark", "CODE", argv[optind],
+				     "event, trial-start, trial-end, sync or a number from 1");
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_REALTIME, &real);
 	if (status)
 		snprintf(req, sizeof(req), "STATUS");
 	else
@@ -132,12 +164,23 @@ int cmd_mark(int argc, char **argv)
 		return 1;
 	}
 	if (strncmp(reply, "OK", 2)) {
-		fprintf(stderr, "gaitcap mark: %s\n", reply);
+		fprintf(stderr, "gaitcap mark: the capture refused: %s\n",
+			strncmp(reply, "ERR ", 4) ? reply : reply + 4);
 		return 1;
 	}
-	printf("%s\n", reply + (reply[2] == ' ' ? 3 : 2));
+	if (status) {
+		printf("%s\n", reply + (reply[2] == ' ' ? 3 : 2));
+		return 0;
+	}
+	/* The marker carries the monotonic time sent above: say it as wall time. */
+	localtime_r(&real.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%s marker recorded at %s.%03ld", code_name(code, nb, sizeof(nb)),
+	       when, real.tv_nsec / 1000000);
+	if (value)
+		printf(", value %lld", value);
+	if (stream >= 0)
+		printf(", stream %lld", stream);
+	printf("\n");
 	return 0;
-bad:
-	usage(stderr);
-	return 1;
 }

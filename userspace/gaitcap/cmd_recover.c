@@ -24,31 +24,34 @@ static void usage(FILE *f)
 		"Usage: gaitcap recover FILE\n"
 		"Cut a session file after its last valid record, index it and mark it recovered.\n"
 		"Refuses while a capture holds the file. Safe to run again.\n"
+		"  -h, --help    this help\n"
 		"Exit status: 0 done, 2 done but durable data was missing or damaged, 1 failed.\n");
 }
 
+const struct option cmd_recover_options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
 int cmd_recover(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct gcs_recover_report rep;
 	const char *path;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", cmd_recover_options, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return 0;
 		}
-		usage(stderr);
-		return 1;
+		return cli_getopt_error("recover", argv, c);
 	}
-	if (optind + 1 != argc) {
-		usage(stderr);
-		return 1;
-	}
+	if (optind == argc)
+		return cli_usage_error("recover", "no session file given: expected one FILE");
+	if (optind + 1 != argc)
+		return cli_usage_error("recover", "one file at a time: '%s' and '%s' given",
+				       argv[optind], argv[optind + 1]);
 	path = argv[optind];
 	ret = gcs_recover(path, &rep);
 	if (ret) {

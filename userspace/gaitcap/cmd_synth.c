@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "gaitcap/gaitcap.h"
 #include "session/gcsession.h"
 
@@ -211,36 +213,73 @@ static int write_insole_chunk(struct synth *s, struct gcs_writer *w,
 	return ret;
 }
 
+/* A stream description: a constant template, completed by json-c. */
+struct desc_field {
+	const char *key;
+	const char *str;	/* NULL: the number */
+	int64_t num;
+};
+
+static int add_desc(struct gcs_writer *w, struct gcs_stream_def *d,
+		    const char *tmpl, const struct desc_field *f, size_t n,
+		    uint32_t *id)
+{
+	struct json_object *o = json_tokener_parse(tmpl);
+	int ret = -ENOMEM;
+
+	for (size_t i = 0; o && i < n; i++) {
+		struct json_object *v = f[i].str ? json_object_new_string(f[i].str) :
+						   json_object_new_int64(f[i].num);
+
+		if (!v || json_object_object_add(o, f[i].key, v)) {
+			json_object_put(v);
+			goto out;
+		}
+	}
+	if (o) {
+		d->desc_json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		ret = gcs_writer_add_stream(w, d, id);
+	}
+out:
+	json_object_put(o);
+	return ret;
+}
+
 static int add_streams(struct synth *s, struct gcs_writer *w)
 {
-	char desc[512];
+	const struct desc_field mat[] = {
+		{ "tiles", NULL, s->tiles }, { "rows", NULL, s->rows },
+		{ "cols", NULL, s->cols }, { "rate_hz", NULL, s->rate },
+	};
 	struct gcs_stream_def d = {
 		.kind = GCS_KIND_IIO_SCAN, .record_size = s->rec_size,
 		.ts_offset = s->rec_size - 8, .ts_clock = GCS_CLOCK_MONOTONIC,
-		.desc_json = desc,
 	};
 	int ret;
 
-	snprintf(desc, sizeof(desc),
-		 "{\"device\":\"mat0\",\"model\":\"gaitmat-synth\",\"serial\":\"SYN-0001\","
-		 "\"firmware\":\"1.0.0\",\"tiles\":%u,\"rows\":%u,\"cols\":%u,"
-		 "\"pitch_um\":10000,\"full_scale_kpa\":600,\"rate_hz\":%u,"
-		 "\"sensel\":\"le:u12/16\",\"scan\":[\"sensels\",\"seq:le:u32\",\"flags:le:u32\","
-		 "\"clock_us:le:u64\",\"timestamp:le:s64\"],\"calibration\":\"unit\"}",
-		 s->tiles, s->rows, s->cols, s->rate);
-	ret = gcs_writer_add_stream(w, &d, &s->mat);
+	ret = add_desc(w, &d,
+		       "{\"device\":\"mat0\",\"model\":\"gaitmat-synth\",\"serial\":\"SYN-0001\","
+		       "\"firmware\":\"1.0.0\",\"pitch_um\":10000,\"full_scale_kpa\":600,"
+		       "\"sensel\":\"le:u12/16\",\"scan\":[\"sensels\",\"seq:le:u32\",\"flags:le:u32\","
+		       "\"clock_us:le:u64\",\"timestamp:le:s64\"],\"calibration\":\"unit\"}",
+		       mat, 4, &s->mat);
 	for (unsigned int k = 0; !ret && k < s->insoles; k++) {
-		snprintf(desc, sizeof(desc),
-			 "{\"device\":\"insole%u\",\"model\":\"insole-synth\",\"serial\":\"SYN-I%04u\","
-			 "\"firmware\":\"2.1.0\",\"side\":\"%s\",\"rate_hz\":100,"
-			 "\"att_handle\":42,\"timestamp\":\"kernel_rx\"}",
-			 k, k + 1, k % 2 ? "right" : "left");
+		char dev[24], serial[24];
+		const struct desc_field ins[] = {
+			{ "device", dev, 0 }, { "serial", serial, 0 },
+			{ "side", k % 2 ? "right" : "left", 0 },
+		};
+
+		snprintf(dev, sizeof(dev), "insole%u", k);
+		snprintf(serial, sizeof(serial), "SYN-I%04u", (k + 1) % 10000);
 		d = (struct gcs_stream_def){
 			.kind = GCS_KIND_BLE_ATT, .record_size = 0,
 			.ts_offset = GCS_NO_TS, .ts_clock = GCS_CLOCK_MONOTONIC,
-			.desc_json = desc,
 		};
-		ret = gcs_writer_add_stream(w, &d, &s->ins[k]);
+		ret = add_desc(w, &d,
+			       "{\"model\":\"insole-synth\",\"firmware\":\"2.1.0\",\"rate_hz\":100,"
+			       "\"att_handle\":42,\"timestamp\":\"kernel_rx\"}",
+			       ins, 3, &s->ins[k]);
 	}
 	return ret;
 }
@@ -388,33 +427,60 @@ static int parse(struct synth *s, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	/* Each numeric option: its range, in the words of the refusal. */
+	static const struct {
+		int key;
+		const char *name, *accepted;
+		double lo, hi;
+	} nums[] = {
+		{ 's', "--seconds", "seconds, more than 0", 1e-3, 1e7 },
+		{ 'r', "--rate", "Hz, 1..10000", 1, 10000 },
+		{ 't', "--tiles", "1..8", 1, 8 },
+		{ 'R', "--rows", "1..64", 1, 64 },
+		{ 'C', "--cols", "1..64", 1, 64 },
+		{ 'i', "--insoles", "0..4", 0, MAX_INSOLES },
+		{ 'c', "--chunk-ms", "milliseconds, 1..10000", 1, 10000 },
+		{ 'g', "--gap-every", "seconds, 0 (none) or more", 0, 1e7 },
+		{ 'S', "--seed", "a whole number", 0, 1.8e19 },
+		{ 'G', "--grow-mib", "MiB, 1..65536", 1, 65536 },
+		{ 'y', "--sync-ms", "milliseconds, 1..3600000", 1, 3600000 },
+		{ 'z', "--zstd-level", "1..22", 1, 22 },
+		{ 'a', "--abort-after", "chunk periods, 0 (never)..1000000000", 0, 1e9 },
+	};
+	double v = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+			if (nums[i].key == c &&
+			    cli_num("synth", nums[i].name, optarg, nums[i].lo,
+				    nums[i].hi, nums[i].accepted, &v))
+				return 1;
 		switch (c) {
 		case 's':
-			s->seconds = atof(optarg);
+			s->seconds = v;
 			break;
 		case 'r':
-			s->rate = (unsigned int)atoi(optarg);
+			s->rate = (unsigned int)v;
 			break;
 		case 't':
-			s->tiles = (unsigned int)atoi(optarg);
+			s->tiles = (unsigned int)v;
 			break;
 		case 'R':
-			s->rows = (unsigned int)atoi(optarg);
+			s->rows = (unsigned int)v;
 			break;
 		case 'C':
-			s->cols = (unsigned int)atoi(optarg);
+			s->cols = (unsigned int)v;
 			break;
 		case 'i':
-			s->insoles = (unsigned int)atoi(optarg);
+			s->insoles = (unsigned int)v;
 			break;
 		case 'c':
-			s->chunk_ms = (unsigned int)atoi(optarg);
+			s->chunk_ms = (unsigned int)v;
 			break;
 		case 'g':
-			s->gap_every = atof(optarg);
+			s->gap_every = v;
 			break;
 		case 'S':
 			s->seed = strtoull(optarg, NULL, 0);
@@ -426,16 +492,16 @@ static int parse(struct synth *s, int argc, char **argv)
 			s->o.no_reclaim = true;
 			break;
 		case 'G':
-			s->o.grow_step = strtoull(optarg, NULL, 0) << 20;
+			s->o.grow_step = (uint64_t)v << 20;
 			break;
 		case 'y':
-			s->o.sync_interval_ms = (uint32_t)atoi(optarg);
+			s->o.sync_interval_ms = (uint32_t)v;
 			break;
 		case 'z':
-			s->o.zstd_level = atoi(optarg);
+			s->o.zstd_level = (int)v;
 			break;
 		case 'a':
-			s->abort_after = (unsigned int)atoi(optarg);
+			s->abort_after = (unsigned int)v;
 			break;
 		case 'T':
 			s->realtime = true;
@@ -447,14 +513,18 @@ static int parse(struct synth *s, int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		default:
-			return -EINVAL;
+			return cli_getopt_error("synth", argv, c);
 		}
 	}
-	if (optind + 1 != argc || s->seconds <= 0 || !s->rate || s->rate > 10000 ||
-	    !s->tiles || s->tiles > 8 || !s->rows || s->rows > 64 ||
-	    !s->cols || s->cols > 64 || (s->tiles * s->rows * s->cols) % 4 ||
-	    s->insoles > MAX_INSOLES || !s->chunk_ms || s->chunk_ms > 10000)
-		return -EINVAL;
+	if (optind == argc)
+		return cli_usage_error("synth", "no session file given: expected one FILE");
+	if (optind + 1 != argc)
+		return cli_usage_error("synth", "one file at a time: '%s' and '%s' given",
+				       argv[optind], argv[optind + 1]);
+	/* 2 bytes a sensel and a 24-byte tail: scans stay 8-byte aligned. */
+	if ((s->tiles * s->rows * s->cols) % 4)
+		return cli_usage_error("synth", "--tiles x --rows x --cols = %u: expected a multiple of 4",
+				       s->tiles * s->rows * s->cols);
 	return 0;
 }
 
@@ -474,10 +544,9 @@ int cmd_synth(int argc, char **argv)
 	int ret;
 
 	gcs_writer_opts_init(&s.o);
-	if (parse(&s, argc, argv)) {
-		usage(stderr);
-		return 1;
-	}
+	ret = parse(&s, argc, argv);
+	if (ret)
+		return ret;
 	path = argv[optind];
 	s.rng = s.seed;
 	s.nsens = s.tiles * s.rows * s.cols;

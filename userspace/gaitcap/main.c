@@ -29,12 +29,14 @@ static void usage(FILE *f)
 		if (commands[i].summary)
 			fprintf(f, "  %-10s %s\n", commands[i].name,
 				commands[i].summary);
-	fprintf(f, "\n'gaitcap COMMAND --help' describes a command.\n");
+	fprintf(f, "\n  --help     this help\n  --version  the version\n"
+		"\n'gaitcap COMMAND --help' describes a command.\n");
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
+		fprintf(stderr, "gaitcap: no command given\n");
 		usage(stderr);
 		return 1;
 	}
@@ -50,7 +52,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "gaitcap: unknown command '%s'\n", argv[1]);
-	usage(stderr);
+	fprintf(stderr, "gaitcap: unknown command '%s': expected capture, mark, info or recover\n"
+		"Try 'gaitcap --help'.\n", argv[1]);
 	return 1;
 }

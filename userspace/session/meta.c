@@ -82,6 +82,70 @@ static bool token_ok(const char *s, size_t max)
 	return true;
 }
 
+static bool valid_dmy(unsigned int d, unsigned int m, unsigned int y)
+{
+	return y >= 1900 && y <= 2099 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
+static unsigned int digits_val(const char *s, size_t n)
+{
+	unsigned int v = 0;
+
+	while (n--)
+		v = v * 10 + (unsigned int)(*s++ - '0');
+	return v;
+}
+
+/*
+ * A calendar date with a four-digit year, 1900..2099: YYYYMMDD, DDMMYYYY or
+ * MMDDYYYY as one run of digits, or Y-M-D, D-M-Y, M-D-Y with - or _ between
+ * (section 6). Two-digit years are let through: too many codes look so.
+ */
+static bool has_date(const char *s)
+{
+	const char *r[3], *p = s;
+	size_t l[3], n;
+	int k = 0;		/* runs held, each joined to the last by - or _ */
+
+	while (*p) {
+		if (*p < '0' || *p > '9') {
+			p++;
+			continue;
+		}
+		n = strspn(p, "0123456789");
+		if (n == 8) {
+			unsigned int a = digits_val(p, 4), b = digits_val(p + 4, 4);
+
+			if (valid_dmy(b % 100, b / 100, a) ||
+			    valid_dmy(a / 100, a % 100, b) ||
+			    valid_dmy(a % 100, a / 100, b))
+				return true;
+		}
+		if (!k || r[k - 1] + l[k - 1] + 1 != p || !strchr("-_", p[-1]))
+			k = 0;
+		if (k == 3) {
+			r[0] = r[1], l[0] = l[1];
+			r[1] = r[2], l[1] = l[2];
+			k = 2;
+		}
+		r[k] = p;
+		l[k++] = n;
+		if (k == 3) {
+			unsigned int x = digits_val(r[0], l[0]);
+			unsigned int y = digits_val(r[1], l[1]);
+			unsigned int z = digits_val(r[2], l[2]);
+
+			if (l[0] == 4 && l[1] <= 2 && l[2] <= 2 && valid_dmy(z, y, x))
+				return true;
+			if (l[0] <= 2 && l[1] <= 2 && l[2] == 4 &&
+			    (valid_dmy(x, y, z) || valid_dmy(y, x, z)))
+				return true;
+		}
+		p += n;
+	}
+	return false;
+}
+
 static bool subject_ok(const char *s)
 {
 	if (!token_ok(s, SUBJECT_MAX))
@@ -155,6 +219,11 @@ static int check_session(struct json_object *o, const char **why)
 		*why = "subject must be a pseudonymous code: 1..32 of [A-Za-z0-9_-]";
 		return -GCS_EPOLICY;
 	}
+	/* The commonest identifying mistake in a subject code: a birth date. */
+	if (has_date(json_object_get_string(v))) {
+		*why = "subject must not contain a date (a birth date identifies)";
+		return -GCS_EPOLICY;
+	}
 	if (json_object_object_get_ex(o, "devices", &v) &&
 	    !json_object_is_type(v, json_type_array)) {
 		*why = "devices must be an array";
@@ -200,9 +269,10 @@ int gcs_meta_canon(const char *json, bool session, char **out,
 		ret = -EINVAL;
 		goto out_obj;
 	}
-	ret = check_value(o, 0, why);
-	if (!ret && session)
-		ret = check_session(o, why);
+	/* The session's own rules first: they say more about the subject. */
+	ret = session ? check_session(o, why) : 0;
+	if (!ret)
+		ret = check_value(o, 0, why);
 	if (!ret && out) {
 		const char *s = json_object_to_json_string_ext(o,
 				JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);

@@ -151,6 +151,15 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *v)
 	return 0;
 }
 
+/* The long name of option @key, for messages that name it. */
+static const char *opt_name(int key)
+{
+	for (const struct argp_option *o = options; o->name || o->doc; o++)
+		if (o->name && o->key == key)
+			return o->name;
+	return "?";
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	struct gait_params *g = &env.gait;
@@ -189,7 +198,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_GAIT:
 		if (gait_kind_parse(arg, &g->kind))
-			argp_error(state, "unknown gait '%s'", arg);
+			argp_error(state, "invalid --gait '%s': expected normal, antalgic, asymmetric or shuffling",
+				   arg);
 		return 0;
 	case OPT_AFFECTED:
 		if (!strcmp(arg, "left"))
@@ -197,7 +207,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		else if (!strcmp(arg, "right"))
 			g->affected = GAIT_RIGHT;
 		else
-			argp_error(state, "--affected: left or right");
+			argp_error(state, "invalid --affected '%s': expected left or right",
+				   arg);
 		return 0;
 	case OPT_TILES:
 	case OPT_RATE:
@@ -206,7 +217,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_PASSES:
 	case OPT_SEED:
 		if (parse_ulong(arg, key == OPT_SEED ? ULONG_MAX : UINT32_MAX, &u))
-			argp_error(state, "invalid number '%s'", arg);
+			argp_error(state, "invalid --%s '%s': expected a whole number",
+				   opt_name(key), arg);
 		switch (key) {
 		case OPT_TILES:
 			env.cfg.n_tiles = u;
@@ -219,12 +231,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			break;
 		case OPT_FULL_SCALE:
 			if (!u || u > UINT16_MAX)
-				argp_error(state, "--full-scale: 1..65535 kPa");
+				argp_error(state, "invalid --full-scale '%s': expected 1..65535 kPa",
+					   arg);
 			env.cfg.full_scale_kpa = u;
 			break;
 		case OPT_PASSES:
 			if (!u)
-				argp_error(state, "--passes: at least 1");
+				argp_error(state, "invalid --passes '%s': expected at least 1",
+					   arg);
 			g->passes = u;
 			break;
 		default:
@@ -233,7 +247,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		}
 		return 0;
 	case ARGP_KEY_ARG:
-		argp_usage(state);
+		argp_error(state, "unexpected argument '%s' (the output is given with --out PATH)",
+			   arg);
 		return 0;
 	default:
 		break;
@@ -241,7 +256,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	if (key < OPT_TRUTH || key > OPT_START_TIMEOUT)
 		return ARGP_ERR_UNKNOWN;
 	if (parse_double(arg, &d))
-		argp_error(state, "invalid number '%s'", arg);
+		argp_error(state, "invalid --%s '%s': expected a number",
+			   opt_name(key), arg);
 	switch (key) {
 	case OPT_GAIN_SPREAD:
 		env.cfg.gain_spread = d / 100.0;
@@ -287,12 +303,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_RATE_SCALE:
 		if (!(d > 0 && d <= 1000))
-			argp_error(state, "--rate-scale: (0, 1000]");
+			argp_error(state, "invalid --rate-scale '%s': expected more than 0, at most 1000",
+				   arg);
 		env.rate_scale = d;
 		break;
 	case OPT_START_TIMEOUT:
 		if (!(d > 0))
-			argp_error(state, "--start-timeout: > 0");
+			argp_error(state, "invalid --start-timeout '%s': expected seconds, more than 0",
+				   arg);
 		env.start_timeout_s = d;
 		break;
 	default:
@@ -640,7 +658,8 @@ int main(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
 	if (!env.out_path) {
-		fprintf(stderr, "gaitmat-sim: --out PATH is required (--help)\n");
+		fprintf(stderr, "gaitmat-sim: no --out PATH: expected a file, fifo, tty, /dev/gaitmat-virt or -\n"
+			"Try 'gaitmat-sim --help'.\n");
 		return 2;
 	}
 	ret = gait_params_resolve(&env.gait, err, sizeof(err));
@@ -649,8 +668,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (env.cfg.n_tiles < 1 || env.cfg.n_tiles > GM_MAX_TILES) {
-		fprintf(stderr, "gaitmat-sim: --tiles must be 1..%d\n",
-			GM_MAX_TILES);
+		fprintf(stderr, "gaitmat-sim: invalid --tiles %u: expected 1..%d\n",
+			env.cfg.n_tiles, GM_MAX_TILES);
 		return 2;
 	}
 	mat_walkway_line(&w, env.cfg.n_tiles);

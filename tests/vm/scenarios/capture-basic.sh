@@ -31,7 +31,7 @@ wait $CAP
 rc=$?
 lab_check "capture exits 0 after --duration" test $rc = 0
 lab_check "capture closed the file" grep -q "a.gcs closed" $D/a.log
-lab_check "gaitcap mark answered with the marker time" grep -q '^t=[0-9]' $D/mark1.out
+lab_check "gaitcap mark answered with the marker time" grep -q '^event marker recorded at [0-9-]* [0-9:.]*, value 1$' $D/mark1.out
 lab_check "gaitcap mark --status reports frames" grep -q '^frames=[1-9]' $D/status.out
 lab_check "gaitcap mark --status reports how full reads came" grep -q ' peak_frames=[1-9]' $D/status.out
 lab_check "the control socket is gone with the capture" test ! -e /run/gaitcap/capture.sock
@@ -55,7 +55,7 @@ lab_check "the session metadata holds the pseudonym and the task" \
 	sh -c "grep -q '\"subject\":\"LAB-01\"' $D/a.json && grep -q '\"task\":\"walk_back_and_forth\"' $D/a.json"
 
 # 2. SIGINT while recording: the file is finished cleanly.
-gaitcap capture -o $D/b.gcs --status 0 --quiet >$D/b.log 2>&1 &
+gaitcap capture -o $D/b.gcs --subject LAB-01 --status 0 --quiet >$D/b.log 2>&1 &
 CAP=$!
 sleep 3
 kill -INT $CAP
@@ -66,10 +66,10 @@ lab_check "SIGINT: the file is closed, not left for recovery" \
 	sh -c "gaitcap info $D/b.gcs | grep -q 'closed'"
 
 # 3. Only one capture at a time: the second is refused, leaves no file.
-gaitcap capture -o $D/c.gcs --status 0 --quiet >$D/c.log 2>&1 &
+gaitcap capture -o $D/c.gcs --subject LAB-01 --status 0 --quiet >$D/c.log 2>&1 &
 CAP=$!
 sleep 2
-gaitcap capture -o $D/d.gcs --quiet --control none >$D/d.log 2>&1
+gaitcap capture -o $D/d.gcs --subject LAB-01 --quiet --control none >$D/d.log 2>&1
 rc=$?
 lab_check "a second capture of the same mat is refused" test $rc = 1
 lab_check "it says why" grep -q "in use" $D/d.log
@@ -78,7 +78,7 @@ kill -TERM $CAP
 wait $CAP
 lab_check "SIGTERM: capture exits 0" test $? = 0
 lab_check "an existing session is never overwritten" \
-	sh -c "! gaitcap capture -o $D/a.gcs --quiet --control none --duration 1 2>/dev/null"
+	sh -c "! gaitcap capture -o $D/a.gcs --subject LAB-01 --quiet --control none --duration 1 2>/dev/null"
 
 kill -TERM $SIMPID
 wait $SIMPID
@@ -88,7 +88,7 @@ wait $SIMPID
 gaitmat-sim --out /dev/gaitmat-virt --tiles 1 --rate 100 --duration 120 --seed 23 \
 	--fault reset:at=300 --truth $D/reset.json --quiet &
 RSIM=$!
-gaitcap capture -o $D/r.gcs --wait 15 --duration 9 --status 0 --quiet \
+gaitcap capture -o $D/r.gcs --subject LAB-01 --wait 15 --duration 9 --status 0 --quiet \
 	--control none >$D/r.log 2>&1
 rc=$?
 kill -TERM $RSIM

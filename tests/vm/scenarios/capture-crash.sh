@@ -43,7 +43,7 @@ t0=$(cut -d' ' -f1 /proc/uptime)
 i=0 opened=0 early=0 bad=0 args="" files=""
 while [ $i -lt "$KILLS" ]; do
 	f=$D/k$i.gcs
-	gaitcap capture -o $f --quiet --status 0 >$D/cap.log 2>&1 &
+	gaitcap capture -o $f --subject LAB-01 --quiet --status 0 >$D/cap.log 2>&1 &
 	P=$!
 	ms=$(($(rand) % 1600))
 	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"

@@ -79,7 +79,7 @@ fi
 
 [ -e /dev/gaitmat-virt ] || lab_skip "no /dev/gaitmat-virt"
 gaitmat-sim --out /dev/gaitmat-virt $WALK --rate 100 --seed "$SEED" --quiet &
-gaitcap capture -o "$D/$NEXT" --wait 20 --quiet --status 0 --sync-ms "$SYNC_MS" \
+gaitcap capture -o "$D/$NEXT" --subject LAB-01 --wait 20 --quiet --status 0 --sync-ms "$SYNC_MS" \
 	--subject LAB-PL >/tmp/cap.log 2>&1 &
 CAP=$!
 

@@ -1,0 +1,611 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The command line as a new user meets it (docs/operating.md). Each command
+ * runs in a child with its output in a file: refusals name the option, the
+ * value and what is accepted in one line (never the whole usage); metadata
+ * options cannot reshape the session JSON; info reads several files and
+ * names why a session ended; every tool's --help lists exactly the options
+ * its section of the docs lists, and every option its parser accepts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "gaitcap/gaitcap.h"
+#include "session/gcsession.h"
+#include "test_session_util.h"
+
+int attach_main(int argc, char **argv);
+int sim_main(int argc, char **argv);
+
+typedef int (*cmd_fn)(int argc, char **argv);
+
+struct fixture {
+	char *dir;
+	char *out;
+};
+
+TU_DIR_FIRST(struct fixture);
+
+static int setup(void **state)
+{
+	struct fixture *f = tu_dir_fixture_new(sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->out = tu_path(f->dir, "output");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	free(f->out);
+	tu_dir_fixture_free(f);
+	return 0;
+}
+
+/*
+ * Run @fn(argv) in a child (--help and argp exit; capture takes signals),
+ * in the fixture's directory, stdout and stderr into f->out; its status.
+ */
+static int run_argv(struct fixture *f, cmd_fn fn, char **argv)
+{
+	int argc = 0, st, fd;
+	pid_t pid;
+
+	while (argv[argc])
+		argc++;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		fd = open(f->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || chdir(f->dir))
+			_exit(125);
+		optind = 0;
+		st = fn(argc, argv);
+		fflush(stdout);
+		fflush(stderr);
+		_exit(st);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+#define run(f, fn, ...) run_argv(f, fn, (char *[]){ __VA_ARGS__, NULL })
+
+static char *output(struct fixture *f)
+{
+	uint8_t *buf;
+	size_t len;
+	char *s;
+
+	assert_int_equal(tu_read_file(f->out, &buf, &len), 0);
+	s = realloc(buf, len + 1);
+	assert_non_null(s);
+	s[len] = 0;
+	return s;
+}
+
+static void write_records(struct fixture *f, const char *name)
+{
+	char *p = tu_path(f->dir, name);
+	static const uint8_t zero[16 * 50];
+
+	assert_int_equal(tu_write_file(p, zero, sizeof(zero)), 0);
+	free(p);
+}
+
+static bool exists(struct fixture *f, const char *name)
+{
+	char *p = tu_path(f->dir, name);
+	bool e = access(p, F_OK) == 0;
+
+	free(p);
+	return e;
+}
+
+/* ---- Refusals ------------------------------------------------------------------- */
+
+struct refusal {
+	cmd_fn fn;
+	const char *cmd;
+	const char *argv[16];
+	const char *says;	/* the line must contain this */
+	const char *never;	/* and must not contain this (a refused value) */
+};
+
+#define CAP	"capture", "-o", "new.gcs", "--no-keys", "--control", "none"
+#define SRC	"--mat", "none", "--source", "fd:rec.bin,record=16"
+
+static const struct refusal refusals[] = {
+	{ cmd_capture, "capture", { CAP, "--subject", "P1", "--duration", "abc" },
+	  "invalid --duration 'abc': expected seconds, e.g. 30 or 2.5", NULL },
+	{ cmd_capture, "capture", { CAP, "--subject", "P1", "--io", "bogus" },
+	  "invalid --io 'bogus': expected auto, poll-first, fast-poll or async", NULL },
+	{ cmd_capture, "capture", { CAP, "--subject", "P1", "--sync-ms", "0" },
+	  "invalid --sync-ms '0': expected milliseconds, 1..3600000", NULL },
+	{ cmd_capture, "capture", { "capture", "--subject", "P1" },
+	  "no session file: give -o FILE", NULL },
+	{ cmd_capture, "capture", { CAP, "--subject", "P1", "--clock", "bogus" },
+	  "invalid --clock 'bogus': expected monotonic, boottime or realtime", NULL },
+	{ cmd_capture, "capture", { CAP, "--subject", "P1", "--source", "bogus:x" },
+	  "invalid --source 'bogus:x'", NULL },
+	{ cmd_capture, "capture", { CAP, "--subject", "P1", "--source", "fd:rec.bin" },
+	  "record=N (the record size in bytes) is required", NULL },
+	{ cmd_capture, "capture", { CAP, "--subject", "P1", "--source",
+				    "fd:rec.bin,record=16,name=a b" },
+	  "invalid name= in --source", NULL },
+	{ cmd_capture, "capture", { "capture", "-o", "-", "--subject", "P1", SRC },
+	  "invalid -o '-': expected a file name", NULL },
+	{ cmd_capture, "capture", { CAP, SRC },
+	  "no --subject: the format requires the subject's pseudonymous code", NULL },
+	{ cmd_capture, "capture", { CAP, SRC, "--subject", "John Smith" },
+	  "--subject refused by the privacy policy", "John" },
+	{ cmd_capture, "capture", { CAP, SRC, "--subject", "P1\",\"site\":\"x" },
+	  "--subject refused by the privacy policy", "site" },
+	{ cmd_capture, "capture", { CAP, SRC, "--subject", "1985-03-12" },
+	  "subject must not contain a date", "1985" },
+	{ cmd_capture, "capture", { CAP, SRC, "--subject", "P1", "--site", "St Mary" },
+	  "--site refused by the privacy policy", "Mary" },
+	{ cmd_capture, "capture", { CAP, SRC, "--subject", "P1", "--bogus" },
+	  "unrecognized option '--bogus'", NULL },
+	{ cmd_info, "info", { "info" }, "no session file given: expected one or more FILEs", NULL },
+	{ cmd_info, "info", { "info", "--bogus", "x.gcs" }, "unrecognized option '--bogus'", NULL },
+	{ cmd_info, "info", { "info", "--json=yes", "x.gcs" }, "option '--json' takes no value", NULL },
+	{ cmd_recover, "recover", { "recover" }, "no session file given", NULL },
+	{ cmd_synth, "synth", { "synth", "--tiles", "9", "new.gcs" },
+	  "invalid --tiles '9': expected 1..8", NULL },
+	{ cmd_mark, "mark", { "mark", "--value", "x" },
+	  "invalid --value 'x': expected a whole number", NULL },
+	{ cmd_mark, "mark", { "mark", "trial-begin" },
+	  "invalid CODE 'trial-begin': expected event, trial-start", NULL },
+	{ cmd_mark, "mark", { "mark", "--timeout" }, "option '--timeout' needs a value", NULL },
+};
+
+static void test_gaitcap_cli_refusals_name_what_was_wrong(void **state)
+{
+	struct fixture *f = *state;
+
+	write_records(f, "rec.bin");
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		const struct refusal *r = &refusals[i];
+		char want[128], *s;
+		int rc = run_argv(f, r->fn, (char **)r->argv);
+
+		s = output(f);
+		snprintf(want, sizeof(want), "gaitcap %s: ", r->cmd);
+		if (rc != 1 || strncmp(s, want, strlen(want)) || !strstr(s, r->says))
+			fail_msg("refusal %zu (rc %d) should say '%s', said:\n%s",
+				 i, rc, r->says, s);
+		/* One line, then where the help is: not the whole usage. */
+		snprintf(want, sizeof(want), "\nTry 'gaitcap %s --help'.\n", r->cmd);
+		if (strcmp(strchr(s, '\n'), want))
+			fail_msg("refusal %zu: not one line + Try: %s", i, s);
+		if (r->never && strstr(s, r->never))
+			fail_msg("refusal %zu repeats the refused value: %s", i, s);
+		assert_false(exists(f, "new.gcs"));
+		free(s);
+	}
+}
+
+/* ---- Metadata ------------------------------------------------------------------- */
+
+static struct json_object *info_json(struct fixture *f, char **argv, int want)
+{
+	struct json_object *o;
+	char *s;
+
+	assert_int_equal(run_argv(f, cmd_info, argv), want);
+	s = output(f);
+	o = json_tokener_parse(s);
+	if (!o)
+		fail_msg("info --json printed no JSON: %s", s);
+	free(s);
+	return o;
+}
+
+static struct json_object *get(struct json_object *o, const char *path)
+{
+	char *copy = strdup(path), *save = NULL;
+
+	for (char *k = strtok_r(copy, ".", &save); k; k = strtok_r(NULL, ".", &save)) {
+		if (json_object_is_type(o, json_type_array))
+			o = json_object_array_get_idx(o, (size_t)atoi(k));
+		else if (!json_object_object_get_ex(o, k, &o))
+			o = NULL;
+		if (!o)
+			fail_msg("no %s in the JSON", path);
+	}
+	free(copy);
+	return o;
+}
+
+static void test_gaitcap_cli_meta_is_json_c(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *o, *meta;
+
+	write_records(f, "rec.bin");
+	assert_int_equal(run(f, cmd_capture, CAP, "-q", "--subject", "P017",
+			     "--site", "S-01", "--trial", "3", "--mat", "none",
+			     "--source", "fd:rec.bin,record=16,name=left",
+			     "--source", "fd:rec.bin,record=16"), 0);
+	o = info_json(f, (char *[]){ "info", "--json", "new.gcs", NULL }, 0);
+	meta = get(o, "metadata");
+	assert_string_equal(json_object_get_string(get(meta, "subject")), "P017");
+	assert_string_equal(json_object_get_string(get(meta, "site")), "S-01");
+	assert_int_equal(json_object_get_int64(get(meta, "trial")), 3);
+	/* name= is the stream's label and its devices entry; others are srcN. */
+	assert_string_equal(json_object_get_string(get(meta, "devices.0.id")), "left");
+	assert_string_equal(json_object_get_string(get(meta, "devices.1.id")), "src1");
+	assert_string_equal(json_object_get_string(
+		get(o, "streams.0.description.device")), "left");
+	assert_string_equal(json_object_get_string(
+		get(o, "streams.1.description.device")), "src1");
+	assert_int_equal(json_object_get_int64(
+		get(o, "streams.0.description.record_size")), 16);
+	assert_int_equal(json_object_object_length(meta), 7);
+	json_object_put(o);
+}
+
+static void test_gaitcap_cli_subject_dates_refused(void **state)
+{
+	static const char *const refused[] = {
+		"1985-03-12", "P-12-03-1985", "S19850312", "12_3_1985",
+		"x03-12-1985y", "P1-2001-1-9",
+	};
+	static const char *const kept[] = {
+		"P017", "S01-02-03", "LAB-01", "12345678", "SITE2-0042", "P1985",
+	};
+	char json[160];
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"subject\":\"%s\",\"task\":\"t\",\"appliance\":\"a\",\"software\":\"s\"}",
+			 refused[i]);
+		if (gcs_meta_check(json, true, &why) != -GCS_EPOLICY)
+			fail_msg("subject %s was not refused", refused[i]);
+	}
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"subject\":\"%s\",\"task\":\"t\",\"appliance\":\"a\",\"software\":\"s\"}",
+			 kept[i]);
+		if (gcs_meta_check(json, true, &why))
+			fail_msg("subject %s was refused: %s", kept[i], why);
+	}
+}
+
+/* A device that restarts: sequence numbers 0, 1, 2, then 0 again. */
+static void test_gaitcap_cli_capture_names_why_a_stream_ended(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t rec[4][2] = { { 0 }, { 1 }, { 2 }, { 0 } };
+	char *p = tu_path(f->dir, "seq.bin"), *s;
+
+	assert_int_equal(tu_write_file(p, rec, sizeof(rec)), 0);
+	assert_int_equal(run(f, cmd_capture, CAP, "-q", "--subject", "P1",
+			     "--mat", "none", "--source", "fd:seq.bin,record=16,seq=0"), 2);
+	s = output(f);
+	if (!strstr(s, "ended: EPROTO (a sequence number went backwards"))
+		fail_msg("the summary does not say why: %s", s);
+	assert_null(strstr(s, "Protocol error"));
+	free(s);
+	free(p);
+}
+
+/* gaitcap mark against a live capture: it answers in words, not nanoseconds. */
+static void test_gaitcap_cli_mark_says_when(void **state)
+{
+	struct fixture *f = *state;
+	char *feed = tu_path(f->dir, "feed"), *sock = tu_path(f->dir, "ctl.sock");
+	char *cap_out = tu_path(f->dir, "capture.out"), *s;
+	int fd, st, rc, tries = 0;
+	pid_t pid;
+
+	assert_int_equal(mkfifo(feed, 0600), 0);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		char *argv[] = { "capture", "-o", "m.gcs", "--no-keys", "-q",
+				 "--subject", "P1", "--control", sock, "--mat", "none",
+				 "--source", "fd:feed,record=16", NULL };
+
+		fd = open(cap_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || chdir(f->dir))
+			_exit(125);
+		optind = 0;
+		_exit(cmd_capture(13, argv));
+	}
+	/* Non-blocking, bounded: a capture that failed never opens the fifo. */
+	while ((fd = open(feed, O_WRONLY | O_NONBLOCK)) < 0 && errno == ENXIO &&
+	       tries++ < 1000)
+		usleep(10000);
+	while (fd >= 0 && access(sock, F_OK) && tries++ < 1000)
+		usleep(10000);
+	rc = fd >= 0 ? run(f, cmd_mark, "mark", "-c", sock, "--value", "7") : -1;
+	if (fd >= 0)
+		close(fd);	/* end of the source: the capture ends */
+	else
+		kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(rc, 0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	s = output(f);
+	if (strncmp(s, "event marker recorded at 2", 26) || !strstr(s, ", value 7\n") ||
+	    strstr(s, "t="))
+		fail_msg("gaitcap mark said: %s", s);
+	free(s);
+	assert_int_equal(run(f, cmd_info, "info", "m.gcs"), 0);
+	s = output(f);
+	assert_non_null(strstr(s, "event value 7"));
+	free(s);
+	free(feed);
+	free(sock);
+	free(cap_out);
+}
+
+/* ---- info ------------------------------------------------------------------------ */
+
+static void end_on_enospc(struct fixture *f, const char *name)
+{
+	static const char meta[] =
+		"{\"subject\":\"P1\",\"task\":\"t\",\"appliance\":\"a\",\"software\":\"s\"}";
+	struct gcs_writer_opts o;
+	struct gcs_writer *w;
+	char *p = tu_path(f->dir, name);
+
+	gcs_writer_opts_init(&o);
+	assert_int_equal(gcs_writer_create(&w, p, &o, meta), 0);
+	assert_int_equal(gcs_writer_marker(w, GCS_MARK_SESSION_END, GCS_STREAM_NONE,
+					   1, ENOSPC), 0);
+	assert_int_equal(gcs_writer_close(w), 0);
+	free(p);
+}
+
+static void test_gaitcap_cli_info_several_files_and_end_reason(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *o, *m;
+	bool named = false;
+	char *s;
+
+	end_on_enospc(f, "full.gcs");
+	assert_int_equal(run(f, cmd_synth, "synth", "--quiet", "--seconds", "1",
+			     "--tiles", "1", "--rows", "16", "--cols", "16",
+			     "walk.gcs"), 0);
+	assert_int_equal(run(f, cmd_info, "info", "full.gcs", "walk.gcs"), 0);
+	s = output(f);
+	assert_non_null(strstr(s, "file        full.gcs"));
+	assert_non_null(strstr(s, "file        walk.gcs"));
+	assert_non_null(strstr(s, "session_end ENOSPC (No space left on device)"));
+	assert_non_null(strstr(s, "the capture ended on ENOSPC"));
+	assert_null(strstr(s, "value 28"));
+	free(s);
+
+	o = info_json(f, (char *[]){ "info", "--json", "full.gcs", "walk.gcs", NULL }, 0);
+	assert_true(json_object_is_type(o, json_type_array));
+	assert_int_equal(json_object_array_length(o), 2);
+	m = get(o, "0.markers");
+	for (size_t i = 0; i < json_object_array_length(m); i++) {
+		struct json_object *r;
+
+		if (json_object_object_get_ex(json_object_array_get_idx(m, i),
+					      "reason", &r))
+			named = !strcmp(json_object_get_string(r), "ENOSPC");
+	}
+	assert_true(named);
+	json_object_put(o);
+
+	/* One unreadable file among good ones: exit 1, the others still shown. */
+	write_records(f, "junk.gcs");
+	assert_int_equal(run(f, cmd_info, "info", "walk.gcs", "junk.gcs"), 1);
+	s = output(f);
+	assert_non_null(strstr(s, "file        walk.gcs"));
+	assert_non_null(strstr(s, "junk.gcs: not a gaitcap session file"));
+	free(s);
+}
+
+/* ---- --help against the docs ---------------------------------------------------- */
+
+#define MAX_OPTS 64
+
+struct optset {
+	char *name[MAX_OPTS];
+	size_t n;
+};
+
+static bool has(const struct optset *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->name[i], name))
+			return true;
+	return false;
+}
+
+/* Every --long-option in @text; what argp adds to every tool is left out. */
+static void long_opts(const char *text, struct optset *s)
+{
+	for (const char *p = text; (p = strstr(p, "--")); ) {
+		size_t n;
+		char *name;
+
+		p += 2;
+		n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-");
+		/* A name starts with a letter, after a space, ` or (: not a table rule. */
+		if (!n || *p < 'a' || *p > 'z' ||
+		    (p - 2 > text && !strchr(" `(\n[", p[-3])))
+			continue;
+		name = strndup(p, n);
+		assert_non_null(name);
+		if (has(s, name) || !strcmp(name, "help") || !strcmp(name, "usage") ||
+		    !strcmp(name, "version") || s->n == MAX_OPTS)
+			free(name);
+		else
+			s->name[s->n++] = name;
+		p += n;
+	}
+}
+
+static void free_opts(struct optset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->name[i]);
+	s->n = 0;
+}
+
+/* The section under @heading (to the next heading), or the whole file. */
+static char *doc_section(const char *doc, const char *heading)
+{
+	char path[512], *text, *a, *b;
+	uint8_t *buf;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/docs/%s", TOP_DIR, doc);
+	assert_int_equal(tu_read_file(path, &buf, &len), 0);
+	text = realloc(buf, len + 1);
+	assert_non_null(text);
+	text[len] = 0;
+	if (!heading)
+		return text;
+	a = strstr(text, heading);
+	if (!a)
+		fail_msg("docs/%s has no '%s'", doc, heading);
+	a += strlen(heading);
+	b = strstr(a, "\n#");
+	memmove(text, a, b ? (size_t)(b - a) : strlen(a));
+	text[b ? b - a : (ptrdiff_t)strlen(a)] = 0;
+	return text;
+}
+
+struct tool {
+	const char *what;
+	cmd_fn fn;
+	const char *argv0;
+	const struct option *opts;	/* the parser's table, when it is ours */
+	const char *doc, *heading;
+};
+
+static void test_gaitcap_cli_help_matches_docs(void **state)
+{
+	const struct tool tools[] = {
+		{ "gaitcap capture", cmd_capture, "capture", cmd_capture_options,
+		  "operating.md", "\n### gaitcap capture\n" },
+		{ "gaitcap mark", cmd_mark, "mark", cmd_mark_options,
+		  "operating.md", "\n### gaitcap mark\n" },
+		{ "gaitcap info", cmd_info, "info", cmd_info_options,
+		  "operating.md", "\n### gaitcap info\n" },
+		{ "gaitcap recover", cmd_recover, "recover", cmd_recover_options,
+		  "operating.md", "\n### gaitcap recover\n" },
+		{ "gaitmat-attach", attach_main, "gaitmat-attach", NULL,
+		  "driver.md", "\n### gaitmat-attach\n" },
+		{ "gaitmat-sim", sim_main, "gaitmat-sim", NULL,
+		  "simulator.md", NULL },
+	};
+	struct fixture *f = *state;
+	int bad = 0;
+
+	for (size_t t = 0; t < sizeof(tools) / sizeof(tools[0]); t++) {
+		const struct tool *tl = &tools[t];
+		struct optset help = { 0 }, doc = { 0 };
+		char *h, *d;
+
+		assert_int_equal(run(f, tl->fn, (char *)tl->argv0, "--help"), 0);
+		h = output(f);
+		d = doc_section(tl->doc, tl->heading);
+		long_opts(h, &help);
+		long_opts(d, &doc);
+		assert_non_null(strstr(h, "--help"));
+		for (size_t i = 0; i < help.n; i++)
+			if (!has(&doc, help.name[i])) {
+				print_error("%s --help lists --%s, docs/%s does not\n",
+					    tl->what, help.name[i], tl->doc);
+				bad++;
+			}
+		for (size_t i = 0; i < doc.n; i++)
+			if (!has(&help, doc.name[i])) {
+				print_error("docs/%s lists --%s, %s --help does not\n",
+					    tl->doc, doc.name[i], tl->what);
+				bad++;
+			}
+		for (const struct option *o = tl->opts; o && o->name; o++)
+			if (strcmp(o->name, "help") && !has(&help, o->name)) {
+				print_error("%s accepts --%s, its --help does not say\n",
+					    tl->what, o->name);
+				bad++;
+			}
+		free_opts(&help);
+		free_opts(&doc);
+		free(h);
+		free(d);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* ---- The other tools' refusals ---------------------------------------------------- */
+
+static void test_gaitcap_cli_tools_usage_status(void **state)
+{
+	struct fixture *f = *state;
+	char *s;
+
+	/* docs/driver.md: 2 on a usage error (argp would exit 64). */
+	assert_int_equal(run(f, attach_main, "gaitmat-attach"), 2);
+	s = output(f);
+	assert_non_null(strstr(s, "gaitmat-attach: no TTY given"));
+	free(s);
+	assert_int_equal(run(f, attach_main, "gaitmat-attach", "-B", "fast", "/dev/null"), 2);
+	s = output(f);
+	assert_non_null(strstr(s, "invalid --baud 'fast'"));
+	free(s);
+	assert_int_equal(run(f, sim_main, "gaitmat-sim", "--out", "x", "--rate", "abc"), 2);
+	s = output(f);
+	assert_non_null(strstr(s, "gaitmat-sim: invalid --rate 'abc': expected a whole number"));
+	free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_gaitcap_cli_refusals_name_what_was_wrong,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gaitcap_cli_meta_is_json_c,
+						setup, teardown),
+		cmocka_unit_test(test_gaitcap_cli_subject_dates_refused),
+		cmocka_unit_test_setup_teardown(test_gaitcap_cli_mark_says_when,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gaitcap_cli_capture_names_why_a_stream_ended,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gaitcap_cli_info_several_files_and_end_reason,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gaitcap_cli_help_matches_docs,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gaitcap_cli_tools_usage_status,
+						setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
