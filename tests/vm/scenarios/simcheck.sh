@@ -113,7 +113,7 @@ if command -v gaitcap >/dev/null; then
 		--fault drop:at=150 --truth $D/t2.json --quiet &
 	SIM=$!
 	wait_mat || lab_skip "the emulated mat did not appear again"
-	gaitcap capture -o $D/drop.gcs --wait 15 --duration 4 --status 0 --quiet \
+	gaitcap capture -o $D/drop.gcs --subject LAB-01 --wait 15 --duration 4 --status 0 --quiet \
 		--control none >$D/cap.log 2>&1
 	rc=$?
 	stop_sim
