@@ -19,3 +19,8 @@ test_session_writer_LDLIBS := $(GCS_TEST_LIBS) -luring -Wl,--wrap=fallocate
 test_session_cli_SRCS := tests/unit/test_session_cli.c $(GCS_TEST_SRCS) \
 	$(addprefix userspace/gaitcap/, cmd_info.c cmd_recover.c cmd_synth.c)
 test_session_cli_LDLIBS := $(GCS_TEST_LIBS) -lm
+# Damage and salvage: the reader's resync, recover's rules, hostile input.
+UNIT_TESTS += test_session_salvage
+test_session_salvage_SRCS := tests/unit/test_session_salvage.c $(GCS_TEST_SRCS) \
+	$(addprefix userspace/gaitcap/, cmd_info.c cmd_recover.c cmd_synth.c)
+test_session_salvage_LDLIBS := $(GCS_TEST_LIBS) -lm
