@@ -273,6 +273,9 @@ static void test_salvage_flipped_header(void **state)
 		assert_int_equal(jget(o, "integrity.lost_ranges"), 0);
 		assert_int_equal(jget(o, "records.pad"), 1);
 		assert_int_equal(stream_sum(o, "records"), kept);
+		/* Its jump is explained by a gap record of reason "damaged". */
+		assert_int_equal(stream_sum(o, "unexplained"), 0);
+		assert_int_equal(stream_sum(o, "gap_records"), lost);
 		json_object_put(o);
 		/* A copy is never written over an existing file. */
 		assert_int_equal(run(f, cmd_recover, "recover", "-o", copy, dmg, NULL), 1);

@@ -76,7 +76,7 @@ static const char *gap_reason(uint32_t r)
 {
 	static const char *const n[] = {
 		"unknown", "device_overflow", "kernel_overflow", "disconnect",
-		"writer",
+		"writer", "damaged",
 	};
 
 	return r < sizeof(n) / sizeof(n[0]) ? n[r] : "?";

@@ -51,6 +51,7 @@ enum gcs_gap_reason {
 	GCS_GAP_KERNEL_OVERFLOW = 2,	/* the kernel buffer overran */
 	GCS_GAP_DISCONNECT = 3,		/* link lost (BLE) */
 	GCS_GAP_WRITER = 4,		/* the writer could not take the data */
+	GCS_GAP_DAMAGED = 5,		/* lost to damage in the file (salvage) */
 };
 
 /* Library error codes, beyond errno (negated like errno values). */

@@ -38,8 +38,10 @@ static bool superseded(const struct gcs_reader *r, uint64_t off)
 	       gcs_reader_chunk(r, lo)->have_zstd;
 }
 
-/* Build the INDEX record for what the walk kept. */
-static int build_index(const struct gcs_reader *r, uint8_t **out, size_t *len)
+/* Build the INDEX record for what the walk kept, and @n_extra records after. */
+static int build_index(const struct gcs_reader *r,
+		       const struct gcs_index_entry *extra, size_t n_extra,
+		       uint8_t **out, size_t *len)
 {
 	const struct gcs_index_entry *recs;
 	size_t n = gcs_reader_records(r, &recs), kept = 0;
@@ -48,9 +50,9 @@ static int build_index(const struct gcs_reader *r, uint8_t **out, size_t *len)
 	uint64_t size;
 	uint8_t *buf, *body;
 
-	if ((uint64_t)n * sizeof(*recs) > GCS_MAX_BODY)
+	if ((uint64_t)(n + n_extra) * sizeof(*recs) > GCS_MAX_BODY)
 		return -E2BIG;
-	size = gcs_align8(GCS_INDEX_HDR_LEN + n * sizeof(*recs));
+	size = gcs_align8(GCS_INDEX_HDR_LEN + (n + n_extra) * sizeof(*recs));
 	buf = calloc(1, size);
 	if (!buf)
 		return -ENOMEM;
@@ -61,6 +63,8 @@ static int build_index(const struct gcs_reader *r, uint8_t **out, size_t *len)
 		memcpy(body + kept * sizeof(*recs), &recs[i], sizeof(*recs));
 		kept++;
 	}
+	for (size_t i = 0; i < n_extra; i++)
+		memcpy(body + kept++ * sizeof(*recs), &extra[i], sizeof(*recs));
 	x.n_entries = (uint32_t)kept;
 	size = gcs_align8(GCS_INDEX_HDR_LEN + kept * sizeof(*recs));
 	h = (struct gcs_rec_hdr){
@@ -139,7 +143,7 @@ static int repair(int fd, struct gcs_reader *r, struct gcs_recover_report *rep)
 	if (ftruncate(fd, (off_t)end))
 		return -errno;
 	rep->changed = true;
-	ret = build_index(r, &idx, &idx_len);
+	ret = build_index(r, NULL, 0, &idx, &idx_len);
 	if (!ret) {
 		ret = pwrite_all(fd, idx, idx_len, end);
 		if (!ret) {
@@ -331,15 +335,90 @@ static int pad_range(int out, const struct gcs_reader *r, uint64_t a, uint64_t b
 	return b > a ? pwrite_all(out, zero, (size_t)(b - a), a) : 0;
 }
 
+/*
+ * A GAP record (reason DAMAGED) for every sequence jump across a lost range,
+ * appended at @end: the copy then says which records the damage took.
+ */
+static int damage_gaps(int out, const struct gcs_reader *r, uint64_t *end,
+		       struct gcs_index_entry **gaps, size_t *n_gaps)
+{
+	const struct gcs_chunk_info *last[GCS_MAX_STREAMS] = { NULL };
+	size_t n = gcs_reader_n_chunks(r), cap = 0, lo, hi;
+	int ret;
+
+	*gaps = NULL;
+	*n_gaps = 0;
+	if (!gcs_reader_n_lost_ranges(r))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct gcs_chunk_info *c = gcs_reader_chunk(r, i);
+		const struct gcs_chunk_info *p = c->stream < GCS_MAX_STREAMS ?
+						 last[c->stream] : NULL;
+		uint8_t rec[GCS_GAP_HDR_LEN] = { 0 };
+		struct gcs_rec_hdr h;
+		struct gcs_gap_ext g;
+		bool between;
+
+		if (c->stream >= GCS_MAX_STREAMS)
+			continue;
+		last[c->stream] = c;
+		if (!p || c->first_seq <= p->last_seq + 1 ||
+		    p->last_seq == GCS_SEQ_UNKNOWN)
+			continue;
+		/* Is there a lost range (sorted by offset) between p and c? */
+		lo = 0;
+		hi = gcs_reader_n_lost_ranges(r);
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (gcs_reader_lost_range(r, mid)->off <= p->orig_off)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		between = lo < gcs_reader_n_lost_ranges(r) &&
+			  gcs_reader_lost_range(r, lo)->off < c->orig_off;
+		if (!between)
+			continue;
+		g = (struct gcs_gap_ext){
+			.stream = c->stream, .reason = GCS_GAP_DAMAGED,
+			.first_seq = p->last_seq + 1, .last_seq = c->first_seq - 1,
+			.t_start_ns = p->t_last_ns,
+			.t_end_ns = c->t_first_ns < p->t_last_ns ? p->t_last_ns :
+								   c->t_first_ns,
+		};
+		h = (struct gcs_rec_hdr){
+			.magic = GCS_REC_MAGIC, .type = GCS_REC_GAP,
+			.hdr_len = GCS_GAP_HDR_LEN, .size = GCS_GAP_HDR_LEN,
+			.body_crc = gcs_reader_body_sum(r, rec, 0),
+		};
+		memcpy(rec, &h, sizeof(h));
+		memcpy(rec + GCS_REC_HDR_LEN, &g, sizeof(g));
+		h.hdr_crc = gcs_rec_hdr_crc(gcs_reader_seed(r), rec, sizeof(rec));
+		memcpy(rec, &h, sizeof(h));
+		ret = pwrite_all(out, rec, sizeof(rec), *end);
+		if (!ret)
+			ret = GCS_ARRAY_GROW(*gaps, *n_gaps, cap);
+		if (ret)
+			return ret;
+		(*gaps)[(*n_gaps)++] = (struct gcs_index_entry){
+			.off = *end, .type = GCS_REC_GAP, .stream = GCS_STREAM_NONE,
+		};
+		*end += sizeof(rec);
+	}
+	return 0;
+}
+
 static int salvage(int in, const char *path, struct gcs_reader *r,
 		   struct gcs_recover_report *rep)
 {
 	const struct gcs_disk_header *old = gcs_reader_header(r);
 	const struct gcs_file_info *info = gcs_reader_info(r);
 	uint64_t end = info->valid_end;
+	struct gcs_index_entry *gaps = NULL;
 	struct gcs_disk_header h;
 	uint8_t *idx = NULL;
-	size_t idx_len = 0;
+	size_t idx_len = 0, n_gaps = 0;
 	int out, ret;
 
 	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
@@ -352,7 +431,9 @@ static int salvage(int in, const char *path, struct gcs_reader *r,
 		ret = pad_range(out, r, l->off, l->end);
 	}
 	if (!ret)
-		ret = build_index(r, &idx, &idx_len);
+		ret = damage_gaps(out, r, &end, &gaps, &n_gaps);
+	if (!ret)
+		ret = build_index(r, gaps, n_gaps, &idx, &idx_len);
 	if (!ret)
 		ret = pwrite_all(out, idx, idx_len, end);
 	if (!ret) {
@@ -377,6 +458,7 @@ static int salvage(int in, const char *path, struct gcs_reader *r,
 	if (close(out) && !ret)
 		ret = -errno;
 	free(idx);
+	free(gaps);
 	if (ret) {
 		unlink(path);
 		return ret;
