@@ -1171,6 +1171,9 @@ static int load(struct gcs_reader *r)
 		if (ret)
 			return ret;
 	}
+	/* Nothing lost, or the index named all of it. */
+	if (!r->n_lost)
+		r->info.lost_records_known = true;
 	merge_chunks(r);
 	chunk_sizes(r);
 	ret = stream_stats(r);
