@@ -372,6 +372,78 @@ static void test_salvage_truncated_closed(void **state)
 }
 
 /*
+ * A crashed (OPEN) file with a header damaged below its durable mark: the
+ * old recovery cut it there, losing every later record. Now in place is
+ * refused, -o salvages all but the damaged record, --force keeps them too.
+ */
+static void test_salvage_crashed_damaged(void **state)
+{
+	struct fixture *f = *state;
+	char *p = tu_path(f->dir, "crashed.gcs"), *q = tu_path(f->dir, "crashed-copy.gcs");
+	const struct gcs_recover_opts to_copy = { .out = q }, force = { .force = true };
+	struct gcs_recover_report rep;
+	struct gcs_writer_opts o;
+	struct gcs_writer *w;
+	struct gcs_reader *r;
+	uint64_t offs[256];
+	uint8_t *img;
+	size_t len, n, lost;
+	long all, got;
+
+	gcs_writer_opts_init(&o);
+	o.no_compact = true;
+	o.grow_step = 1 << 20;
+	o.tail_reserve = 64 << 10;
+	assert_int_equal(gcs_writer_create(&w, p, &o, tu_meta), 0);
+	assert_int_equal(tu_add_streams(w), 0);
+	for (uint64_t seq = 0; seq < 400; seq += 20)
+		assert_int_equal(tu_put_fixed(w, seq, 20), 0);
+	assert_int_equal(gcs_writer_sync(w), 0);
+	assert_int_equal(tu_put_fixed(w, 400, 20), 0);	/* past the mark */
+	gcs_writer_abort(w);
+
+	assert_int_equal(tu_read_file(p, &img, &len), 0);
+	n = tu_record_offsets(img, len, offs, 256);
+	assert_true(n > 15);
+	/* A chunk in the middle, well below the durable mark. */
+	img[offs[n / 2] + offsetof(struct gcs_rec_hdr, hdr_crc)] ^= 0x5a;
+	unlink(p);
+	assert_int_equal(tu_write_file(p, img, len), 0);
+
+	assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_VERIFY), 0);
+	assert_int_equal(gcs_reader_info(r)->n_lost_ranges, 1);
+	assert_int_equal(gcs_reader_stream_by_id(r, 0)->lost_records, 20);
+	all = tu_check_records(r, &lost);
+	assert_int_equal(all, 400);	/* 420 written, 20 in the damaged chunk */
+	gcs_reader_close(r);
+
+	assert_int_equal(gcs_recover(p, &rep), -GCS_ECORRUPT);
+	assert_true(rep.refused);
+	assert_true(file_is(p, img, len));
+
+	assert_int_equal(gcs_recover_opts(p, &to_copy, &rep), 0);
+	assert_true(gcs_recover_lost(&rep));
+	assert_true(file_is(p, img, len));
+	assert_int_equal(gcs_reader_open(&r, q, GCS_OPEN_VERIFY), 0);
+	assert_int_equal(gcs_reader_info(r)->n_lost_ranges, 0);
+	assert_int_equal(gcs_reader_info(r)->state, GCS_STATE_RECOVERED);
+	got = tu_check_records(r, &lost);
+	assert_int_equal(got, all);
+	assert_int_equal(gcs_reader_stream_by_id(r, 0)->n_unexplained, 0);
+	assert_int_equal(gcs_reader_stream_by_id(r, 0)->gap_records, 20);
+	gcs_reader_close(r);
+
+	assert_int_equal(gcs_recover_opts(p, &force, &rep), 0);
+	assert_true(rep.changed);
+	assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_VERIFY), 0);
+	assert_int_equal(tu_check_records(r, &lost), all);
+	gcs_reader_close(r);
+	free(img);
+	free(p);
+	free(q);
+}
+
+/*
  * A writer killed with SIGKILL holds its lock until the kernel lets go of
  * the file (its io_uring); played here by a child that takes the lock and
  * exits while a grandchild keeps the file open a while longer. Recovery
@@ -567,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_salvage_flipped_header),
 		cmocka_unit_test(test_salvage_damaged_body),
 		cmocka_unit_test(test_salvage_truncated_closed),
+		cmocka_unit_test(test_salvage_crashed_damaged),
 		cmocka_unit_test(test_recover_waits_for_dead_writer),
 		cmocka_unit_test(test_hostile_times),
 		cmocka_unit_test(test_gap_lookup_many),

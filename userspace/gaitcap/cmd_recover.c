@@ -138,7 +138,9 @@ int cmd_recover(int argc, char **argv)
 		fprintf(stderr, "gaitcap recover: %s: left as it was: repairing it in place "
 			"would cut %s; use -o NEW to write what was saved to a new file, "
 			"or --force\n", path,
-			rep.lost_durable ? "below its durable mark" : "a closed file");
+			rep.lost_durable ? "below its durable mark" :
+			rep.lost_ranges ? "a file damaged below its durable mark" :
+					  "a closed file");
 		return 1;
 	}
 	if (rep.wrote_copy) {

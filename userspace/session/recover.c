@@ -516,7 +516,12 @@ int gcs_recover_opts(const char *path, const struct gcs_recover_opts *o,
 		 info->end_off == info->file_size;
 	if (intact)
 		goto out_reader;	/* nothing to cut; damage is reported */
-	cut_below = rep->lost_durable || info->state != GCS_STATE_OPEN;
+	/*
+	 * A stretch stepped over is damage too: repaired in place, the new
+	 * index could no longer name what it held.
+	 */
+	cut_below = rep->lost_durable || info->state != GCS_STATE_OPEN ||
+		    info->n_lost_ranges;
 	if (cut_below && !o->force) {
 		rep->refused = true;
 		ret = -GCS_ECORRUPT;
