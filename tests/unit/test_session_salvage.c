@@ -372,6 +372,55 @@ static void test_salvage_truncated_closed(void **state)
 }
 
 /*
+ * Compacted (the shipped default): a damaged header of a raw chunk whose
+ * compressed copy holds its data costs nothing at all, and the salvaged
+ * copy, where a PAD replaces the raw record, is clean.
+ */
+static void test_salvage_compacted_raw_header(void **state)
+{
+	struct fixture *f = *state;
+	char *p = tu_path(f->dir, "packed.gcs"), *q = tu_path(f->dir, "packed-copy.gcs");
+	uint64_t offs[1024];
+	struct json_object *o;
+	uint8_t *img;
+	size_t len, n, i;
+
+	assert_int_equal(run(f, cmd_synth, "synth", "--quiet", "--seconds", "10",
+			     "--tiles", "2", "--rows", "32", "--cols", "32", p, NULL), 0);
+	assert_int_equal(tu_read_file(p, &img, &len), 0);
+	n = tu_record_offsets(img, len, offs, 1024);
+	for (i = n / 2; i < n; i++) {	/* a mat chunk (the ones compacted) */
+		struct gcs_rec_hdr h;
+		uint32_t stream;
+
+		memcpy(&h, img + offs[i], sizeof(h));
+		memcpy(&stream, img + offs[i] + GCS_REC_HDR_LEN, sizeof(stream));
+		if (h.type == GCS_REC_CHUNK && stream == 0)
+			break;
+	}
+	assert_true(i < n);
+	img[offs[i] + offsetof(struct gcs_rec_hdr, hdr_crc)] ^= 0x01;
+	unlink(p);
+	assert_int_equal(tu_write_file(p, img, len), 0);
+
+	o = info_json(f, p, 2);		/* damage is reported ... */
+	assert_int_equal(jget(o, "integrity.lost_ranges"), 1);
+	assert_int_equal(jget(o, "integrity.lost_records"), 0);
+	assert_int_equal(jget(o, "integrity.orphan_parts"), 0);
+	assert_int_equal(stream_sum(o, "lost_records"), 0);	/* ... it cost nothing */
+	assert_int_equal(stream_sum(o, "records"), SYNTH_STREAM_RECORDS);
+	json_object_put(o);
+	assert_int_equal(run(f, cmd_recover, "recover", "-o", q, p, NULL), 2);
+	o = info_json(f, q, 0);
+	assert_int_equal(stream_sum(o, "records"), SYNTH_STREAM_RECORDS);
+	assert_int_equal(jget(o, "integrity.orphan_parts"), 0);
+	json_object_put(o);
+	free(img);
+	free(p);
+	free(q);
+}
+
+/*
  * A crashed (OPEN) file with a header damaged below its durable mark: the
  * old recovery cut it there, losing every later record. Now in place is
  * refused, -o salvages all but the damaged record, --force keeps them too.
@@ -640,6 +689,7 @@ int main(void)
 		cmocka_unit_test(test_salvage_damaged_body),
 		cmocka_unit_test(test_salvage_truncated_closed),
 		cmocka_unit_test(test_salvage_crashed_damaged),
+		cmocka_unit_test(test_salvage_compacted_raw_header),
 		cmocka_unit_test(test_recover_waits_for_dead_writer),
 		cmocka_unit_test(test_hostile_times),
 		cmocka_unit_test(test_gap_lookup_many),

@@ -172,6 +172,10 @@ static void assess(struct report *rp)
 			problem(rp, true, "damaged records at %" PRIu64 "..%" PRIu64
 				" (%" PRIu64 " bytes) lost, read on after them",
 				l->off, l->end, l->end - l->off);
+		else if (!l->n_records)
+			problem(rp, true, "damaged bytes at %" PRIu64 "..%" PRIu64
+				" held no record the index lists (nothing lost)",
+				l->off, l->end);
 		else
 			problem(rp, true, "%u records (%u chunks) at %" PRIu64 "..%"
 				PRIu64 " lost to damage, read on after them",

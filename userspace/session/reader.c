@@ -853,6 +853,29 @@ static bool same_chunk(const struct gcs_chunk_info *a,
 	       a->flags == b->flags;
 }
 
+/* Does @off lie in a lost range (4.5)? */
+static bool in_lost(const struct gcs_reader *r, uint64_t off)
+{
+	size_t lo = 0, hi = r->n_lost;
+
+	while (lo < hi) {	/* the first range starting past @off */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->lost[mid].off <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && off < r->lost[lo - 1].end;
+}
+
+static bool pad_at(struct gcs_reader *r, uint64_t off)
+{
+	struct gcs_rec_hdr h;
+
+	return !read_rec_hdr(r, off, &h) && h.type == GCS_REC_PAD;
+}
+
 /* One entry per logical chunk: a raw record and/or a part (8.3). */
 static void merge_chunks(struct gcs_reader *r)
 {
@@ -878,8 +901,13 @@ static void merge_chunks(struct gcs_reader *r)
 			prev->zrec = c->zrec;
 			continue;
 		}
-		if (c->is_part && !r->info.used_index)
-			r->info.n_orphan_parts++;	/* the walk saw no chunk there */
+		/*
+		 * The walk saw no chunk there, and no damage explains it: a
+		 * lost range, or the PAD salvage put over one (9.2).
+		 */
+		if (c->is_part && !r->info.used_index &&
+		    !in_lost(r, c->ci.orig_off) && !pad_at(r, c->ci.orig_off))
+			r->info.n_orphan_parts++;
 		r->chunks[out++] = *c;
 	}
 	r->n_chunks = out;
