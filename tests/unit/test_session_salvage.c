@@ -542,11 +542,14 @@ static void test_recover_waits_for_dead_writer(void **state)
 	close(pipefd[0]);
 	close(pipefd[1]);
 
-	/* A live writer is refused, without waiting. */
+	/*
+	 * A live writer is refused without waiting for it (up to 1 s where
+	 * /proc/locks cannot name the holder, never the 10 s of a dead one).
+	 */
 	unlink(p);
 	assert_int_equal(gcs_writer_create(&w, p, NULL, tu_meta), 0);
 	assert_int_equal(gcs_recover(p, &rep), -EBUSY);
-	assert_int_equal(rep.waited_ms, 0);
+	assert_true(rep.waited_ms <= 1000);
 	assert_int_equal(gcs_writer_close(w), 0);
 	free(p);
 }
