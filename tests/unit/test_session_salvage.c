@@ -421,6 +421,75 @@ static void test_salvage_compacted_raw_header(void **state)
 }
 
 /*
+ * Every record header of the small session damaged in turn, raw and
+ * compacted: reading steps over exactly that record and hands out nothing
+ * wrong, and the salvaged copy reads cleanly with the same records.
+ */
+static void salvage_each_record(struct fixture *f, bool compact)
+{
+	char *p = tu_path(f->dir, "small.gcs"), *q = tu_path(f->dir, "small-copy.gcs");
+	const struct gcs_recover_opts to_copy = { .out = q };
+	struct gcs_recover_report rep;
+	struct gcs_writer_opts o;
+	struct gcs_reader *r;
+	uint64_t offs[512];
+	uint8_t *img;
+	size_t len, n, lost;
+	long whole, got, copied;
+
+	gcs_writer_opts_init(&o);
+	o.no_compact = !compact;
+	unlink(p);
+	assert_int_equal(tu_small_session(p, &o, true), 0);
+	assert_int_equal(tu_read_file(p, &img, &len), 0);
+	assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_VERIFY), 0);
+	whole = tu_check_records(r, NULL);
+	gcs_reader_close(r);
+	n = tu_record_offsets(img, len, offs, 512);
+	/* Every record but the index, whose loss is the end of the walk. */
+	for (size_t i = 0; i + 1 < n; i++) {
+		uint8_t *crc = img + offs[i] + offsetof(struct gcs_rec_hdr, hdr_crc);
+
+		*crc ^= 0x80;
+		unlink(p);
+		unlink(q);
+		assert_int_equal(tu_write_file(p, img, len), 0);
+		assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_VERIFY), 0);
+		if (gcs_reader_info(r)->n_lost_ranges != 1 ||
+		    gcs_reader_info(r)->valid_end != len)
+			fail_msg("record %zu at %lu: not stepped over", i,
+				 (unsigned long)offs[i]);
+		got = tu_check_records(r, &lost);
+		gcs_reader_close(r);
+		assert_true(got >= 0 && got <= whole);
+
+		assert_int_equal(gcs_recover_opts(p, &to_copy, &rep), 0);
+		assert_true(rep.wrote_copy && gcs_recover_lost(&rep));
+		assert_true(file_is(p, img, len));
+		assert_int_equal(gcs_reader_open(&r, q, GCS_OPEN_VERIFY), 0);
+		if (gcs_reader_info(r)->n_lost_ranges ||
+		    gcs_reader_info(r)->tail != GCS_TAIL_CLEAN ||
+		    gcs_reader_info(r)->n_orphan_parts)
+			fail_msg("record %zu: the salvaged copy is not clean", i);
+		copied = tu_check_records(r, NULL);
+		gcs_reader_close(r);
+		if (copied != got)
+			fail_msg("record %zu: %ld records read, %ld in the copy",
+				 i, got, copied);
+		*crc ^= 0x80;
+	}
+	free(img);
+	free(p);
+	free(q);
+}
+
+static void test_salvage_each_record(void **state)
+{
+	salvage_each_record(*state, false);
+	salvage_each_record(*state, true);
+}
+
+/*
  * A crashed (OPEN) file with a header damaged below its durable mark: the
  * old recovery cut it there, losing every later record. Now in place is
  * refused, -o salvages all but the damaged record, --force keeps them too.
@@ -693,6 +762,7 @@ int main(void)
 		cmocka_unit_test(test_salvage_truncated_closed),
 		cmocka_unit_test(test_salvage_crashed_damaged),
 		cmocka_unit_test(test_salvage_compacted_raw_header),
+		cmocka_unit_test(test_salvage_each_record),
 		cmocka_unit_test(test_recover_waits_for_dead_writer),
 		cmocka_unit_test(test_hostile_times),
 		cmocka_unit_test(test_gap_lookup_many),

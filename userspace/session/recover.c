@@ -409,6 +409,25 @@ static int damage_gaps(int out, const struct gcs_reader *r, uint64_t *end,
 	return 0;
 }
 
+static int sync_dir(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int fd, ret = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = 0;
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd))
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return ret;
+}
+
 static int salvage(int in, const char *path, struct gcs_reader *r,
 		   struct gcs_recover_report *rep)
 {
@@ -459,6 +478,8 @@ static int salvage(int in, const char *path, struct gcs_reader *r,
 		ret = -errno;
 	free(idx);
 	free(gaps);
+	if (!ret)
+		ret = sync_dir(path);	/* the copy's name is durable too */
 	if (ret) {
 		unlink(path);
 		return ret;
