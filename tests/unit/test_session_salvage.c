@@ -604,6 +604,8 @@ static void test_recover_waits_for_dead_writer(void **state)
 	}
 	assert_int_equal(waitpid(child, &st, 0), child);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* info does not take the dead holder for a live capture. */
+	assert_false(gcs_file_live_writer(p));
 	/* Its holder is dead, its lock still held: recovery waits for it. */
 	assert_int_equal(gcs_recover(p, &rep), 0);
 	assert_true(rep.changed);
@@ -617,6 +619,7 @@ static void test_recover_waits_for_dead_writer(void **state)
 	 */
 	unlink(p);
 	assert_int_equal(gcs_writer_create(&w, p, NULL, tu_meta), 0);
+	assert_true(gcs_file_live_writer(p));
 	assert_int_equal(gcs_recover(p, &rep), -EBUSY);
 	assert_true(rep.waited_ms <= 1000);
 	assert_int_equal(gcs_writer_close(w), 0);

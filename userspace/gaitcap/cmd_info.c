@@ -120,17 +120,10 @@ static void problem(struct report *rp, bool error, const char *fmt, ...)
 	rp->n_errors += error;
 }
 
+/* A killed capture's lock outlives it a moment: that writer is dead. */
 static bool writer_alive(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	bool live = false;
-
-	if (fd < 0)
-		return false;
-	if (flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK)
-		live = true;
-	close(fd);
-	return live;
+	return gcs_file_live_writer(path);
 }
 
 static void assess(struct report *rp)

@@ -584,6 +584,12 @@ struct gcs_recover_opts {
  * Running it again changes nothing.
  */
 int gcs_recover(const char *path, struct gcs_recover_report *rep);
+/*
+ * Is a live process writing @path? True while a writer holds its lock and
+ * is not dead (a killed capture's lock lingers until its io_uring is gone).
+ */
+bool gcs_file_live_writer(const char *path);
+
 /* The same with options: salvage into a new file, or force the cut. */
 int gcs_recover_opts(const char *path, const struct gcs_recover_opts *o,
 		     struct gcs_recover_report *rep);

@@ -240,6 +240,22 @@ static bool pid_dead(pid_t pid)
 	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
+bool gcs_file_live_writer(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool live = false;
+	pid_t pid;
+
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK) {
+		pid = lock_holder(fd);
+		live = pid <= 0 || !pid_dead(pid);	/* unknown: assume live */
+	}
+	close(fd);
+	return live;
+}
+
 /*
  * Take the writer's lock. A writer killed with SIGKILL keeps it until the
  * kernel has torn down its io_uring, which holds the file: wait, up to
