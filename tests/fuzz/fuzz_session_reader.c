@@ -8,7 +8,10 @@
  *   - every chunk it returns matches the CRC its header promised;
  *   - logical chunks are unique and in file order;
  *   - fixed-size records have the stream's size; variable ones fit;
- *   - the record counts add up.
+ *   - the record counts add up;
+ *   - lost ranges (the walk's resync over damage) are in order, inside
+ *     the file, and the records named lost lie in them.
+ * UBSan is on: time differences of hostile files must not overflow.
  *
  * Built with -DGEN_SEEDS (no libFuzzer), the same file is the program that
  * writes the seed sessions with the real writer: gen DIR.
@@ -83,6 +86,32 @@ static void check_records(struct gcs_reader *r, uint32_t stream)
 	}
 }
 
+static void check_lost(struct gcs_reader *r)
+{
+	const struct gcs_file_info *fi = gcs_reader_info(r);
+	const struct gcs_index_entry *e;
+	size_t n = gcs_reader_lost_records(r, &e), k = 0;
+	uint64_t bytes = 0, prev_end = 0;
+
+	FUZZ_ASSERT(gcs_reader_n_lost_ranges(r) == fi->n_lost_ranges);
+	for (size_t i = 0; i < gcs_reader_n_lost_ranges(r); i++) {
+		const struct gcs_lost_range *l = gcs_reader_lost_range(r, i);
+
+		FUZZ_ASSERT(l->off >= prev_end && l->off < l->end);
+		FUZZ_ASSERT(l->end <= fi->file_size && l->end <= fi->valid_end);
+		FUZZ_ASSERT(l->off < fi->durable_end);
+		prev_end = l->end;
+		bytes += l->end - l->off;
+		for (uint32_t j = 0; fi->lost_records_known && j < l->n_records; j++, k++) {
+			FUZZ_ASSERT(k < n);
+			FUZZ_ASSERT(e[k].off >= l->off && e[k].off < l->end);
+		}
+	}
+	FUZZ_ASSERT(bytes == fi->lost_bytes);
+	FUZZ_ASSERT(!fi->lost_records_known || k == n);
+	FUZZ_ASSERT(n == fi->n_lost_records);
+}
+
 static void read_all(const uint8_t *buf, size_t len, unsigned int flags)
 {
 	const struct gcs_file_info *fi;
@@ -111,6 +140,8 @@ static void read_all(const uint8_t *buf, size_t len, unsigned int flags)
 
 		FUZZ_ASSERT(g->t_start_ns <= g->t_end_ns);
 	}
+	check_lost(r);
+	FUZZ_ASSERT(fi->duration_ns >= 0);
 	FUZZ_ASSERT(!gcs_reader_marker(r, gcs_reader_n_markers(r)));
 	FUZZ_ASSERT(!gcs_reader_clock(r, gcs_reader_n_clocks(r)));
 	gcs_reader_close(r);
@@ -219,7 +250,89 @@ static int put(struct gcs_writer *w, uint32_t stream, uint32_t rec_size,
 	return gcs_writer_commit(w, s, &m);
 }
 
-/* variant: 0 closed raw, 1 closed compacted, 2 crashed, 3 crashed+recovered */
+/*
+ * Hostile host times: a chunk and a gap spanning all of int64, a marker at
+ * its start (t_last - t_first overflowed in the reader and in info).
+ */
+static int seed_times(const char *dir)
+{
+	struct gcs_stream_def def = {
+		.kind = GCS_KIND_GENERIC, .record_size = 8,
+		.ts_offset = GCS_NO_TS, .ts_clock = GCS_CLOCK_NONE,
+		.desc_json = "{\"device\":\"d0\"}",
+	};
+	struct gcs_chunk_meta m = {
+		.len = 24, .n_records = 3, .last_seq = 2,
+		.t_first_ns = INT64_MIN, .t_last_ns = INT64_MAX,
+		.flags = GCS_CHUNK_F_CONTIGUOUS,
+	};
+	struct gcs_writer_opts o;
+	struct gcs_writer *w;
+	uint8_t data[24] = { 1, 2, 3 };
+	char path[4096];
+	uint32_t a;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/session-times", dir);
+	unlink(path);
+	gcs_writer_opts_init(&o);
+	o.grow_step = 64 << 10;
+	o.tail_reserve = 64 << 10;
+	o.no_compact = true;
+	ret = gcs_writer_create(&w, path, &o, meta);
+	if (ret)
+		return ret;
+	ret = gcs_writer_add_stream(w, &def, &a);
+	ret = ret ?: gcs_writer_write_chunk(w, a, data, &m);
+	ret = ret ?: gcs_writer_gap(w, a, GCS_GAP_UNKNOWN, GCS_SEQ_UNKNOWN,
+				    GCS_SEQ_UNKNOWN, INT64_MIN, INT64_MAX);
+	ret = ret ?: gcs_writer_marker(w, GCS_MARK_EVENT, GCS_STREAM_NONE,
+				       INT64_MIN, 1);
+	if (ret) {
+		gcs_writer_abort(w);
+		return ret;
+	}
+	return gcs_writer_close(w);
+}
+
+/* Overwrite the hdr_crc of the record nearest the middle of the records. */
+static int damage_middle(const char *path)
+{
+	FILE *f = fopen(path, "r+b");
+	uint64_t off = GCS_DATA_START, best = 0;
+	struct gcs_rec_hdr h;
+	long len;
+	int ret = -EIO;
+
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0)
+		goto out;
+	while (off + sizeof(h) <= (uint64_t)len) {
+		if (fseek(f, (long)off, SEEK_SET) || fread(&h, sizeof(h), 1, f) != 1 ||
+		    h.magic != GCS_REC_MAGIC || !h.size)
+			break;
+		if (off <= (GCS_DATA_START + (uint64_t)len) / 2)
+			best = off;
+		off += h.size;
+	}
+	if (!best)
+		goto out;
+	h.hdr_crc = 0xdeadbeef;
+	if (!fseek(f, (long)(best + offsetof(struct gcs_rec_hdr, hdr_crc)), SEEK_SET) &&
+	    fwrite(&h.hdr_crc, sizeof(h.hdr_crc), 1, f) == 1)
+		ret = 0;
+out:
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/*
+ * variant: 0 closed raw, 1 closed compacted, 2 crashed, 3 crashed and
+ * recovered, 4 closed with one record header damaged in the middle (the
+ * walk resynchronises after it).
+ */
 static int seed(const char *dir, int variant)
 {
 	struct gcs_stream_def fixed = {
@@ -230,6 +343,7 @@ static int seed(const char *dir, int variant)
 		.kind = GCS_KIND_BLE_ATT, .ts_offset = GCS_NO_TS,
 		.ts_clock = GCS_CLOCK_REALTIME, .desc_json = "{\"device\":\"d1\"}",
 	};
+	const struct gcs_recover_opts force = { .force = true };
 	struct gcs_writer_opts o;
 	struct gcs_recover_report rep;
 	struct gcs_writer *w;
@@ -242,7 +356,7 @@ static int seed(const char *dir, int variant)
 	gcs_writer_opts_init(&o);
 	o.grow_step = 64 << 10;
 	o.tail_reserve = 64 << 10;
-	o.no_compact = variant != 1;
+	o.no_compact = variant != 1;	/* 4: damaged, raw */
 	ret = gcs_writer_create(&w, path, &o, meta);
 	if (ret)
 		return ret;
@@ -261,14 +375,15 @@ static int seed(const char *dir, int variant)
 		gcs_writer_abort(w);
 		return ret;
 	}
-	if (variant >= 2) {
+	if (variant == 2 || variant == 3) {
 		gcs_writer_abort(w);
 		/* Keep the crashed file small: cut the preallocated zeros. */
 		if (truncate(path, 16384))
 			return -errno;
-		return variant == 3 ? gcs_recover(path, &rep) : 0;
+		return variant == 3 ? gcs_recover_opts(path, &force, &rep) : 0;
 	}
-	return gcs_writer_close(w);
+	ret = gcs_writer_close(w);
+	return ret || variant != 4 ? ret : damage_middle(path);
 }
 
 int main(int argc, char **argv)
@@ -277,8 +392,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s DIR\n", argv[0]);
 		return 1;
 	}
-	for (int v = 0; v < 4; v++) {
-		int ret = seed(argv[1], v);
+	for (int v = 0; v <= 5; v++) {
+		int ret = v == 5 ? seed_times(argv[1]) : seed(argv[1], v);
 
 		if (ret) {
 			fprintf(stderr, "seed %d: %s\n", v, gcs_strerror(ret));

@@ -16,6 +16,10 @@ test_session_recover_LDLIBS := $(GCS_TEST_LIBS)
 test_session_writer_SRCS := tests/unit/test_session_writer.c $(GCS_TEST_SRCS)
 test_session_writer_LDLIBS := $(GCS_TEST_LIBS) -luring -Wl,--wrap=fallocate
 # The gaitcap subcommands that own session files, called in-process.
-test_session_cli_SRCS := tests/unit/test_session_cli.c $(GCS_TEST_SRCS) \
-	$(addprefix userspace/gaitcap/, cli.c cmd_info.c cmd_recover.c cmd_synth.c)
+GAITCAP_FILE_CMDS := $(addprefix userspace/gaitcap/, cli.c cmd_info.c cmd_recover.c cmd_synth.c)
+test_session_cli_SRCS := tests/unit/test_session_cli.c $(GCS_TEST_SRCS) $(GAITCAP_FILE_CMDS)
 test_session_cli_LDLIBS := $(GCS_TEST_LIBS) -lm
+# Damage and salvage: the reader's resync, recover's rules, hostile input.
+UNIT_TESTS += test_session_salvage
+test_session_salvage_SRCS := tests/unit/test_session_salvage.c $(GCS_TEST_SRCS) $(GAITCAP_FILE_CMDS)
+test_session_salvage_LDLIBS := $(GCS_TEST_LIBS) -lm

@@ -631,6 +631,7 @@ struct marker_client {
 	char reply[4][ENG_CTL_MAX_MSG];
 	int ret[4];
 	pthread_t th;
+	struct te_feeder *feeder;
 };
 
 static void *mark_client(void *arg)
@@ -644,16 +645,18 @@ static void *mark_client(void *arg)
 	usleep(100000);
 	for (int i = 0; i < 4; i++)
 		m->ret[i] = eng_control_request(m->sock, req[i], m->reply[i],
-						sizeof(m->reply[i]), 2000);
+						sizeof(m->reply[i]), 10000);
+	/* The capture ends at the source's EOF: only once every request is answered. */
+	te_feeder_join(m->feeder);
+	close(m->feeder->fd);
 	return NULL;
 }
 
 static void test_engine_control_markers(void **state)
 {
-	struct te_feeder fd = { .count = 400, .pause_us = 2000,
-				.close_fd = true, .seed = 9 };
+	struct te_feeder fd = { .count = 400, .pause_us = 2000, .seed = 9 };
 	struct fx *f = *state;
-	struct marker_client mc = { 0 };
+	struct marker_client mc = { .feeder = &fd };
 	struct gcs_reader *r;
 	struct gcs_writer *w;
 	struct eng_source *s;
@@ -680,8 +683,7 @@ static void test_engine_control_markers(void **state)
 	mc.sock = sock;
 	assert_int_equal(te_feeder_start(&fd), 0);
 	assert_int_equal(pthread_create(&mc.th, NULL, mark_client, &mc), 0);
-	assert_int_equal(eng_run(e, mono() + 20ll * 1000000000), 0);
-	te_feeder_join(&fd);
+	assert_int_equal(eng_run(e, mono() + 60ll * 1000000000), 0);
 	pthread_join(mc.th, NULL);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(mc.ret[i], 0);

@@ -603,6 +603,7 @@ enum expect {
 	E_OPEN_VERSION,		/* open fails: -GCS_EVERSION */
 	E_TORN,			/* the walk stops there: tail torn */
 	E_SHORT,		/* the walk stops there: tail short */
+	E_RESYNC,		/* below the mark: one record lost, the walk goes on */
 	E_LOST,			/* a chunk has no valid copy */
 	E_DAMAGED,		/* a record below the durable mark is damaged */
 	E_CONFLICT,		/* records contradict each other */
@@ -964,21 +965,21 @@ static const struct corruption corruptions[] = {
 	{ "major version 2", false, false, E_OPEN_VERSION, m_major_version },
 	{ "unknown incompat bit", false, false, E_OPEN_VERSION, m_incompat },
 	{ "impossible header fields", false, false, E_OPEN_NOTSESSION, m_slot_impossible },
-	{ "record commit word", false, false, E_TORN, m_rec_magic },
-	{ "record header bit", false, false, E_TORN, m_hdr_bit },
-	{ "hdr_len below its type", false, false, E_TORN, m_hdr_len_small },
-	{ "hdr_len not 8-aligned", false, false, E_TORN, m_hdr_len_odd },
-	{ "size not 8-aligned", false, false, E_TORN, m_size_odd },
-	{ "size below header+body", false, false, E_TORN, m_size_small },
-	{ "size past end of file", false, false, E_SHORT, m_size_past_end },
-	{ "size huge", false, false, E_TORN, m_size_huge },
-	{ "body_len past size", false, false, E_TORN, m_body_len_past_size },
-	{ "chunk of zero records", false, false, E_TORN, m_chunk_zero_records },
-	{ "chunk sequence backwards", false, false, E_TORN, m_chunk_seq_backwards },
-	{ "contiguous chunk miscounted", false, false, E_TORN, m_chunk_contig_count },
-	{ "chunk time backwards", false, false, E_TORN, m_chunk_time_backwards },
-	{ "gap range backwards", false, false, E_TORN, m_gap_backwards },
-	{ "stream timestamp outside record", false, false, E_TORN, m_stream_ts_offset },
+	{ "record commit word", false, false, E_RESYNC, m_rec_magic },
+	{ "record header bit", false, false, E_RESYNC, m_hdr_bit },
+	{ "hdr_len below its type", false, false, E_RESYNC, m_hdr_len_small },
+	{ "hdr_len not 8-aligned", false, false, E_RESYNC, m_hdr_len_odd },
+	{ "size not 8-aligned", false, false, E_RESYNC, m_size_odd },
+	{ "size below header+body", false, false, E_RESYNC, m_size_small },
+	{ "size past end of file", false, false, E_RESYNC, m_size_past_end },
+	{ "size huge", false, false, E_RESYNC, m_size_huge },
+	{ "body_len past size", false, false, E_RESYNC, m_body_len_past_size },
+	{ "chunk of zero records", false, false, E_RESYNC, m_chunk_zero_records },
+	{ "chunk sequence backwards", false, false, E_RESYNC, m_chunk_seq_backwards },
+	{ "contiguous chunk miscounted", false, false, E_RESYNC, m_chunk_contig_count },
+	{ "chunk time backwards", false, false, E_RESYNC, m_chunk_time_backwards },
+	{ "gap range backwards", false, false, E_RESYNC, m_gap_backwards },
+	{ "stream timestamp outside record", false, false, E_RESYNC, m_stream_ts_offset },
 	{ "fixed chunk length mismatch", false, false, E_BAD_CHUNK, m_fixed_len_mismatch },
 	{ "variable framing overrun", false, false, E_BAD_CHUNK, m_var_framing },
 	{ "payload bit", false, false, E_LOST, m_payload_bit },
@@ -992,7 +993,7 @@ static const struct corruption corruptions[] = {
 	{ "last record cut", false, false, E_SHORT, m_torn_tail_record },
 	{ "zstd garbage, raw intact", true, false, E_SURVIVES, m_zstd_body_raw_intact },
 	{ "zstd garbage, raw reclaimed", true, false, E_LOST, m_zstd_body_raw_gone },
-	{ "zstd raw_len sum", true, false, E_TORN, m_zstd_raw_len_sum },
+	{ "zstd raw_len sum", true, false, E_RESYNC, m_zstd_raw_len_sum },
 	{ "zstd part replaces later record", true, false, E_CONFLICT, m_zstd_part_forward },
 	{ "zstd part disagrees with chunk", true, true, E_CONFLICT, m_zstd_part_disagrees },
 	{ "zstd unknown codec", true, false, E_UNKNOWN, m_zstd_codec },
@@ -1040,6 +1041,16 @@ static void check_corruption(const struct fixture *f, const struct corruption *c
 		    fi->valid_end >= im.len)
 			fail_msg("%s: tail %u at %lu of %zu", c->name, fi->tail,
 				 (unsigned long)fi->valid_end, im.len);
+		break;
+	case E_RESYNC:
+		/* Named through the index, stepped over, the rest read. */
+		if (fi->tail != GCS_TAIL_CLEAN || fi->valid_end != im.len ||
+		    fi->n_lost_ranges != 1 || !fi->lost_records_known ||
+		    fi->n_lost_records != 1 || n > SMALL_RECORDS)
+			fail_msg("%s: tail %u at %lu of %zu, %lu ranges, %lu lost, %ld records",
+				 c->name, fi->tail, (unsigned long)fi->valid_end,
+				 im.len, (unsigned long)fi->n_lost_ranges,
+				 (unsigned long)fi->n_lost_records, n);
 		break;
 	case E_LOST:
 		if (!lost || fi->n_lost == 0 || n >= SMALL_RECORDS)
@@ -1113,6 +1124,7 @@ static bool noticed(struct gcs_reader *r, size_t lost, long n)
 	const struct gcs_file_info *fi = gcs_reader_info(r);
 
 	return fi->tail != GCS_TAIL_CLEAN || fi->n_damaged || fi->n_lost ||
+	       fi->n_lost_ranges ||
 	       fi->n_conflicts || fi->slots_valid != 3 || !fi->meta_policy_ok ||
 	       lost || n != SMALL_RECORDS;
 }

@@ -76,7 +76,7 @@ static const char *gap_reason(uint32_t r)
 {
 	static const char *const n[] = {
 		"unknown", "device_overflow", "kernel_overflow", "disconnect",
-		"writer",
+		"writer", "damaged",
 	};
 
 	return r < sizeof(n) / sizeof(n[0]) ? n[r] : "?";
@@ -127,26 +127,20 @@ static void problem(struct report *rp, bool error, const char *fmt, ...)
 	rp->n_errors += error;
 }
 
+/* A killed capture's lock outlives it a moment: that writer is dead. */
 static bool writer_alive(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	bool live = false;
-
-	if (fd < 0)
-		return false;
-	if (flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK)
-		live = true;
-	close(fd);
-	return live;
+	return gcs_file_live_writer(path);
 }
 
 static void assess(struct report *rp)
 {
 	const struct gcs_file_info *fi = rp->fi;
-	uint64_t bad_chunks = 0, unexplained = 0;
+	uint64_t bad_chunks = 0, unexplained = 0, lost_records = 0;
 
 	for (size_t i = 0; i < gcs_reader_n_streams(rp->r); i++) {
 		bad_chunks += gcs_reader_stream(rp->r, i)->n_bad_chunks;
+		lost_records += gcs_reader_stream(rp->r, i)->lost_records;
 		unexplained += gcs_reader_stream(rp->r, i)->n_unexplained;
 	}
 	if (fi->state == GCS_STATE_OPEN && rp->live)
@@ -171,6 +165,25 @@ static void assess(struct report *rp)
 	if (fi->n_lost)
 		problem(rp, true, "%" PRIu64 " chunks lost: no copy passes its checksum",
 			fi->n_lost);
+	for (size_t i = 0; i < gcs_reader_n_lost_ranges(rp->r); i++) {
+		const struct gcs_lost_range *l = gcs_reader_lost_range(rp->r, i);
+
+		if (l->n_records == GCS_COUNT_UNKNOWN)
+			problem(rp, true, "damaged records at %" PRIu64 "..%" PRIu64
+				" (%" PRIu64 " bytes) lost, read on after them",
+				l->off, l->end, l->end - l->off);
+		else if (!l->n_records)
+			problem(rp, true, "damaged bytes at %" PRIu64 "..%" PRIu64
+				" held no record the index lists (nothing lost)",
+				l->off, l->end);
+		else
+			problem(rp, true, "%u records (%u chunks) at %" PRIu64 "..%"
+				PRIu64 " lost to damage, read on after them",
+				l->n_records, l->n_chunks, l->off, l->end);
+	}
+	if (lost_records)
+		problem(rp, true, "%" PRIu64 " stream records lost to damage",
+			lost_records);
 	if (fi->n_conflicts || fi->n_orphan_parts || bad_chunks)
 		problem(rp, true, "%" PRIu64 " inconsistent records",
 			fi->n_conflicts + fi->n_orphan_parts + bad_chunks);
@@ -192,8 +205,12 @@ static void find_real_start(struct report *rp)
 		const struct gcs_clock_rec *c = gcs_reader_clock(rp->r, i);
 
 		if (c->s.stream == GCS_STREAM_NONE && c->s.real_ns) {
-			rp->real_start_ns = c->s.real_ns +
-					    (rp->fi->t_first_ns - c->s.mono_ns);
+			/* A hostile file's times must not overflow: then none. */
+			if (__builtin_add_overflow(c->s.real_ns,
+						   gcs_ns_diff(rp->fi->t_first_ns,
+							       c->s.mono_ns),
+						   &rp->real_start_ns))
+				rp->real_start_ns = 0;
 			return;
 		}
 	}
@@ -206,7 +223,7 @@ static double secs(int64_t ns)
 
 static double stream_rate(const struct gcs_stream_info *s)
 {
-	int64_t span = s->t_last_ns - s->t_first_ns;
+	int64_t span = gcs_ns_diff(s->t_last_ns, s->t_first_ns);
 
 	return s->n_records > 1 && span > 0 ?
 	       (double)(s->n_records - 1) / secs(span) : 0;
@@ -245,7 +262,7 @@ static void print_human(struct report *rp)
 	const struct gcs_file_info *fi = rp->fi;
 	char b1[32], b2[32], b3[32], b4[32], lbl[64];
 	const char *meta = gcs_reader_meta(rp->r);
-	int64_t dur = fi->t_last_ns - fi->t_first_ns;
+	int64_t dur = fi->duration_ns;
 
 	printf("file        %s\n", rp->path);
 	printf("format      %u.%u, %s, %s bodies, generation %" PRIu64
@@ -307,9 +324,13 @@ static void print_human(struct report *rp)
 			printf(", seq %" PRIu64 "..%" PRIu64, s->first_seq,
 			       s->last_seq);
 		printf(", gaps %" PRIu64 " (%" PRIu64 " records), jumps %" PRIu64
-		       " (%" PRIu64 " unexplained), raw %s, time %s\n",
-		       s->n_gaps, s->gap_records, s->n_discont,
-		       s->n_unexplained, human_bytes(s->raw_bytes, b1, sizeof(b1)),
+		       " (%" PRIu64 " unexplained), ", s->n_gaps, s->gap_records,
+		       s->n_discont, s->n_unexplained);
+		if (s->lost_records)
+			printf("lost to damage %" PRIu64 " records, ",
+			       s->lost_records);
+		printf("raw %s, time %s\n",
+		       human_bytes(s->raw_bytes, b1, sizeof(b1)),
 		       clock_name(s->ts_clock));
 	}
 	if (gcs_reader_n_gaps(rp->r))
@@ -321,8 +342,9 @@ static void print_human(struct report *rp)
 		if (g->first_seq != GCS_SEQ_UNKNOWN)
 			printf("seq %" PRIu64 "..%" PRIu64 ", ", g->first_seq,
 			       g->last_seq);
-		printf("t %+.3f..%+.3f s\n", secs(g->t_start_ns - fi->t_first_ns),
-		       secs(g->t_end_ns - fi->t_first_ns));
+		printf("t %+.3f..%+.3f s\n",
+		       secs(gcs_ns_diff(g->t_start_ns, fi->t_first_ns)),
+		       secs(gcs_ns_diff(g->t_end_ns, fi->t_first_ns)));
 	}
 	if (gcs_reader_n_markers(rp->r))
 		printf("markers\n");
@@ -330,7 +352,7 @@ static void print_human(struct report *rp)
 		const struct gcs_marker *m = gcs_reader_marker(rp->r, i);
 		char nb[32];
 
-		printf("  t %+.3f s  %s", secs(m->t_ns - fi->t_first_ns),
+		printf("  t %+.3f s  %s", secs(gcs_ns_diff(m->t_ns, fi->t_first_ns)),
 		       marker_name(m->code, nb, sizeof(nb)));
 		if (m->stream != GCS_STREAM_NONE)
 			printf(" stream %u", m->stream);
@@ -402,7 +424,7 @@ static int print_json(struct report *rp, struct json_object *all)
 		{ "time", JOBJ(
 			{ "first_ns", JI64(fi->t_first_ns) },
 			{ "last_ns", JI64(fi->t_last_ns) },
-			{ "duration_ns", JI64(fi->t_last_ns - fi->t_first_ns) },
+			{ "duration_ns", JI64(fi->duration_ns) },
 			{ "clock", JSTR("monotonic") },
 			{ JIF(rp->real_start_ns, "realtime_start_ns"),
 			  JI64(rp->real_start_ns) }) },
@@ -438,6 +460,10 @@ static int print_json(struct report *rp, struct json_object *all)
 			{ "lost_chunks", JU64(fi->n_lost) },
 			{ "conflicts", JU64(fi->n_conflicts) },
 			{ "orphan_parts", JU64(fi->n_orphan_parts) },
+			{ "lost_ranges", JU64(fi->n_lost_ranges) },
+			{ "lost_bytes", JU64(fi->lost_bytes) },
+			{ JIF(fi->lost_records_known, "lost_records"),
+			  JU64(fi->n_lost_records) },
 			{ "metadata_policy_ok", JBOOL(fi->meta_policy_ok) },
 			{ "problems", problems }) });
 	if (!root)
@@ -468,7 +494,9 @@ static int print_json(struct report *rp, struct json_object *all)
 			{ "gap_records", JU64(s->gap_records) },
 			{ "discontinuities", JU64(s->n_discont) },
 			{ "unexplained", JU64(s->n_unexplained) },
-			{ "bad_chunks", JU64(s->n_bad_chunks) }));
+			{ "bad_chunks", JU64(s->n_bad_chunks) },
+			{ "lost_chunks", JU64(s->n_lost_chunks) },
+			{ "lost_records", JU64(s->lost_records) }));
 	}
 	a = json_object_new_array();
 	json_object_object_add(root, "gaps", a);

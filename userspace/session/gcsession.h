@@ -51,6 +51,7 @@ enum gcs_gap_reason {
 	GCS_GAP_KERNEL_OVERFLOW = 2,	/* the kernel buffer overran */
 	GCS_GAP_DISCONNECT = 3,		/* link lost (BLE) */
 	GCS_GAP_WRITER = 4,		/* the writer could not take the data */
+	GCS_GAP_DAMAGED = 5,		/* lost to damage in the file (salvage) */
 };
 
 /* Library error codes, beyond errno (negated like errno values). */
@@ -346,7 +347,13 @@ struct gcs_file_info {
 	uint64_t zstd_stored;		/* of which compressed chunks */
 	/* time: host CLOCK_MONOTONIC over all chunks, markers and gaps */
 	int64_t t_first_ns, t_last_ns;
+	int64_t duration_ns;		/* t_last - t_first, saturated at INT64_MAX */
 	bool meta_policy_ok;
+	/* salvage (format doc 4.5): stretches the walk stepped over */
+	uint64_t n_lost_ranges;
+	uint64_t lost_bytes;		/* bytes in them */
+	uint64_t n_lost_records;	/* records the index lists in them */
+	bool lost_records_known;	/* false: no valid index to name them */
 };
 
 const struct gcs_file_info *gcs_reader_info(const struct gcs_reader *r);
@@ -372,6 +379,12 @@ struct gcs_stream_info {
 	uint64_t n_discont;		/* sequence jumps between chunks */
 	uint64_t n_unexplained;		/* of which no gap record covers */
 	uint64_t n_bad_chunks;		/* chunk metadata impossible for the stream */
+	/*
+	 * Records lost to damage: those of chunks with no valid copy, and the
+	 * sequence numbers missing across a lost range (never "unexplained").
+	 */
+	uint64_t lost_records;
+	uint64_t n_lost_chunks;		/* logical chunks lost, as far as known */
 };
 
 size_t gcs_reader_n_streams(const struct gcs_reader *r);
@@ -446,6 +459,37 @@ size_t gcs_reader_n_clocks(const struct gcs_reader *r);
 const struct gcs_clock_rec *gcs_reader_clock(const struct gcs_reader *r,
 					     size_t i);
 
+/*
+ * A stretch below the durable mark (or anywhere in a closed file) that the
+ * walk could not read: it starts at a record that failed its checks and ends
+ * at the next offset whose record header, salted CRC included, checks out.
+ */
+#define GCS_COUNT_UNKNOWN	UINT32_MAX
+
+struct gcs_lost_range {
+	uint64_t off;
+	uint64_t end;
+	uint32_t n_records;		/* listed there by the index, or GCS_COUNT_UNKNOWN */
+	uint32_t n_chunks;		/* of which CHUNK and ZCHUNK records */
+};
+
+size_t gcs_reader_n_lost_ranges(const struct gcs_reader *r);
+const struct gcs_lost_range *gcs_reader_lost_range(const struct gcs_reader *r,
+						   size_t i);
+/* The index entries of every record in a lost range (only with an index). */
+size_t gcs_reader_lost_records(const struct gcs_reader *r,
+			       const struct gcs_index_entry **e);
+
+/* b - a for host times, saturated instead of overflowing. */
+static inline int64_t gcs_ns_diff(int64_t b, int64_t a)
+{
+	int64_t d;
+
+	if (__builtin_sub_overflow(b, a, &d))
+		return b > a ? INT64_MAX : INT64_MIN;
+	return d;
+}
+
 /* Records of one stream (or GCS_STREAM_NONE: all), in file order. */
 enum gcs_ts_source {
 	GCS_TS_RECORD = 0,		/* carried by the record itself */
@@ -499,13 +543,55 @@ struct gcs_recover_report {
 	uint64_t damaged;		/* damaged records kept (below the mark) */
 	bool wrote_index;
 	uint64_t reclaimed;		/* bytes of superseded raw data punched */
+	/* salvage: what damage cost (format doc section 9) */
+	uint64_t lost_ranges;		/* stretches stepped over (4.5) */
+	uint64_t lost_bytes;
+	uint64_t lost_records;		/* records the index lists there */
+	bool lost_records_known;	/* false: no index named them */
+	uint64_t lost_chunks;		/* logical chunks with no valid copy */
+	uint64_t lost_stream_records;	/* stream records lost to damage */
+	bool refused;			/* in place would cut below the mark */
+	bool wrote_copy;		/* the salvaged copy was written */
+	int waited_ms;			/* waited for a dead writer's lock */
+};
+
+/* Did the damage cost anything? (Then tools exit non-zero.) */
+static inline bool gcs_recover_lost(const struct gcs_recover_report *rep)
+{
+	return rep->lost_durable || rep->damaged || rep->lost_ranges ||
+	       rep->lost_chunks || rep->lost_stream_records;
+}
+
+struct gcs_recover_opts {
+	/*
+	 * Write the salvaged session to this new file (never overwritten) and
+	 * leave the original alone; NULL repairs in place.
+	 */
+	const char *out;
+	/* In place even where that cuts a closed file or below the durable mark. */
+	bool force;
+	/* Longest wait for the lock of a writer that is already dead (ms). */
+	int dead_wait_ms;
 };
 
 /*
  * Repair the tail of a session file in place: cut it after the last valid
  * record, write an index and mark it RECOVERED, all durable. Refuses with
- * -EBUSY while a writer holds the file. Running it again changes nothing.
+ * -EBUSY while a live writer holds the file; a dead writer's lock (a killed
+ * capture whose io_uring the kernel has not torn down yet) is waited for.
+ * Refuses with -GCS_ECORRUPT, changing nothing, where the cut would fall
+ * below the durable mark or into a closed file (rep says what is lost).
+ * Running it again changes nothing.
  */
 int gcs_recover(const char *path, struct gcs_recover_report *rep);
+/*
+ * Is a live process writing @path? True while a writer holds its lock and
+ * is not dead (a killed capture's lock lingers until its io_uring is gone).
+ */
+bool gcs_file_live_writer(const char *path);
+
+/* The same with options: salvage into a new file, or force the cut. */
+int gcs_recover_opts(const char *path, const struct gcs_recover_opts *o,
+		     struct gcs_recover_report *rep);
 
 #endif /* GCSESSION_H */

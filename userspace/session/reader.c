@@ -69,6 +69,13 @@ struct gcs_reader {
 	size_t n_clocks, cap_clocks;
 	struct gcs_index_entry *recs;	/* every valid record, for recovery */
 	size_t n_recs, cap_recs;
+	struct gcs_lost_range *lost;	/* stretches the walk stepped over */
+	size_t n_lost, cap_lost;
+	struct gcs_index_entry *lost_recs; /* the index's entries in them */
+	size_t n_lost_recs, cap_lost_recs;
+	struct gcs_index_entry *idx;	/* the index, loaded to name losses */
+	size_t n_idx;
+	int idx_state;			/* 0 not tried, 1 loaded, -1 none */
 
 	uint8_t *win;			/* read-ahead window */
 	uint64_t win_off;
@@ -560,15 +567,146 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* The walk (4.5): from the first record to the first one that fails. */
+/*
+ * The index of a closed file, read only to name the records a lost range
+ * held: its entries must point, in increasing order, below the index.
+ */
+static void load_index(struct gcs_reader *r)
+{
+	uint64_t ioff = r->hdr.index_off;
+	struct gcs_index_ext x;
+	struct gcs_rec_hdr h;
+
+	r->idx_state = -1;
+	if (r->hdr.state == GCS_STATE_OPEN || ioff < r->hdr.data_start ||
+	    read_rec_hdr(r, ioff, &h) || h.type != GCS_REC_INDEX)
+		return;
+	memcpy(&x, r->hbuf + GCS_REC_HDR_LEN, sizeof(x));
+	if (read_body(r, ioff + h.hdr_len, h.body_len, h.body_crc, &r->zbuf,
+		      &r->zbuf_cap))
+		return;
+	r->idx = malloc(h.body_len ? h.body_len : 1);
+	if (!r->idx)
+		return;
+	memcpy(r->idx, r->zbuf, h.body_len);
+	for (uint32_t i = 0; i < x.n_entries; i++) {
+		if (r->idx[i].off >= ioff || (i && r->idx[i].off <= r->idx[i - 1].off)) {
+			free(r->idx);
+			r->idx = NULL;
+			return;
+		}
+	}
+	r->n_idx = x.n_entries;
+	r->idx_state = 1;
+}
+
+/* First index entry at or after @off. */
+static size_t idx_lower(const struct gcs_index_entry *e, size_t n, uint64_t off)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (e[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * After a record that failed below the durable mark: the next 8-aligned
+ * offset, up to @limit, where a record header checks out. The salted CRC
+ * makes stale or foreign bytes fail, so a match is a record of this file.
+ */
+static int resync(struct gcs_reader *r, uint64_t from, uint64_t limit,
+		  uint64_t *next)
+{
+	uint8_t blk[4096];
+	struct gcs_rec_hdr h;
+
+	limit = gcs_min_u64(limit, r->size - sizeof(h));
+	for (uint64_t p = from; p <= limit;) {
+		size_t n = (size_t)gcs_min_u64(sizeof(blk), r->size - p);
+		int ret = src_read(r, p, blk, n);
+
+		if (ret)
+			return ret;
+		for (size_t i = 0; i + 4 <= n && p + i <= limit; i += GCS_REC_ALIGN) {
+			uint32_t magic;
+
+			memcpy(&magic, blk + i, sizeof(magic));
+			if (magic != GCS_REC_MAGIC)
+				continue;
+			ret = read_rec_hdr(r, p + i, &h);
+			if (!ret || ret == -EPROTONOSUPPORT) {
+				*next = p + i;
+				return 0;
+			}
+			if (ret != -EBADMSG && ret != -ENODATA)
+				return ret;
+		}
+		p += n & ~(size_t)(GCS_REC_ALIGN - 1);
+		if (n < GCS_REC_ALIGN)
+			break;
+	}
+	return -ENOENT;
+}
+
+/* Note the stretch [off, end) as lost, with what the index says it held. */
+static int add_lost(struct gcs_reader *r, uint64_t off, uint64_t end)
+{
+	struct gcs_lost_range *l;
+	int ret;
+
+	ret = GCS_ARRAY_GROW(r->lost, r->n_lost, r->cap_lost);
+	if (ret)
+		return ret;
+	l = &r->lost[r->n_lost++];
+	*l = (struct gcs_lost_range){ .off = off, .end = end,
+				      .n_records = GCS_COUNT_UNKNOWN };
+	r->info.n_lost_ranges++;
+	r->info.lost_bytes += end - off;
+	if (!r->idx_state)
+		load_index(r);
+	if (r->idx_state < 0) {
+		r->info.lost_records_known = false;
+		return 0;
+	}
+	l->n_records = 0;
+	for (size_t i = idx_lower(r->idx, r->n_idx, off);
+	     i < r->n_idx && r->idx[i].off < end; i++) {
+		ret = GCS_ARRAY_GROW(r->lost_recs, r->n_lost_recs,
+				     r->cap_lost_recs);
+		if (ret)
+			return ret;
+		r->lost_recs[r->n_lost_recs++] = r->idx[i];
+		l->n_records++;
+		l->n_chunks += r->idx[i].type == GCS_REC_CHUNK ||
+			       r->idx[i].type == GCS_REC_ZCHUNK;
+		r->info.n_lost_records++;
+	}
+	return 0;
+}
+
+/*
+ * The walk (4.5): from the first record on. Below the durable mark a
+ * record that fails is damage, not the end: the walk resynchronises at the
+ * next valid record header and notes the stretch in between as lost.
+ */
 static int walk(struct gcs_reader *r)
 {
-	uint64_t off = r->hdr.data_start;
+	uint64_t off = r->hdr.data_start, next;
+	uint64_t durable = gcs_min_u64(r->hdr.durable_end, r->size);
 	int ret;
 
 	r->info.tail = GCS_TAIL_CLEAN;
+	r->info.lost_records_known = true;
 	while (off < r->size) {
 		struct gcs_rec_hdr h;
+		uint32_t tail;
 
 		if (r->size - off < sizeof(h)) {
 			uint8_t rest[sizeof(h)];
@@ -588,17 +726,26 @@ static int walk(struct gcs_reader *r)
 			off += h.size;
 			continue;
 		}
-		if (ret == -ENODATA) {
-			r->info.tail = GCS_TAIL_SHORT;
-			break;
-		}
-		if (ret == -EBADMSG) {
+		if (ret == -ENODATA || ret == -EBADMSG) {
 			/*
 			 * No commit word: unwritten space, or a record that
 			 * was never published (4.3). Anything else is torn.
 			 */
-			r->info.tail = h.magic == 0 ? GCS_TAIL_UNCOMMITTED :
-						      GCS_TAIL_TORN;
+			tail = ret == -ENODATA ? GCS_TAIL_SHORT :
+			       h.magic == 0 ? GCS_TAIL_UNCOMMITTED : GCS_TAIL_TORN;
+			if (off < durable) {
+				ret = resync(r, off + GCS_REC_ALIGN, durable, &next);
+				if (ret && ret != -ENOENT)
+					return ret;
+				if (!ret) {
+					ret = add_lost(r, off, next);
+					if (ret)
+						return ret;
+					off = next;
+					continue;
+				}
+			}
+			r->info.tail = tail;
 			break;
 		}
 		if (ret)
@@ -706,6 +853,29 @@ static bool same_chunk(const struct gcs_chunk_info *a,
 	       a->flags == b->flags;
 }
 
+/* Does @off lie in a lost range (4.5)? */
+static bool in_lost(const struct gcs_reader *r, uint64_t off)
+{
+	size_t lo = 0, hi = r->n_lost;
+
+	while (lo < hi) {	/* the first range starting past @off */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->lost[mid].off <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && off < r->lost[lo - 1].end;
+}
+
+static bool pad_at(struct gcs_reader *r, uint64_t off)
+{
+	struct gcs_rec_hdr h;
+
+	return !read_rec_hdr(r, off, &h) && h.type == GCS_REC_PAD;
+}
+
 /* One entry per logical chunk: a raw record and/or a part (8.3). */
 static void merge_chunks(struct gcs_reader *r)
 {
@@ -731,8 +901,13 @@ static void merge_chunks(struct gcs_reader *r)
 			prev->zrec = c->zrec;
 			continue;
 		}
-		if (c->is_part && !r->info.used_index)
-			r->info.n_orphan_parts++;	/* the walk saw no chunk there */
+		/*
+		 * The walk saw no chunk there, and no damage explains it: a
+		 * lost range, or the PAD salvage put over one (9.2).
+		 */
+		if (c->is_part && !r->info.used_index &&
+		    !in_lost(r, c->ci.orig_off) && !pad_at(r, c->ci.orig_off))
+			r->info.n_orphan_parts++;
 		r->chunks[out++] = *c;
 	}
 	r->n_chunks = out;
@@ -753,27 +928,117 @@ static struct gcs_stream_info *stream_by_id(struct gcs_reader *r, uint32_t id)
 	return NULL;
 }
 
-static bool gap_covers(struct gcs_reader *r, uint32_t stream,
-		       const struct gcs_chunk_info *prev,
-		       const struct gcs_chunk_info *cur)
+/*
+ * Gap lookup (4.8) in O(log n): per stream, gaps sorted by where they start
+ * (first_seq, or t_start for gaps of unknown sequence) with the furthest end
+ * seen so far; a jump is explained when some gap starting at or before its
+ * first missing point ends at or after its last.
+ */
+struct gap_key {
+	uint32_t stream;
+	uint64_t start;		/* first_seq, or t_start biased to unsigned */
+	uint64_t end_max;	/* the largest end among this and earlier keys */
+};
+
+static uint64_t t_key(int64_t t)
 {
+	return (uint64_t)t ^ (1ull << 63);	/* keeps the order of int64 */
+}
+
+static int cmp_gap_key(const void *a, const void *b)
+{
+	const struct gap_key *x = a, *y = b;
+
+	if (x->stream != y->stream)
+		return x->stream < y->stream ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+struct gap_table {
+	struct gap_key *seq, *time;
+	size_t n_seq, n_time;
+};
+
+static int gap_table_build(struct gcs_reader *r, struct gap_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->seq = calloc(r->n_gaps + 1, sizeof(*t->seq));
+	t->time = calloc(r->n_gaps + 1, sizeof(*t->time));
+	if (!t->seq || !t->time)
+		return -ENOMEM;
 	for (size_t i = 0; i < r->n_gaps; i++) {
 		const struct gcs_gap *g = &r->gaps[i];
 
-		if (g->stream != stream)
-			continue;
-		if (g->first_seq == GCS_SEQ_UNKNOWN) {
-			if (g->t_start_ns <= cur->t_first_ns &&
-			    g->t_end_ns >= prev->t_last_ns)
-				return true;
-			continue;
-		}
-		if (cur->first_seq > prev->last_seq &&
-		    g->first_seq <= prev->last_seq + 1 &&
-		    g->last_seq >= cur->first_seq - 1)
-			return true;
+		if (g->first_seq == GCS_SEQ_UNKNOWN)
+			t->time[t->n_time++] = (struct gap_key){
+				g->stream, t_key(g->t_start_ns), t_key(g->t_end_ns) };
+		else
+			t->seq[t->n_seq++] = (struct gap_key){
+				g->stream, g->first_seq, g->last_seq };
 	}
-	return false;
+	qsort(t->seq, t->n_seq, sizeof(*t->seq), cmp_gap_key);
+	qsort(t->time, t->n_time, sizeof(*t->time), cmp_gap_key);
+	for (size_t i = 1; i < t->n_seq; i++)
+		if (t->seq[i].stream == t->seq[i - 1].stream &&
+		    t->seq[i - 1].end_max > t->seq[i].end_max)
+			t->seq[i].end_max = t->seq[i - 1].end_max;
+	for (size_t i = 1; i < t->n_time; i++)
+		if (t->time[i].stream == t->time[i - 1].stream &&
+		    t->time[i - 1].end_max > t->time[i].end_max)
+			t->time[i].end_max = t->time[i - 1].end_max;
+	return 0;
+}
+
+static void gap_table_free(struct gap_table *t)
+{
+	free(t->seq);
+	free(t->time);
+}
+
+/* Is there a key of @stream starting at or before @start that ends at or after @end? */
+static bool gap_query(const struct gap_key *k, size_t n, uint32_t stream,
+		      uint64_t start, uint64_t end)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {	/* first key past (stream, start) */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (k[mid].stream < stream ||
+		    (k[mid].stream == stream && k[mid].start <= start))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && k[lo - 1].stream == stream && k[lo - 1].end_max >= end;
+}
+
+static bool gap_covers(const struct gap_table *t, uint32_t stream,
+		       const struct gcs_chunk_info *prev,
+		       const struct gcs_chunk_info *cur)
+{
+	if (gap_query(t->time, t->n_time, stream, t_key(cur->t_first_ns),
+		      t_key(prev->t_last_ns)))
+		return true;
+	return cur->first_seq > prev->last_seq &&
+	       gap_query(t->seq, t->n_seq, stream, prev->last_seq + 1,
+			 cur->first_seq - 1);
+}
+
+/* Does a lost range lie between the records at offsets @a and @b? */
+static bool lost_between(const struct gcs_reader *r, uint64_t a, uint64_t b)
+{
+	size_t lo = 0, hi = r->n_lost;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->lost[mid].off <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->n_lost && r->lost[lo].off < b;
 }
 
 static void widen(struct gcs_reader *r, int64_t a, int64_t b)
@@ -803,8 +1068,15 @@ static void chunk_sizes(struct gcs_reader *r)
 	r->info.stored_bytes = r->info.raw_stored + r->info.zstd_stored;
 }
 
-static void stream_stats(struct gcs_reader *r)
+static int stream_stats(struct gcs_reader *r)
 {
+	struct gap_table gt;
+	int ret = gap_table_build(r, &gt);
+
+	if (ret) {
+		gap_table_free(&gt);
+		return ret;
+	}
 	for (size_t i = 0; i < r->n_gaps; i++) {
 		struct gcs_gap *g = &r->gaps[i];
 		struct gcs_stream_info *s = stream_by_id(r, g->stream);
@@ -836,7 +1108,12 @@ static void stream_stats(struct gcs_reader *r)
 			}
 			if (prev && c->first_seq != prev->last_seq + 1) {
 				s->n_discont++;
-				if (!gap_covers(r, s->id, prev, c))
+				if (c->first_seq > prev->last_seq &&
+				    lost_between(r, prev->orig_off, c->orig_off))
+					/* Damage, not a capture gap: counted as lost. */
+					s->lost_records += c->first_seq -
+							   prev->last_seq - 1;
+				else if (!gap_covers(&gt, s->id, prev, c))
 					s->n_unexplained++;
 			}
 			s->n_chunks++;
@@ -856,6 +1133,15 @@ static void stream_stats(struct gcs_reader *r)
 	for (size_t i = 0; i < r->n_chunks; i++)
 		if (!stream_by_id(r, r->chunks[i].ci.stream))
 			r->info.n_conflicts++;
+	for (size_t i = 0; i < r->n_lost_recs; i++) {
+		struct gcs_stream_info *s = stream_by_id(r, r->lost_recs[i].stream);
+
+		if (s && r->lost_recs[i].type == GCS_REC_CHUNK)
+			s->n_lost_chunks++;
+	}
+	r->info.duration_ns = gcs_ns_diff(r->info.t_last_ns, r->info.t_first_ns);
+	gap_table_free(&gt);
+	return 0;
 }
 
 static bool policy_ok(struct gcs_reader *r)
@@ -881,6 +1167,8 @@ static void reset_tables(struct gcs_reader *r)
 	r->n_gaps = 0;
 	r->n_clocks = 0;
 	r->n_recs = 0;
+	r->n_lost = 0;
+	r->n_lost_recs = 0;
 	memset(&r->info.valid_end, 0,
 	       sizeof(r->info) - offsetof(struct gcs_file_info, valid_end));
 	r->info.used_index = false;
@@ -911,9 +1199,14 @@ static int load(struct gcs_reader *r)
 		if (ret)
 			return ret;
 	}
+	/* Nothing lost, or the index named all of it. */
+	if (!r->n_lost)
+		r->info.lost_records_known = true;
 	merge_chunks(r);
 	chunk_sizes(r);
-	stream_stats(r);
+	ret = stream_stats(r);
+	if (ret)
+		return ret;
 	r->info.meta_policy_ok = policy_ok(r);
 	if (r->flags & GCS_OPEN_VERIFY) {
 		for (size_t i = 0; i < r->n_chunks; i++) {
@@ -925,8 +1218,19 @@ static int load(struct gcs_reader *r)
 				return ret;
 		}
 	}
-	for (size_t i = 0; i < r->n_chunks; i++)
-		r->info.n_lost += r->chunks[i].ci.status == GCS_CHUNK_LOST;
+	for (size_t i = 0; i < r->n_chunks; i++) {
+		const struct gcs_chunk_info *c = &r->chunks[i].ci;
+		struct gcs_stream_info *s;
+
+		if (c->status != GCS_CHUNK_LOST)
+			continue;
+		r->info.n_lost++;
+		s = stream_by_id(r, c->stream);
+		if (s) {
+			s->n_lost_chunks++;
+			s->lost_records += c->n_records;
+		}
+	}
 	return 0;
 }
 
@@ -1027,6 +1331,9 @@ void gcs_reader_close(struct gcs_reader *r)
 	free(r->gaps);
 	free(r->clocks);
 	free(r->recs);
+	free(r->lost);
+	free(r->lost_recs);
+	free(r->idx);
 	free(r->win);
 	free(r->hbuf);
 	free(r->buf);
@@ -1104,6 +1411,24 @@ const struct gcs_clock_rec *gcs_reader_clock(const struct gcs_reader *r,
 					     size_t i)
 {
 	return i < r->n_clocks ? &r->clocks[i] : NULL;
+}
+
+size_t gcs_reader_n_lost_ranges(const struct gcs_reader *r)
+{
+	return r->n_lost;
+}
+
+const struct gcs_lost_range *gcs_reader_lost_range(const struct gcs_reader *r,
+						   size_t i)
+{
+	return i < r->n_lost ? &r->lost[i] : NULL;
+}
+
+size_t gcs_reader_lost_records(const struct gcs_reader *r,
+			       const struct gcs_index_entry **e)
+{
+	*e = r->lost_recs;
+	return r->n_lost_recs;
 }
 
 /* For recovery: every valid record the walk took, in file order. */
@@ -1355,12 +1680,13 @@ int gcs_rec_iter_next(struct gcs_rec_iter *it, struct gcs_record *rec)
 	}
 	if (!rec->ts_clock) {
 		/* Spread evenly over the chunk's host times (10.2). */
-		int64_t span = c->t_last_ns - c->t_first_ns;
+		__int128 span = (__int128)c->t_last_ns - c->t_first_ns;
 
+		/* Between t_first and t_last: no overflow, however far apart. */
 		rec->t_ns = c->t_first_ns;
 		if (c->n_records > 1)
-			rec->t_ns += (int64_t)((__int128)span * it->idx /
-					       (c->n_records - 1));
+			rec->t_ns = (int64_t)(c->t_first_ns + span * it->idx /
+					      (c->n_records - 1));
 		rec->ts_clock = GCS_CLOCK_MONOTONIC;
 		rec->ts_source = GCS_TS_INTERPOLATED;
 	}
