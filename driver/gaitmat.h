@@ -36,7 +36,7 @@ struct gaitmat_transport_ops {
 struct gaitmat *devm_gaitmat_core_probe(struct device *dev,
 					const struct gaitmat_transport_ops *ops,
 					void *priv);
-void gaitmat_core_start(struct gaitmat *gm);
+int gaitmat_core_start(struct gaitmat *gm);
 void gaitmat_core_receive(struct gaitmat *gm, const u8 *data, size_t len);
 
 /* ---- Scan layout --------------------------------------------------------- */
