@@ -1048,16 +1048,11 @@ static void gaitmat_kick(struct gaitmat *gm)
  * A controller that re-announces itself in a loop (new boot id or geometry
  * each time) would have an IIO device with hundreds of channels registered
  * and unregistered as fast as it talks, a uevent and log storm. So
- * registrations closer together than GAITMAT_REREG_QUIET_MS back off: the
- * first comes at once, each later one waits a hold-off that doubles from
- * GAITMAT_HOLDOFF_MIN_MS up to GAITMAT_HOLDOFF_MAX_MS, and the latest
- * announcement is the one registered when it ends. The old device goes at
- * once: it no longer describes the controller.
+ * registrations closer together than GAITMAT_REREG_QUIET_MS back off (see
+ * gaitmat.h); the latest announcement is the one registered when the
+ * hold-off ends. The old device goes at once: it no longer describes the
+ * controller.
  */
-#define GAITMAT_REREG_QUIET_MS	10000
-#define GAITMAT_HOLDOFF_MIN_MS	250
-#define GAITMAT_HOLDOFF_MAX_MS	5000
-
 /* Jiffies until the next registration may happen, 0 for now. */
 static unsigned long gaitmat_reg_wait(struct gaitmat *gm)
 {

@@ -48,11 +48,11 @@ resets=$(grep -c 'fault reset' /tmp/sim.err)
 during=$(( $(registered) - r0 ))
 echo "# $resets reboots in $((t1 - t0)) ms; the driver registered $during devices meanwhile"
 lab_check "the emulator rebooted $RESETS times" test "$resets" -ge $RESETS
-# Back-off from 250 ms doubling to 5 s: about 6 in the first 10 s.
+# Back-off from 250 ms doubling to 2 s: about 7 in the first 6 s.
 lab_check "registrations back off (at most 10 while it rebooted)" test "$during" -le 10
-# The last boot is registered within the longest hold-off (5 s), and
+# The last boot is registered within the longest hold-off (2 s), and
 # nothing changes after that.
-sleep 6
+sleep 3
 lab_check "then the controller's last boot has its device" iio_of_virt
 dev=$(iio_of_virt)
 after=$(( $(registered) - r0 ))
