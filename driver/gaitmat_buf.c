@@ -222,7 +222,11 @@ static void gaitmat_buf_release(struct iio_buffer *buffer)
 	kvfree(b->data);
 	mutex_destroy(&b->lock);
 	kfree(b);
-	/* Last: nothing of this module runs for the buffer after it. */
+	/*
+	 * Last, so nothing of this module runs for the buffer after it (it
+	 * compiles to a tail call on 6.1 and 6.12: module_put() returns
+	 * straight to the IIO core).
+	 */
 	module_put(THIS_MODULE);
 }
 

@@ -1051,9 +1051,9 @@ static void gaitmat_kick(struct gaitmat *gm)
  * registrations closer together than GAITMAT_REREG_QUIET_MS back off (see
  * gaitmat.h); the latest announcement is the one registered when the
  * hold-off ends. The old device goes at once: it no longer describes the
- * controller.
+ * controller. Returns the jiffies until a registration may happen, 0 for
+ * now.
  */
-/* Jiffies until the next registration may happen, 0 for now. */
 static unsigned long gaitmat_reg_wait(struct gaitmat *gm)
 {
 	unsigned long until = gm->reg_at + gm->reg_holdoff;
@@ -1063,6 +1063,7 @@ static unsigned long gaitmat_reg_wait(struct gaitmat *gm)
 	return until - jiffies;
 }
 
+/* A registration happened: the next one close to it waits longer. */
 static void gaitmat_reg_done(struct gaitmat *gm)
 {
 	unsigned long now = jiffies;
