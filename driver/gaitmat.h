@@ -36,8 +36,17 @@ struct gaitmat_transport_ops {
 struct gaitmat *devm_gaitmat_core_probe(struct device *dev,
 					const struct gaitmat_transport_ops *ops,
 					void *priv);
-void gaitmat_core_start(struct gaitmat *gm);
+int gaitmat_core_start(struct gaitmat *gm);
 void gaitmat_core_receive(struct gaitmat *gm, const u8 *data, size_t len);
+
+/*
+ * Re-registration back-off: a registration less than GAITMAT_REREG_QUIET_MS
+ * after the previous one is allowed at once the first time, then waits a
+ * hold-off that doubles from GAITMAT_HOLDOFF_MIN_MS to GAITMAT_HOLDOFF_MAX_MS.
+ */
+#define GAITMAT_REREG_QUIET_MS	10000
+#define GAITMAT_HOLDOFF_MIN_MS	250
+#define GAITMAT_HOLDOFF_MAX_MS	2000
 
 /* ---- Scan layout --------------------------------------------------------- */
 

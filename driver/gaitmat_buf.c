@@ -222,6 +222,12 @@ static void gaitmat_buf_release(struct iio_buffer *buffer)
 	kvfree(b->data);
 	mutex_destroy(&b->lock);
 	kfree(b);
+	/*
+	 * Last, so nothing of this module runs for the buffer after it (it
+	 * compiles to a tail call on 6.1 and 6.12: module_put() returns
+	 * straight to the IIO core).
+	 */
+	module_put(THIS_MODULE);
 }
 
 static const struct iio_buffer_access_funcs gaitmat_buf_access = {
@@ -239,15 +245,25 @@ static const struct iio_buffer_access_funcs gaitmat_buf_access = {
  * gaitmat_buf_alloc() - a new, empty ring buffer of @length scans
  * @length: initial buffer/length (the ring is allocated on enabling)
  *
+ * The buffer pins this module until its release: a process may hold the
+ * buffer's own file (IIO_BUFFER_GET_FD_IOCTL) after the chardev, the IIO
+ * device and the controller are gone, and the IIO core calls the buffer's
+ * access functions, release included, when that file is closed.
+ *
  * Return: the buffer, holding one reference (iio_buffer_put() drops it),
  * or NULL.
  */
 struct iio_buffer *gaitmat_buf_alloc(unsigned int length)
 {
-	struct gaitmat_buf *b = kzalloc(sizeof(*b), GFP_KERNEL);
+	struct gaitmat_buf *b;
 
-	if (!b)
+	if (!try_module_get(THIS_MODULE))
 		return NULL;
+	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	if (!b) {
+		module_put(THIS_MODULE);
+		return NULL;
+	}
 	iio_buffer_init(&b->buffer);
 	b->buffer.access = &gaitmat_buf_access;
 	mutex_init(&b->lock);

@@ -94,8 +94,12 @@ struct gaitmat {
 
 	/* Serialises creating and destroying IIO devices (the work item). */
 	struct mutex lock;
-	struct work_struct work;
+	struct delayed_work work;
 	struct gm_devinfo work_di;	/* the work's copy of pending_di */
+	/* Owned by the work: when it last registered, and the hold-off. */
+	unsigned long reg_at;
+	unsigned long reg_holdoff;
+	bool reg_once;
 	struct delayed_work watchdog;
 
 	/*
@@ -440,9 +444,11 @@ static int gaitmat_command_once(struct gaitmat *gm, struct gaitmat_mat *mat,
 	mutex_lock(&gm->rx_lock);
 	/*
 	 * A device being removed still sends what needs no answer (the STOP
-	 * of its buffer's predisable), but nothing that would wait.
+	 * of its buffer's predisable), but nothing that would wait; a dead
+	 * link sends nothing but the STOP that lets the controller rest.
 	 */
-	if (gm->dead || (mat && (gm->mat != mat || (wait && mat->going)))) {
+	if ((gm->dead && type != GM_T_CMD_STOP) ||
+	    (mat && (gm->mat != mat || (wait && mat->going)))) {
 		mutex_unlock(&gm->rx_lock);
 		return -ENODEV;
 	}
@@ -877,14 +883,20 @@ static int gaitmat_buffer_predisable(struct iio_dev *indio_dev)
 {
 	struct gaitmat_mat *mat = gaitmat_iio_mat(indio_dev);
 	struct gaitmat *gm = mat->gm;
+	bool dead;
 
 	/* Once rx_lock is dropped no push is in flight any more. */
 	mutex_lock(&gm->rx_lock);
 	mat->streaming = false;
+	dead = gm->dead;
 	mutex_unlock(&gm->rx_lock);
 
-	/* Best effort: the device may be going away with its controller. */
-	gaitmat_command(gm, mat, GM_T_CMD_STOP, NULL, 0, false);
+	/*
+	 * Best effort: the device may be going away with its controller. On
+	 * unbind the teardown has sent the STOP already.
+	 */
+	if (!dead)
+		gaitmat_command(gm, mat, GM_T_CMD_STOP, NULL, 0, false);
 	return 0;
 }
 
@@ -1026,22 +1038,55 @@ static struct gaitmat_mat *gaitmat_live_mat(struct gaitmat *gm)
 	return gm->mat && !gm->mat->going ? gm->mat : NULL;
 }
 
-/* Whether a new announcement describes the device already registered. */
-static bool gaitmat_same_controller(const struct gm_devinfo *a,
-				    const struct gm_devinfo *b)
+/* Run the life-cycle work now (or as soon as it is not running). */
+static void gaitmat_kick(struct gaitmat *gm)
 {
-	struct gm_devinfo tmp = *b;
+	mod_delayed_work(system_wq, &gm->work, 0);
+}
 
-	/* Only the rate may change without new channels. */
-	tmp.rate_hz = a->rate_hz;
-	return !memcmp(a, &tmp, sizeof(tmp));
+/*
+ * A controller that re-announces itself in a loop (new boot id or geometry
+ * each time) would have an IIO device with hundreds of channels registered
+ * and unregistered as fast as it talks, a uevent and log storm. So
+ * registrations closer together than GAITMAT_REREG_QUIET_MS back off (see
+ * gaitmat.h); the latest announcement is the one registered when the
+ * hold-off ends. The old device goes at once: it no longer describes the
+ * controller. Returns the jiffies until a registration may happen, 0 for
+ * now.
+ */
+static unsigned long gaitmat_reg_wait(struct gaitmat *gm)
+{
+	unsigned long until = gm->reg_at + gm->reg_holdoff;
+
+	if (!gm->reg_once || !gm->reg_holdoff || time_after_eq(jiffies, until))
+		return 0;
+	return until - jiffies;
+}
+
+/* A registration happened: the next one close to it waits longer. */
+static void gaitmat_reg_done(struct gaitmat *gm)
+{
+	unsigned long now = jiffies;
+
+	if (gm->reg_once &&
+	    time_before(now, gm->reg_at +
+			msecs_to_jiffies(GAITMAT_REREG_QUIET_MS)))
+		gm->reg_holdoff = clamp(2 * gm->reg_holdoff,
+					msecs_to_jiffies(GAITMAT_HOLDOFF_MIN_MS),
+					msecs_to_jiffies(GAITMAT_HOLDOFF_MAX_MS));
+	else
+		gm->reg_holdoff = 0;
+	gm->reg_at = now;
+	gm->reg_once = true;
 }
 
 static void gaitmat_work(struct work_struct *work)
 {
-	struct gaitmat *gm = container_of(work, struct gaitmat, work);
+	struct gaitmat *gm = container_of(to_delayed_work(work),
+					  struct gaitmat, work);
 	struct gm_devinfo *di = &gm->work_di;
 	struct gaitmat_mat *old = NULL, *mat;
+	unsigned long wait = 0;
 	bool add, ask;
 	int ret;
 
@@ -1052,19 +1097,32 @@ static void gaitmat_work(struct work_struct *work)
 		*di = gm->pending_di;
 	gm->pending = false;
 	if (add && !gm->want_remove && gm->mat &&
-	    gaitmat_same_controller(&gm->mat->di, di)) {
+	    gm_devinfo_same(&gm->mat->di, di)) {
 		gm->mat->di.rate_hz = di->rate_hz;
 		add = false;
 	}
 	if (gm->mat && (add || gm->want_remove || gm->dead))
 		old = gaitmat_retire(gm);
 	gm->want_remove = false;
-	ask = gm->want_info && !add;
+	if (add)
+		wait = gaitmat_reg_wait(gm);
+	if (wait) {
+		/* Held off: the announcement waits, a newer one replaces it. */
+		gm->pending = true;
+		add = false;
+	}
+	ask = gm->want_info && !add && !wait;
 	gm->want_info = false;
 	mutex_unlock(&gm->rx_lock);
 
 	if (old)
 		gaitmat_mat_remove(gm, old);
+	if (wait) {
+		dev_info_ratelimited(gm->dev,
+				     "controller %s re-announcing: registering in %u ms\n",
+				     di->serial, jiffies_to_msecs(wait));
+		mod_delayed_work(system_wq, &gm->work, wait);
+	}
 	if (add) {
 		mat = gaitmat_mat_create(gm, di);
 		ret = PTR_ERR_OR_ZERO(mat);
@@ -1098,6 +1156,7 @@ static void gaitmat_work(struct work_struct *work)
 			gaitmat_mat_free(mat->indio_dev);
 			goto err;
 		}
+		gaitmat_reg_done(gm);
 		dev_info(gm->dev,
 			 "controller %s: %u tiles of %ux%u at %u Hz, %s\n",
 			 di->serial, di->n_tiles, di->rows, di->cols,
@@ -1144,7 +1203,7 @@ static void gaitmat_watchdog(struct work_struct *work)
 		dev_info(gm->dev, "controller %s silent for %u ms\n",
 			 mat->di.serial, jiffies_to_msecs(silence));
 		gm->want_remove = true;
-		schedule_work(&gm->work);
+		gaitmat_kick(gm);
 	}
 	/*
 	 * An idle controller sends nothing: ask it to show it is there. One
@@ -1204,14 +1263,14 @@ static void gaitmat_rx_devinfo(struct gaitmat *gm, const u8 *body, size_t len)
 		return;
 	}
 	mat = gaitmat_live_mat(gm);
-	if (mat && !gm->want_remove && gaitmat_same_controller(&mat->di, &di)) {
+	if (mat && !gm->want_remove && gm_devinfo_same(&mat->di, &di)) {
 		mat->di.rate_hz = di.rate_hz;
 		gm->pending = false;
 		return;
 	}
 	gm->pending_di = di;
 	gm->pending = true;
-	schedule_work(&gm->work);
+	gaitmat_kick(gm);
 }
 
 static void gaitmat_rx_status(struct gaitmat *gm, const u8 *body, size_t len)
@@ -1232,10 +1291,14 @@ static void gaitmat_rx_status(struct gaitmat *gm, const u8 *body, size_t len)
 		dev_info(gm->dev, "controller %s reset\n", mat->di.serial);
 		gm->want_remove = true;
 		gm->want_info = true;
-		schedule_work(&gm->work);
+		gaitmat_kick(gm);
 		return;
 	}
-	mat->di.rate_hz = st.rate_hz;
+	/* A rate it never announced: a confused controller, not a rate. */
+	if (!gm_devinfo_has_rate(&mat->di, st.rate_hz))
+		gaitmat_rx_error(gm, -GM_EBODY);
+	else
+		mat->di.rate_hz = st.rate_hz;
 	if (st.scans_dropped > gm->cnt[GAITMAT_CNT_CTRL_DROP])
 		trace_error(gm->id, GAITMAT_ERR_CTRL_DROP, 0,
 			    st.scans_dropped - gm->cnt[GAITMAT_CNT_CTRL_DROP]);
@@ -1419,24 +1482,45 @@ out:
 }
 EXPORT_SYMBOL_NS_GPL(gaitmat_core_receive, GAITMAT);
 
+static void gaitmat_core_teardown(void *data);
+
 /**
  * gaitmat_core_start() - the transport can carry bytes both ways
  * @gm: the link
  *
  * Asks the controller to announce itself (it may have booted before the
- * link came up) and starts watching for silence.
+ * link came up) and starts watching for silence. Registers the core's
+ * teardown with devres, so call it once the transport can send (its port
+ * open, as pms7003 orders it): on unbind devres then runs the teardown
+ * first, and the STOP it sends still reaches the controller.
+ *
+ * Return: 0, or -errno with everything undone.
  */
-void gaitmat_core_start(struct gaitmat *gm)
+int gaitmat_core_start(struct gaitmat *gm)
 {
+	int ret;
+
+	ret = devm_add_action_or_reset(gm->dev, gaitmat_core_teardown, gm);
+	if (ret)
+		return ret;
 	mutex_lock(&gm->rx_lock);
 	gm->last_rx = jiffies;
 	gm->last_ping = jiffies;
 	mutex_unlock(&gm->rx_lock);
 	gaitmat_command(gm, NULL, GM_T_CMD_GET_INFO, NULL, 0, false);
 	schedule_delayed_work(&gm->watchdog, max(gaitmat_silence() / 4, 1UL));
+	return 0;
 }
 EXPORT_SYMBOL_NS_GPL(gaitmat_core_start, GAITMAT);
 
+/*
+ * Unbind or unload, in this order: the link is marked dead (nothing is
+ * received, no command may wait any more) and the command waiting for its
+ * ACK, if any, is aborted, so the command lock is free at once; then the
+ * STOP of a capture goes out while the transport still sends; then the
+ * work items stop and the IIO device goes. devres runs it before the
+ * transport's port closes (see gaitmat_core_start()).
+ */
 static void gaitmat_core_teardown(void *data)
 {
 	struct gaitmat *gm = data;
@@ -1444,19 +1528,16 @@ static void gaitmat_core_teardown(void *data)
 	bool streaming;
 
 	mutex_lock(&gm->rx_lock);
+	gm->dead = true;
+	gaitmat_abort_command(gm);
 	streaming = gm->mat && gm->mat->streaming;
 	mutex_unlock(&gm->rx_lock);
 	/* Unbind or unload while capturing: let the controller rest. */
 	if (streaming)
 		gaitmat_command(gm, NULL, GM_T_CMD_STOP, NULL, 0, false);
 
-	mutex_lock(&gm->rx_lock);
-	gm->dead = true;
-	gaitmat_abort_command(gm);
-	mutex_unlock(&gm->rx_lock);
-
 	cancel_delayed_work_sync(&gm->watchdog);
-	cancel_work_sync(&gm->work);
+	cancel_delayed_work_sync(&gm->work);
 
 	mutex_lock(&gm->lock);
 	mutex_lock(&gm->rx_lock);
@@ -1494,9 +1575,9 @@ static void gaitmat_ida_free(void *data)
  *
  * The transport then feeds gaitmat_core_receive() and calls
  * gaitmat_core_start() once bytes can flow both ways. Everything is undone
- * by devres when @dev is unbound; the transport must stop calling
- * gaitmat_core_receive() before that (devres order does it when the port
- * is opened after this call).
+ * by devres when @dev is unbound: first the teardown gaitmat_core_start()
+ * registered, then the transport's port closes (it was opened after this
+ * call), then what this call allocated.
  *
  * Return: the link, or an ERR_PTR().
  */
@@ -1535,12 +1616,8 @@ struct gaitmat *devm_gaitmat_core_probe(struct device *dev,
 	mutex_init(&gm->rx_lock);
 	mutex_init(&gm->cmd_lock);
 	init_completion(&gm->ack_done);
-	INIT_WORK(&gm->work, gaitmat_work);
+	INIT_DELAYED_WORK(&gm->work, gaitmat_work);
 	INIT_DELAYED_WORK(&gm->watchdog, gaitmat_watchdog);
-
-	ret = devm_add_action_or_reset(dev, gaitmat_core_teardown, gm);
-	if (ret)
-		return ERR_PTR(ret);
 
 	dev_info(dev, "gaitmat link %d\n", gm->id);
 	return gm;

@@ -530,6 +530,43 @@ int gm_parse_devinfo(const u8 *body, size_t len, struct gm_devinfo *di)
 	return gm_check_devinfo(di);
 }
 
+bool gm_devinfo_has_rate(const struct gm_devinfo *di, u16 rate_hz)
+{
+	unsigned int i;
+
+	for (i = 0; i < di->n_rates && i < GM_MAX_RATES; i++)
+		if (di->rates[i] == rate_hz)
+			return true;
+	return false;
+}
+
+bool gm_devinfo_same(const struct gm_devinfo *a, const struct gm_devinfo *b)
+{
+	unsigned int i;
+
+	/* Field by field: padding and unused slots say nothing. */
+	if (strncmp(a->serial, b->serial, sizeof(a->serial)) ||
+	    a->fw_major != b->fw_major || a->fw_minor != b->fw_minor ||
+	    a->fw_patch != b->fw_patch || a->boot_id != b->boot_id ||
+	    a->n_tiles != b->n_tiles || a->rows != b->rows ||
+	    a->cols != b->cols || a->sensel_bits != b->sensel_bits ||
+	    a->pitch_um != b->pitch_um ||
+	    a->full_scale_kpa != b->full_scale_kpa ||
+	    a->n_rates != b->n_rates || a->baud != b->baud ||
+	    a->n_tiles > GM_MAX_TILES || a->n_rates > GM_MAX_RATES)
+		return false;
+	for (i = 0; i < a->n_rates; i++)
+		if (a->rates[i] != b->rates[i])
+			return false;
+	for (i = 0; i < a->n_tiles; i++)
+		if (a->tiles[i].x_mm != b->tiles[i].x_mm ||
+		    a->tiles[i].y_mm != b->tiles[i].y_mm ||
+		    a->tiles[i].orient != b->tiles[i].orient ||
+		    a->tiles[i].flags != b->tiles[i].flags)
+			return false;
+	return true;
+}
+
 long gm_encode_devinfo(const struct gm_devinfo *di, u8 *body, size_t cap)
 {
 	size_t len;

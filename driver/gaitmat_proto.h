@@ -251,6 +251,13 @@ int gm_parse_devinfo(const u8 *body, size_t len, struct gm_devinfo *di);
 int gm_parse_calib(const struct gm_devinfo *di, const u8 *body, size_t len,
 		   struct gm_calib *cal);
 int gm_parse_status(const u8 *body, size_t len, struct gm_status *st);
+/*
+ * Whether two announcements describe the same device: every field but the
+ * current rate (rate_hz), which may change without new channels.
+ */
+bool gm_devinfo_same(const struct gm_devinfo *a, const struct gm_devinfo *b);
+/* Whether @rate_hz is one of the rates @di announced. */
+bool gm_devinfo_has_rate(const struct gm_devinfo *di, u16 rate_hz);
 int gm_parse_ack(const u8 *body, size_t len, struct gm_ack *ack);
 int gm_parse_set_rate(const u8 *body, size_t len, u16 *rate_hz);
 

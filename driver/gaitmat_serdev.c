@@ -58,8 +58,11 @@ static int gaitmat_serdev_probe(struct serdev_device *serdev)
 	serdev_device_set_client_ops(serdev, &gaitmat_serdev_ops);
 
 	/*
-	 * Opened after the core is set up, so devres closes the port (no
-	 * more receive_buf calls) before it tears the core down.
+	 * Opened after the core's memory is set up and before the core
+	 * starts, as pms7003 orders it. On unbind devres then runs the
+	 * core's teardown first, while the port is open (the STOP reaches
+	 * the controller), closes the port (no more receive_buf calls) and
+	 * only then frees the core.
 	 */
 	ret = devm_serdev_device_open(dev, serdev);
 	if (ret)
@@ -72,8 +75,7 @@ static int gaitmat_serdev_probe(struct serdev_device *serdev)
 	if (ret)
 		return dev_err_probe(dev, ret, "cannot set 8N1\n");
 
-	gaitmat_core_start(gm);
-	return 0;
+	return gaitmat_core_start(gm);
 }
 
 static const struct of_device_id gaitmat_serdev_of_match[] = {

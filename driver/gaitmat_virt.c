@@ -99,7 +99,7 @@ static int gaitmat_virt_probe(struct platform_device *pdev)
 	gm = devm_gaitmat_core_probe(dev, &gaitmat_virt_ops, vc);
 	if (IS_ERR(gm))
 		return dev_err_probe(dev, PTR_ERR(gm), "core setup failed\n");
-	/* Registered after the core, so it runs first on unbind. */
+	/* Runs on unbind after the core's teardown (registered by start). */
 	ret = devm_add_action_or_reset(dev, gaitmat_virt_detach, vc);
 	if (ret)
 		return ret;
@@ -107,8 +107,7 @@ static int gaitmat_virt_probe(struct platform_device *pdev)
 	mutex_lock(&vc->lock);
 	vc->gm = gm;
 	mutex_unlock(&vc->lock);
-	gaitmat_core_start(gm);
-	return 0;
+	return gaitmat_core_start(gm);
 }
 
 static struct platform_driver gaitmat_virt_driver = {

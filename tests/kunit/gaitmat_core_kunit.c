@@ -1664,7 +1664,8 @@ static void gmk_test_churn_while_feeding(struct kunit *test)
 		mutex_unlock(&c->lock);
 		KUNIT_ASSERT_EQ(test, gmk_announce(c), 0);
 		KUNIT_EXPECT_TRUE(test, gmk_wait_unregistered(old, GMK_WAIT_MS));
-		cur = gmk_wait_iio(c, old, GMK_WAIT_MS);
+		/* Resets this close together are held off (a loop). */
+		cur = gmk_wait_iio(c, old, GMK_WAIT_MS + GAITMAT_HOLDOFF_MAX_MS);
 		gmk_put_iio(old);
 		KUNIT_ASSERT_NOT_NULL_MSG(test, cur, "round %u", i);
 		snprintf(want, sizeof(want), "%08x", GMK_BOOT_B + i);

@@ -1741,6 +1741,139 @@ static void gm_test_header_layout(struct kunit *test)
 			(long)-GM_ETOOLONG);
 }
 
+/* ---- Comparing announcements --------------------------------------------- */
+
+enum gm_same_change {
+	GM_CHG_RATE, GM_CHG_UNUSED, GM_CHG_SERIAL, GM_CHG_FW, GM_CHG_BOOT,
+	GM_CHG_TILES, GM_CHG_ROWS, GM_CHG_COLS, GM_CHG_PITCH, GM_CHG_SCALE,
+	GM_CHG_RATES, GM_CHG_N_RATES, GM_CHG_BAUD, GM_CHG_TILE_X,
+	GM_CHG_ORIENT, GM_CHG_TFLAGS,
+};
+
+struct gm_same_case {
+	const char *name;
+	enum gm_same_change change;
+	bool same;
+};
+
+static void gm_same_apply(struct gm_devinfo *di, enum gm_same_change change)
+{
+	switch (change) {
+	case GM_CHG_RATE:
+		di->rate_hz = 200;
+		break;
+	case GM_CHG_UNUSED:
+		/* What no field means: slots past the counts, bytes past NUL. */
+		di->rates[di->n_rates] = 400;
+		di->tiles[di->n_tiles].x_mm = 77;
+		di->tiles[di->n_tiles].flags = 0xff;
+		di->serial[sizeof(di->serial) - 1] = 'X';
+		break;
+	case GM_CHG_SERIAL:
+		di->serial[0] ^= 1;
+		break;
+	case GM_CHG_FW:
+		di->fw_patch++;
+		break;
+	case GM_CHG_BOOT:
+		di->boot_id++;
+		break;
+	case GM_CHG_TILES:
+		di->n_tiles--;
+		break;
+	case GM_CHG_ROWS:
+		di->rows++;
+		break;
+	case GM_CHG_COLS:
+		di->cols++;
+		break;
+	case GM_CHG_PITCH:
+		di->pitch_um++;
+		break;
+	case GM_CHG_SCALE:
+		di->full_scale_kpa++;
+		break;
+	case GM_CHG_RATES:
+		di->rates[1] = 120;
+		break;
+	case GM_CHG_N_RATES:
+		di->n_rates--;
+		break;
+	case GM_CHG_BAUD:
+		di->baud = 230400;
+		break;
+	case GM_CHG_TILE_X:
+		di->tiles[1].x_mm++;
+		break;
+	case GM_CHG_ORIENT:
+		di->tiles[0].orient ^= 2;
+		break;
+	case GM_CHG_TFLAGS:
+		di->tiles[1].flags ^= 1;
+		break;
+	}
+}
+
+static const struct gm_same_case gm_same_cases[] = {
+	{ "rate only", GM_CHG_RATE, true },
+	{ "unused slots", GM_CHG_UNUSED, true },
+	{ "serial", GM_CHG_SERIAL, false },
+	{ "firmware", GM_CHG_FW, false },
+	{ "boot id", GM_CHG_BOOT, false },
+	{ "tile count", GM_CHG_TILES, false },
+	{ "rows", GM_CHG_ROWS, false },
+	{ "cols", GM_CHG_COLS, false },
+	{ "pitch", GM_CHG_PITCH, false },
+	{ "full scale", GM_CHG_SCALE, false },
+	{ "rate list", GM_CHG_RATES, false },
+	{ "rate count", GM_CHG_N_RATES, false },
+	{ "baud", GM_CHG_BAUD, false },
+	{ "tile position", GM_CHG_TILE_X, false },
+	{ "tile orientation", GM_CHG_ORIENT, false },
+	{ "tile flags", GM_CHG_TFLAGS, false },
+};
+
+static void gm_same_desc(const struct gm_same_case *c, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s", c->name);
+}
+
+KUNIT_ARRAY_PARAM(gm_same, gm_same_cases, gm_same_desc);
+
+/*
+ * Whether an announcement changes the device is decided field by field:
+ * bytes no field covers (padding, unused slots) never make a difference,
+ * which a memcmp() of the structs would let them make.
+ */
+static void gm_test_devinfo_same(struct kunit *test)
+{
+	const struct gm_same_case *c = test->param_value;
+	struct gm_devinfo *a, *b;
+
+	a = kunit_kmalloc(test, sizeof(*a), GFP_KERNEL);
+	b = kunit_kmalloc(test, sizeof(*b), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	gm_test_devinfo(a, T_TILES, T_ROWS, T_COLS);
+	memcpy(b, a, sizeof(*b));
+	gm_same_apply(b, c->change);
+	KUNIT_EXPECT_EQ(test, gm_devinfo_same(a, b), c->same);
+	KUNIT_EXPECT_EQ(test, gm_devinfo_same(b, a), c->same);
+}
+
+static void gm_test_devinfo_has_rate(struct kunit *test)
+{
+	struct gm_devinfo di;
+
+	gm_test_devinfo(&di, T_TILES, T_ROWS, T_COLS);
+	di.rates[di.n_rates] = 400;	/* past the count: not announced */
+	KUNIT_EXPECT_TRUE(test, gm_devinfo_has_rate(&di, 50));
+	KUNIT_EXPECT_TRUE(test, gm_devinfo_has_rate(&di, 200));
+	KUNIT_EXPECT_FALSE(test, gm_devinfo_has_rate(&di, 120));
+	KUNIT_EXPECT_FALSE(test, gm_devinfo_has_rate(&di, 0));
+	KUNIT_EXPECT_FALSE(test, gm_devinfo_has_rate(&di, 400));
+}
+
 static void gm_test_strerror(struct kunit *test)
 {
 	const char *names[GM_EMAX];
@@ -1776,6 +1909,8 @@ static struct kunit_case gm_proto_cases[] = {
 	KUNIT_CASE(gm_test_small_bodies),
 	KUNIT_CASE(gm_test_header_layout),
 	KUNIT_CASE(gm_test_strerror),
+	KUNIT_CASE_PARAM(gm_test_devinfo_same, gm_same_gen_params),
+	KUNIT_CASE(gm_test_devinfo_has_rate),
 	{}
 };
 

@@ -28,9 +28,12 @@ struct blocked {
 	int poll_ms;
 	pid_t tid;
 	volatile int started;
+	volatile int done;
 	ssize_t ret;
 	int err;
 	short revents;
+	ssize_t read_ret;	/* poll(): the read() after it */
+	int read_err;
 };
 
 static void *blocked_reader(void *arg)
@@ -52,12 +55,16 @@ static void *blocked_reader(void *arg)
 	b->started = 1;
 	if (b->mode == 0) {
 		b->ret = read(fd, buf, b->len);
+		b->err = errno;
 	} else {
 		pfd.fd = fd;
 		b->ret = poll(&pfd, 1, b->poll_ms);
 		b->revents = pfd.revents;
+		b->err = errno;
+		b->read_ret = read(fd, buf, b->len);
+		b->read_err = errno;
 	}
-	b->err = errno;
+	b->done = 1;
 	close(fd);
 	free(buf);
 	return NULL;
@@ -80,6 +87,24 @@ static bool sleeping(pid_t tid)
 	}
 	fclose(f);
 	return s;
+}
+
+/* Times thread @tid gave up the CPU to sleep, from its status; -1 if unknown. */
+static long long wakeups(pid_t tid)
+{
+	char path[64], line[128];
+	long long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %lld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
 }
 
 static int wait_blocked(struct blocked *b, int timeout_ms)
@@ -225,13 +250,17 @@ TEST_F_TIMEOUT(stress, unplug_during_blocked_read, 600)
 }
 
 /*
- * poll() on a device that goes away: the IIO core wakes the poller, then
- * reports no event, so the poll ends at its timeout; a read then says
- * ENODEV. Nothing may hang beyond the timeout.
+ * poll() on a device that goes away: the IIO core wakes the poller at once
+ * (seen as the sleeping thread running again, or its poll ending); 6.1 and
+ * 6.12 then report no event, so the poll itself ends at its timeout. A
+ * read() on the same file then says ENODEV. Nothing hangs beyond that.
  */
 TEST_F_TIMEOUT(stress, unbind_during_poll, 120)
 {
+	long long before, now;
 	struct blocked b;
+	int64_t end;
+	bool woken;
 	pthread_t t;
 	int i;
 
@@ -243,13 +272,28 @@ TEST_F_TIMEOUT(stress, unbind_during_poll, 120)
 		b.node = self->c.devnode;
 		b.len = self->l.bytes;
 		b.mode = 1;
-		b.poll_ms = 500;
+		b.poll_ms = 2000;
 		ASSERT_EQ(0, pthread_create(&t, NULL, blocked_reader, &b));
 		ASSERT_EQ(0, wait_blocked(&b, WAIT_MS));
+		before = wakeups(b.tid);
+		ASSERT_LE(0, before);
 		ASSERT_EQ(0, unbind(&self->c, false));
-		ASSERT_EQ(0, join_within(t, WAIT_MS));
+		/* Woken well before the poll's own timeout. */
+		end = now_ns() + 500 * 1000000ll;
+		woken = false;
+		while (!woken && now_ns() < end) {
+			now = wakeups(b.tid);
+			woken = b.done || now > before;
+			usleep(1000);
+		}
+		EXPECT_TRUE(woken) {
+			TH_LOG("round %d: poller not woken within 500 ms", i);
+		}
+		ASSERT_EQ(0, join_within(t, b.poll_ms + WAIT_MS));
 		EXPECT_LE(0, b.ret);
 		EXPECT_EQ(0, b.revents & POLLIN);
+		EXPECT_EQ(-1, b.read_ret);
+		EXPECT_EQ(ENODEV, b.read_err);
 		ASSERT_EQ(0, unbind(&self->c, true));
 	}
 }

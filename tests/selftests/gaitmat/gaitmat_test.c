@@ -843,6 +843,35 @@ TEST_F(mat, reset_reregisters)
 	close(fd);
 }
 
+/*
+ * A STATUS frame reports the rate the controller runs at: one of those it
+ * announced is taken, one it never announced is not (it is a damaged or
+ * confused frame, and the device's sampling_frequency stays what it was).
+ * Writes to the virtual transport are received before write() returns.
+ */
+TEST_F(mat, status_rate_checked)
+{
+	char buf[64];
+
+	pthread_mutex_lock(&self->c.lock);
+	self->c.di.rate_hz = 200;
+	pthread_mutex_unlock(&self->c.lock);
+	ASSERT_EQ(0, vctl_send_status(&self->c, 0, self->di.boot_id));
+	ASSERT_LT(0, sysfs_read(&self->c, "sampling_frequency", buf,
+				sizeof(buf)));
+	EXPECT_STREQ("200", buf);
+
+	pthread_mutex_lock(&self->c.lock);
+	self->c.di.rate_hz = 123;
+	pthread_mutex_unlock(&self->c.lock);
+	ASSERT_EQ(0, vctl_send_status(&self->c, 0, self->di.boot_id));
+	ASSERT_LT(0, sysfs_read(&self->c, "sampling_frequency", buf,
+				sizeof(buf)));
+	EXPECT_STREQ("200", buf);
+	/* Not a reset either: the device stays. */
+	EXPECT_EQ(0, vctl_find_iio(&self->c));
+}
+
 TEST_F(mat, silence_removes_device)
 {
 	char param[32], buf[64];
