@@ -128,15 +128,18 @@ check_sparse() {
 }
 
 check_selftests() {
-	local out rc p bin
+	local out rc p bin progs
+	# Every program tests/selftests/Makefile names, so a new one is covered.
+	progs=$(sed -n 's/^PROGS := //p' "$top/tests/selftests/Makefile")
+	[ -n "$progs" ] || { tap FAIL "selftests: no PROGS in tests/selftests/Makefile"; return; }
 	# Built afresh each time: a binary left from an earlier build must not
 	# pass for this one. make -k builds every program it can.
-	for p in gaitmat_test gaitmat_stress gaitmat_libiio; do
+	for p in $progs; do
 		rm -f "$build/tests/selftests/gaitmat/$p"
 	done
 	out=$(make --no-print-directory -k -C "$top/tests/selftests" 2>&1)
 	rc=$?
-	for p in gaitmat_test gaitmat_stress gaitmat_libiio; do
+	for p in $progs; do
 		bin=$build/tests/selftests/gaitmat/$p
 		if [ $rc -eq 0 ] && [ -x "$bin" ]; then
 			tap OK "selftest $p builds (-Werror)"
