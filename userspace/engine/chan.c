@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +57,7 @@ int eng_chan_add(struct eng *e, struct eng_source *s,
 		 const struct eng_chan_def *d, struct eng_chan **cp)
 {
 	struct eng_chan *c;
+	struct stat sb;
 	int fl, ret;
 
 	if (d->fd < 0)
@@ -70,6 +72,8 @@ int eng_chan_add(struct eng *e, struct eng_source *s,
 	c->d.label = c->label;
 	fl = fcntl(d->fd, F_GETFL);
 	c->nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	c->pipe_like = !fstat(d->fd, &sb) &&
+		       (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
 	/* Seekable files are read at an explicit offset (works before 5.6). */
 	c->pos = lseek(d->fd, 0, SEEK_CUR);
 	if (c->pos < 0)
@@ -561,9 +565,8 @@ static void rec_read_done(struct eng_chan *c, int res)
 		c->state = CH_IDLE;
 		chan_arm(c);
 		return;
-	default:
-		chan_finish(c, res);
 	}
+	chan_finish(c, res);
 }
 
 /* ---- Messages --------------------------------------------------------------------- */
@@ -758,6 +761,13 @@ static void start_read(struct eng_chan *c)
 		msg_start_read(c);
 }
 
+static bool readable_now(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
 void chan_arm(struct eng_chan *c)
 {
 	struct eng *e = c->e;
@@ -769,8 +779,15 @@ void chan_arm(struct eng_chan *c)
 	if (e->stopping)
 		c->draining = true;
 	if (c->draining) {
-		/* Only what is there already, and never block for it. */
-		if (!c->nonblock || c->drain_rounds >= DRAIN_MAX) {
+		/*
+		 * Only what is there already, and never block for it. io_uring
+		 * may park a read of an empty pipe or socket on a poll even when
+		 * it is O_NONBLOCK, and that read would never come back: ask
+		 * poll() first (a device's poll may wait for a watermark, so
+		 * devices are read as they are).
+		 */
+		if (!c->nonblock || c->drain_rounds >= DRAIN_MAX ||
+		    (c->pipe_like && !readable_now(c->d.fd))) {
 			chan_finish(c, 0);
 			return;
 		}

@@ -16,6 +16,7 @@
 #include "engine/engine_internal.h"
 
 #define SMALL_MAX	4096	/* queued small records before refusing more */
+#define RING_DRAIN_NS	(2 * NS_PER_S)	/* reaping after the ring failed */
 
 int64_t eng_clock_ns(clockid_t id)
 {
@@ -633,7 +634,8 @@ void eng_destroy(struct eng *e)
 	if (e->ring_ok)
 		io_uring_queue_exit(&e->ring);
 	eng_stop_sources(e);
-	for (size_t i = 0; i < e->n_ch; i++)
+	/* The kernel may still complete reads into them: leak, never free. */
+	for (size_t i = 0; i < e->n_ch && !e->inflight; i++)
 		chan_free(e->ch[i]);
 	free(e->ch);
 	for (size_t i = 0; i < e->n_src; i++)
@@ -903,6 +905,10 @@ int eng_run(struct eng *e, int64_t deadline_ns)
 		}
 		if (e->closing && !e->inflight && !e->cancels)
 			break;
+		if (e->ring_failed_at && now - e->ring_failed_at > RING_DRAIN_NS) {
+			e->closing = true;
+			break;		/* what is still in flight never came back */
+		}
 		wait = next_deadline(e) - now;
 		if (wait < 0)
 			wait = 0;
@@ -914,10 +920,17 @@ int eng_run(struct eng *e, int64_t deadline_ns)
 		e->st.submits++;
 		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN &&
 		    ret != -EBUSY) {
-			/* The ring itself failed: nothing more can be read. */
+			/*
+			 * The ring itself failed: stop. Reads still in flight
+			 * target the session's mapping, and io_uring_queue_exit()
+			 * does not wait for them, so go on reaping (the normal
+			 * stopping path) for a bounded time; if they never come
+			 * back, eng_run says so and the file is left alone.
+			 */
 			eng_stop(e, ret);
-			e->closing = true;
-			break;
+			if (!e->ring_failed_at)
+				e->ring_failed_at = now;
+			usleep(1000);	/* a ring that fails at once: don't spin */
 		}
 		n = 0;
 		io_uring_for_each_cqe(&e->ring, head, cqe) {
@@ -938,6 +951,7 @@ int eng_run(struct eng *e, int64_t deadline_ns)
 			eng_stop(e, 0);
 	}
 	e->running = false;
+	e->st.inflight = e->inflight;
 	compact_drain(e);
 	/* What came in during the last moments: markers, a final clock. */
 	quiet_point(e, eng_now(), true);

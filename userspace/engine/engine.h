@@ -246,8 +246,9 @@ int eng_clock(struct eng *e, const struct gcs_clock_sample *c);
 /*
  * Run until eng_stop(), a signal, every channel ending, or @deadline_ns
  * (CLOCK_MONOTONIC; 0: none). Returns 0, or the error that stopped it.
- * Afterwards every channel is drained and nothing is in flight; the
- * caller stops the sources (eng_stop_sources) and closes the writer.
+ * Afterwards every channel is drained and nothing is in flight (even when
+ * the ring failed, unless eng_stats.inflight says otherwise); the caller
+ * stops the sources (eng_stop_sources) and closes the writer.
  */
 int eng_run(struct eng *e, int64_t deadline_ns);
 /* Ask the loop to finish; @err (0 or -errno) becomes eng_run's result. */
@@ -264,6 +265,13 @@ struct eng_stats {
 	uint64_t small_written, small_forced;	/* forced: waited too long */
 	uint64_t markers;
 	int64_t t_start_ns;
+	/*
+	 * Operations still in flight when eng_run returned: 0 unless the ring
+	 * failed and its reads never came back. Then the kernel may still
+	 * write into the session's mapping: leave the writer alone (neither
+	 * close nor abort it) and exit; gaitcap recover repairs the file.
+	 */
+	unsigned int inflight;
 };
 
 void eng_get_stats(const struct eng *e, struct eng_stats *st);

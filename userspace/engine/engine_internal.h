@@ -73,6 +73,7 @@ struct eng_chan {
 	enum chan_state state;
 	bool nonblock;		/* the fd has O_NONBLOCK */
 	bool draining;		/* stopping: read until empty, no polls */
+	bool pipe_like;		/* a pipe, fifo or socket: poll() means data */
 	bool direct;		/* next read without a poll first */
 	bool full;		/* the last read filled what it asked for */
 	int64_t pos;		/* file offset of the next read; -1: none */
@@ -171,6 +172,7 @@ struct eng {
 	unsigned int reservations;	/* slots channels hold */
 
 	bool running, stopping, closing;
+	int64_t ring_failed_at;	/* when the ring itself first failed */
 	int err;
 	int stop_sig;
 	int64_t deadline;

@@ -591,6 +591,14 @@ static void summary(struct capture *c, int run_err)
 			   gcs_strerror(run_err)) : "");
 }
 
+static bool ring_busy(struct eng *e)
+{
+	struct eng_stats es;
+
+	eng_get_stats(e, &es);
+	return es.inflight;
+}
+
 int cmd_capture(int argc, char **argv)
 {
 	struct capture c = {
@@ -707,6 +715,17 @@ int cmd_capture(int argc, char **argv)
 		fprintf(stderr, "gaitcap capture: %s: finishing the file\n",
 			strsignal(eng_stop_signal(c.e)));
 	summary(&c, run_err);
+	if (ring_busy(c.e)) {
+		/*
+		 * The ring failed with reads still in flight into the file's
+		 * mapping: closing (or unmapping) it now could let the kernel
+		 * write elsewhere. Leave it as a killed capture would.
+		 */
+		fprintf(stderr, "gaitcap capture: the ring failed with reads in flight; %s left open: run gaitcap recover %s\n",
+			c.out, c.out);
+		free(meta);
+		return 3;
+	}
 	ret = gcs_writer_close(c.w);
 	if (ret == -EBUSY)
 		gcs_writer_abort(c.w);	/* a sync never finished: as if killed */
