@@ -409,12 +409,12 @@ static void quiet_point(struct eng *e, int64_t now, bool force)
 	size_t i;
 	int ret;
 
-	if (!e->reservations) {
-		/* Every commit so far is published: a safe durability mark. */
-		for (i = 0; i < e->n_ch; i++) {
-			e->ch[i]->pub_records = e->ch[i]->st.records;
-			e->ch[i]->pub_t = e->ch[i]->st.t_last_ns;
-		}
+	{
+		struct gcs_writer_stats ws;
+
+		gcs_writer_stats(e->w, &ws);
+		for (i = 0; i < e->n_ch; i++)
+			chan_committed(e->ch[i], ws.committed_end);
 	}
 	if (!force && e->reservations) {
 		bool late = e->n_small && now - e->small[0].queued_ns >=

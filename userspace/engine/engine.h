@@ -167,8 +167,14 @@ struct eng_chan_def {
 	void *priv;
 };
 
+/*
+ * Records counted in three steps (the words of gcsession.h): sealed (read
+ * and handed to the writer: `records`, `bytes`, `chunks`), committed
+ * (readers see them and a kill -9 keeps them; with several channels a
+ * sealed chunk waits for every earlier reservation) and durable.
+ */
 struct eng_chan_stats {
-	uint64_t records, bytes, chunks;
+	uint64_t records, bytes, chunks;	/* sealed */
 	uint64_t reads, polls, eagain, eintr, partial;
 	uint64_t gaps;			/* gap records written */
 	uint64_t lost;			/* records they say are missing */
@@ -185,6 +191,9 @@ struct eng_chan_stats {
 	uint64_t first_seq, last_seq;
 	int64_t t_first_ns, t_last_ns;	/* of records, host monotonic */
 	double rate_hz;			/* records per second, recent */
+	/* Committed: a reader sees them, the process dying loses none. */
+	uint64_t committed_records;
+	int64_t committed_t_ns;		/* time of the last committed record */
 	/* As of the last completed durability sync: survives power loss. */
 	uint64_t durable_records;
 	int64_t durable_t_ns;		/* time of the last durable record */

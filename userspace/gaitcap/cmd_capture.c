@@ -302,15 +302,16 @@ static void status(struct eng *e, void *ctx, int64_t now)
 
 		eng_chan_get_stats(ch, &st);
 		fmt_bytes(sz, sizeof(sz), (double)st.bytes);
-		fmt_dur(dur, sizeof(dur), st.records ?
-			(double)(st.t_last_ns - st.t_first_ns) / 1e9 : 0);
+		/* Committed: what a kill -9 now would keep (docs/capture.md). */
+		fmt_dur(dur, sizeof(dur), st.committed_records ?
+			(double)(st.committed_t_ns - st.t_first_ns) / 1e9 : 0);
 		dev[0] = '\0';
 		if (s && s->ops->describe && latest_of_source(e, i))
 			s->ops->describe(s, dev, sizeof(dev));
 		fprintf(stderr, "%s%-6s %7.1f Hz  frames %-9" PRIu64 " drops %-6" PRIu64
 			" gaps %-4" PRIu64 " peak %-5" PRIu32 " %10s  %s  %s%s%s%s\n",
 			c->tty ? "\r\033[K" : "gaitcap: ", eng_chan_label(ch),
-			st.ended ? 0.0 : st.rate_hz, st.records, st.lost, st.gaps,
+			st.ended ? 0.0 : st.rate_hz, st.committed_records, st.lost, st.gaps,
 			st.peak_records, sz, dur, disk, st.ended ? "  ended" : "",
 			*dev ? "  " : "", dev);
 		c->lines++;
