@@ -31,6 +31,29 @@ int64_t eng_now(void)
 	return eng_clock_ns(CLOCK_MONOTONIC);
 }
 
+void eng_clock_map_init(struct eng_clock_map *m, clockid_t id)
+{
+	m->id = id;
+	m->off = 0;
+	m->at = INT64_MIN;
+}
+
+int64_t eng_clock_map(struct eng_clock_map *m, int64_t t)
+{
+	int64_t m0, c, m1;
+
+	if (m->id == CLOCK_MONOTONIC || !t)
+		return t;
+	m0 = eng_now();
+	if (m->at != INT64_MIN && m0 - m->at < 100 * NS_PER_MS)
+		return t - m->off;
+	c = eng_clock_ns(m->id);
+	m1 = eng_now();
+	m->off = c - (m0 + (m1 - m0) / 2);
+	m->at = m1;
+	return t - m->off;
+}
+
 static const char *const mode_names[] = {
 	[ENG_IO_AUTO] = "auto",
 	[ENG_IO_POLL_FIRST] = "poll-first",
