@@ -421,6 +421,16 @@ static int small_write(struct eng *e, const struct small_item *it)
 	return -EINVAL;
 }
 
+/* What each channel has committed so far (file order: the writer knows). */
+static void committed_update(struct eng *e)
+{
+	struct gcs_writer_stats ws;
+
+	gcs_writer_stats(e->w, &ws);
+	for (size_t i = 0; i < e->n_ch; i++)
+		chan_committed(e->ch[i], ws.committed_end);
+}
+
 /*
  * Write what waits when no channel holds a reservation, or anyway once the
  * oldest item has waited small_delay_ms (a read may hold its reservation
@@ -432,13 +442,7 @@ static void quiet_point(struct eng *e, int64_t now, bool force)
 	size_t i;
 	int ret;
 
-	{
-		struct gcs_writer_stats ws;
-
-		gcs_writer_stats(e->w, &ws);
-		for (i = 0; i < e->n_ch; i++)
-			chan_committed(e->ch[i], ws.committed_end);
-	}
+	committed_update(e);
 	if (!force && e->reservations) {
 		bool late = e->n_small && now - e->small[0].queued_ns >=
 				(int64_t)e->o.small_delay_ms * NS_PER_MS;
