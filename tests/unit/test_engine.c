@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <liburing.h>
 
 #include "engine/engine.h"
 #include "test_engine_util.h"
@@ -38,6 +39,47 @@ int __wrap_fallocate(int fd, int mode, off_t off, off_t len)
 		return -1;
 	}
 	return __real_fallocate(fd, mode, off, len);
+}
+
+/* ---- A ring that fails once, as io_uring_enter() can (ENOMEM...) ------------ */
+
+static int ring_fail_in;	/* fail the Nth wait from now; 0: never */
+
+int __real_io_uring_submit_and_wait_timeout(struct io_uring *ring,
+					    struct io_uring_cqe **cqe,
+					    unsigned int n,
+					    struct __kernel_timespec *ts,
+					    sigset_t *sigmask);
+int __wrap_io_uring_submit_and_wait_timeout(struct io_uring *ring,
+					    struct io_uring_cqe **cqe,
+					    unsigned int n,
+					    struct __kernel_timespec *ts,
+					    sigset_t *sigmask);
+int __wrap_io_uring_submit_and_wait_timeout(struct io_uring *ring,
+					    struct io_uring_cqe **cqe,
+					    unsigned int n,
+					    struct __kernel_timespec *ts,
+					    sigset_t *sigmask)
+{
+	if (ring_fail_in && !--ring_fail_in)
+		return -ENOMEM;
+	return __real_io_uring_submit_and_wait_timeout(ring, cqe, n, ts,
+						       sigmask);
+}
+
+/* ---- A durability sync the kernel fails: its fd swapped for a pipe's --------- */
+
+static int bad_sync_fd = -1;	/* IORING_OP_FSYNC on a pipe: -EINVAL */
+
+int __real_gcs_writer_sync_begin(struct gcs_writer *w, struct gcs_sync *s);
+int __wrap_gcs_writer_sync_begin(struct gcs_writer *w, struct gcs_sync *s);
+int __wrap_gcs_writer_sync_begin(struct gcs_writer *w, struct gcs_sync *s)
+{
+	int ret = __real_gcs_writer_sync_begin(w, s);
+
+	if (!ret && bad_sync_fd >= 0)
+		s->fd = bad_sync_fd;
+	return ret;
 }
 
 /* ---- Fixture ---------------------------------------------------------------- */
@@ -216,6 +258,33 @@ static void test_engine_mode_names(void **state)
 		assert_int_equal(back, m);
 	}
 	assert_int_equal(eng_io_mode_parse("fast", &m), -EINVAL);
+}
+
+/* Realtime and boottime stamps land on the monotonic timeline. */
+static void test_engine_clock_map(void **state)
+{
+	static const clockid_t ids[] = { CLOCK_REALTIME, CLOCK_BOOTTIME };
+	struct eng_clock_map m;
+	struct timespec ts;
+
+	(void)state;
+	eng_clock_map_init(&m, CLOCK_MONOTONIC);
+	assert_int_equal(eng_clock_map(&m, 12345), 12345);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		int64_t t, mono0, mono1, got;
+
+		eng_clock_map_init(&m, ids[i]);
+		for (int k = 0; k < 3; k++) {	/* measured, then cached */
+			mono0 = mono();
+			clock_gettime(ids[i], &ts);
+			t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+			mono1 = mono();
+			got = eng_clock_map(&m, t);
+			assert_true(got >= mono0 - 2000000 && got <= mono1 + 2000000);
+		}
+		/* An older stamp stays as far back. */
+		assert_int_equal(eng_clock_map(&m, t - 5000000000ll), got - 5000000000ll);
+	}
 }
 
 /* ---- A pipe in every mode, records cut into odd pieces ----------------------- */
@@ -759,6 +828,71 @@ static void test_engine_sync_on_ring(void **state)
 	run_durable(*state, false);
 }
 
+/*
+ * IORING_OP_FSYNC fails: the capture stops, and the writer knows it. It
+ * claims nothing more (close fails, the header says why), where it used to
+ * stay busy waiting for a sync that would never end.
+ */
+static void test_engine_sync_failure_marks_file(void **state)
+{
+	struct te_feeder fd = { .count = 1000, .seed = 3 };	/* < a pipe */
+	struct fx *f = *state;
+	struct gcs_writer_stats ws;
+	struct gcs_recover_report rep;
+	struct gcs_disk_header h[2];
+	struct gcs_writer *w;
+	struct eng_source *s;
+	struct eng *e;
+	char spec[128];
+	uint64_t mark;
+	int p[2], bad[2], hfd;
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(bad), 0);
+	w = te_writer(f->path, false);
+	e = mkeng(w, ENG_IO_AUTO, false);
+	if (!eng_features(e)->sync_on_ring) {
+		eng_destroy(e);
+		gcs_writer_close(w);
+		skip();		/* no IORING_OP_FSYNC on this kernel */
+	}
+	gcs_writer_stats(w, &ws);
+	mark = ws.durable_end;
+	assert_int_equal(eng_source_fd_create(&s, src_spec(p[0], spec,
+							   sizeof(spec), true)), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	fd.fd = p[1];
+	assert_int_equal(te_feeder_start(&fd), 0);
+	te_feeder_join(&fd);
+	bad_sync_fd = bad[0];
+	assert_int_equal(eng_run(e, mono() + 10ll * 1000000000), -EINVAL);
+	bad_sync_fd = -1;
+	gcs_writer_stats(w, &ws);
+	assert_int_equal(ws.failed, -EINVAL);
+	assert_int_equal(ws.sync_error, -EINVAL);
+	assert_int_equal(ws.durable_end, mark);
+	assert_true(ws.committed_end > mark);
+	eng_destroy(e);
+	assert_int_equal(gcs_writer_close(w), -EINVAL);
+	hfd = open(f->path, O_RDONLY);
+	assert_true(hfd >= 0);
+	assert_int_equal(pread(hfd, h, sizeof(h[0]), 0), sizeof(h[0]));
+	assert_int_equal(pread(hfd, &h[1], sizeof(h[1]), GCS_BLOCK), sizeof(h[1]));
+	close(hfd);
+	if (h[0].generation > h[1].generation)
+		h[1] = h[0];
+	assert_int_equal(h[1].state, GCS_STATE_OPEN);
+	assert_int_equal(h[1].sync_error, EINVAL);
+	assert_int_equal(h[1].durable_end, mark);
+	/* Recovery keeps the records, not a durable mark over them. */
+	assert_int_equal(gcs_recover(f->path, &rep), 0);
+	assert_int_equal(te_check_stream(f->path, 0, NULL, 0), 1000);
+	for (int i = 0; i < 2; i++) {
+		close(p[i]);
+		close(bad[i]);
+	}
+}
+
 static void test_engine_sync_blocking(void **state)
 {
 	run_durable(*state, true);
@@ -843,6 +977,124 @@ static void test_engine_disk_full_ends_session(void **state)
 	gcs_reader_close(r);
 }
 
+/*
+ * The ring fails while a read waits in it (fast poll: a read is always in
+ * flight into the file's mapping). eng_run must not return before that
+ * read is back, or the writer would be closed (unmapped) under it.
+ */
+static void test_engine_ring_failure_drains(void **state)
+{
+	struct te_feeder fd = { .count = 1000, .seed = 8 };	/* < a pipe */
+	struct fx *f = *state;
+	struct eng_chan_stats st;
+	struct eng_stats es;
+	struct gcs_writer *w;
+	struct eng_source *s;
+	struct eng *e;
+	char spec[128];
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	w = te_writer(f->path, false);
+	e = mkeng(w, ENG_IO_FAST_POLL, false);
+	assert_int_equal(eng_source_fd_create(&s, src_spec(p[0], spec,
+							   sizeof(spec), true)), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	fd.fd = p[1];
+	assert_int_equal(te_feeder_start(&fd), 0);
+	te_feeder_join(&fd);		/* all in the pipe, which stays open */
+	ring_fail_in = 40;
+	assert_int_equal(eng_run(e, mono() + 30ll * 1000000000), -ENOMEM);
+	ring_fail_in = 0;
+	eng_get_stats(e, &es);
+	assert_int_equal(es.inflight, 0);
+	eng_chan_get_stats(eng_chan_at(e, 0), &st);
+	assert_true(st.ended);
+	eng_destroy(e);
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(te_check_stream(f->path, 0, NULL, 0), (long)st.records);
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
+ * Two channels: a read of the idle one holds a reservation (fast poll), so
+ * the busy one's chunks are sealed behind it but not committed. What the
+ * status counts as committed must be what a reader (or a kill -9) finds.
+ */
+struct commit_watch {
+	struct fx *f;
+	unsigned int ticks, behind;
+	uint64_t over;		/* committed_records beyond what was visible */
+};
+
+static void commit_tick(struct eng *e, void *ctx, int64_t now)
+{
+	struct commit_watch *cw = ctx;
+	struct eng_chan_stats st;
+	long seen;
+
+	(void)now;
+	eng_chan_get_stats(eng_chan_at(e, 1), &st);
+	seen = te_check_stream(cw->f->path, 1, NULL, 0);
+	assert_true(seen >= 0);
+	if (st.committed_records > (uint64_t)seen)
+		cw->over += st.committed_records - (uint64_t)seen;
+	if (st.records > (uint64_t)seen)
+		cw->behind++;
+	cw->ticks++;
+}
+
+static void test_engine_committed_counts_file_order(void **state)
+{
+	/* Slowly: the writer holds at most 64 sealed chunks behind a slot. */
+	struct te_feeder fd = { .forever = true, .pause_us = 25000, .seed = 9 };
+	struct fx *f = *state;
+	struct commit_watch cw = { .f = f };
+	struct eng_chan_stats st;
+	struct gcs_writer *w;
+	struct eng_source *s;
+	struct eng *e;
+	char spec[128];
+	int idle[2], busy[2];
+
+	assert_int_equal(pipe(idle), 0);
+	assert_int_equal(pipe(busy), 0);
+	w = te_writer(f->path, false);
+	e = mkeng(w, ENG_IO_FAST_POLL, false);
+	if (eng_features(e)->io_mode != ENG_IO_FAST_POLL) {
+		eng_destroy(e);
+		gcs_writer_close(w);
+		skip();		/* no fast poll: reads never wait holding a slot */
+	}
+	assert_int_equal(eng_source_fd_create(&s, src_spec(idle[0], spec,
+							   sizeof(spec), true)), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	assert_int_equal(eng_source_fd_create(&s, src_spec(busy[0], spec,
+							   sizeof(spec), true)), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	eng_set_tick(e, 100, commit_tick, &cw);
+	fd.fd = busy[1];
+	assert_int_equal(te_feeder_start(&fd), 0);
+	assert_int_equal(eng_run(e, mono() + 1000ll * 1000000), 0);
+	fd.stop = true;
+	te_feeder_join(&fd);
+	assert_true(cw.ticks >= 5);
+	assert_true(cw.behind >= 3);	/* sealed, not committed: it happened */
+	assert_int_equal(cw.over, 0);
+	/* Stopped: nothing holds a reservation, everything sealed is committed. */
+	eng_chan_get_stats(eng_chan_at(e, 1), &st);
+	assert_true(st.records > 0);
+	assert_int_equal(st.committed_records, st.records);
+	eng_destroy(e);
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(te_check_stream(f->path, 1, NULL, 0), (long)st.records);
+	for (int i = 0; i < 2; i++) {
+		close(idle[i]);
+		close(busy[i]);
+	}
+}
+
 int main(void)
 {
 	/* Feeders write into pipes the engine closes at the end. */
@@ -850,6 +1102,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_engine_probe_features),
 		cmocka_unit_test(test_engine_mode_names),
+		cmocka_unit_test(test_engine_clock_map),
 		cmocka_unit_test_setup_teardown(test_engine_pipe_poll_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_pipe_fast_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_pipe_async, setup, teardown),
@@ -862,9 +1115,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_signal_stops_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_control_markers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_sync_on_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_sync_failure_marks_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_sync_blocking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_compaction_worker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_disk_full_ends_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_ring_failure_drains, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_committed_counts_file_order, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

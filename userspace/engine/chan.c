@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +57,7 @@ int eng_chan_add(struct eng *e, struct eng_source *s,
 		 const struct eng_chan_def *d, struct eng_chan **cp)
 {
 	struct eng_chan *c;
+	struct stat sb;
 	int fl, ret;
 
 	if (d->fd < 0)
@@ -70,6 +72,8 @@ int eng_chan_add(struct eng *e, struct eng_source *s,
 	c->d.label = c->label;
 	fl = fcntl(d->fd, F_GETFL);
 	c->nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	c->pipe_like = !fstat(d->fd, &sb) &&
+		       (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
 	/* Seekable files are read at an explicit offset (works before 5.6). */
 	c->pos = lseek(d->fd, 0, SEEK_CUR);
 	if (c->pos < 0)
@@ -186,6 +190,44 @@ static int rec_reserve(struct eng_chan *c, uint32_t cap)
 	return 0;
 }
 
+/*
+ * Committed, not just sealed: a chunk is committed (readers see it, it
+ * survives a kill) once every earlier reservation of any channel is, and
+ * the writer's committed end has passed its offset.
+ */
+void chan_committed(struct eng_chan *c, uint64_t committed_end)
+{
+	while (c->n_seal && c->seal[c->seal_head].off < committed_end) {
+		c->pub_records = c->seal[c->seal_head].records;
+		c->pub_t = c->seal[c->seal_head].t;
+		c->seal_head = (c->seal_head + 1) % CHAN_SEALS;
+		c->n_seal--;
+	}
+	c->st.committed_records = c->pub_records;
+	c->st.committed_t_ns = c->pub_t;
+}
+
+/* The chunk at @off holds the channel's records up to st.records. */
+static void sealed(struct eng_chan *c, uint64_t off)
+{
+	struct gcs_writer_stats ws;
+	unsigned int i;
+
+	gcs_writer_stats(c->e->w, &ws);
+	chan_committed(c, ws.committed_end);
+	if (c->n_seal == CHAN_SEALS) {
+		/* Cannot happen (the writer has fewer slots): undercount. */
+		i = (c->seal_head + c->n_seal - 1) % CHAN_SEALS;
+	} else {
+		i = (c->seal_head + c->n_seal) % CHAN_SEALS;
+		c->n_seal++;
+	}
+	c->seal[i].off = off;
+	c->seal[i].records = c->st.records;
+	c->seal[i].t = c->st.t_last_ns;
+	chan_committed(c, ws.committed_end);
+}
+
 static void rec_info(struct eng_chan *c, const uint8_t *rec, uint64_t index,
 		     struct eng_rec_info *ri)
 {
@@ -256,6 +298,7 @@ static int rec_take(struct eng_chan *c, int64_t now)
 	uint64_t seq0, prev;
 	int64_t tmin, tmax;
 	uint32_t n, k, rest;
+	uint64_t off;
 	bool gap;
 	int ret;
 
@@ -309,6 +352,7 @@ static int rec_take(struct eng_chan *c, int64_t now)
 			.last_seq = seq0 + k - 1, .t_first_ns = tmin,
 			.t_last_ns = tmax, .flags = GCS_CHUNK_F_CONTIGUOUS,
 		};
+		off = c->slot->off;
 		ret = gcs_writer_commit(c->e->w, c->slot, &m);
 		c->slot = NULL;
 		c->fill = 0;
@@ -326,6 +370,7 @@ static int rec_take(struct eng_chan *c, int64_t now)
 		c->st.chunks++;
 		c->st.last_seq = m.last_seq;
 		c->st.t_last_ns = tmax;
+		sealed(c, off);
 		c->have_seq = true;
 		c->next_seq = m.last_seq + 1;
 		c->last_t = tmax;
@@ -561,9 +606,8 @@ static void rec_read_done(struct eng_chan *c, int res)
 		c->state = CH_IDLE;
 		chan_arm(c);
 		return;
-	default:
-		chan_finish(c, res);
 	}
+	chan_finish(c, res);
 }
 
 /* ---- Messages --------------------------------------------------------------------- */
@@ -571,6 +615,8 @@ static void rec_read_done(struct eng_chan *c, int res)
 static int msg_commit(struct eng_chan *c)
 {
 	struct gcs_chunk_meta m;
+	struct gcs_slot *slot;
+	uint64_t off = 0;
 	int ret;
 
 	if (!c->stage_n)
@@ -582,7 +628,13 @@ static int msg_commit(struct eng_chan *c)
 		.t_first_ns = c->stage_t_first, .t_last_ns = c->stage_t_last,
 		.flags = GCS_CHUNK_F_CONTIGUOUS,
 	};
-	ret = gcs_writer_write_chunk(c->e->w, c->d.stream, c->stage, &m);
+	/* gcs_writer_write_chunk() by hand, to know where the chunk went. */
+	ret = gcs_writer_reserve(c->e->w, c->d.stream, m.len, &slot);
+	if (!ret) {
+		off = slot->off;
+		memcpy(slot->data, c->stage, m.len);
+		ret = gcs_writer_commit(c->e->w, slot, &m);
+	}
 	if (!ret) {
 		if (!c->st.records) {
 			c->st.first_seq = m.first_seq;
@@ -593,6 +645,7 @@ static int msg_commit(struct eng_chan *c)
 		c->st.chunks++;
 		c->st.last_seq = m.last_seq;
 		c->st.t_last_ns = m.t_last_ns;
+		sealed(c, off);
 	}
 	c->stage_len = 0;
 	c->stage_n = 0;
@@ -758,6 +811,13 @@ static void start_read(struct eng_chan *c)
 		msg_start_read(c);
 }
 
+static bool readable_now(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
 void chan_arm(struct eng_chan *c)
 {
 	struct eng *e = c->e;
@@ -769,8 +829,15 @@ void chan_arm(struct eng_chan *c)
 	if (e->stopping)
 		c->draining = true;
 	if (c->draining) {
-		/* Only what is there already, and never block for it. */
-		if (!c->nonblock || c->drain_rounds >= DRAIN_MAX) {
+		/*
+		 * Only what is there already, and never block for it. io_uring
+		 * may park a read of an empty pipe or socket on a poll even when
+		 * it is O_NONBLOCK, and that read would never come back: ask
+		 * poll() first (a device's poll may wait for a watermark, so
+		 * devices are read as they are).
+		 */
+		if (!c->nonblock || c->drain_rounds >= DRAIN_MAX ||
+		    (c->pipe_like && !readable_now(c->d.fd))) {
 			chan_finish(c, 0);
 			return;
 		}

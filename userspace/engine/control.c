@@ -97,7 +97,7 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 {
 	uint32_t code = 0, stream = GCS_STREAM_NONE;
 	int64_t value = 0, t = 0;
-	uint64_t frames = 0, lost = 0, gaps = 0, bytes = 0, durable = 0;
+	uint64_t frames = 0, lost = 0, gaps = 0, bytes = 0, durable = 0, committed = 0;
 	int64_t durable_t = 0;
 	uint32_t peak = 0;	/* most frames one read of a channel brought */
 	int ret;
@@ -130,6 +130,7 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 	if (!strcmp(req, "STATUS")) {
 		for (size_t i = 0; i < e->n_ch; i++) {
 			frames += e->ch[i]->st.records;
+			committed += e->ch[i]->st.committed_records;
 			lost += e->ch[i]->st.lost;
 			gaps += e->ch[i]->st.gaps;
 			bytes += e->ch[i]->st.bytes;
@@ -141,11 +142,13 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 		}
 		/* durable_*: what a power loss now would keep, at least. */
 		snprintf(c->reply, sizeof(c->reply),
-			 "OK frames=%" PRIu64 " bytes=%" PRIu64 " gaps=%" PRIu64
+			 "OK frames=%" PRIu64 " committed_frames=%" PRIu64
+			 " bytes=%" PRIu64 " gaps=%" PRIu64
 			 " lost=%" PRIu64 " chans=%zu markers=%" PRIu64
 			 " durable_frames=%" PRIu64 " durable_t=%" PRId64
 			 " now=%" PRId64 " stopping=%d peak_frames=%" PRIu32,
-			 frames, bytes, gaps, lost, e->n_ch, e->st.markers,
+			 frames, committed, bytes, gaps, lost, e->n_ch,
+			 e->st.markers,
 			 durable, durable_t, eng_now(), e->stopping, peak);
 		return;
 	}

@@ -16,6 +16,7 @@
 #include "engine/engine_internal.h"
 
 #define SMALL_MAX	4096	/* queued small records before refusing more */
+#define RING_DRAIN_NS	(2 * NS_PER_S)	/* reaping after the ring failed */
 
 int64_t eng_clock_ns(clockid_t id)
 {
@@ -28,6 +29,29 @@ int64_t eng_clock_ns(clockid_t id)
 int64_t eng_now(void)
 {
 	return eng_clock_ns(CLOCK_MONOTONIC);
+}
+
+void eng_clock_map_init(struct eng_clock_map *m, clockid_t id)
+{
+	m->id = id;
+	m->off = 0;
+	m->at = INT64_MIN;
+}
+
+int64_t eng_clock_map(struct eng_clock_map *m, int64_t t)
+{
+	int64_t m0, c, m1;
+
+	if (m->id == CLOCK_MONOTONIC || !t)
+		return t;
+	m0 = eng_now();
+	if (m->at != INT64_MIN && m0 - m->at < 100 * NS_PER_MS)
+		return t - m->off;
+	c = eng_clock_ns(m->id);
+	m1 = eng_now();
+	m->off = c - (m0 + (m1 - m0) / 2);
+	m->at = m1;
+	return t - m->off;
 }
 
 static const char *const mode_names[] = {
@@ -397,6 +421,16 @@ static int small_write(struct eng *e, const struct small_item *it)
 	return -EINVAL;
 }
 
+/* What each channel has committed so far (file order: the writer knows). */
+static void committed_update(struct eng *e)
+{
+	struct gcs_writer_stats ws;
+
+	gcs_writer_stats(e->w, &ws);
+	for (size_t i = 0; i < e->n_ch; i++)
+		chan_committed(e->ch[i], ws.committed_end);
+}
+
 /*
  * Write what waits when no channel holds a reservation, or anyway once the
  * oldest item has waited small_delay_ms (a read may hold its reservation
@@ -408,13 +442,7 @@ static void quiet_point(struct eng *e, int64_t now, bool force)
 	size_t i;
 	int ret;
 
-	if (!e->reservations) {
-		/* Every commit so far is published: a safe durability mark. */
-		for (i = 0; i < e->n_ch; i++) {
-			e->ch[i]->pub_records = e->ch[i]->st.records;
-			e->ch[i]->pub_t = e->ch[i]->st.t_last_ns;
-		}
-	}
+	committed_update(e);
 	if (!force && e->reservations) {
 		bool late = e->n_small && now - e->small[0].queued_ns >=
 				(int64_t)e->o.small_delay_ms * NS_PER_MS;
@@ -530,10 +558,11 @@ static void sync_complete(struct eng *e, int res)
 	if (res < 0) {
 		/*
 		 * After a failed writeback the page cache cannot be trusted:
-		 * the session stops here and is left for gaitcap recover,
-		 * with the last durable mark as it was.
+		 * the writer marks the file (the last durable mark stays) and
+		 * the session stops here, left for gaitcap recover.
 		 */
 		e->sync_phase = SYNC_IDLE;
+		gcs_writer_sync_fail(e->w, &e->sync, res);
 		eng_fail(e, res);
 		return;
 	}
@@ -632,7 +661,8 @@ void eng_destroy(struct eng *e)
 	if (e->ring_ok)
 		io_uring_queue_exit(&e->ring);
 	eng_stop_sources(e);
-	for (size_t i = 0; i < e->n_ch; i++)
+	/* The kernel may still complete reads into them: leak, never free. */
+	for (size_t i = 0; i < e->n_ch && !e->inflight; i++)
 		chan_free(e->ch[i]);
 	free(e->ch);
 	for (size_t i = 0; i < e->n_src; i++)
@@ -902,6 +932,10 @@ int eng_run(struct eng *e, int64_t deadline_ns)
 		}
 		if (e->closing && !e->inflight && !e->cancels)
 			break;
+		if (e->ring_failed_at && now - e->ring_failed_at > RING_DRAIN_NS) {
+			e->closing = true;
+			break;		/* what is still in flight never came back */
+		}
 		wait = next_deadline(e) - now;
 		if (wait < 0)
 			wait = 0;
@@ -913,10 +947,17 @@ int eng_run(struct eng *e, int64_t deadline_ns)
 		e->st.submits++;
 		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN &&
 		    ret != -EBUSY) {
-			/* The ring itself failed: nothing more can be read. */
+			/*
+			 * The ring itself failed: stop. Reads still in flight
+			 * target the session's mapping, and io_uring_queue_exit()
+			 * does not wait for them, so go on reaping (the normal
+			 * stopping path) for a bounded time; if they never come
+			 * back, eng_run says so and the file is left alone.
+			 */
 			eng_stop(e, ret);
-			e->closing = true;
-			break;
+			if (!e->ring_failed_at)
+				e->ring_failed_at = now;
+			usleep(1000);	/* a ring that fails at once: don't spin */
 		}
 		n = 0;
 		io_uring_for_each_cqe(&e->ring, head, cqe) {
@@ -937,6 +978,7 @@ int eng_run(struct eng *e, int64_t deadline_ns)
 			eng_stop(e, 0);
 	}
 	e->running = false;
+	e->st.inflight = e->inflight;
 	compact_drain(e);
 	/* What came in during the last moments: markers, a final clock. */
 	quiet_point(e, eng_now(), true);

@@ -56,6 +56,8 @@ struct eng_svc {
 	void *ctx;
 };
 
+#define CHAN_SEALS	128	/* more than the writer's reservations */
+
 enum chan_state {
 	CH_IDLE = 0,		/* nothing in flight: about to be armed */
 	CH_POLL,		/* POLL_ADD in flight */
@@ -73,6 +75,7 @@ struct eng_chan {
 	enum chan_state state;
 	bool nonblock;		/* the fd has O_NONBLOCK */
 	bool draining;		/* stopping: read until empty, no polls */
+	bool pipe_like;		/* a pipe, fifo or socket: poll() means data */
 	bool direct;		/* next read without a poll first */
 	bool full;		/* the last read filled what it asked for */
 	int64_t pos;		/* file offset of the next read; -1: none */
@@ -117,7 +120,16 @@ struct eng_chan {
 	bool clk_have;
 	int64_t clk_min, clk_max, clk_dev, clk_host;
 
-	/* published (readers see them): taken when no reservation is out */
+	/*
+	 * Sealed chunks not yet known to be committed (file order: they wait
+	 * for earlier reservations), and what is committed and, as of the
+	 * last sync's start, durable.
+	 */
+	struct {
+		uint64_t off, records;
+		int64_t t;
+	} seal[CHAN_SEALS];
+	unsigned int seal_head, n_seal;
 	uint64_t pub_records, sync_records;
 	int64_t pub_t, sync_t;
 
@@ -171,6 +183,7 @@ struct eng {
 	unsigned int reservations;	/* slots channels hold */
 
 	bool running, stopping, closing;
+	int64_t ring_failed_at;	/* when the ring itself first failed */
 	int err;
 	int stop_sig;
 	int64_t deadline;
@@ -227,6 +240,7 @@ int64_t chan_deadline(const struct eng_chan *c);
 void chan_timer(struct eng_chan *c, int64_t now);
 void chan_flush(struct eng_chan *c, bool all);
 void chan_clock(struct eng_chan *c);
+void chan_committed(struct eng_chan *c, uint64_t committed_end);
 void chan_free(struct eng_chan *c);
 
 /* compact.c */
