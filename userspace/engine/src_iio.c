@@ -241,6 +241,14 @@ static const char *chan_label(const struct iio_channel *ch, char *buf,
 	return buf;
 }
 
+static int by_scan_index(const void *a, const void *b)
+{
+	long ia = iio_channel_get_index(*(struct iio_channel *const *)a);
+	long ib = iio_channel_get_index(*(struct iio_channel *const *)b);
+
+	return (ia > ib) - (ia < ib);
+}
+
 /*
  * Byte offsets of every scan element with all of them enabled, as the
  * kernel lays them out: each element aligned to its own size, in index
@@ -250,10 +258,15 @@ static const char *chan_label(const struct iio_channel *ch, char *buf,
 static int layout(struct src_iio *x)
 {
 	unsigned int n = iio_device_get_channels_count(x->dev), i, k;
-	struct iio_channel *order[1024];
 	unsigned int count = 0, off = 0, largest = 0;
+	struct iio_channel **order;
 	char label[64];
+	int ret = 0;
 
+	/* A large mat has thousands of row elements: sized by the device. */
+	order = calloc(n ? n : 1, sizeof(*order));
+	if (!order)
+		return why(x, -ENOMEM, "%s: no memory for %u channels", x->id, n);
 	for (k = 0; k < F_NUM; k++)
 		x->off[k] = NO_OFF;
 	for (i = 0; i < n; i++) {
@@ -261,20 +274,10 @@ static int layout(struct src_iio *x)
 
 		if (!iio_channel_is_scan_element(ch) || iio_channel_is_output(ch))
 			continue;
-		if (count == sizeof(order) / sizeof(order[0]))
-			return why(x, -E2BIG, "%s: too many scan elements", x->id);
 		iio_channel_enable(ch);
 		order[count++] = ch;
 	}
-	/* Insertion sort by scan index: a few hundred elements at most. */
-	for (i = 1; i < count; i++) {
-		struct iio_channel *c = order[i];
-
-		for (k = i; k > 0 && iio_channel_get_index(order[k - 1]) >
-				     iio_channel_get_index(c); k--)
-			order[k] = order[k - 1];
-		order[k] = c;
-	}
+	qsort(order, count, sizeof(*order), by_scan_index);
 	x->rows_bytes = 0;
 	for (i = 0; i < count; i++) {
 		const struct iio_data_format *f = iio_channel_get_data_format(order[i]);
@@ -282,9 +285,11 @@ static int layout(struct src_iio *x)
 		const char *id = iio_channel_get_id(order[i]);
 		const char *lab = chan_label(order[i], label, sizeof(label));
 
-		if (!len)
-			return why(x, -EPROTO, "%s: scan element %s has no size",
-				   x->id, id);
+		if (!len) {
+			ret = why(x, -EPROTO, "%s: scan element %s has no size",
+				  x->id, id);
+			goto out_free;
+		}
 		if (off % len)
 			off += len - off % len;
 		for (k = 0; k < F_NUM; k++) {
@@ -307,6 +312,10 @@ static int layout(struct src_iio *x)
 	if (largest && off % largest)
 		off += largest - off % largest;
 	x->scan_bytes = off;
+out_free:
+	free(order);
+	if (ret)
+		return ret;
 	for (k = 0; k < F_NUM; k++)
 		if (x->off[k] == NO_OFF)
 			return why(x, -EPROTO, "%s: no %s channel: not a gaitmat scan layout",

@@ -26,7 +26,7 @@ while [ -z "$dev" ] && [ $n -lt 100 ]; do
 	n=$((n + 1))
 done
 [ -n "$dev" ] || { echo "demo: the mat never appeared"; exit 1; }
-echo "${dev##*/}: serial $(cat $dev/serial 2>/dev/null)," \
+echo "${dev##*/}: serial $(cat $dev/serialnumber 2>/dev/null)," \
 	"firmware $(cat $dev/firmware 2>/dev/null)," \
 	"$(ls $dev/scan_elements | grep -c '_en$') scan elements"
 
