@@ -607,6 +607,15 @@ static void test_session_writer_failed_sync_never_durable(void **state)
 	assert_int_equal(h.durable_end, mark);
 	assert_int_equal(h.sync_error, EIO);
 	assert_int_equal(count_records(p, GCS_OPEN_VERIFY), 200);
+	/* ... and readers are told. */
+	{
+		struct gcs_reader *r;
+
+		assert_int_equal(gcs_reader_open(&r, p, 0), 0);
+		assert_int_equal(gcs_reader_info(r)->sync_error, EIO);
+		assert_int_equal(gcs_reader_info(r)->durable_end, mark);
+		gcs_reader_close(r);
+	}
 	free(p);
 }
 

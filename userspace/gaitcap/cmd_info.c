@@ -152,6 +152,10 @@ static void assess(struct report *rp)
 	if (fi->tail == GCS_TAIL_SHORT)
 		problem(rp, true, "the record at offset %" PRIu64
 			" runs past the end (truncated file)", fi->valid_end);
+	if (fi->sync_error)
+		problem(rp, true, "a durability sync failed with %s: only the %" PRIu64
+			" bytes below the durable mark are known to be on disk",
+			cli_err_words((int)fi->sync_error), fi->durable_end);
 	if (fi->valid_end < fi->durable_end)
 		problem(rp, true, "%" PRIu64 " bytes below the durable mark are missing",
 			fi->durable_end - fi->valid_end);
@@ -454,6 +458,8 @@ static int print_json(struct report *rp, struct json_object *all)
 			{ "tail", JSTR(tail_name(fi->tail)) },
 			{ "valid_end", JU64(fi->valid_end) },
 			{ "durable_end", JU64(fi->durable_end) },
+			{ JIF(fi->sync_error, "sync_error"),
+			  JSTR(cli_errname((int)fi->sync_error)) },
 			{ "end_off", JU64(fi->end_off) },
 			{ "sync_interval_ms", JU64(fi->sync_interval_ms) },
 			{ "damaged", JU64(fi->n_damaged) },

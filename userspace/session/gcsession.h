@@ -337,6 +337,7 @@ struct gcs_file_info {
 	uint32_t sync_interval_ms;
 	uint64_t data_start;
 	uint64_t durable_end;
+	uint32_t sync_error;		/* errno of a failed durability sync, or 0 */
 	uint64_t end_off;
 	uint64_t index_off;
 	uint64_t file_size;

@@ -212,6 +212,7 @@ static int read_file_header(struct gcs_reader *r)
 	r->info.sync_interval_ms = r->hdr.sync_interval_ms;
 	r->info.data_start = r->hdr.data_start;
 	r->info.durable_end = r->hdr.durable_end;
+	r->info.sync_error = r->hdr.sync_error;
 	r->info.end_off = r->hdr.end_off;
 	r->info.index_off = r->hdr.index_off;
 	return 0;

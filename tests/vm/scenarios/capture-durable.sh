@@ -96,6 +96,8 @@ lab_check "flakey: the header says the sync failed (EIO), state OPEN" \
 	sh -c "[ $(header $M/fail.gcs 92 4) = 5 ] && [ $(header $M/fail.gcs 48 4) = 1 ]"
 lab_check "flakey: ... with a durable mark from before" \
 	sh -c "[ $mark -gt 8192 ] && [ $mark -lt $(stat -c %s $M/fail.gcs) ]"
+lab_check "flakey: gaitcap info names the failed sync (EIO) as a problem" \
+	sh -c "gaitcap info $M/fail.gcs | grep -q 'durability sync failed with EIO'"
 gaitcap recover $M/fail.gcs >$D/rec.log 2>&1
 cat $D/rec.log
 end=$(stat -c %s $M/fail.gcs)
