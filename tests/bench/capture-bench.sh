@@ -15,10 +15,11 @@
 #   floor         the same blocking read() into one reused buffer, no file:
 #                 the physical floor of any reader (one kernel copy)
 # Odd rounds run them in this order, even rounds in the reverse one.
-# Every reader has the same kernel buffer: BUFFER_MS of scans, watermark
-# 100 ms of scans (what gaitcap picks by default). libiio sets the length
-# to 4 x its -b, so iio_readdev gets -b LENGTH/4; each reader's length and
-# watermark are read back from sysfs inside its window and reported.
+# Every reader has the same kernel buffer length: BUFFER_MS of scans. The
+# loops and the floor wake at a watermark of 100 ms of scans (gaitcap holds
+# about that long between reads). libiio sets the length to 4 x its -b and
+# the watermark to -b, so iio_readdev gets -b LENGTH/4; each reader's length
+# and watermark are read back from sysfs inside its window and reported.
 # Each reader runs WARM seconds, then SECONDS more between two samples of its
 # CPU time and of the bytes it has stored; start-up (libiio scanning sysfs,
 # the session's preallocation) is outside the window. Afterwards every file is
@@ -213,7 +214,9 @@ check() {
 }
 
 # The gaitcap readers: all but the shipped one keep raw chunks; only the
-# first one syncs never inside the window. All share the kernel buffer.
+# first one never syncs inside the window. All share the kernel buffer's
+# length; the watermark is gaitcap's own (its hold: watermark / the rate the
+# mat announces, 200 Hz, shortened when scans come faster, as they do here).
 run_gaitcap() {
 	variant=$1
 	case $variant in
@@ -223,13 +226,15 @@ run_gaitcap() {
 	esac
 	sim_start $variant
 	rm -f $SOCK
+	ts=$(uptime_ms)
 	(in_cgroup $variant gaitcap capture -o $D/g.gcs --rate max --buffer $LENGTH \
-		--watermark $WATERMARK --quiet --status 0 --subject BENCH-01 \
-		--control $SOCK $opts $GAITCAP_ARGS 2>$D/g.log) &
+		--quiet --status 0 --subject BENCH-01 --control $SOCK $opts $GAITCAP_ARGS \
+		2>$D/g.log) &
 	P=$!
 	window $variant $P status
 	kill -INT $P
 	wait $P
+	reads $variant "$(sed -n 's/.* \([0-9]*\) reads .*/\1/p' $D/g.log | head -n 1)"
 	sim_stop
 	[ -s $D/g.gcs ] || sed 's/^/# /' $D/g.log
 	check $variant $D/g.gcs ""
@@ -263,11 +268,13 @@ run_loop() {
 	readloop-sync) cmd="readloop $dev $D/l.raw 3600 $len 1000" how=$D/l.raw ;;
 	floor) rm -f $COUNT; cmd="floor $dev $COUNT 3600 $len" how=count ;;
 	esac
-	(in_cgroup $variant gaitmat-bench $cmd >/dev/null) &
+	ts=$(uptime_ms)
+	(in_cgroup $variant gaitmat-bench $cmd >$D/l.out) &
 	P=$!
 	window $variant $P $how
 	kill -TERM $P
 	wait $P
+	reads $variant "$(sed -n 's/.*reads=\([0-9]*\).*/\1/p' $D/l.out)"
 	echo 0 >"$sys/buffer/enable"
 	sim_stop
 	if [ $variant = floor ]; then
@@ -275,6 +282,11 @@ run_loop() {
 	else
 		check $variant $D/l.raw --raw
 	fi
+}
+
+# reads READER N: how often it read the device, over its whole run since $ts.
+reads() {
+	echo "BENCH reads reader=$1 scale=$scale round=$round reads=${2:-0} ms=$(($(uptime_ms) - ts))"
 }
 
 run_reader() {
@@ -287,7 +299,7 @@ run_reader() {
 
 # The size of a scan, from a short capture (it also warms the caches).
 scale=1
-LENGTH=$RATE WATERMARK=$((RATE / 10))
+
 sim_start probe
 gaitcap capture -o $D/p.gcs --rate max --duration 2 --quiet --status 0 --subject BENCH-01 \
 	--control none --no-compact >$D/p.log 2>&1

@@ -140,7 +140,7 @@ static int read_loop(const char *dev, int out, volatile uint64_t *count,
 {
 	struct sigaction sa = { .sa_handler = on_term };
 	int64_t end = now_ns() + (int64_t)(seconds * 1e9), next_sync;
-	long long total = 0;
+	long long total = 0, reads = 0;
 	uint8_t *buf = malloc(len);
 	int in = open(dev, O_RDONLY);
 
@@ -166,6 +166,7 @@ static int read_loop(const char *dev, int out, volatile uint64_t *count,
 			return 1;
 		}
 		total += n;
+		reads++;
 		if (count) {
 			*count = (uint64_t)total;
 			continue;
@@ -185,7 +186,7 @@ static int read_loop(const char *dev, int out, volatile uint64_t *count,
 	}
 	close(in);
 	free(buf);
-	printf("bytes=%lld\n", total);
+	printf("bytes=%lld reads=%lld\n", total, reads);
 	return 0;
 }
 
