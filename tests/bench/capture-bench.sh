@@ -1,27 +1,38 @@
 # SPDX-License-Identifier: GPL-2.0
 # The capture benchmark, inside one guest (run-capture-bench prepends the
-# settings SCALES, SECONDS, WARM, TILES, ROUNDS, PROFILE; the lab mounts an
-# ext4 disk). For each speed-up S of the emulated mat (its highest rate,
-# 200 Hz, times S, through the virtual transport), in ROUNDS rounds, four
-# readers capture the same stream one after the other onto the same ext4
-# disk, with the kernel buffer gaitcap chose (length and watermark; libiio
-# sizes its own from the blocks it is asked for):
-#   gaitcap     gaitcap capture --no-compact (io_uring into the mapped file),
-#               without durability syncs in the window (like the others)
-#   gaitcap-sync  the same with its shipped 1 s fdatasync()
-#   readdev     iio_readdev > file (libiio's own buffer and read()s)
-#   readloop    a plain blocking read()/write() loop (gaitmat-bench readloop)
+# settings SCALES, SECONDS, WARM, TILES, ROUNDS, READERS, BUFFER_MS,
+# PAGECACHE, PROFILE; the lab mounts an ext4 disk). For each speed-up S of
+# the emulated mat (its highest rate, 200 Hz, times S, through the virtual
+# transport), in ROUNDS rounds, these readers capture the same stream one
+# after the other onto the same ext4 disk, each from a fresh emulator:
+#   gaitcap       gaitcap capture --no-compact, no durability sync in the
+#                 window: page cache only, like readdev and readloop
+#   gaitcap-sync  the same with a durability sync every second
+#   gaitcap-shipped  the shipped defaults: zstd compaction, 1 s syncs
+#   readdev       iio_readdev > file (libiio's own buffer and read()s)
+#   readloop      a plain blocking read()/write() loop (gaitmat-bench)
+#   readloop-sync the same loop with an fdatasync() every second
+#   floor         the same blocking read() into one reused buffer, no file:
+#                 the physical floor of any reader (one kernel copy)
+# Odd rounds run them in this order, even rounds in the reverse one.
+# Every reader has the same kernel buffer length: BUFFER_MS of scans. The
+# loops and the floor wake at a watermark of 100 ms of scans (gaitcap holds
+# about that long between reads). libiio sets the length to 4 x its -b and
+# the watermark to -b, so iio_readdev gets -b LENGTH/4; each reader's length
+# and watermark are read back from sysfs inside its window and reported.
 # Each reader runs WARM seconds, then SECONDS more between two samples of its
-# CPU time (/proc/PID/stat: every thread, io_uring workers included) and of
-# the frames it has stored; start-up (libiio scanning sysfs, the session's
-# preallocation) is outside the window. Afterwards every file is checked
-# scan by scan against the walk (gaitmat-simcheck), which also counts the
-# scans missing between its first and last. Output: "BENCH key=value" lines,
-# then "BENCH measured"; with PROFILE=1 one more round at the last speed
-# under perf (not measured: "PROF" lines), then "BENCH done".
+# CPU time and of the bytes it has stored; start-up (libiio scanning sysfs,
+# the session's preallocation) is outside the window. Afterwards every file is
+# checked scan by scan against the walk (gaitmat-simcheck), which lists each
+# run of missing scans: only those inside the window count as lost.
+# Output: "BENCH key=value" lines, then "BENCH measured"; with PROFILE=1 one
+# more round at the last speed under perf (not measured: "PROF" lines), then
+# "BENCH done".
 
 RATE=200
 D=${LAB_DISK_DIR:?the bench needs lab --disk}/bench
+SOCK=/run/bench.sock
+COUNT=/run/bench.count
 mkdir -p $D
 
 mat_dev() {
@@ -84,9 +95,8 @@ size_of() {
 	stat -c %s "$1" 2>/dev/null || echo 0
 }
 
-# The sizes gaitcap chose for the kfifo, for the others too.
+# The common kernel buffer, for the readers that do not set it themselves.
 setup_buffer() {
-	sys=$1
 	echo 0 >"$sys/buffer/enable" 2>/dev/null
 	for e in "$sys"/scan_elements/*_en; do
 		echo 1 >"$e"
@@ -96,41 +106,47 @@ setup_buffer() {
 	echo monotonic >"$sys/current_timestamp_clock"
 }
 
-# The driver's counters are in debugfs, named after the device's label.
+# The driver's overrun count: in debugfs, named after the device's label
+# ("na" where the driver has none).
 overruns() {
-	[ -d /sys/kernel/debug/gaitmat ] || mount -t debugfs none /sys/kernel/debug
-	cat "/sys/kernel/debug/gaitmat/$(cat "$(mat_dev)/label")/overruns" 2>/dev/null || echo 0
+	[ -d /sys/kernel/debug/gaitmat ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	cat "/sys/kernel/debug/gaitmat/$(cat "$sys/label")/overruns" 2>/dev/null || echo na
 }
 
-# window READER PID HOW: frames stored (HOW: a file to watch, or "status")
-frames_now() {
-	if [ "$1" = status ]; then
-		gaitcap mark --status --timeout 500 --control /run/bench.sock 2>/dev/null |
-			sed -n "s/^frames=\([0-9]*\).*/\1/p"
-	else
-		echo $(($(size_of "$1") / SCAN_BYTES))
-	fi
+# bytes_now HOW: the bytes a reader has stored (HOW: "status" for gaitcap,
+# in frames; "count" for the floor; else a file to watch). Empty if unknown.
+bytes_now() {
+	case $1 in
+	status)
+		f=$(gaitcap mark --status --timeout 500 --control $SOCK 2>/dev/null |
+			sed -n 's/^OK.* frames=\([0-9]*\).*/\1/p; s/^frames=\([0-9]*\).*/\1/p' |
+			head -n 1)
+		[ -n "$f" ] && echo $((f * SCAN_BYTES)) ;;
+	count) gaitmat-bench count $COUNT 2>/dev/null ;;
+	*) size_of "$1" ;;
+	esac
 }
 
-# Wait for the reader to store its first frame, let it settle, then measure.
+stored_any() {
+	case $1 in
+	status) [ -S $SOCK ] ;;
+	count) [ "$(gaitmat-bench count $COUNT 2>/dev/null || echo 0)" != 0 ] ;;
+	*) [ "$(size_of "$1")" != 0 ] ;;
+	esac
+}
+
+# Wait for the reader to store its first bytes, let it settle, then measure.
 # (Polling `gaitcap mark` in a loop would cost the guest more CPU than the
 # readers: each run loads libiio and libxml2. So it is asked twice only.)
 window() {
 	reader=$1 pid=$2 how=$3
 	i=0
-	if [ "$how" = status ]; then
-		while [ ! -S /run/bench.sock ] && [ $i -lt 200 ]; do
-			sleep 0.05
-			i=$((i + 1))
-		done
-	else
-		while [ "$(size_of "$how")" = 0 ] && [ $i -lt 200 ]; do
-			sleep 0.05
-			i=$((i + 1))
-		done
-	fi
+	while ! stored_any "$how" && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
 	sleep "$WARM"
-	f0=$(frames_now "$how") c0=$(cpu_ms "$reader" "$pid") t0=$(uptime_ms)
+	b0=$(bytes_now "$how") c0=$(cpu_ms "$reader" "$pid") t0=$(uptime_ms) o0=$(overruns)
 	if [ "${PROF_ON:-0}" = 1 ]; then
 		# Reported in check(), once the reader has stopped.
 		perf record -q -F 1999 -g -p "$pid" -o /tmp/perf.data -- \
@@ -141,9 +157,17 @@ window() {
 	else
 		sleep "$SECONDS"
 	fi
-	f1=$(frames_now "$how") c1=$(cpu_ms "$reader" "$pid") t1=$(uptime_ms)
-	: "${f0:=0}" "${f1:=0}"
-	W="reader=$reader scale=$scale frames=$((f1 - f0)) cpu_ms=$((c1 - c0)) wall_ms=$((t1 - t0))"
+	b1=$(bytes_now "$how") c1=$(cpu_ms "$reader" "$pid") t1=$(uptime_ms) o1=$(overruns)
+	# What the kernel buffer was while it ran (libiio sets its own length).
+	kl=$(cat "$sys/buffer/length" 2>/dev/null) kw=$(cat "$sys/buffer/watermark" 2>/dev/null)
+	if [ -n "$b0" ] && [ -n "$b1" ]; then
+		bytes=$((b1 - b0))
+	else
+		bytes=unknown
+	fi
+	ov=na
+	[ "$o0" != na ] && [ "$o1" != na ] && ov=$((o1 - o0))
+	echo "BENCH window reader=$reader scale=$scale round=$round bytes=$bytes cpu_ms=$((c1 - c0)) wall_ms=$((t1 - t0)) t0_ms=$t0 t1_ms=$t1 length=${kl:-?} watermark=${kw:-?} overruns=$ov scan_bytes=$SCAN_BYTES"
 }
 
 CHECK="--tiles $TILES --duration 900 --seed 41"
@@ -165,6 +189,8 @@ sim_stop() {
 	wait $SIM
 }
 
+# check READER FILE [--raw]: the file against the walk, and where scans are
+# missing.
 check() {
 	r=$1 file=$2 raw=$3
 	if [ -f /tmp/perf.data ]; then
@@ -174,91 +200,148 @@ check() {
 			sed "s/^/PROF $r x$scale: /"
 		rm -f /tmp/perf.data
 	fi
-	chk=$(gaitmat-simcheck $raw --truth "$D/truth-$r.json" $CHECK "$file" 2>&1)
+	chk=$(gaitmat-simcheck $raw --list-gaps --truth "$D/truth-$r.json" $CHECK "$file" 2>&1)
 	rc=$?
 	line=$(echo "$chk" | grep 'scans match the walk' | head -n 1)
 	scans=$(echo "$line" | sed -n 's/.*: \([0-9]*\) scans match.*/\1/p')
 	missing=$(echo "$line" | sed -n 's/.*, \([0-9]*\) missing in between.*/\1/p')
 	t0=$(echo "$line" | sed -n 's/.*first_t=\([0-9]*\).*/\1/p')
 	t1=$(echo "$line" | sed -n 's/.*last_t=\([0-9]*\).*/\1/p')
-	echo "BENCH check reader=$r scale=$scale scans=${scans:-0} missing=${missing:-0} t0=${t0:-0} t1=${t1:-0} rc=$rc"
-	[ $rc = 0 ] || echo "$chk" | tail -n 3 | sed 's/^/# /'
+	# Each run of missing scans, with the scan times around it: the
+	# analysis counts those inside the window (t0_ms..t1_ms, same clock).
+	echo "$chk" | sed -n "s/.*: gap seq=[0-9.]* /BENCH gap reader=$r scale=$scale round=$round /p"
+	echo "BENCH check reader=$r scale=$scale round=$round scans=${scans:-0} missing=${missing:-0} t0=${t0:-0} t1=${t1:-0} rc=$rc"
+	[ $rc = 0 ] || echo "$chk" | grep -v ': gap seq=' | tail -n 3 | sed 's/^/# /'
 	rm -f "$file"
 }
 
-echo "BENCH sum $(gaitmat-bench sum 32)"
-# The file side alone, every way of filling the page cache (the ext4 disk).
-gaitmat-bench pagecache $D 32 | sed 's/^/BENCH pagecache /'
-rm -f $D/pagecache.tmp
-# One round at speed $scale: the four readers one after the other.
-one_round() {
-	rm -f $D/*
+# The gaitcap readers: all but the shipped one keep raw chunks; only the
+# first one never syncs inside the window. All share the kernel buffer's
+# length; the watermark is gaitcap's own (its hold: watermark / the rate the
+# mat announces, 200 Hz, shortened when scans come faster, as they do here).
+run_gaitcap() {
+	variant=$1
+	case $variant in
+	gaitcap) opts="--no-compact --sync-ms 3600000" ;;
+	gaitcap-sync) opts="--no-compact --sync-ms 1000" ;;
+	*) opts="" ;;
+	esac
+	sim_start $variant
+	rm -f $SOCK
+	ts=$(uptime_ms)
+	(in_cgroup $variant gaitcap capture -o $D/g.gcs --rate max --buffer $LENGTH \
+		--quiet --status 0 --subject BENCH-01 --control $SOCK $opts $GAITCAP_ARGS \
+		2>$D/g.log) &
+	P=$!
+	window $variant $P status
+	kill -INT $P
+	wait $P
+	reads $variant "$(sed -n 's/.* \([0-9]*\) reads .*/\1/p' $D/g.log | head -n 1)"
+	sim_stop
+	[ -s $D/g.gcs ] || sed 's/^/# /' $D/g.log
+	check $variant $D/g.gcs ""
+}
 
-	# 1. gaitcap, twice: like for like (page cache only, as the others:
-	# no durability sync in the window), then as shipped (fdatasync every
-	# second, its writeback charged to gaitcap). It sizes the buffer.
-	for variant in gaitcap gaitcap-sync; do
-		if [ $variant = gaitcap ]; then
-			sync_ms=3600000
-		else
-			sync_ms=1000
-		fi
-		sim_start $variant
-		ov0=$(overruns)
-		(in_cgroup $variant gaitcap capture -o $D/g.gcs --subject LAB-01 --rate max --no-compact --quiet --status 0 \
-			--sync-ms $sync_ms --control /run/bench.sock $GAITCAP_ARGS 2>$D/g.log) &
-		P=$!
-		window $variant $P status
-		kill -INT $P
-		wait $P
-		echo "BENCH overruns reader=$variant scale=$scale n=$(($(overruns) - ov0))"
-		sim_stop
-		LENGTH=$(sed -n 's/.*buf [0-9]*\/\([0-9]*\) .*/\1/p' $D/g.log | head -n 1)
-		WATERMARK=$(sed -n 's/.*buf \([0-9]*\)\/.*/\1/p' $D/g.log | head -n 1)
-		SCAN_BYTES=$(gaitcap info --quick $D/g.gcs | sed -n 's/.* \([0-9]*\) B\/record.*/\1/p' | head -n 1)
-		: "${SCAN_BYTES:=1}"
-		echo "BENCH window $W scan_bytes=$SCAN_BYTES"
-		[ -s $D/g.gcs ] || sed 's/^/# /' $D/g.log
-		check $variant $D/g.gcs ""
-	done
-	echo "BENCH buffer scale=$scale length=$LENGTH watermark=$WATERMARK scan_bytes=$SCAN_BYTES"
-
-	# 2. iio_readdev: -b N asks libiio for N-sample blocks, of which it
-	# keeps 4 in the kernel. N: 100 ms of scans, as often as gaitcap reads
-	# (a quarter of gaitcap's buffer at most). With 1 s blocks it would
-	# read less often, and store in bursts that the window cannot measure.
-	BLOCK=$((RATE * scale / 10))
-	[ "$BLOCK" -le $((LENGTH / 4)) ] || BLOCK=$((LENGTH / 4))
+# iio_readdev: -b N asks libiio for N-scan blocks and a kernel buffer of
+# 4 x N; it reads at the watermark and writes a block to the file when full.
+run_readdev() {
 	sim_start readdev
-	setup_buffer "$sys"
-	ov0=$(overruns)
-	(in_cgroup readdev iio_readdev -b $BLOCK -T 5000 "$(basename "$sys")" \
+	setup_buffer
+	(in_cgroup readdev iio_readdev -b $((LENGTH / 4)) -T 5000 "$(basename "$sys")" \
 		>$D/r.raw 2>$D/r.log) &
 	P=$!
 	window readdev $P $D/r.raw
 	kill -INT $P
 	wait $P
-	echo "BENCH overruns reader=readdev scale=$scale n=$(($(overruns) - ov0))"
-	echo "BENCH window $W scan_bytes=$SCAN_BYTES"
 	sim_stop
 	check readdev $D/r.raw --raw
+}
 
-	# 3. a plain read()/write() loop, reading half the buffer at most.
-	sim_start readloop
-	setup_buffer "$sys"
+# The loop (with an fdatasync() every second for readloop-sync) and the
+# floor, reading at most half the buffer at a time.
+run_loop() {
+	variant=$1
+	sim_start $variant
+	setup_buffer
 	echo 1 >"$sys/buffer/enable"
-	ov0=$(overruns)
-	(in_cgroup readloop gaitmat-bench readloop "$dev" $D/l.raw 3600 \
-		$((LENGTH * SCAN_BYTES / 2)) >/dev/null) &
+	len=$((LENGTH * SCAN_BYTES / 2))
+	case $variant in
+	readloop) cmd="readloop $dev $D/l.raw 3600 $len" how=$D/l.raw ;;
+	readloop-sync) cmd="readloop $dev $D/l.raw 3600 $len 1000" how=$D/l.raw ;;
+	floor) rm -f $COUNT; cmd="floor $dev $COUNT 3600 $len" how=count ;;
+	esac
+	ts=$(uptime_ms)
+	(in_cgroup $variant gaitmat-bench $cmd >$D/l.out) &
 	P=$!
-	window readloop $P $D/l.raw
+	window $variant $P $how
 	kill -TERM $P
 	wait $P
+	reads $variant "$(sed -n 's/.*reads=\([0-9]*\).*/\1/p' $D/l.out)"
 	echo 0 >"$sys/buffer/enable"
-	echo "BENCH overruns reader=readloop scale=$scale n=$(($(overruns) - ov0))"
-	echo "BENCH window $W scan_bytes=$SCAN_BYTES"
 	sim_stop
-	check readloop $D/l.raw --raw
+	if [ $variant = floor ]; then
+		echo "BENCH check reader=floor scale=$scale round=$round nofile=1 rc=0"
+	else
+		check $variant $D/l.raw --raw
+	fi
+}
+
+# reads READER N: how often it read the device, over its whole run since $ts.
+reads() {
+	echo "BENCH reads reader=$1 scale=$scale round=$round reads=${2:-0} ms=$(($(uptime_ms) - ts))"
+}
+
+run_reader() {
+	case $1 in
+	gaitcap*) run_gaitcap "$1" ;;
+	readdev) run_readdev ;;
+	*) run_loop "$1" ;;
+	esac
+}
+
+# The size of a scan, from a short capture (it also warms the caches).
+scale=1
+
+sim_start probe
+gaitcap capture -o $D/p.gcs --rate max --duration 2 --quiet --status 0 --subject BENCH-01 \
+	--control none --no-compact >$D/p.log 2>&1
+sim_stop
+SCAN_BYTES=$(gaitcap info --quick $D/p.gcs 2>/dev/null | sed -n 's/.* \([0-9]*\) B\/record.*/\1/p' | head -n 1)
+if [ -z "$SCAN_BYTES" ]; then
+	echo "# no scan size from a 2 s capture:"
+	sed 's/^/# /' $D/p.log
+	exit 1
+fi
+rm -f $D/p.gcs $D/p.log
+echo "BENCH scan_bytes=$SCAN_BYTES"
+
+echo "BENCH sum $(gaitmat-bench sum 32)"
+if [ "$PAGECACHE" = 1 ]; then
+	# The file side alone, every way of filling the page cache (the ext4 disk).
+	gaitmat-bench pagecache $D 32 | sed 's/^/BENCH pagecache /'
+	rm -f $D/pagecache.tmp
+fi
+
+REVERSED=
+for r in $READERS; do
+	REVERSED="$r $REVERSED"
+done
+
+# One round at speed $scale: every reader, one after the other.
+one_round() {
+	rm -f $D/*
+	LENGTH=$((RATE * scale * BUFFER_MS / 1000))
+	WATERMARK=$((RATE * scale / 10))
+	echo "BENCH buffer scale=$scale length=$LENGTH watermark=$WATERMARK scan_bytes=$SCAN_BYTES"
+	if [ $((round % 2)) = 1 ]; then
+		order=$READERS
+	else
+		order=$REVERSED
+	fi
+	echo "BENCH order scale=$scale round=$round $order"
+	for reader in $order; do
+		run_reader $reader
+	done
 }
 
 for scale in $SCALES; do
@@ -274,7 +357,7 @@ if [ "$PROFILE" = 1 ]; then
 	echo "BENCH profile-start"
 	if command -v perf >/dev/null; then
 		for scale in $SCALES; do :; done	# the last one
-		PROF_ON=1
+		PROF_ON=1 round=1
 		one_round
 	else
 		echo "PROF no perf in the guest (lab --tool /usr/bin/perf; Debian's linux-perf)"

@@ -8,10 +8,19 @@
  *	system, every thread and io_uring worker of it and every child it
  *	waited for included: wait4()'s rusage) and wall time
  *
- *   gaitmat-bench readloop DEV OUT SECONDS [BUFBYTES]
+ *   gaitmat-bench readloop DEV OUT SECONDS [BUFBYTES [SYNC_MS]]
  *	the plain way to capture: blocking read() of the IIO character
  *	device into a buffer, write() of what came to OUT, for SECONDS
- *	(the buffer must be set up and enabled already)
+ *	(the buffer must be set up and enabled already); with SYNC_MS, also
+ *	fdatasync() OUT whenever SYNC_MS have passed since the last one
+ *
+ *   gaitmat-bench floor DEV COUNT SECONDS [BUFBYTES]
+ *	the physical floor of any reader: the same blocking read() into one
+ *	reused buffer, nothing else (one kernel copy, no file); the bytes
+ *	read so far are kept in the first 8 bytes of the file COUNT, mapped
+ *
+ *   gaitmat-bench count COUNT
+ *	print the bytes a running floor has read
  *
  *   gaitmat-bench sum [MIB]
  *	CPU time per MiB of mat-like data, on this CPU, of the session
@@ -26,7 +35,7 @@
  *	MADV_POPULATE_WRITE, or read in first (MADV_POPULATE_READ, readahead);
  *	the least of 4 rounds of each
  *
- * Exit status: the command's (cpu), 0 or 1 (readloop, sum, pagecache).
+ * Exit status: the command's (cpu), 0 or 1 (the others), 2 on bad usage.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,25 +114,41 @@ static void on_term(int sig)
 	stop = 1;
 }
 
-static int readloop(int argc, char **argv)
+/* Whole of @n bytes to @fd; SIGTERM may interrupt it, never cut it short. */
+static int write_all(int fd, const uint8_t *buf, size_t n)
+{
+	size_t w = 0;
+
+	while (w < n) {
+		ssize_t k = write(fd, buf + w, n - w);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		w += (size_t)k;
+	}
+	return 0;
+}
+
+/*
+ * readloop writes what it reads to @out; the floor (@count set) only
+ * counts it, in that shared mapping.
+ */
+static int read_loop(const char *dev, int out, volatile uint64_t *count,
+		     double seconds, size_t len, uint32_t sync_ms)
 {
 	struct sigaction sa = { .sa_handler = on_term };
-	size_t len = argc > 3 ? strtoul(argv[3], NULL, 0) : 1 << 20;
-	int64_t end;
-	long long total = 0;
-	uint8_t *buf;
-	int in, out;
+	int64_t end = now_ns() + (int64_t)(seconds * 1e9), next_sync;
+	long long total = 0, reads = 0;
+	uint8_t *buf = malloc(len);
+	int in = open(dev, O_RDONLY);
 
-	if (argc < 3 || !len)
-		return 2;
-	end = now_ns() + (int64_t)(atof(argv[2]) * 1e9);
-	buf = malloc(len);
-	in = open(argv[0], O_RDONLY);
-	out = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (!buf || in < 0 || out < 0) {
-		perror("gaitmat-bench readloop");
+	if (!buf || in < 0) {
+		perror("gaitmat-bench: opening the device");
 		return 1;
 	}
+	next_sync = now_ns() + (int64_t)sync_ms * 1000000;
 	/*
 	 * SIGTERM ends the loop between writes: killed inside one, a write
 	 * to ext4 may stop short and leave half a scan in the file. No
@@ -132,7 +157,7 @@ static int readloop(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	/* A blocking read waits for the buffer's watermark, then returns it. */
 	while (!stop && now_ns() < end) {
-		ssize_t n = read(in, buf, len), w = 0;
+		ssize_t n = read(in, buf, len);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -140,23 +165,94 @@ static int readloop(int argc, char **argv)
 			perror("read");
 			return 1;
 		}
-		while (w < n) {
-			ssize_t k = write(out, buf + w, (size_t)(n - w));
-
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0) {
-				perror("write");
+		total += n;
+		reads++;
+		if (count) {
+			*count = (uint64_t)total;
+			continue;
+		}
+		if (write_all(out, buf, (size_t)n)) {
+			perror("write");
+			return 1;
+		}
+		/* Inline, as a simple program would: reading waits meanwhile. */
+		if (sync_ms && now_ns() >= next_sync) {
+			if (fdatasync(out)) {
+				perror("fdatasync");
 				return 1;
 			}
-			w += k;
+			next_sync = now_ns() + (int64_t)sync_ms * 1000000;
 		}
-		total += n;
 	}
-	close(out);
 	close(in);
 	free(buf);
-	printf("bytes=%lld\n", total);
+	printf("bytes=%lld reads=%lld\n", total, reads);
+	return 0;
+}
+
+static int readloop(int argc, char **argv)
+{
+	size_t len = argc > 3 ? strtoul(argv[3], NULL, 0) : 1 << 20;
+	uint32_t sync_ms = argc > 4 ? (uint32_t)strtoul(argv[4], NULL, 0) : 0;
+	int out, rc;
+
+	if (argc < 3 || !len)
+		return 2;
+	out = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (out < 0) {
+		perror(argv[1]);
+		return 1;
+	}
+	rc = read_loop(argv[0], out, NULL, atof(argv[2]), len, sync_ms);
+	if (close(out) && !rc) {
+		perror("close");
+		rc = 1;
+	}
+	return rc;
+}
+
+static volatile uint64_t *map_count(const char *path, bool create)
+{
+	int fd = open(path, create ? O_RDWR | O_CREAT | O_TRUNC : O_RDONLY, 0600);
+	void *p;
+
+	if (fd < 0 || (create && ftruncate(fd, sizeof(uint64_t)))) {
+		perror(path);
+		return NULL;
+	}
+	p = mmap(NULL, sizeof(uint64_t), create ? PROT_READ | PROT_WRITE : PROT_READ,
+		 MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		perror(path);
+		return NULL;
+	}
+	return p;
+}
+
+static int floor_loop(int argc, char **argv)
+{
+	size_t len = argc > 3 ? strtoul(argv[3], NULL, 0) : 1 << 20;
+	volatile uint64_t *count;
+
+	if (argc < 3 || !len)
+		return 2;
+	count = map_count(argv[1], true);
+	if (!count)
+		return 1;
+	return read_loop(argv[0], -1, count, atof(argv[2]), len, 0);
+}
+
+static int count(int argc, char **argv)
+{
+	volatile uint64_t *c;
+
+	if (argc < 1)
+		return 2;
+	c = map_count(argv[0], false);
+	if (!c)
+		return 1;
+	printf("%llu\n", (unsigned long long)*c);
 	return 0;
 }
 
@@ -329,6 +425,10 @@ int main(int argc, char **argv)
 		return cpu(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "readloop"))
 		return readloop(argc - 2, argv + 2);
-	fprintf(stderr, "usage: gaitmat-bench cpu [-o FILE] CMD [ARG...] | readloop DEV OUT SECONDS [BUFBYTES] | sum [MIB] | pagecache DIR [MIB [STEP_KIB]]\n");
+	if (argc >= 2 && !strcmp(argv[1], "floor"))
+		return floor_loop(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "count"))
+		return count(argc - 2, argv + 2);
+	fprintf(stderr, "usage: gaitmat-bench cpu [-o FILE] CMD [ARG...] | readloop DEV OUT SECONDS [BUFBYTES [SYNC_MS]] | floor DEV COUNT SECONDS [BUFBYTES] | count COUNT | sum [MIB] | pagecache DIR [MIB [STEP_KIB]]\n");
 	return 2;
 }

@@ -42,6 +42,7 @@ struct opts {
 	uint64_t min_scans;
 	bool contiguous, quiet, allow_empty, raw;
 	bool boot_per_stream;	/* the k-th scan stream is boot k (resets) */
+	bool list_gaps;
 };
 
 /* What the truth says about time. */
@@ -74,6 +75,7 @@ static void usage(FILE *f)
 		"  --contiguous       no gap allowed inside a session\n"
 		"  --min-scans N      fail when a session holds fewer scans (SESSION@N: for one)\n"
 		"  --allow-empty      a session without scans (killed early) is fine\n"
+		"  --list-gaps        print each run of missing scans with the times around it\n"
 		"  --raw              the files are raw scans back to back (iio_readdev's\n"
 		"                     output), 64 x 64 tiles; needs --truth\n"
 		"  -q, --quiet        print only failures and the total\n");
@@ -286,8 +288,15 @@ static void feed(struct tally *y, struct mat_ctrl *ctrl, const struct truth *t,
 		check_scan(ctrl, t, o, l, scan, y->img, why, sizeof(why));
 	if (*why && !y->bad++)
 		fprintf(stderr, "%s: seq %" PRIu64 ": %s\n", y->path, seq, why);
-	if (y->have && seq > y->prev_seq + 1)
+	if (y->have && seq > y->prev_seq + 1) {
 		y->gaps += seq - y->prev_seq - 1;
+		/* The bench counts only the losses inside its window. */
+		if (o->list_gaps)
+			printf("%s: gap seq=%" PRIu64 "..%" PRIu64 " missing=%" PRIu64
+			       " t_before=%" PRId64 " t_after=%" PRId64 "\n", y->path,
+			       y->prev_seq + 1, seq - 1, seq - y->prev_seq - 1,
+			       y->prev_ts, ts);
+	}
 	if (!y->have && !y->scans) {
 		y->first = seq;
 		y->first_ts = ts;
@@ -480,7 +489,7 @@ int main(int argc, char **argv)
 		O_TRUTH = 256, O_TILES, O_SEED, O_DURATION, O_PASSES, O_GAIT,
 		O_FULL_SCALE, O_GAIN_SPREAD, O_RATE, O_SPEED, O_CADENCE,
 		O_STEP_LENGTH, O_BOOT, O_CONTIGUOUS, O_MIN_SCANS, O_ALLOW_EMPTY,
-		O_RAW, O_BOOT_PER_STREAM,
+		O_RAW, O_BOOT_PER_STREAM, O_LIST_GAPS,
 	};
 	static const struct option lopts[] = {
 		{ "truth", required_argument, NULL, O_TRUTH },
@@ -501,6 +510,7 @@ int main(int argc, char **argv)
 		{ "allow-empty", no_argument, NULL, O_ALLOW_EMPTY },
 		{ "raw", no_argument, NULL, O_RAW },
 		{ "boot-per-stream", no_argument, NULL, O_BOOT_PER_STREAM },
+		{ "list-gaps", no_argument, NULL, O_LIST_GAPS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -523,7 +533,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "qh", lopts, NULL)) != -1) {
 		if (c != 'q' && c != 'h' && c != O_TRUTH && c != O_GAIT &&
 		    c != O_CONTIGUOUS && c != O_ALLOW_EMPTY && c != O_RAW && c != '?' &&
-		    c != O_BOOT_PER_STREAM &&
+		    c != O_BOOT_PER_STREAM && c != O_LIST_GAPS &&
 		    num(optarg, &v)) {
 			usage(stderr);
 			return 2;
@@ -585,6 +595,9 @@ int main(int argc, char **argv)
 			break;
 		case O_BOOT_PER_STREAM:
 			o.boot_per_stream = true;
+			break;
+		case O_LIST_GAPS:
+			o.list_gaps = true;
 			break;
 		case 'q':
 			o.quiet = true;
