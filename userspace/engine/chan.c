@@ -30,7 +30,84 @@
 #define COMMIT_MS_DEF	50
 #define BATCH_BYTES_DEF	(64u << 10)
 
+enum chan_state {
+	CH_IDLE = 0,		/* nothing in flight: about to be armed */
+	CH_POLL,		/* POLL_ADD in flight */
+	CH_READ,		/* READ/READV/RECVMSG in flight */
+	CH_RETRY,		/* waiting for the next tick to try again */
+	CH_HOLD,		/* readable, waiting for the hold timer to read more at once */
+	CH_DONE,
+};
+
+struct eng_chan {
+	struct eng *e;
+	struct eng_source *src;
+	struct eng_chan_def d;
+	char label[32];
+	enum chan_state state;
+	bool end_pending;	/* ended; the engine has not told the source yet */
+	bool prefault;		/* MADV_POPULATE_WRITE ahead of reads */
+	bool nonblock;		/* the fd has O_NONBLOCK */
+	bool draining;		/* stopping: read until empty, no polls */
+	bool direct;		/* next read without a poll first */
+	bool full;		/* the last read filled what it asked for */
+	int64_t pos;		/* file offset of the next read; -1: none */
+	uintptr_t faulted_end;	/* prefault: this channel's pages are in below */
+	int64_t last_read;	/* when the last read completed */
+	int64_t last_data;	/* when a read last brought data */
+	struct ring_timer hold;	/* CH_HOLD: when to read */
+	uint32_t hold_cur_us;	/* the hold now: d.hold_us, shortened under load */
+	unsigned int drain_rounds;
+	struct ring_op op_poll, op_read;
+
+	/* RECORDS: the reservation being filled and what did not fit in it */
+	struct gcs_slot *slot;
+	uint32_t fill;		/* bytes at slot->data */
+	uint32_t req;		/* bytes the read in flight asked for */
+	struct iovec iov;	/* READV fallback */
+	uint8_t *carry;
+	uint32_t carry_len, carry_cap;
+	uint32_t cap_records;	/* current reservation size, in records */
+	double ema_records;	/* records per read, smoothed */
+
+	/* sequence */
+	bool have_seq;
+	uint64_t next_seq;
+	int64_t last_t;
+	uint64_t count;		/* records seen: seq of channels without one */
+
+	/* MESSAGES: received into rbuf, staged as variable-size records */
+	uint8_t *rbuf;
+	uint8_t *stage;
+	uint32_t stage_len, stage_cap, stage_n;
+	uint64_t stage_first_seq;
+	int64_t stage_t_first, stage_t_last;
+	struct msghdr msg;
+	struct iovec miov;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct timespec)) * 2];
+	} cbuf;
+
+	/* clock window: record with the smallest host - device offset */
+	bool clk_have;
+	int64_t clk_min, clk_max, clk_dev, clk_host;
+
+	/* published (readers see them): taken when no reservation is out */
+	uint64_t pub_records, sync_records;
+	int64_t pub_t, sync_t;
+
+	/* recent rate */
+	uint64_t rate_count;
+	int64_t rate_t;
+
+	struct eng_chan_stats st;
+};
+
 static void chan_finish(struct eng_chan *c, int err);
+static void poll_done(struct ring_op *op, int res);
+static void read_done(struct ring_op *op, int res);
+static void hold_over(struct ring_timer *t, int64_t now);
 
 const char *eng_chan_label(const struct eng_chan *c)
 {
@@ -52,8 +129,8 @@ void eng_chan_get_stats(const struct eng_chan *c, struct eng_chan_stats *st)
 	*st = c->st;
 }
 
-int eng_chan_add(struct eng *e, struct eng_source *s,
-		 const struct eng_chan_def *d, struct eng_chan **cp)
+int chan_new(struct eng *e, struct eng_source *s, const struct eng_chan_def *d,
+	     struct eng_chan **cp)
 {
 	struct eng_chan *c;
 	int fl, ret;
@@ -75,8 +152,10 @@ int eng_chan_add(struct eng *e, struct eng_source *s,
 	if (c->pos < 0)
 		c->pos = -1;
 	c->hold_cur_us = d->hold_us;
-	c->op_poll = (struct eng_op){ .kind = ENG_OP_CHAN_POLL, .owner = c };
-	c->op_read = (struct eng_op){ .kind = ENG_OP_CHAN_READ, .owner = c };
+	c->op_poll.done = poll_done;
+	c->op_read.done = read_done;
+	c->hold.fire = hold_over;
+	c->prefault = e->f.prefault;
 
 	if (d->kind == ENG_CHAN_RECORDS) {
 		uint32_t most;
@@ -117,11 +196,7 @@ int eng_chan_add(struct eng *e, struct eng_source *s,
 		ret = -EINVAL;
 		goto err;
 	}
-	ret = eng_chan_register(e, c);
-	if (ret)
-		goto err;
-	if (cp)
-		*cp = c;
+	*cp = c;
 	return 0;
 err:
 	chan_free(c);
@@ -132,6 +207,7 @@ void chan_free(struct eng_chan *c)
 {
 	if (!c)
 		return;
+	ring_timer_clear(&c->e->ring, &c->hold);
 	free(c->carry);
 	free(c->stage);
 	free(c->rbuf);
@@ -167,7 +243,6 @@ static void rec_release(struct eng_chan *c)
 	gcs_writer_abandon(c->e->w, c->slot);
 	c->slot = NULL;
 	c->fill = 0;
-	c->e->reservations--;
 }
 
 static int rec_reserve(struct eng_chan *c, uint32_t cap)
@@ -178,7 +253,6 @@ static int rec_reserve(struct eng_chan *c, uint32_t cap)
 		c->slot = NULL;
 		return ret;
 	}
-	c->e->reservations++;
 	if (c->carry_len)
 		memcpy(c->slot->data, c->carry, c->carry_len);
 	c->fill = c->carry_len;
@@ -312,8 +386,7 @@ static int rec_take(struct eng_chan *c, int64_t now)
 		ret = gcs_writer_commit(c->e->w, c->slot, &m);
 		c->slot = NULL;
 		c->fill = 0;
-		c->e->reservations--;
-		if (ret)
+			if (ret)
 			return ret;
 		if (gap)
 			note_gap(c, seq0, first.missing, tmin);
@@ -359,11 +432,10 @@ static int rec_take(struct eng_chan *c, int64_t now)
 static void prefault(struct eng_chan *c, uint8_t *p, size_t len,
 		     size_t expect)
 {
-	struct eng *e = c->e;
 	static long page;
 	uintptr_t a, b;
 
-	if (!e->f.prefault || !len)
+	if (!c->prefault || !len)
 		return;
 	if (!page)
 		page = sysconf(_SC_PAGESIZE);
@@ -377,7 +449,7 @@ static void prefault(struct eng_chan *c, uint8_t *p, size_t len,
 		return;
 	if (madvise((void *)a, b - a, MADV_POPULATE_WRITE)) {
 		if (errno == EINVAL)
-			e->f.prefault = false;
+			c->prefault = false;
 		return;
 	}
 	c->faulted_end = b;
@@ -409,7 +481,7 @@ static void rec_start_read(struct eng_chan *c)
 	/* What reads bring on average, and some: the rest faults as usual. */
 	prefault(c, c->slot->data + c->fill, c->req,
 		 (size_t)((2 * c->ema_records + 1) * rs));
-	sqe = eng_sqe(e, &c->op_read);
+	sqe = ring_sqe(&e->ring, &c->op_read);
 	if (!sqe) {
 		rec_release(c);
 		return;
@@ -546,7 +618,7 @@ static void rec_read_done(struct eng_chan *c, int res)
 		}
 		/* fast-poll/async said -EAGAIN: poll once, then read again. */
 		{
-			struct io_uring_sqe *sqe = eng_sqe(e, &c->op_poll);
+			struct io_uring_sqe *sqe = ring_sqe(&e->ring, &c->op_poll);
 
 			if (sqe) {
 				io_uring_prep_poll_add(sqe, c->d.fd, POLLIN);
@@ -611,7 +683,7 @@ static void msg_start_read(struct eng_chan *c)
 	c->msg.msg_iovlen = 1;
 	c->msg.msg_control = c->cbuf.buf;
 	c->msg.msg_controllen = sizeof(c->cbuf.buf);
-	sqe = eng_sqe(e, &c->op_read);
+	sqe = ring_sqe(&e->ring, &c->op_read);
 	if (!sqe)
 		return;
 	io_uring_prep_recvmsg(sqe, c->d.fd, &c->msg, 0);
@@ -747,7 +819,8 @@ static void start_read(struct eng_chan *c)
 		now = eng_now();
 		if (now < c->last_read + (int64_t)c->hold_cur_us * 1000) {
 			c->state = CH_HOLD;
-			c->wake_at = c->last_read + (int64_t)c->hold_cur_us * 1000;
+			ring_timer_set(&c->e->ring, &c->hold,
+				       c->last_read + (int64_t)c->hold_cur_us * 1000);
 			return;
 		}
 	}
@@ -766,8 +839,6 @@ void chan_arm(struct eng_chan *c)
 	if (c->state == CH_DONE || c->state == CH_HOLD || c->op_poll.busy ||
 	    c->op_read.busy)
 		return;
-	if (e->stopping)
-		c->draining = true;
 	if (c->draining) {
 		/* Only what is there already, and never block for it. */
 		if (!c->nonblock || c->drain_rounds >= DRAIN_MAX) {
@@ -789,7 +860,7 @@ void chan_arm(struct eng_chan *c)
 		start_read(c);
 		return;
 	}
-	sqe = eng_sqe(e, &c->op_poll);
+	sqe = ring_sqe(&e->ring, &c->op_poll);
 	if (!sqe)
 		return;
 	io_uring_prep_poll_add(sqe, c->d.fd, POLLIN);
@@ -797,26 +868,32 @@ void chan_arm(struct eng_chan *c)
 	c->st.polls++;
 }
 
-void chan_complete(struct eng_chan *c, struct eng_op *op, int res)
+static void poll_done(struct ring_op *op, int res)
 {
+	struct eng_chan *c = container_of(op, struct eng_chan, op_poll);
+
 	if (c->state == CH_DONE)
 		return;		/* a poll cancelled as the channel ended */
-	if (op == &c->op_poll) {
-		c->state = CH_IDLE;
-		if (res < 0 && res != -ECANCELED && res != -EINTR) {
-			chan_finish(c, res);
-			return;
-		}
-		/*
-		 * Readable, hung up or in error: the read tells which. A
-		 * cancelled poll means we are stopping (drain) or were poked
-		 * (read now).
-		 */
-		if (res >= 0)
-			c->direct = true;
-		chan_arm(c);
+	c->state = CH_IDLE;
+	if (res < 0 && res != -ECANCELED && res != -EINTR) {
+		chan_finish(c, res);
 		return;
 	}
+	/*
+	 * Readable, hung up or in error: the read tells which. A cancelled
+	 * poll means we are stopping (drain) or were poked (read now).
+	 */
+	if (res >= 0)
+		c->direct = true;
+	chan_arm(c);
+}
+
+static void read_done(struct ring_op *op, int res)
+{
+	struct eng_chan *c = container_of(op, struct eng_chan, op_read);
+
+	if (c->state == CH_DONE)
+		return;
 	if (c->d.kind == ENG_CHAN_RECORDS)
 		rec_read_done(c, res);
 	else
@@ -842,15 +919,53 @@ static void chan_finish(struct eng_chan *c, int err)
 	c->state = CH_DONE;
 	c->st.ended = true;
 	c->st.end_err = err;
+	ring_timer_clear(&e->ring, &c->hold);
 	if (c->op_poll.busy)
-		eng_cancel(e, &c->op_poll);
-	if (e->stopping && !err)
-		return;		/* drained as asked */
-	ret = err;
-	if (c->src && c->src->ops->chan_end)
-		ret = c->src->ops->chan_end(c->src, c, err);
-	if (ret)
-		eng_stop(e, ret);
+		ring_cancel(&e->ring, &c->op_poll);
+	/* The engine tells the source, once this completion has returned. */
+	c->end_pending = true;
+}
+
+bool chan_take_end(struct eng_chan *c, int *err)
+{
+	if (!c->end_pending)
+		return false;
+	c->end_pending = false;
+	*err = c->st.end_err;
+	return true;
+}
+
+bool chan_done(const struct eng_chan *c)
+{
+	return c->state == CH_DONE;
+}
+
+bool chan_reserved(const struct eng_chan *c)
+{
+	return c->slot;
+}
+
+/*
+ * Called when no channel holds a reservation: everything committed is
+ * then published too, a safe mark for the next durability sync.
+ */
+void chan_published(struct eng_chan *c)
+{
+	c->pub_records = c->st.records;
+	c->pub_t = c->st.t_last_ns;
+}
+
+/* What the sync about to start covers (a lower bound). */
+void chan_sync_begin(struct eng_chan *c)
+{
+	c->sync_records = c->pub_records;
+	c->sync_t = c->pub_t;
+}
+
+void chan_sync_end(struct eng_chan *c)
+{
+	c->st.durable_records = c->sync_records;
+	c->st.durable_t_ns = c->sync_t;
 }
 
 void chan_stop(struct eng_chan *c)
@@ -861,28 +976,27 @@ void chan_stop(struct eng_chan *c)
 		return;
 	c->draining = true;
 	if (c->op_poll.busy)
-		eng_cancel(e, &c->op_poll);
+		ring_cancel(&e->ring, &c->op_poll);
 	/*
 	 * A read in flight may be waiting (fast-poll, async, or a poll-first
 	 * read that met -EAGAIN and was parked by the kernel): cancel it.
 	 * One that already completed just misses the cancel.
 	 */
 	if (c->op_read.busy)
-		eng_cancel(e, &c->op_read);
+		ring_cancel(&e->ring, &c->op_read);
 	if (c->state == CH_IDLE || c->state == CH_RETRY || c->state == CH_HOLD) {
+		ring_timer_clear(&e->ring, &c->hold);
 		c->state = CH_IDLE;
 		chan_arm(c);
 	}
 }
 
-int64_t chan_deadline(const struct eng_chan *c)
+static void hold_over(struct ring_timer *t, int64_t now)
 {
-	return c->state == CH_HOLD ? c->wake_at : INT64_MAX;
-}
+	struct eng_chan *c = container_of(t, struct eng_chan, hold);
 
-void chan_timer(struct eng_chan *c, int64_t now)
-{
-	if (c->state != CH_HOLD || now < c->wake_at)
+	(void)now;
+	if (c->state != CH_HOLD)
 		return;
 	c->state = CH_IDLE;
 	c->last_read = 0;	/* the hold is over: read now */
@@ -895,9 +1009,9 @@ void eng_chan_poke(struct eng_chan *c)
 		return;
 	c->direct = true;
 	if (c->op_poll.busy)
-		eng_cancel(c->e, &c->op_poll);
+		ring_cancel(&c->e->ring, &c->op_poll);
 	else if (c->op_read.busy)
-		eng_cancel(c->e, &c->op_read);
+		ring_cancel(&c->e->ring, &c->op_read);
 }
 
 void chan_tick(struct eng_chan *c, int64_t now)
@@ -921,30 +1035,29 @@ void chan_tick(struct eng_chan *c, int64_t now)
 }
 
 /* One clock record per window: the least delayed record of the window. */
-void chan_clock(struct eng_chan *c)
+bool chan_clock_sample(struct eng_chan *c, struct gcs_clock_sample *s)
 {
-	struct gcs_clock_sample s = {
-		.stream = c->d.stream, .flags = GCS_CLOCKREC_F_DEVICE,
-	};
 	int64_t m0, m1, real, boot;
 
 	if (!c->clk_have)
-		return;
+		return false;
+	*s = (struct gcs_clock_sample){
+		.stream = c->d.stream, .flags = GCS_CLOCKREC_F_DEVICE,
+	};
 	m0 = eng_now();
 	real = eng_clock_ns(CLOCK_REALTIME);
 	boot = eng_clock_ns(CLOCK_BOOTTIME);
 	m1 = eng_now();
 	m0 += (m1 - m0) / 2;
-	s.device_ns = c->clk_dev;
-	s.mono_ns = c->clk_host;
-	s.real_ns = c->clk_host + (real - m0);
-	s.boot_ns = c->clk_host + (boot - m0);
+	s->device_ns = c->clk_dev;
+	s->mono_ns = c->clk_host;
+	s->real_ns = c->clk_host + (real - m0);
+	s->boot_ns = c->clk_host + (boot - m0);
 	/*
 	 * The spread of host - device offsets over the window: how far any
 	 * other record of it strays from this pairing (transport jitter).
 	 */
-	s.uncertainty_ns = (c->clk_max - c->clk_min) / 2;
+	s->uncertainty_ns = (c->clk_max - c->clk_min) / 2;
 	c->clk_have = false;
-	if (eng_clock(c->e, &s))
-		eng_fail(c->e, -ENOBUFS);
+	return true;
 }
