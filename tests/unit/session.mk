@@ -12,9 +12,11 @@ test_session_format_SRCS := tests/unit/test_session_format.c $(GCS_TEST_SRCS)
 test_session_format_LDLIBS := $(GCS_TEST_LIBS)
 test_session_recover_SRCS := tests/unit/test_session_recover.c $(GCS_TEST_SRCS)
 test_session_recover_LDLIBS := $(GCS_TEST_LIBS)
-# fallocate() is wrapped to play a filesystem that fills up.
+# fallocate() is wrapped to play a filesystem that fills up, fdatasync() a
+# failing disk and ZSTD_compressStream2() a compressor whose output is bad.
 test_session_writer_SRCS := tests/unit/test_session_writer.c $(GCS_TEST_SRCS)
-test_session_writer_LDLIBS := $(GCS_TEST_LIBS) -luring -Wl,--wrap=fallocate
+test_session_writer_LDLIBS := $(GCS_TEST_LIBS) -luring -Wl,--wrap=fallocate \
+	-Wl,--wrap=fdatasync -Wl,--wrap=ZSTD_compressStream2
 # The gaitcap subcommands that own session files, called in-process.
 test_session_cli_SRCS := tests/unit/test_session_cli.c $(GCS_TEST_SRCS) \
 	$(addprefix userspace/gaitcap/, cmd_info.c cmd_recover.c cmd_synth.c)

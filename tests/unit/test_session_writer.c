@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 #include <liburing.h>
+#include <zstd.h>
 
 #include "test_session_util.h"
 
@@ -41,6 +42,41 @@ int __wrap_fallocate(int fd, int mode, off_t off, off_t len)
 		return -1;
 	}
 	return __real_fallocate(fd, mode, off, len);
+}
+
+/* ---- fdatasync() that fails, as after a writeback error --------------- */
+
+static int fsync_fail_in;	/* fail the Nth call from now; 0: never */
+static int fsync_errno = EIO;
+
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd);
+int __wrap_fdatasync(int fd)
+{
+	if (fsync_fail_in && !--fsync_fail_in) {
+		errno = fsync_errno;
+		return -1;
+	}
+	return __real_fdatasync(fd);
+}
+
+/* ---- zstd that corrupts its output, as a bit flip in memory would ------- */
+
+static bool zstd_corrupt;
+
+size_t __real_ZSTD_compressStream2(ZSTD_CCtx *c, ZSTD_outBuffer *out,
+				   ZSTD_inBuffer *in, ZSTD_EndDirective end);
+size_t __wrap_ZSTD_compressStream2(ZSTD_CCtx *c, ZSTD_outBuffer *out,
+				   ZSTD_inBuffer *in, ZSTD_EndDirective end);
+size_t __wrap_ZSTD_compressStream2(ZSTD_CCtx *c, ZSTD_outBuffer *out,
+				   ZSTD_inBuffer *in, ZSTD_EndDirective end)
+{
+	size_t r = __real_ZSTD_compressStream2(c, out, in, end);
+
+	/* One bit, past the frame header, once the frame is complete. */
+	if (zstd_corrupt && end == ZSTD_e_end && r == 0 && out->pos > 64)
+		((uint8_t *)out->dst)[out->pos / 2] ^= 0x10;
+	return r;
 }
 
 struct fixture {
@@ -470,6 +506,146 @@ static void test_session_writer_threaded_compaction(void **state)
 	free(p);
 }
 
+/*
+ * A compressed copy that does not decompress to the raw chunks' data is
+ * never written, so the raw chunks are never punched out for it.
+ */
+static void test_session_writer_compaction_verifies_copy(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer_opts o;
+	struct gcs_writer_stats st;
+	struct gcs_compact_job *job;
+	struct gcs_writer *w;
+	struct gcs_reader *r;
+	size_t lost = 1;
+
+	gcs_writer_opts_init(&o);
+	o.compact_target = 64 << 10;
+	w = new_writer(p, &o);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(tu_put_fixed(w, (uint64_t)i * 512, 512), 0);
+	zstd_corrupt = true;
+	assert_int_equal(gcs_writer_compact_prepare(w, false, &job), 0);
+	assert_non_null(job);
+	gcs_compact_run(job);
+	assert_int_equal(gcs_writer_compact_finish(w, job), 0);
+	/* Close compacts what is left: with the same faulty compressor. */
+	assert_int_equal(gcs_writer_sync(w), 0);
+	gcs_writer_stats(w, &st);
+	assert_int_equal(st.zchunks, 0);
+	assert_int_equal(st.compact_rejected, 1);
+	assert_int_equal(st.reclaimed, 0);
+	assert_int_equal(gcs_writer_close(w), 0);
+	zstd_corrupt = false;
+	assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_VERIFY), 0);
+	assert_int_equal(tu_check_records(r, &lost), 4 * 512);
+	assert_int_equal(lost, 0);
+	assert_int_equal(gcs_reader_info(r)->n_lost, 0);
+	gcs_reader_close(r);
+	free(p);
+}
+
+/* ---- A failed sync ---------------------------------------------------------------- */
+
+static void read_header(const char *path, struct gcs_disk_header *out)
+{
+	struct gcs_disk_header h[2];
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h[0], sizeof(h[0]), 0), sizeof(h[0]));
+	assert_int_equal(pread(fd, &h[1], sizeof(h[1]), GCS_BLOCK), sizeof(h[1]));
+	close(fd);
+	*out = h[0].generation > h[1].generation ? h[0] : h[1];
+}
+
+/*
+ * The sync that fails keeps the mark where it was, says so in the header,
+ * and no later sync, ours or recovery's through a new descriptor (which
+ * would not see the error again), raises the mark over that range.
+ */
+static void test_session_writer_failed_sync_never_durable(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer_stats st;
+	struct gcs_recover_report rep;
+	struct gcs_disk_header h;
+	struct gcs_writer *w = new_writer(p, NULL);
+	uint64_t mark;
+
+	assert_int_equal(tu_put_fixed(w, 0, 100), 0);
+	assert_int_equal(gcs_writer_sync(w), 0);
+	gcs_writer_stats(w, &st);
+	mark = st.durable_end;
+	assert_int_equal(tu_put_fixed(w, 100, 100), 0);
+	fsync_fail_in = 1;
+	assert_int_equal(gcs_writer_sync(w), -EIO);
+	fsync_fail_in = 0;
+	gcs_writer_stats(w, &st);
+	assert_int_equal(st.durable_end, mark);
+	assert_int_equal(st.failed, -EIO);
+	assert_int_equal(st.sync_error, -EIO);
+	read_header(p, &h);
+	assert_int_equal(h.state, GCS_STATE_OPEN);
+	assert_int_equal(h.durable_end, mark);
+	assert_int_equal(h.sync_error, EIO);
+	/* Sticky: the next sync succeeds on the disk, but claims nothing. */
+	assert_int_equal(tu_put_fixed(w, 200, 100), -EIO);
+	assert_int_equal(gcs_writer_sync(w), -EIO);
+	assert_int_equal(gcs_writer_close(w), -EIO);
+	read_header(p, &h);
+	assert_int_equal(h.state, GCS_STATE_OPEN);
+	assert_int_equal(h.durable_end, mark);
+
+	/* Recovery keeps the records, not the claim. */
+	assert_int_equal(gcs_recover(p, &rep), 0);
+	read_header(p, &h);
+	assert_int_equal(h.state, GCS_STATE_RECOVERED);
+	assert_int_equal(h.durable_end, mark);
+	assert_int_equal(h.sync_error, EIO);
+	assert_int_equal(count_records(p, GCS_OPEN_VERIFY), 200);
+	free(p);
+}
+
+/* The same when the event loop's own datasync (IORING_OP_FSYNC) fails. */
+static void test_session_writer_failed_split_sync(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer_stats st;
+	struct gcs_disk_header h;
+	struct gcs_writer *w = new_writer(p, NULL);
+	struct gcs_sync s;
+	uint64_t mark;
+
+	assert_int_equal(tu_put_fixed(w, 0, 100), 0);
+	gcs_writer_stats(w, &st);
+	mark = st.durable_end;
+	/* The data step passed, the header step failed: header written. */
+	assert_int_equal(gcs_writer_sync_begin(w, &s), 0);
+	assert_int_equal(fdatasync(s.fd), 0);
+	assert_int_equal(gcs_writer_sync_header(w, &s), 0);
+	assert_int_equal(header_durable(p), s.target);
+	assert_int_equal(gcs_writer_sync_fail(w, &s, -EIO), -EIO);
+	assert_int_equal(gcs_writer_sync_fail(w, &s, -EIO), -EINVAL);
+	read_header(p, &h);
+	assert_int_equal(h.durable_end, mark);
+	assert_int_equal(h.sync_error, EIO);
+	gcs_writer_stats(w, &st);
+	assert_int_equal(st.durable_end, mark);
+	assert_int_equal(gcs_writer_sync_begin(w, &s), -EIO);
+	/* Close reports the error; it is not left busy. */
+	assert_int_equal(gcs_writer_close(w), -EIO);
+	read_header(p, &h);
+	assert_int_equal(h.state, GCS_STATE_OPEN);
+	assert_int_equal(h.durable_end, mark);
+	assert_int_equal(count_records(p, GCS_OPEN_VERIFY), 100);
+	free(p);
+}
+
 /* ---- Space ---------------------------------------------------------------------- */
 
 static void test_session_writer_grows_preallocated(void **state)
@@ -743,6 +919,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_session_writer_split_sync_and_reclaim),
 		cmocka_unit_test(test_session_writer_unmaps_behind),
 		cmocka_unit_test(test_session_writer_threaded_compaction),
+		cmocka_unit_test(test_session_writer_compaction_verifies_copy),
+		cmocka_unit_test(test_session_writer_failed_sync_never_durable),
+		cmocka_unit_test(test_session_writer_failed_split_sync),
 		cmocka_unit_test(test_session_writer_grows_preallocated),
 		cmocka_unit_test(test_session_writer_space_estimate),
 		cmocka_unit_test(test_session_writer_disk_full_ends_cleanly),

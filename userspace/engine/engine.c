@@ -441,10 +441,11 @@ static void sync_complete(struct ring_op *op, int res)
 	if (res < 0) {
 		/*
 		 * After a failed writeback the page cache cannot be trusted:
-		 * the session stops here and is left for gaitcap recover,
-		 * with the last durable mark as it was.
+		 * the writer marks the file (the last durable mark stays) and
+		 * the session stops here, left for gaitcap recover.
 		 */
 		e->sync_phase = SYNC_IDLE;
+		gcs_writer_sync_fail(e->w, &e->sync, res);
 		eng_fail(e, res);
 		return;
 	}

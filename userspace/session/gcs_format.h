@@ -57,7 +57,7 @@ struct gcs_disk_header {
 	uint64_t end_off;		/* CLOSED/RECOVERED: end of the last record */
 	uint64_t index_off;		/* offset of the INDEX record, or 0 */
 	uint32_t sync_interval_ms;	/* the writer's durability interval */
-	uint32_t reserved0;
+	uint32_t sync_error;		/* errno of a failed sync, or 0 (7.3) */
 	uint8_t reserved[156];
 	uint32_t crc;			/* CRC-32C of bytes [0, 252) */
 };

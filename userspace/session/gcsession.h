@@ -2,9 +2,11 @@
 /*
  * libgcsession: the gaitcap session file format (writer, reader, recovery).
  *
- * docs/session-format.md defines the format and the two words used below:
+ * docs/session-format.md defines the format and the words used below:
+ *   sealed     complete and handed to the writer (gcs_writer_commit()), but
+ *              still invisible while an earlier reservation is open;
  *   committed  a reader can see the record and it survives the capture
- *              process dying at any instant;
+ *              process dying at any instant (its commit word is stored);
  *   durable    it also survives power loss (after the next sync point).
  *
  * Every function returning int returns 0 (or a count) on success and -errno
@@ -159,8 +161,8 @@ struct gcs_chunk_meta {
 };
 
 /*
- * Commit a filled reservation as a chunk. The caller must have no I/O in
- * flight into it. Records are published in file order: the chunk becomes
+ * Seal a filled reservation as a chunk. The caller must have no I/O in
+ * flight into it. Records are committed in file order: the chunk becomes
  * committed once every earlier reservation is committed or abandoned.
  * Sequence numbers must grow in file order within a stream (reservations
  * may complete in any order). On error the slot is abandoned.
@@ -229,6 +231,14 @@ int gcs_writer_sync_begin(struct gcs_writer *w, struct gcs_sync *s);
 int gcs_writer_sync_header(struct gcs_writer *w, struct gcs_sync *s);
 int gcs_writer_sync_end(struct gcs_writer *w, struct gcs_sync *s);
 int gcs_writer_sync(struct gcs_writer *w);
+/*
+ * One of the event loop's datasyncs failed with @err (-errno). The writer
+ * fails for good (every later call returns @err; close leaves the file
+ * OPEN for gaitcap recover), keeps the durable mark where it was and
+ * records the error in the header (sync_error), so that nothing later
+ * claims the range durable. Returns @err.
+ */
+int gcs_writer_sync_fail(struct gcs_writer *w, struct gcs_sync *s, int err);
 
 /*
  * Compaction. gcs_writer_poll() runs at most one job inline; a threaded
@@ -272,7 +282,10 @@ struct gcs_writer_stats {
 	uint64_t unmapped;		/* mapping dropped behind the records */
 	uint64_t chunks;
 	uint64_t zchunks;
-	uint32_t outstanding;		/* reservations not yet published */
+	uint64_t compact_rejected;	/* compressed copies that failed the check */
+	uint32_t outstanding;		/* reservations not yet committed */
+	int failed;			/* 0, or the error the writer stopped on */
+	int sync_error;			/* 0, or the error of a failed sync */
 };
 
 void gcs_writer_stats(const struct gcs_writer *w, struct gcs_writer_stats *st);

@@ -158,14 +158,18 @@ static int repair(int fd, struct gcs_reader *r, struct gcs_recover_report *rep)
 		.state = GCS_STATE_RECOVERED, .durable_end = end,
 		.end_off = end, .index_off = index_off,
 		.sync_interval_ms = old->sync_interval_ms,
+		.sync_error = old->sync_error,
 	};
+	/* A writer's sync failed: our sync cannot vouch for its pages (7.2). */
+	if (old->sync_error)
+		h.durable_end = gcs_min_u64(old->durable_end, end);
 	gcs_hdr_seal(&h);
 	ret = pwrite_all(fd, &h, sizeof(h),
 			 (h.generation % GCS_HDR_SLOTS) * GCS_BLOCK);
 	if (!ret && fdatasync(fd))
 		ret = -errno;
 	rep->new_size = end;
-	if (!ret)
+	if (!ret && !old->sync_error)
 		reclaim(fd, r, rep);
 out:
 	free(idx);

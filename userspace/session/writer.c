@@ -58,6 +58,8 @@ struct gcs_compact_job {
 	const uint8_t **src;
 	uint64_t raw_total;
 	int level;
+	uint64_t salt;		/* to check the copy against each raw_crc */
+	uint32_t seed;
 	ZSTD_CCtx *cctx;
 	uint8_t *out;
 	size_t out_len;
@@ -96,6 +98,7 @@ struct gcs_writer {
 	enum { NAMED, LINK_BY_PROC, LINK_BY_EMPTY_PATH } naming;
 				/* O_TMPFILE not linked yet: how to link it */
 	int failed;		/* sticky: an I/O error the file can't survive */
+	int sync_error;		/* a durability sync failed: in every header */
 	bool full;
 	bool sync_busy;
 	bool job_out;
@@ -639,6 +642,7 @@ static int write_header(struct gcs_writer *w, uint64_t gen, uint32_t state,
 		.incompat = GCS_INCOMPAT_BODY_XXH64, .salt = w->salt, .generation = gen, .state = state,
 		.durable_end = durable, .end_off = end, .index_off = index_off,
 		.sync_interval_ms = w->o.sync_interval_ms,
+		.sync_error = (uint32_t)-w->sync_error,
 	};
 	ssize_t n;
 
@@ -696,6 +700,39 @@ int gcs_writer_sync_begin(struct gcs_writer *w, struct gcs_sync *s)
 	return 0;
 }
 
+/*
+ * A sync failed: after a failed writeback the page cache cannot be trusted
+ * and the error is reported once, to this descriptor only (7.2). Say so in
+ * a new header copy, with the mark left where the last good sync put it,
+ * so that no later sync through another descriptor (gaitcap recover)
+ * stamps as durable what may never have reached the disk. Best effort:
+ * the disk may refuse this too, but the page cache, which later readers on
+ * this machine see, holds it.
+ */
+static int sync_failed(struct gcs_writer *w, int err)
+{
+	if (err >= 0)
+		err = -EIO;
+	w->sync_busy = false;
+	if (!w->failed)
+		w->failed = err;
+	if (w->sync_error)
+		return w->failed;
+	w->sync_error = err;
+	w->generation++;
+	if (!write_header(w, w->generation, GCS_STATE_OPEN, w->durable, 0, 0))
+		(void)fdatasync(w->fd);
+	return w->failed;
+}
+
+int gcs_writer_sync_fail(struct gcs_writer *w, struct gcs_sync *s, int err)
+{
+	(void)s;
+	if (!w->sync_busy)
+		return -EINVAL;
+	return sync_failed(w, err);
+}
+
 int gcs_writer_sync_header(struct gcs_writer *w, struct gcs_sync *s)
 {
 	int ret;
@@ -703,10 +740,8 @@ int gcs_writer_sync_header(struct gcs_writer *w, struct gcs_sync *s)
 	if (!w->sync_busy)
 		return -EINVAL;
 	ret = write_header(w, s->generation, GCS_STATE_OPEN, s->target, 0, 0);
-	if (ret) {
-		w->failed = ret;
-		w->sync_busy = false;
-	}
+	if (ret)
+		sync_failed(w, ret);
 	return ret;
 }
 
@@ -724,12 +759,8 @@ int gcs_writer_sync_end(struct gcs_writer *w, struct gcs_sync *s)
 
 static int datasync(struct gcs_writer *w)
 {
-	if (fdatasync(w->fd)) {
-		/* After a failed writeback the page cache can't be trusted. */
-		w->failed = -errno;
-		w->sync_busy = false;
-		return w->failed;
-	}
+	if (fdatasync(w->fd))
+		return sync_failed(w, -errno);
 	return 0;
 }
 
@@ -830,6 +861,8 @@ int gcs_writer_compact_prepare(struct gcs_writer *w, bool force,
 	j->n_parts = (uint32_t)take;
 	j->level = w->o.zstd_level;
 	j->raw_total = bytes;
+	j->salt = w->salt;
+	j->seed = w->seed;
 	j->cctx = w->cctx;	/* lend the cached context */
 	w->cctx = NULL;
 	for (size_t i = 0; i < take; i++) {
@@ -845,6 +878,45 @@ int gcs_writer_compact_prepare(struct gcs_writer *w, bool force,
 	w->job_out = true;
 	*jp = j;
 	return 0;
+}
+
+/*
+ * The raw chunks are punched out once this copy is durable (8.2): check
+ * first that it decompresses to exactly what each raw chunk's body sum
+ * says, as a reader will, so that reclaim never trades data for a bad copy.
+ */
+static int compact_verify(struct gcs_compact_job *j)
+{
+	unsigned long long size;
+	uint8_t *raw, *p;
+	size_t n;
+	int ret = 0;
+
+	size = ZSTD_getFrameContentSize(j->out, j->out_len);
+	if (size != j->raw_total)
+		return -EBADMSG;
+	raw = malloc(j->raw_total ? j->raw_total : 1);
+	if (!raw)
+		return -ENOMEM;
+	n = ZSTD_decompress(raw, j->raw_total, j->out, j->out_len);
+	if (ZSTD_isError(n) || n != j->raw_total) {
+		ret = -EBADMSG;
+		goto out;
+	}
+	p = raw;
+	for (uint32_t i = 0; i < j->n_parts; i++) {
+		uint32_t len = j->parts[i].raw_len;
+
+		if (gcs_body_sum_seeded(GCS_INCOMPAT_BODY_XXH64, j->salt, j->seed,
+					p, len) != j->parts[i].raw_crc) {
+			ret = -EBADMSG;
+			goto out;
+		}
+		p += len;
+	}
+out:
+	free(raw);
+	return ret;
 }
 
 int gcs_compact_run(struct gcs_compact_job *j)
@@ -881,7 +953,7 @@ int gcs_compact_run(struct gcs_compact_job *j)
 		} while (end == ZSTD_e_end ? r != 0 : in.pos < in.size);
 	}
 	j->out_len = out.pos;
-	return j->result = 0;
+	return j->result = compact_verify(j);
 }
 
 static int add_punch(struct gcs_writer *w, uint64_t after, uint64_t start,
@@ -929,6 +1001,11 @@ int gcs_writer_compact_finish(struct gcs_writer *w, struct gcs_compact_job *j)
 	if (!w->cctx) {		/* keep the context for the next job */
 		w->cctx = j->cctx;
 		j->cctx = NULL;
+	}
+	if (j->ran && j->result == -EBADMSG) {
+		/* The copy did not check out: the raw chunks simply stay. */
+		w->st.compact_rejected++;
+		goto out;
 	}
 	if (!j->ran || j->result) {
 		ret = j->ran ? j->result : -EINVAL;
@@ -1061,6 +1138,8 @@ void gcs_writer_stats(const struct gcs_writer *w, struct gcs_writer_stats *st)
 	st->durable_end = w->durable;
 	st->unmapped = w->unmapped - round_up(GCS_DATA_START, w->page);
 	st->outstanding = w->slot_count;
+	st->failed = w->failed;
+	st->sync_error = w->sync_error;
 }
 
 /* ---- Create, close, abort ---------------------------------------------------- */
