@@ -129,7 +129,7 @@ int eng_svc_arm(struct eng *e, struct eng_svc *s)
 	s->e = e;
 	sqe = ring_sqe(&e->ring, &s->op);
 	if (!sqe)
-		return e->ring.err;
+		return e->ring.err ? e->ring.err : -EBUSY;
 	if (s->polling)
 		io_uring_prep_poll_add(sqe, s->fd, POLLIN);
 	else if (s->recvmsg)

@@ -100,19 +100,19 @@ struct io_uring_sqe *ring_sqe(struct ring *r, struct ring_op *op)
 	struct io_uring_sqe *sqe;
 	int ret;
 
-	if (r->err)
-		return NULL;
 	sqe = io_uring_get_sqe(&r->uring);
 	if (!sqe) {
 		ret = io_uring_submit(&r->uring);
 		if (ret < 0) {
-			r->err = ret;
+			if (!r->err)
+				r->err = ret;
 			return NULL;
 		}
 		r->submits++;
 		sqe = io_uring_get_sqe(&r->uring);
 		if (!sqe) {
-			r->err = -EBUSY;
+			if (!r->err)
+				r->err = -EBUSY;
 			return NULL;
 		}
 	}
@@ -148,7 +148,7 @@ int ring_fsync(struct ring *r, struct ring_op *op, int fd, uint64_t off,
 	struct io_uring_sqe *sqe = ring_sqe(r, op);
 
 	if (!sqe)
-		return r->err;
+		return r->err ? r->err : -EBUSY;
 	if (len > UINT32_MAX)
 		off = len = 0;
 	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
@@ -234,10 +234,8 @@ int ring_turn(struct ring *r)
 	struct __kernel_timespec ts, *tsp = NULL;
 	struct io_uring_cqe *cqe;
 	int64_t at, wait;
-	int ret, res;
+	int ret, res, failed = 0;
 
-	if (r->err)
-		return r->err;
 	at = earliest(r);
 	if (at != INT64_MAX) {
 		wait = at - eng_now();
@@ -251,13 +249,12 @@ int ring_turn(struct ring *r)
 	r->loops++;
 	r->submits++;
 	if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN &&
-	    ret != -EBUSY) {
-		r->err = ret;
-		return ret;
-	}
+	    ret != -EBUSY)
+		failed = ret;
 	/*
 	 * One at a time, each seen before its owner runs: an owner may
 	 * submit again (and the queue be flushed) from inside its callback.
+	 * What completed is delivered even when the wait failed.
 	 */
 	while (!io_uring_peek_cqe(&r->uring, &cqe)) {
 		struct ring_op *op = io_uring_cqe_get_data(cqe);
@@ -268,5 +265,8 @@ int ring_turn(struct ring *r)
 		deliver(r, op, res);
 	}
 	fire_due(r);
-	return r->err;
+	if (!failed)
+		failed = r->err;
+	r->err = 0;
+	return failed;
 }

@@ -53,7 +53,7 @@ struct ring {
 	unsigned int cancels;
 	struct ring_op op_cancel;
 	struct ring_timer *timers;
-	int err;		/* the ring failed: sticky, ring_turn returns it */
+	int err;		/* a submission failed: ring_turn returns it */
 	uint64_t loops, cqes, submits;
 };
 
@@ -70,7 +70,8 @@ void ring_exit(struct ring *r);
 
 /*
  * A submission queue entry for @op (submitting what is queued when the
- * queue is full), or NULL once the ring has failed (r->err).
+ * queue is full), or NULL if that submission failed (the next ring_turn
+ * returns its error).
  */
 struct io_uring_sqe *ring_sqe(struct ring *r, struct ring_op *op);
 /* Ask the kernel to cancel @op if it is in flight; its completion says. */
@@ -87,7 +88,8 @@ void ring_timer_clear(struct ring *r, struct ring_timer *t);
 /*
  * One turn: submit, wait for a completion or the earliest timer, deliver
  * every completion to its owner, then fire the timers that are due.
- * Returns 0, or the -errno of a ring that can no longer be used.
+ * Returns 0, or the -errno of a ring that failed (the wait, or a
+ * submission since the last turn); what completed was delivered anyway.
  */
 int ring_turn(struct ring *r);
 
