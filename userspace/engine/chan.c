@@ -39,7 +39,20 @@ enum chan_state {
 	CH_DONE,
 };
 
+/*
+ * What a kind of channel does with its reads; the life cycle around them
+ * (polls, holds, draining, the end) is the same for every kind.
+ */
+struct chan_reader {
+	int (*init)(struct eng_chan *c);		/* check the def, allocate */
+	void (*start)(struct eng_chan *c);		/* submit a read */
+	void (*done)(struct eng_chan *c, int res);	/* its completion */
+	int (*end)(struct eng_chan *c);		/* give back or commit what is held */
+	int (*flush)(struct eng_chan *c, bool all);	/* at quiet moments (optional) */
+};
+
 struct eng_chan {
+	const struct chan_reader *rd;
 	struct eng *e;
 	struct eng_source *src;
 	struct eng_chan_def d;
@@ -108,6 +121,7 @@ static void chan_finish(struct eng_chan *c, int err);
 static void poll_done(struct ring_op *op, int res);
 static void read_done(struct ring_op *op, int res);
 static void hold_over(struct ring_timer *t, int64_t now);
+static const struct chan_reader *const readers[2];
 
 const char *eng_chan_label(const struct eng_chan *c)
 {
@@ -157,45 +171,14 @@ int chan_new(struct eng *e, struct eng_source *s, const struct eng_chan_def *d,
 	c->hold.fire = hold_over;
 	c->prefault = e->f.prefault;
 
-	if (d->kind == ENG_CHAN_RECORDS) {
-		uint32_t most;
-
-		ret = -EINVAL;
-		if (!d->record_size || d->record_size > e->o.max_read_bytes)
-			goto err;
-		most = e->o.max_read_bytes / d->record_size;
-		if (!c->d.max_records || c->d.max_records > most)
-			c->d.max_records = most;
-		if (!c->d.batch_records)
-			c->d.batch_records = 1;
-		if (c->d.batch_records > c->d.max_records)
-			c->d.batch_records = c->d.max_records;
-		c->cap_records = c->d.batch_records * 2;
-		if (c->cap_records < 4)
-			c->cap_records = 4;
-		if (c->cap_records > c->d.max_records)
-			c->cap_records = c->d.max_records;
-	} else if (d->kind == ENG_CHAN_MESSAGES) {
-		if (!c->d.msg_max)
-			c->d.msg_max = MSG_MAX_DEF;
-		if (!c->d.commit_ms)
-			c->d.commit_ms = COMMIT_MS_DEF;
-		if (!c->d.batch_bytes)
-			c->d.batch_bytes = BATCH_BYTES_DEF;
-		ret = -EINVAL;
-		if (c->d.msg_max > GCS_MAX_BODY / 4 ||
-		    c->d.batch_bytes > GCS_MAX_BODY / 2)
-			goto err;
-		c->stage_cap = c->d.batch_bytes + gcs_var_rec_size(c->d.msg_max);
-		c->stage = malloc(c->stage_cap);
-		c->rbuf = malloc(c->d.msg_max);
-		ret = -ENOMEM;
-		if (!c->stage || !c->rbuf)
-			goto err;
-	} else {
-		ret = -EINVAL;
+	ret = -EINVAL;
+	if ((unsigned int)d->kind >= sizeof(readers) / sizeof(readers[0]) ||
+	    !readers[d->kind])
 		goto err;
-	}
+	c->rd = readers[d->kind];
+	ret = c->rd->init(c);
+	if (ret)
+		goto err;
 	*cp = c;
 	return 0;
 err:
@@ -410,6 +393,36 @@ static int rec_take(struct eng_chan *c, int64_t now)
 				return ret;
 		}
 	}
+	return 0;
+}
+
+static int rec_init(struct eng_chan *c)
+{
+	const uint32_t max_bytes = c->e->o.max_read_bytes;
+	uint32_t most;
+
+	if (!c->d.record_size || c->d.record_size > max_bytes)
+		return -EINVAL;
+	most = max_bytes / c->d.record_size;
+	if (!c->d.max_records || c->d.max_records > most)
+		c->d.max_records = most;
+	if (!c->d.batch_records)
+		c->d.batch_records = 1;
+	if (c->d.batch_records > c->d.max_records)
+		c->d.batch_records = c->d.max_records;
+	c->cap_records = c->d.batch_records * 2;
+	if (c->cap_records < 4)
+		c->cap_records = 4;
+	if (c->cap_records > c->d.max_records)
+		c->cap_records = c->d.max_records;
+	return 0;
+}
+
+/* At the end: a record cut short at the very end can never be completed. */
+static int rec_end(struct eng_chan *c)
+{
+	rec_release(c);
+	c->carry_len = 0;
 	return 0;
 }
 
@@ -671,6 +684,25 @@ static int msg_commit(struct eng_chan *c)
 	return ret;
 }
 
+static int msg_init(struct eng_chan *c)
+{
+	if (!c->d.msg_max)
+		c->d.msg_max = MSG_MAX_DEF;
+	if (!c->d.commit_ms)
+		c->d.commit_ms = COMMIT_MS_DEF;
+	if (!c->d.batch_bytes)
+		c->d.batch_bytes = BATCH_BYTES_DEF;
+	if (c->d.msg_max > GCS_MAX_BODY / 4 ||
+	    c->d.batch_bytes > GCS_MAX_BODY / 2)
+		return -EINVAL;
+	c->stage_cap = c->d.batch_bytes + gcs_var_rec_size(c->d.msg_max);
+	c->stage = malloc(c->stage_cap);
+	c->rbuf = malloc(c->d.msg_max);
+	if (!c->stage || !c->rbuf)
+		return -ENOMEM;
+	return 0;
+}
+
 static void msg_start_read(struct eng_chan *c)
 {
 	struct eng *e = c->e;
@@ -795,16 +827,37 @@ static void msg_read_done(struct eng_chan *c, int res)
 }
 
 /* At a quiet moment: commit a batch that is big or old enough. */
-void chan_flush(struct eng_chan *c, bool all)
+static int msg_flush(struct eng_chan *c, bool all)
 {
-	int ret;
-
-	if (c->d.kind != ENG_CHAN_MESSAGES || !c->stage_n)
-		return;
+	if (!c->stage_n)
+		return 0;
 	if (!all && c->stage_len < c->d.batch_bytes &&
 	    eng_now() - c->stage_t_first < (int64_t)c->d.commit_ms * NS_PER_MS)
-		return;
-	ret = msg_commit(c);
+		return 0;
+	return msg_commit(c);
+}
+
+/* ---- Readers: what each kind of channel does with its reads ------------------------ */
+
+static const struct chan_reader rec_reader = {
+	.init = rec_init, .start = rec_start_read, .done = rec_read_done,
+	.end = rec_end,
+};
+
+static const struct chan_reader msg_reader = {
+	.init = msg_init, .start = msg_start_read, .done = msg_read_done,
+	.end = msg_commit, .flush = msg_flush,
+};
+
+static const struct chan_reader *const readers[] = {
+	[ENG_CHAN_RECORDS] = &rec_reader,
+	[ENG_CHAN_MESSAGES] = &msg_reader,
+};
+
+void chan_flush(struct eng_chan *c, bool all)
+{
+	int ret = c->rd->flush && c->state != CH_DONE ? c->rd->flush(c, all) : 0;
+
 	if (ret)
 		eng_fail(c->e, ret);
 }
@@ -825,10 +878,7 @@ static void start_read(struct eng_chan *c)
 		}
 	}
 	c->full = false;
-	if (c->d.kind == ENG_CHAN_RECORDS)
-		rec_start_read(c);
-	else
-		msg_start_read(c);
+	c->rd->start(c);
 }
 
 void chan_arm(struct eng_chan *c)
@@ -894,10 +944,7 @@ static void read_done(struct ring_op *op, int res)
 
 	if (c->state == CH_DONE)
 		return;
-	if (c->d.kind == ENG_CHAN_RECORDS)
-		rec_read_done(c, res);
-	else
-		msg_read_done(c, res);
+	c->rd->done(c, res);
 }
 
 static void chan_finish(struct eng_chan *c, int err)
@@ -907,15 +954,9 @@ static void chan_finish(struct eng_chan *c, int err)
 
 	if (c->state == CH_DONE)
 		return;
-	if (c->d.kind == ENG_CHAN_RECORDS) {
-		rec_release(c);
-		/* A record cut short at the very end can never be completed. */
-		c->carry_len = 0;
-	} else {
-		ret = msg_commit(c);
-		if (ret && !err)
-			err = ret;
-	}
+	ret = c->rd->end(c);
+	if (ret && !err)
+		err = ret;
 	c->state = CH_DONE;
 	c->st.ended = true;
 	c->st.end_err = err;
