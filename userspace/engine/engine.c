@@ -64,8 +64,9 @@ static void choose(const struct eng_opts *o, struct eng_features *f)
 	f->sync_on_ring = f->op_fsync && !o->blocking_sync;
 	f->compact_thread = o->compact_thread;
 	/*
-	 * Each channel drops it on its first EINVAL (before 5.14). Off by default: see
-	 * docs/capture.md, it cost more CPU than the faults it saves.
+	 * Each channel drops it on its first EINVAL (before 5.14). Off by
+	 * default: see docs/capture.md, it cost more CPU than the faults it
+	 * saves.
 	 */
 	f->prefault = o->prefault;
 	f->io_mode = o->io_mode;
