@@ -10,9 +10,11 @@ ENG_TEST_SRCS := $(addprefix userspace/engine/, \
 ENG_TEST_LIBS := -luring -lpthread -ljson-c -lzstd -lxxhash
 
 UNIT_TESTS += test_engine
-# fallocate() is wrapped to play a filesystem that fills up.
+# fallocate() is wrapped to play a filesystem that fills up, and
+# io_uring_submit_and_wait_timeout() a ring that fails.
 test_engine_SRCS := tests/unit/test_engine.c $(ENG_TEST_SRCS)
-test_engine_LDLIBS := $(ENG_TEST_LIBS) -Wl,--wrap=fallocate
+test_engine_LDLIBS := $(ENG_TEST_LIBS) -Wl,--wrap=fallocate \
+	-Wl,--wrap=io_uring_submit_and_wait_timeout
 
 # Process crash: a child capturing a pipe is killed with SIGKILL at random
 # instants; recovery must keep every record it had committed.

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <liburing.h>
 
 #include "engine/engine.h"
 #include "test_engine_util.h"
@@ -38,6 +39,32 @@ int __wrap_fallocate(int fd, int mode, off_t off, off_t len)
 		return -1;
 	}
 	return __real_fallocate(fd, mode, off, len);
+}
+
+/* ---- A ring that fails once, as io_uring_enter() can (ENOMEM...) ------------ */
+
+static int ring_fail_in;	/* fail the Nth wait from now; 0: never */
+
+int __real_io_uring_submit_and_wait_timeout(struct io_uring *ring,
+					    struct io_uring_cqe **cqe,
+					    unsigned int n,
+					    struct __kernel_timespec *ts,
+					    sigset_t *sigmask);
+int __wrap_io_uring_submit_and_wait_timeout(struct io_uring *ring,
+					    struct io_uring_cqe **cqe,
+					    unsigned int n,
+					    struct __kernel_timespec *ts,
+					    sigset_t *sigmask);
+int __wrap_io_uring_submit_and_wait_timeout(struct io_uring *ring,
+					    struct io_uring_cqe **cqe,
+					    unsigned int n,
+					    struct __kernel_timespec *ts,
+					    sigset_t *sigmask)
+{
+	if (ring_fail_in && !--ring_fail_in)
+		return -ENOMEM;
+	return __real_io_uring_submit_and_wait_timeout(ring, cqe, n, ts,
+						       sigmask);
 }
 
 /* ---- Fixture ---------------------------------------------------------------- */
@@ -841,6 +868,124 @@ static void test_engine_disk_full_ends_session(void **state)
 	gcs_reader_close(r);
 }
 
+/*
+ * The ring fails while a read waits in it (fast poll: a read is always in
+ * flight into the file's mapping). eng_run must not return before that
+ * read is back, or the writer would be closed (unmapped) under it.
+ */
+static void test_engine_ring_failure_drains(void **state)
+{
+	struct te_feeder fd = { .count = 1000, .seed = 8 };	/* < a pipe */
+	struct fx *f = *state;
+	struct eng_chan_stats st;
+	struct eng_stats es;
+	struct gcs_writer *w;
+	struct eng_source *s;
+	struct eng *e;
+	char spec[128];
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	w = te_writer(f->path, false);
+	e = mkeng(w, ENG_IO_FAST_POLL, false);
+	assert_int_equal(eng_source_fd_create(&s, src_spec(p[0], spec,
+							   sizeof(spec), true)), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	fd.fd = p[1];
+	assert_int_equal(te_feeder_start(&fd), 0);
+	te_feeder_join(&fd);		/* all in the pipe, which stays open */
+	ring_fail_in = 40;
+	assert_int_equal(eng_run(e, mono() + 30ll * 1000000000), -ENOMEM);
+	ring_fail_in = 0;
+	eng_get_stats(e, &es);
+	assert_int_equal(es.inflight, 0);
+	eng_chan_get_stats(eng_chan_at(e, 0), &st);
+	assert_true(st.ended);
+	eng_destroy(e);
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(te_check_stream(f->path, 0, NULL, 0), (long)st.records);
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
+ * Two channels: a read of the idle one holds a reservation (fast poll), so
+ * the busy one's chunks are sealed behind it but not committed. What the
+ * status counts as committed must be what a reader (or a kill -9) finds.
+ */
+struct commit_watch {
+	struct fx *f;
+	unsigned int ticks, behind;
+	uint64_t over;		/* committed_records beyond what was visible */
+};
+
+static void commit_tick(struct eng *e, void *ctx, int64_t now)
+{
+	struct commit_watch *cw = ctx;
+	struct eng_chan_stats st;
+	long seen;
+
+	(void)now;
+	eng_chan_get_stats(eng_chan_at(e, 1), &st);
+	seen = te_check_stream(cw->f->path, 1, NULL, 0);
+	assert_true(seen >= 0);
+	if (st.committed_records > (uint64_t)seen)
+		cw->over += st.committed_records - (uint64_t)seen;
+	if (st.records > (uint64_t)seen)
+		cw->behind++;
+	cw->ticks++;
+}
+
+static void test_engine_committed_counts_file_order(void **state)
+{
+	/* Slowly: the writer holds at most 64 sealed chunks behind a slot. */
+	struct te_feeder fd = { .forever = true, .pause_us = 25000, .seed = 9 };
+	struct fx *f = *state;
+	struct commit_watch cw = { .f = f };
+	struct eng_chan_stats st;
+	struct gcs_writer *w;
+	struct eng_source *s;
+	struct eng *e;
+	char spec[128];
+	int idle[2], busy[2];
+
+	assert_int_equal(pipe(idle), 0);
+	assert_int_equal(pipe(busy), 0);
+	w = te_writer(f->path, false);
+	e = mkeng(w, ENG_IO_FAST_POLL, false);
+	if (eng_features(e)->io_mode != ENG_IO_FAST_POLL) {
+		eng_destroy(e);
+		gcs_writer_close(w);
+		skip();		/* no fast poll: reads never wait holding a slot */
+	}
+	assert_int_equal(eng_source_fd_create(&s, src_spec(idle[0], spec,
+							   sizeof(spec), true)), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	assert_int_equal(eng_source_fd_create(&s, src_spec(busy[0], spec,
+							   sizeof(spec), true)), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	eng_set_tick(e, 100, commit_tick, &cw);
+	fd.fd = busy[1];
+	assert_int_equal(te_feeder_start(&fd), 0);
+	assert_int_equal(eng_run(e, mono() + 1000ll * 1000000), 0);
+	fd.stop = true;
+	te_feeder_join(&fd);
+	assert_true(cw.ticks >= 5);
+	assert_true(cw.behind >= 3);	/* sealed, not committed: it happened */
+	assert_int_equal(cw.over, 0);
+	/* Stopped: nothing holds a reservation, everything sealed is committed. */
+	eng_chan_get_stats(eng_chan_at(e, 1), &st);
+	assert_true(st.records > 0);
+	assert_int_equal(st.committed_records, st.records);
+	eng_destroy(e);
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(te_check_stream(f->path, 1, NULL, 0), (long)st.records);
+	for (int i = 0; i < 2; i++) {
+		close(idle[i]);
+		close(busy[i]);
+	}
+}
+
 int main(void)
 {
 	/* Feeders write into pipes the engine closes at the end. */
@@ -863,6 +1008,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_sync_blocking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_compaction_worker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_disk_full_ends_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_ring_failure_drains, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_committed_counts_file_order, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

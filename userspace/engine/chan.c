@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,8 @@
 #define MSG_MAX_DEF	512
 #define COMMIT_MS_DEF	50
 #define BATCH_BYTES_DEF	(64u << 10)
+
+#define CHAN_SEALS	128	/* more than the writer's reservations */
 
 enum chan_state {
 	CH_IDLE = 0,		/* nothing in flight: about to be armed */
@@ -62,6 +65,7 @@ struct eng_chan {
 	bool prefault;		/* MADV_POPULATE_WRITE ahead of reads */
 	bool nonblock;		/* the fd has O_NONBLOCK */
 	bool draining;		/* stopping: read until empty, no polls */
+	bool pipe_like;		/* a pipe, fifo or socket: poll() means data */
 	bool direct;		/* next read without a poll first */
 	bool full;		/* the last read filled what it asked for */
 	int64_t pos;		/* file offset of the next read; -1: none */
@@ -106,7 +110,16 @@ struct eng_chan {
 	bool clk_have;
 	int64_t clk_min, clk_max, clk_dev, clk_host;
 
-	/* published (readers see them): taken when no reservation is out */
+	/*
+	 * Sealed chunks not yet known to be committed (file order: they wait
+	 * for earlier reservations), and what is committed and, as of the
+	 * last sync's start, durable.
+	 */
+	struct {
+		uint64_t off, records;
+		int64_t t;
+	} seal[CHAN_SEALS];
+	unsigned int seal_head, n_seal;
 	uint64_t pub_records, sync_records;
 	int64_t pub_t, sync_t;
 
@@ -147,6 +160,7 @@ int chan_new(struct eng *e, struct eng_source *s, const struct eng_chan_def *d,
 	     struct eng_chan **cp)
 {
 	struct eng_chan *c;
+	struct stat sb;
 	int fl, ret;
 
 	if (d->fd < 0)
@@ -161,6 +175,8 @@ int chan_new(struct eng *e, struct eng_source *s, const struct eng_chan_def *d,
 	c->d.label = c->label;
 	fl = fcntl(d->fd, F_GETFL);
 	c->nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	c->pipe_like = !fstat(d->fd, &sb) &&
+		       (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode));
 	/* Seekable files are read at an explicit offset (works before 5.6). */
 	c->pos = lseek(d->fd, 0, SEEK_CUR);
 	if (c->pos < 0)
@@ -243,6 +259,44 @@ static int rec_reserve(struct eng_chan *c, uint32_t cap)
 	return 0;
 }
 
+/*
+ * Committed, not just sealed: a chunk is committed (readers see it, it
+ * survives a kill) once every earlier reservation of any channel is, and
+ * the writer's committed end has passed its offset.
+ */
+void chan_committed(struct eng_chan *c, uint64_t committed_end)
+{
+	while (c->n_seal && c->seal[c->seal_head].off < committed_end) {
+		c->pub_records = c->seal[c->seal_head].records;
+		c->pub_t = c->seal[c->seal_head].t;
+		c->seal_head = (c->seal_head + 1) % CHAN_SEALS;
+		c->n_seal--;
+	}
+	c->st.committed_records = c->pub_records;
+	c->st.committed_t_ns = c->pub_t;
+}
+
+/* The chunk at @off holds the channel's records up to st.records. */
+static void sealed(struct eng_chan *c, uint64_t off)
+{
+	struct gcs_writer_stats ws;
+	unsigned int i;
+
+	gcs_writer_stats(c->e->w, &ws);
+	chan_committed(c, ws.committed_end);
+	if (c->n_seal == CHAN_SEALS) {
+		/* Cannot happen (the writer has fewer slots): undercount. */
+		i = (c->seal_head + c->n_seal - 1) % CHAN_SEALS;
+	} else {
+		i = (c->seal_head + c->n_seal) % CHAN_SEALS;
+		c->n_seal++;
+	}
+	c->seal[i].off = off;
+	c->seal[i].records = c->st.records;
+	c->seal[i].t = c->st.t_last_ns;
+	chan_committed(c, ws.committed_end);
+}
+
 static void rec_info(struct eng_chan *c, const uint8_t *rec, uint64_t index,
 		     struct eng_rec_info *ri)
 {
@@ -313,6 +367,7 @@ static int rec_take(struct eng_chan *c, int64_t now)
 	uint64_t seq0, prev;
 	int64_t tmin, tmax;
 	uint32_t n, k, rest;
+	uint64_t off;
 	bool gap;
 	int ret;
 
@@ -366,6 +421,7 @@ static int rec_take(struct eng_chan *c, int64_t now)
 			.last_seq = seq0 + k - 1, .t_first_ns = tmin,
 			.t_last_ns = tmax, .flags = GCS_CHUNK_F_CONTIGUOUS,
 		};
+		off = c->slot->off;
 		ret = gcs_writer_commit(c->e->w, c->slot, &m);
 		c->slot = NULL;
 		c->fill = 0;
@@ -382,6 +438,7 @@ static int rec_take(struct eng_chan *c, int64_t now)
 		c->st.chunks++;
 		c->st.last_seq = m.last_seq;
 		c->st.t_last_ns = tmax;
+		sealed(c, off);
 		c->have_seq = true;
 		c->next_seq = m.last_seq + 1;
 		c->last_t = tmax;
@@ -646,9 +703,8 @@ static void rec_read_done(struct eng_chan *c, int res)
 		c->state = CH_IDLE;
 		chan_arm(c);
 		return;
-	default:
-		chan_finish(c, res);
 	}
+	chan_finish(c, res);
 }
 
 /* ---- Messages --------------------------------------------------------------------- */
@@ -656,6 +712,8 @@ static void rec_read_done(struct eng_chan *c, int res)
 static int msg_commit(struct eng_chan *c)
 {
 	struct gcs_chunk_meta m;
+	struct gcs_slot *slot;
+	uint64_t off = 0;
 	int ret;
 
 	if (!c->stage_n)
@@ -667,7 +725,13 @@ static int msg_commit(struct eng_chan *c)
 		.t_first_ns = c->stage_t_first, .t_last_ns = c->stage_t_last,
 		.flags = GCS_CHUNK_F_CONTIGUOUS,
 	};
-	ret = gcs_writer_write_chunk(c->e->w, c->d.stream, c->stage, &m);
+	/* gcs_writer_write_chunk() by hand, to know where the chunk went. */
+	ret = gcs_writer_reserve(c->e->w, c->d.stream, m.len, &slot);
+	if (!ret) {
+		off = slot->off;
+		memcpy(slot->data, c->stage, m.len);
+		ret = gcs_writer_commit(c->e->w, slot, &m);
+	}
 	if (!ret) {
 		if (!c->st.records) {
 			c->st.first_seq = m.first_seq;
@@ -678,6 +742,7 @@ static int msg_commit(struct eng_chan *c)
 		c->st.chunks++;
 		c->st.last_seq = m.last_seq;
 		c->st.t_last_ns = m.t_last_ns;
+		sealed(c, off);
 	}
 	c->stage_len = 0;
 	c->stage_n = 0;
@@ -881,6 +946,13 @@ static void start_read(struct eng_chan *c)
 	c->rd->start(c);
 }
 
+static bool readable_now(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
 void chan_arm(struct eng_chan *c)
 {
 	struct eng *e = c->e;
@@ -890,8 +962,15 @@ void chan_arm(struct eng_chan *c)
 	    c->op_read.busy)
 		return;
 	if (c->draining) {
-		/* Only what is there already, and never block for it. */
-		if (!c->nonblock || c->drain_rounds >= DRAIN_MAX) {
+		/*
+		 * Only what is there already, and never block for it. io_uring
+		 * may park a read of an empty pipe or socket on a poll even when
+		 * it is O_NONBLOCK, and that read would never come back: ask
+		 * poll() first (a device's poll may wait for a watermark, so
+		 * devices are read as they are).
+		 */
+		if (!c->nonblock || c->drain_rounds >= DRAIN_MAX ||
+		    (c->pipe_like && !readable_now(c->d.fd))) {
 			chan_finish(c, 0);
 			return;
 		}
@@ -984,16 +1063,6 @@ bool chan_done(const struct eng_chan *c)
 bool chan_reserved(const struct eng_chan *c)
 {
 	return c->slot;
-}
-
-/*
- * Called when no channel holds a reservation: everything committed is
- * then published too, a safe mark for the next durability sync.
- */
-void chan_published(struct eng_chan *c)
-{
-	c->pub_records = c->st.records;
-	c->pub_t = c->st.t_last_ns;
 }
 
 /* What the sync about to start covers (a lower bound). */

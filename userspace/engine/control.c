@@ -97,7 +97,7 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 {
 	uint32_t code = 0, stream = GCS_STREAM_NONE;
 	int64_t value = 0, t = 0;
-	uint64_t frames = 0, lost = 0, gaps = 0, bytes = 0, durable = 0;
+	uint64_t frames = 0, lost = 0, gaps = 0, bytes = 0, durable = 0, committed = 0;
 	int64_t durable_t = 0;
 	uint32_t peak = 0;	/* most frames one read of a channel brought */
 	int ret;
@@ -133,6 +133,7 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 
 			eng_chan_get_stats(eng_chan_at(e, i), &st);
 			frames += st.records;
+			committed += st.committed_records;
 			lost += st.lost;
 			gaps += st.gaps;
 			bytes += st.bytes;
@@ -144,11 +145,13 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 		}
 		/* durable_*: what a power loss now would keep, at least. */
 		snprintf(c->reply, sizeof(c->reply),
-			 "OK frames=%" PRIu64 " bytes=%" PRIu64 " gaps=%" PRIu64
+			 "OK frames=%" PRIu64 " committed_frames=%" PRIu64
+			 " bytes=%" PRIu64 " gaps=%" PRIu64
 			 " lost=%" PRIu64 " chans=%zu markers=%" PRIu64
 			 " durable_frames=%" PRIu64 " durable_t=%" PRId64
 			 " now=%" PRId64 " stopping=%d peak_frames=%" PRIu32,
-			 frames, bytes, gaps, lost, e->n_ch, e->st.markers,
+			 frames, committed, bytes, gaps, lost, e->n_ch,
+			 e->st.markers,
 			 durable, durable_t, eng_now(), eng_stopping(e), peak);
 		return;
 	}

@@ -17,6 +17,7 @@
 #include "engine/engine_internal.h"
 
 #define SMALL_MAX	4096	/* queued small records before refusing more */
+#define RING_DRAIN_NS	(2 * NS_PER_S)	/* reaping after the ring failed */
 
 static const char *const mode_names[] = {
 	[ENG_IO_AUTO] = "auto",
@@ -330,16 +331,15 @@ static int small_write(struct eng *e, const struct small_item *it)
  */
 static void quiet_point(struct eng *e, int64_t now, bool force)
 {
+	struct gcs_writer_stats ws;
 	bool reserved = false;
 	size_t i;
 	int ret;
 
-	for (i = 0; i < e->n_ch; i++)
+	gcs_writer_stats(e->w, &ws);
+	for (i = 0; i < e->n_ch; i++) {
 		reserved |= chan_reserved(e->ch[i]);
-	if (!reserved) {
-		/* Every commit so far is published: a safe durability mark. */
-		for (i = 0; i < e->n_ch; i++)
-			chan_published(e->ch[i]);
+		chan_committed(e->ch[i], ws.committed_end);
 	}
 	if (!force && reserved) {
 		bool late = e->n_small && now - e->small[0].queued_ns >=
@@ -534,7 +534,8 @@ void eng_destroy(struct eng *e)
 	/* First the ring: nothing in flight may write into what is freed. */
 	ring_exit(&e->ring);
 	eng_stop_sources(e);
-	for (size_t i = 0; i < e->n_ch; i++)
+	/* The kernel may still complete reads into them: leak, never free. */
+	for (size_t i = 0; i < e->n_ch && !e->ring.inflight; i++)
 		chan_free(e->ch[i]);
 	free(e->ch);
 	for (size_t i = 0; i < e->n_src; i++)
@@ -825,17 +826,30 @@ int eng_run(struct eng *e, int64_t deadline_ns)
 		}
 		if (e->closing && ring_idle(&e->ring))
 			break;
+		if (e->ring_failed_at &&
+		    eng_now() - e->ring_failed_at > RING_DRAIN_NS) {
+			e->closing = true;
+			break;		/* what is still in flight never came back */
+		}
 		ret = ring_turn(&e->ring);
 		if (ret) {
-			/* The ring itself failed: nothing more can be read. */
+			/*
+			 * The ring itself failed: stop. Reads still in flight
+			 * target the session's mapping, and io_uring_queue_exit()
+			 * does not wait for them, so go on reaping (the normal
+			 * stopping path) for a bounded time; if they never come
+			 * back, eng_run says so and the file is left alone.
+			 */
 			eng_stop(e, ret);
-			e->closing = true;
-			break;
+			if (!e->ring_failed_at)
+				e->ring_failed_at = eng_now();
+			usleep(1000);	/* a ring that fails at once: don't spin */
 		}
 	}
 	ring_timer_clear(&e->ring, &e->tick_timer);
 	ring_timer_clear(&e->ring, &e->small_timer);
 	e->running = false;
+	e->st.inflight = e->ring.inflight;
 	compact_drain(e);
 	/* What came in during the last moments: markers, a final clock. */
 	quiet_point(e, eng_now(), true);

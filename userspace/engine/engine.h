@@ -167,8 +167,14 @@ struct eng_chan_def {
 	void *priv;
 };
 
+/*
+ * Records counted in three steps (the words of gcsession.h): sealed (read
+ * and handed to the writer: `records`, `bytes`, `chunks`), committed
+ * (readers see them and a kill -9 keeps them; with several channels a
+ * sealed chunk waits for every earlier reservation) and durable.
+ */
 struct eng_chan_stats {
-	uint64_t records, bytes, chunks;
+	uint64_t records, bytes, chunks;	/* sealed */
 	uint64_t reads, polls, eagain, eintr, partial;
 	uint64_t gaps;			/* gap records written */
 	uint64_t lost;			/* records they say are missing */
@@ -185,6 +191,9 @@ struct eng_chan_stats {
 	uint64_t first_seq, last_seq;
 	int64_t t_first_ns, t_last_ns;	/* of records, host monotonic */
 	double rate_hz;			/* records per second, recent */
+	/* Committed: a reader sees them, the process dying loses none. */
+	uint64_t committed_records;
+	int64_t committed_t_ns;		/* time of the last committed record */
 	/* As of the last completed durability sync: survives power loss. */
 	uint64_t durable_records;
 	int64_t durable_t_ns;		/* time of the last durable record */
@@ -246,8 +255,9 @@ int eng_clock(struct eng *e, const struct gcs_clock_sample *c);
 /*
  * Run until eng_stop(), a signal, every channel ending, or @deadline_ns
  * (CLOCK_MONOTONIC; 0: none). Returns 0, or the error that stopped it.
- * Afterwards every channel is drained and nothing is in flight; the
- * caller stops the sources (eng_stop_sources) and closes the writer.
+ * Afterwards every channel is drained and nothing is in flight (even when
+ * the ring failed, unless eng_stats.inflight says otherwise); the caller
+ * stops the sources (eng_stop_sources) and closes the writer.
  */
 int eng_run(struct eng *e, int64_t deadline_ns);
 /*
@@ -268,6 +278,13 @@ struct eng_stats {
 	uint64_t small_written, small_forced;	/* forced: waited too long */
 	uint64_t markers;
 	int64_t t_start_ns;
+	/*
+	 * Operations still in flight when eng_run returned: 0 unless the ring
+	 * failed and its reads never came back. Then the kernel may still
+	 * write into the session's mapping: leave the writer alone (neither
+	 * close nor abort it) and exit; gaitcap recover repairs the file.
+	 */
+	unsigned int inflight;
 };
 
 void eng_get_stats(const struct eng *e, struct eng_stats *st);

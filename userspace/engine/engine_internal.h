@@ -79,6 +79,7 @@ struct eng {
 	 * told by the loop after the callback that asked has returned.
 	 */
 	bool running, stopping, stop_pending, closing;
+	int64_t ring_failed_at;	/* when the ring itself first failed */
 	int err;
 	int stop_sig;
 	int64_t deadline;
@@ -139,8 +140,11 @@ bool chan_done(const struct eng_chan *c);
 bool chan_reserved(const struct eng_chan *c);
 /* An end the source has not heard of yet: true once, with its error. */
 bool chan_take_end(struct eng_chan *c, int *err);
-/* What is committed is published / a sync of it begins / it is durable. */
-void chan_published(struct eng_chan *c);
+/*
+ * Committed (readers see it: the writer's committed end has passed it) /
+ * a sync of what is committed begins / it is durable.
+ */
+void chan_committed(struct eng_chan *c, uint64_t committed_end);
 void chan_sync_begin(struct eng_chan *c);
 void chan_sync_end(struct eng_chan *c);
 

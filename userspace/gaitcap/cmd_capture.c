@@ -302,15 +302,16 @@ static void status(struct eng *e, void *ctx, int64_t now)
 
 		eng_chan_get_stats(ch, &st);
 		fmt_bytes(sz, sizeof(sz), (double)st.bytes);
-		fmt_dur(dur, sizeof(dur), st.records ?
-			(double)(st.t_last_ns - st.t_first_ns) / 1e9 : 0);
+		/* Committed: what a kill -9 now would keep (docs/capture.md). */
+		fmt_dur(dur, sizeof(dur), st.committed_records ?
+			(double)(st.committed_t_ns - st.t_first_ns) / 1e9 : 0);
 		dev[0] = '\0';
 		if (s && s->ops->describe && latest_of_source(e, i))
 			s->ops->describe(s, dev, sizeof(dev));
 		fprintf(stderr, "%s%-6s %7.1f Hz  frames %-9" PRIu64 " drops %-6" PRIu64
 			" gaps %-4" PRIu64 " peak %-5" PRIu32 " %10s  %s  %s%s%s%s\n",
 			c->tty ? "\r\033[K" : "gaitcap: ", eng_chan_label(ch),
-			st.ended ? 0.0 : st.rate_hz, st.records, st.lost, st.gaps,
+			st.ended ? 0.0 : st.rate_hz, st.committed_records, st.lost, st.gaps,
 			st.peak_records, sz, dur, disk, st.ended ? "  ended" : "",
 			*dev ? "  " : "", dev);
 		c->lines++;
@@ -591,6 +592,14 @@ static void summary(struct capture *c, int run_err)
 			   gcs_strerror(run_err)) : "");
 }
 
+static bool ring_busy(struct eng *e)
+{
+	struct eng_stats es;
+
+	eng_get_stats(e, &es);
+	return es.inflight;
+}
+
 int cmd_capture(int argc, char **argv)
 {
 	struct capture c = {
@@ -707,6 +716,17 @@ int cmd_capture(int argc, char **argv)
 		fprintf(stderr, "gaitcap capture: %s: finishing the file\n",
 			strsignal(eng_stop_signal(c.e)));
 	summary(&c, run_err);
+	if (ring_busy(c.e)) {
+		/*
+		 * The ring failed with reads still in flight into the file's
+		 * mapping: closing (or unmapping) it now could let the kernel
+		 * write elsewhere. Leave it as a killed capture would.
+		 */
+		fprintf(stderr, "gaitcap capture: the ring failed with reads in flight; %s left open: run gaitcap recover %s\n",
+			c.out, c.out);
+		free(meta);
+		return 3;
+	}
 	ret = gcs_writer_close(c.w);
 	if (ret == -EBUSY)
 		gcs_writer_abort(c.w);	/* a sync never finished: as if killed */

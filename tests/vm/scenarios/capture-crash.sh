@@ -51,7 +51,7 @@ while [ $i -lt "$KILLS" ]; do
 	st=$(gaitcap mark --status --timeout 300 2>/dev/null)
 	kill -9 $P
 	wait $P 2>/dev/null
-	committed=$(echo "$st" | sed -n "s/^frames=\([0-9]*\).*/\1/p")
+	committed=$(echo "$st" | sed -n "s/.* committed_frames=\([0-9]*\).*/\1/p")
 	: "${committed:=0}"
 	if [ ! -e $f ]; then
 		# Killed before its file had a name (the file is named once
