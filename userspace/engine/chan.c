@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Channels: one file descriptor each, read through the engine's ring.
+ * Channels: one file descriptor each, read through the ring layer. A
+ * channel owns its state (this struct is private to this file): the engine
+ * drives it through the chan_* calls of engine_internal.h, completions and
+ * its hold timer come back from the ring, and an end is only marked here;
+ * the engine tells the source once the completion has returned.
  *
  * RECORDS: a read lands straight in a chunk reservation of the session
  * file's mapping and whatever whole records it brought are committed at
