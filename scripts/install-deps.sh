@@ -14,7 +14,7 @@ linux-headers-amd64 linux-source-6.1 bc bison flex libelf-dev
 qemu-system-x86 busybox-static acpica-tools
 libcmocka-dev libjson-c-dev libzstd-dev libxxhash-dev liburing-dev
 libiio-dev libiio-utils
-bluez bluez-test-tools e2fsprogs zstd
+bluez bluez-test-tools e2fsprogs zstd dmsetup
 sparse clang llvm libclang-rt-14-dev dkms
 "
 

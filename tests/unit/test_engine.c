@@ -245,6 +245,33 @@ static void test_engine_mode_names(void **state)
 	assert_int_equal(eng_io_mode_parse("fast", &m), -EINVAL);
 }
 
+/* Realtime and boottime stamps land on the monotonic timeline. */
+static void test_engine_clock_map(void **state)
+{
+	static const clockid_t ids[] = { CLOCK_REALTIME, CLOCK_BOOTTIME };
+	struct eng_clock_map m;
+	struct timespec ts;
+
+	(void)state;
+	eng_clock_map_init(&m, CLOCK_MONOTONIC);
+	assert_int_equal(eng_clock_map(&m, 12345), 12345);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		int64_t t, mono0, mono1, got;
+
+		eng_clock_map_init(&m, ids[i]);
+		for (int k = 0; k < 3; k++) {	/* measured, then cached */
+			mono0 = mono();
+			clock_gettime(ids[i], &ts);
+			t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+			mono1 = mono();
+			got = eng_clock_map(&m, t);
+			assert_true(got >= mono0 - 2000000 && got <= mono1 + 2000000);
+		}
+		/* An older stamp stays as far back. */
+		assert_int_equal(eng_clock_map(&m, t - 5000000000ll), got - 5000000000ll);
+	}
+}
+
 /* ---- A pipe in every mode, records cut into odd pieces ----------------------- */
 
 static void run_pipe(struct fx *f, enum eng_io_mode mode, bool readv)
@@ -993,6 +1020,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_engine_probe_features),
 		cmocka_unit_test(test_engine_mode_names),
+		cmocka_unit_test(test_engine_clock_map),
 		cmocka_unit_test_setup_teardown(test_engine_pipe_poll_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_pipe_fast_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_pipe_async, setup, teardown),

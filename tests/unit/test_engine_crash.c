@@ -40,7 +40,7 @@ static void publish(struct eng *e, void *ctx, int64_t now)
 
 	(void)now;
 	eng_chan_get_stats(eng_chan_at(e, 0), &st);
-	__atomic_store_n(&sh->committed, st.records, __ATOMIC_RELEASE);
+	__atomic_store_n(&sh->committed, st.committed_records, __ATOMIC_RELEASE);
 }
 
 static void child(const char *path, int fd, struct shared *sh, int mode)

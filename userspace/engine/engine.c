@@ -19,6 +19,29 @@
 #define SMALL_MAX	4096	/* queued small records before refusing more */
 #define RING_DRAIN_NS	(2 * NS_PER_S)	/* reaping after the ring failed */
 
+void eng_clock_map_init(struct eng_clock_map *m, clockid_t id)
+{
+	m->id = id;
+	m->off = 0;
+	m->at = INT64_MIN;
+}
+
+int64_t eng_clock_map(struct eng_clock_map *m, int64_t t)
+{
+	int64_t m0, c, m1;
+
+	if (m->id == CLOCK_MONOTONIC || !t)
+		return t;
+	m0 = eng_now();
+	if (m->at != INT64_MIN && m0 - m->at < 100 * NS_PER_MS)
+		return t - m->off;
+	c = eng_clock_ns(m->id);
+	m1 = eng_now();
+	m->off = c - (m0 + (m1 - m0) / 2);
+	m->at = m1;
+	return t - m->off;
+}
+
 static const char *const mode_names[] = {
 	[ENG_IO_AUTO] = "auto",
 	[ENG_IO_POLL_FIRST] = "poll-first",
@@ -323,6 +346,16 @@ static int small_write(struct eng *e, const struct small_item *it)
 	return -EINVAL;
 }
 
+/* What each channel has committed so far (file order: the writer knows). */
+static void committed_update(struct eng *e)
+{
+	struct gcs_writer_stats ws;
+
+	gcs_writer_stats(e->w, &ws);
+	for (size_t i = 0; i < e->n_ch; i++)
+		chan_committed(e->ch[i], ws.committed_end);
+}
+
 /*
  * Write what waits when no channel holds a reservation, or anyway once the
  * oldest item has waited small_delay_ms (a read may hold its reservation
@@ -331,16 +364,13 @@ static int small_write(struct eng *e, const struct small_item *it)
  */
 static void quiet_point(struct eng *e, int64_t now, bool force)
 {
-	struct gcs_writer_stats ws;
 	bool reserved = false;
 	size_t i;
 	int ret;
 
-	gcs_writer_stats(e->w, &ws);
-	for (i = 0; i < e->n_ch; i++) {
+	committed_update(e);
+	for (i = 0; i < e->n_ch; i++)
 		reserved |= chan_reserved(e->ch[i]);
-		chan_committed(e->ch[i], ws.committed_end);
-	}
 	if (!force && reserved) {
 		bool late = e->n_small && now - e->small[0].queued_ns >=
 				(int64_t)e->o.small_delay_ms * NS_PER_MS;

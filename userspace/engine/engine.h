@@ -17,9 +17,10 @@
  *                     timestamp; stored as variable-size records.
  *
  * Every submission carries its owner's struct ring_op, whose callback gets
- * the completion (ring.h); every completion is checked; short reads, -EAGAIN and -EINTR are handled; sequence gaps
- * become gap records. Markers, gap and clock records wait for a moment when
- * no read holds a reservation (so reservations shrink to what they hold).
+ * the completion (ring.h); every completion is checked; short reads,
+ * -EAGAIN and -EINTR are handled; sequence gaps become gap records.
+ * Markers, gap and clock records wait for a moment when no read holds a
+ * reservation (so reservations shrink to what they hold).
  *
  * Functions returning int return 0 (or a count) or -errno. Nothing here
  * prints; callers report.
@@ -30,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "session/gcsession.h"
 
@@ -316,6 +318,22 @@ int eng_control_request(const char *path, const char *req, char *reply,
  * CLOCK_MONOTONIC ns, device clock ns). Without seq, records are counted.
  */
 int eng_source_fd_create(struct eng_source **sp, const char *spec);
+
+/*
+ * Host timestamps taken in another clock (an IIO device's
+ * current_timestamp_clock: realtime, boottime) mapped onto CLOCK_MONOTONIC,
+ * the session's timeline for chunk times, clock records and markers. The
+ * offset is measured, bracketed by two monotonic readings, again whenever
+ * it is 100 ms old, so a realtime step is followed within that.
+ */
+struct eng_clock_map {
+	clockid_t id;
+	int64_t off;			/* id - monotonic */
+	int64_t at;			/* monotonic time of the measurement */
+};
+
+void eng_clock_map_init(struct eng_clock_map *m, clockid_t id);
+int64_t eng_clock_map(struct eng_clock_map *m, int64_t t_ns);
 
 /* The gait mat through IIO (src_iio.c). */
 struct eng_iio_opts {

@@ -85,6 +85,8 @@ struct src_iio {
 	int64_t next_check;
 	char final[160];	/* the driver's counters when we stopped */
 	int64_t lost_t;		/* last scan before the mat went away */
+	/* Scan timestamps in the device's clock, onto the file's monotonic. */
+	struct eng_clock_map clk;
 };
 
 void eng_iio_opts_init(struct eng_iio_opts *o)
@@ -483,7 +485,8 @@ static void iio_rec_info(void *priv, const uint8_t *rec, uint32_t len,
 
 	(void)len;
 	ri->seq = le64_at(rec + x->off[F_SEQ]);
-	ri->t_ns = (int64_t)le64_at(rec + x->off[F_TS]);
+	/* The record keeps its own clock (ts_clock); chunk times are monotonic. */
+	ri->t_ns = eng_clock_map(&x->clk, (int64_t)le64_at(rec + x->off[F_TS]));
 	ri->device_ns = (int64_t)le64_at(rec + x->off[F_CLOCK]) * 1000;
 	ri->has_device_ns = true;
 	memcpy(&missing, rec + x->off[F_MISSING], 4);
@@ -499,6 +502,18 @@ static uint32_t gcs_clock_of(const char *clock)
 	if (!strcmp(clock, "boottime"))
 		return GCS_CLOCK_BOOTTIME;
 	return GCS_CLOCK_NONE;
+}
+
+static clockid_t clockid_of(const char *clock)
+{
+	switch (gcs_clock_of(clock)) {
+	case GCS_CLOCK_REALTIME:
+		return CLOCK_REALTIME;
+	case GCS_CLOCK_BOOTTIME:
+		return CLOCK_BOOTTIME;
+	default:
+		return CLOCK_MONOTONIC;
+	}
 }
 
 static int add_stream(struct src_iio *x)
@@ -771,6 +786,7 @@ int eng_source_iio_create(struct eng_source **sp, const struct eng_iio_opts *o)
 		iio_destroy(&x->s);
 		return -EINVAL;
 	}
+	eng_clock_map_init(&x->clk, clockid_of(x->clock));
 	x->o.device = x->device;
 	x->o.clock = x->clock;
 	x->s.ops = &iio_ops;

@@ -60,6 +60,8 @@ struct gcs_compact_job {
 	int level;
 	uint64_t salt;		/* to check the copy against each raw_crc */
 	uint32_t seed;
+	uint8_t *check;		/* the copy decompressed, lent by the writer */
+	size_t check_cap;
 	ZSTD_CCtx *cctx;
 	uint8_t *out;
 	size_t out_len;
@@ -103,6 +105,8 @@ struct gcs_writer {
 	bool sync_busy;
 	bool job_out;
 	ZSTD_CCtx *cctx;	/* cached for inline jobs */
+	uint8_t *check;		/* cached for compact_verify() */
+	size_t check_cap;
 	int64_t last_sync_ns;
 
 	int64_t rate_t;
@@ -792,6 +796,7 @@ static void job_free(struct gcs_compact_job *j)
 	free(j->hdr_lens);
 	free(j->src);
 	free(j->out);
+	free(j->check);
 	ZSTD_freeCCtx(j->cctx);
 	free(j);
 }
@@ -863,6 +868,10 @@ int gcs_writer_compact_prepare(struct gcs_writer *w, bool force,
 	j->raw_total = bytes;
 	j->salt = w->salt;
 	j->seed = w->seed;
+	j->check = w->check;	/* lend the buffer too */
+	j->check_cap = w->check_cap;
+	w->check = NULL;
+	w->check_cap = 0;
 	j->cctx = w->cctx;	/* lend the cached context */
 	w->cctx = NULL;
 	for (size_t i = 0; i < take; i++) {
@@ -888,35 +897,33 @@ int gcs_writer_compact_prepare(struct gcs_writer *w, bool force,
 static int compact_verify(struct gcs_compact_job *j)
 {
 	unsigned long long size;
-	uint8_t *raw, *p;
+	uint8_t *p;
 	size_t n;
-	int ret = 0;
 
 	size = ZSTD_getFrameContentSize(j->out, j->out_len);
 	if (size != j->raw_total)
 		return -EBADMSG;
-	raw = malloc(j->raw_total ? j->raw_total : 1);
-	if (!raw)
-		return -ENOMEM;
-	n = ZSTD_decompress(raw, j->raw_total, j->out, j->out_len);
-	if (ZSTD_isError(n) || n != j->raw_total) {
-		ret = -EBADMSG;
-		goto out;
+	if (j->check_cap < j->raw_total) {
+		free(j->check);
+		j->check_cap = 0;
+		j->check = malloc(j->raw_total);
+		if (!j->check)
+			return -ENOMEM;
+		j->check_cap = j->raw_total;
 	}
-	p = raw;
+	n = ZSTD_decompress(j->check, j->raw_total, j->out, j->out_len);
+	if (ZSTD_isError(n) || n != j->raw_total)
+		return -EBADMSG;
+	p = j->check;
 	for (uint32_t i = 0; i < j->n_parts; i++) {
 		uint32_t len = j->parts[i].raw_len;
 
 		if (gcs_body_sum_seeded(GCS_INCOMPAT_BODY_XXH64, j->salt, j->seed,
-					p, len) != j->parts[i].raw_crc) {
-			ret = -EBADMSG;
-			goto out;
-		}
+					p, len) != j->parts[i].raw_crc)
+			return -EBADMSG;
 		p += len;
 	}
-out:
-	free(raw);
-	return ret;
+	return 0;
 }
 
 int gcs_compact_run(struct gcs_compact_job *j)
@@ -1001,6 +1008,11 @@ int gcs_writer_compact_finish(struct gcs_writer *w, struct gcs_compact_job *j)
 	if (!w->cctx) {		/* keep the context for the next job */
 		w->cctx = j->cctx;
 		j->cctx = NULL;
+	}
+	if (!w->check) {
+		w->check = j->check;
+		w->check_cap = j->check_cap;
+		j->check = NULL;
 	}
 	if (j->ran && j->result == -EBADMSG) {
 		/* The copy did not check out: the raw chunks simply stay. */
@@ -1156,6 +1168,7 @@ static void writer_free(struct gcs_writer *w)
 	free(w->punch);
 	free(w->idx);
 	free(w->path);
+	free(w->check);
 	ZSTD_freeCCtx(w->cctx);
 	free(w);
 }
