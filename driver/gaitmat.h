@@ -15,9 +15,32 @@
 #define GAITMAT_H
 
 #include <linux/bitmap.h>
+#include <linux/export.h>
+#include <linux/module.h>
 #include <linux/types.h>
 
 #include "gaitmat_proto.h"
+
+/*
+ * Symbol namespaces are string literals since Linux 6.13
+ * (EXPORT_SYMBOL_NS_GPL(x, "IIO_GAITMAT")); 6.1 and 6.12 stringify an
+ * identifier instead. Kbuild probes export.h and defines
+ * GAITMAT_NS_STRINGIFIED for the older form.
+ */
+#ifdef GAITMAT_NS_STRINGIFIED
+#define GAITMAT_NS		IIO_GAITMAT
+#define GAITMAT_KUNIT_NS	EXPORTED_FOR_KUNIT_TESTING
+#else
+#define GAITMAT_NS		"IIO_GAITMAT"
+#define GAITMAT_KUNIT_NS	"EXPORTED_FOR_KUNIT_TESTING"
+#endif
+
+/*
+ * Test-only exports (EXPORT_SYMBOL_IF_KUNIT): kunit/visibility.h is in
+ * every kernel this driver builds for (since 6.1); without CONFIG_KUNIT,
+ * as in Debian's kernels, the helpers are not exported at all.
+ */
+#include <kunit/visibility.h>
 
 struct device;
 struct gaitmat;
@@ -42,44 +65,39 @@ void gaitmat_core_receive(struct gaitmat *gm, const u8 *data, size_t len);
 /* ---- Scan layout --------------------------------------------------------- */
 
 /*
- * One scan is one frame: a pressure channel per row of every tile, then
- * GAITMAT_META_BYTES of per-frame channels ending with the IIO timestamp.
- * Every element is a power of two in size and naturally aligned, and the
- * meta block ends on a multiple of the largest element, so the kernel's
+ * One scan is one frame: the sensels of every row of every tile in
+ * elements of GAITMAT_CHUNK u16 values (32 bytes, the last of a row padded
+ * with zeros), then the per-frame channels and the IIO timestamp, 32 bytes
+ * together. Every element is a power of two in size and naturally aligned,
+ * and the per-frame block is as large as a row element, so the kernel's
  * padded scan size equals libiio 0.24's unpadded sample size and the
- * timestamp is the last 8 bytes for both.
+ * timestamp is the last 8 bytes for both (docs/driver.md says which
+ * selections keep that true). Per-tile summaries (sums, peaks, loaded
+ * sensels, centre of pressure) are computed from the rows by userspace.
  */
-#define GAITMAT_META_TILES	8	/* per-tile arrays, = GM_MAX_TILES */
-#define GAITMAT_META_BYTES	128
-#define GAITMAT_ROW_MIN_REPEAT	16	/* rows are at least 32 bytes */
-#define GAITMAT_COP_NONE	0xffff	/* centre of pressure of an empty tile */
+#define GAITMAT_CHUNK		16	/* sensels per row element */
+#define GAITMAT_ROW_ELEM_BYTES	(GAITMAT_CHUNK * 2)
 
 /* Scan flags (struct gaitmat_scan_meta.flags); bits 0-7 are hdr.flags. */
 #define GAITMAT_SCAN_F_WIRE	GENMASK(7, 0)	/* GM_F_* from the frame */
 #define GAITMAT_SCAN_F_SPARSE	BIT(8)		/* sent as a SPARSE frame */
 #define GAITMAT_SCAN_F_GAP	BIT(9)		/* scans missing before it */
 
-/* The meta block as it sits in a scan, little-endian like the rows. */
+/* The per-frame block as it sits in a full scan, little-endian. */
 struct gaitmat_scan_meta {
 	__le64 seq;		/* frame sequence number, extended to 64 bits */
 	__le64 clock_us;	/* controller clock at the scan */
-	__le16 loaded[GAITMAT_META_TILES];	/* sensels above zero, per tile */
-	__le32 load[GAITMAT_META_TILES];	/* sum of sensel codes, per tile */
-	__le16 cop[2 * GAITMAT_META_TILES];	/* centre of pressure x, y */
-	__le16 peak[GAITMAT_META_TILES];	/* largest sensel code, per tile */
 	__le32 flags;		/* GAITMAT_SCAN_F_* */
 	__le32 missing;		/* sequence numbers skipped before this scan */
 	__le64 timestamp;	/* written by the IIO core */
 };
 
+#define GAITMAT_META_BYTES	sizeof(struct gaitmat_scan_meta)
+
 /* Scan elements after the rows, in scan order (see gaitmat_scan_meta). */
 enum gaitmat_meta_elem {
 	GAITMAT_M_SEQ,
 	GAITMAT_M_CLOCK,
-	GAITMAT_M_LOADED,
-	GAITMAT_M_LOAD,
-	GAITMAT_M_COP,
-	GAITMAT_M_PEAK,
 	GAITMAT_M_FLAGS,
 	GAITMAT_M_MISSING,
 	GAITMAT_M_NUM,
@@ -89,16 +107,16 @@ struct gaitmat_layout {
 	unsigned int n_tiles;
 	unsigned int rows;
 	unsigned int cols;
-	unsigned int repeat;		/* u16 values per row channel */
-	unsigned int n_row_chans;	/* n_tiles * rows */
-	unsigned int n_elems;		/* rows + meta + timestamp */
+	unsigned int chunks;		/* row elements per row */
+	unsigned int n_row_chans;	/* n_tiles * rows * chunks */
+	unsigned int n_elems;		/* row elements + meta + timestamp */
 	unsigned int meta_offset;	/* byte offset of the meta block */
 	unsigned int scan_bytes;	/* whole scan, timestamp included */
 };
 
 /*
- * Pure helpers, exported in the GAITMAT namespace so that KUnit can test
- * them table-driven; none of them touches a device.
+ * Pure helpers, exported only for KUnit (EXPORT_SYMBOL_IF_KUNIT) so that
+ * it can test them table-driven; none of them touches a device.
  */
 int gaitmat_layout_init(struct gaitmat_layout *l, unsigned int n_tiles,
 			unsigned int rows, unsigned int cols);
@@ -110,11 +128,12 @@ void gaitmat_scan_sizes(const struct gaitmat_layout *l,
 unsigned int gaitmat_pack_scan(const struct gaitmat_layout *l,
 			       const unsigned long *mask, void *scan);
 unsigned int gaitmat_default_length(unsigned int bytes_per_datum);
+struct iio_dev;
+int gaitmat_counter_read(struct iio_dev *indio_dev, const char *name,
+			 u64 *val);
 int gaitmat_seq_advance(u64 *seq64, bool *valid, u32 seq, u32 *missing);
 void gaitmat_fill_scan(const struct gaitmat_layout *l, const u16 *sensels,
 		       void *scan);
-void gaitmat_tile_stats(const struct gaitmat_layout *l, const u16 *sensels,
-			struct gaitmat_scan_meta *m);
 
 /*
  * gaitmat_buf.c: the chardev buffer, a ring of whole scans in kvmalloc()ed

@@ -63,7 +63,7 @@ bool gaitmat_buf_fits(unsigned int length, unsigned int bytes_per_datum)
 {
 	return (u64)max(length, 2U) * bytes_per_datum <= GAITMAT_BUF_MAX_BYTES;
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_buf_fits, GAITMAT);
+EXPORT_SYMBOL_IF_KUNIT(gaitmat_buf_fits);
 
 static int gaitmat_buf_store(struct iio_buffer *buffer, const void *data)
 {
@@ -100,7 +100,7 @@ unsigned int gaitmat_buf_peek(struct iio_buffer *buffer, unsigned int max,
 	*scans = b->data + (size_t)b->tail * b->bpd;
 	return min3(n, max, b->slots - b->tail);
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_buf_peek, GAITMAT);
+EXPORT_SYMBOL_IF_KUNIT(gaitmat_buf_peek);
 
 /**
  * gaitmat_buf_consume() - give back @n scans read at the tail
@@ -117,7 +117,7 @@ void gaitmat_buf_consume(struct iio_buffer *buffer, unsigned int n)
 	/* Release: the scans are copied out before the producer reuses them. */
 	atomic_sub_return_release(n, &b->count);
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_buf_consume, GAITMAT);
+EXPORT_SYMBOL_IF_KUNIT(gaitmat_buf_consume);
 
 static int gaitmat_buf_read(struct iio_buffer *buffer, size_t n,
 			    char __user *buf)
@@ -199,8 +199,9 @@ static int gaitmat_buf_request_update(struct iio_buffer *buffer)
 	mutex_lock(&b->lock);
 	if (b->update_needed || !b->data) {
 		kvfree(b->data);
+		/* Up to 64 MiB a process asked for: charge its cgroup. */
 		b->data = kvmalloc_array(buffer->length, bpd,
-					 GFP_KERNEL | __GFP_NOWARN);
+					 GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 		b->slots = b->data ? buffer->length : 0;
 		b->bpd = bpd;
 		b->update_needed = !b->data;
@@ -255,4 +256,3 @@ struct iio_buffer *gaitmat_buf_alloc(unsigned int length)
 	gaitmat_buf_set_length(&b->buffer, length);
 	return &b->buffer;
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_buf_alloc, GAITMAT);

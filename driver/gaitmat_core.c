@@ -12,6 +12,7 @@
  */
 #include <linux/bitmap.h>
 #include <linux/completion.h>
+#include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/idr.h>
 #include <linux/jiffies.h>
@@ -57,7 +58,7 @@ MODULE_PARM_DESC(ack_timeout_ms, "How long a command waits for its ACK (ms)");
 
 static DEFINE_IDA(gaitmat_ida);
 
-/* Counters shown in sysfs; zeroed when a controller gets its IIO device. */
+/* Counters in debugfs; zeroed when a controller gets its IIO device. */
 enum gaitmat_counter {
 	GAITMAT_CNT_FRAMES,		/* passed framing and CRC, any type */
 	GAITMAT_CNT_CRC,
@@ -126,6 +127,13 @@ struct gaitmat {
 	int ack_result;
 	struct completion ack_done;
 
+	/* debugfs: gaitmat/<transport device>/<counter>, one per counter. */
+	struct dentry *debugfs;
+	struct gaitmat_cnt_file {
+		struct gaitmat *gm;
+		unsigned int idx;
+	} cnt_files[GAITMAT_CNT_NUM];
+
 	/* One command at a time; also serialises ops->write. */
 	struct mutex cmd_lock;
 	u32 cmd_seq;
@@ -138,16 +146,11 @@ struct gaitmat {
 static const u8 gaitmat_meta_bytes[GAITMAT_M_NUM] = {
 	[GAITMAT_M_SEQ] = 8,
 	[GAITMAT_M_CLOCK] = 8,
-	[GAITMAT_M_LOADED] = 16,
-	[GAITMAT_M_LOAD] = 32,
-	[GAITMAT_M_COP] = 32,
-	[GAITMAT_M_PEAK] = 16,
 	[GAITMAT_M_FLAGS] = 4,
 	[GAITMAT_M_MISSING] = 4,
 };
 
-static_assert(sizeof(struct gaitmat_scan_meta) == GAITMAT_META_BYTES);
-static_assert(GAITMAT_META_TILES == GM_MAX_TILES);
+static_assert(GAITMAT_META_BYTES == GAITMAT_ROW_ELEM_BYTES);
 
 /**
  * gaitmat_layout_init() - scan layout for a geometry
@@ -156,9 +159,8 @@ static_assert(GAITMAT_META_TILES == GM_MAX_TILES);
  * @rows: rows per tile
  * @cols: columns per tile
  *
- * A row channel holds a power of two of u16 values, at least
- * GAITMAT_ROW_MIN_REPEAT, so that every row (32 to 128 bytes) divides the
- * 128-byte meta block and the meta block starts suitably aligned.
+ * Each row is cut into elements of GAITMAT_CHUNK sensels (the last one
+ * padded with zeros): 32 bytes, the size of the per-frame block.
  *
  * Return: 0, or -EINVAL for a geometry outside the protocol's limits.
  */
@@ -171,15 +173,14 @@ int gaitmat_layout_init(struct gaitmat_layout *l, unsigned int n_tiles,
 	l->n_tiles = n_tiles;
 	l->rows = rows;
 	l->cols = cols;
-	l->repeat = max_t(unsigned int, GAITMAT_ROW_MIN_REPEAT,
-			  roundup_pow_of_two(cols));
-	l->n_row_chans = n_tiles * rows;
+	l->chunks = DIV_ROUND_UP(cols, GAITMAT_CHUNK);
+	l->n_row_chans = n_tiles * rows * l->chunks;
 	l->n_elems = l->n_row_chans + GAITMAT_M_NUM + 1;
-	l->meta_offset = l->n_row_chans * l->repeat * sizeof(u16);
+	l->meta_offset = l->n_row_chans * GAITMAT_ROW_ELEM_BYTES;
 	l->scan_bytes = l->meta_offset + GAITMAT_META_BYTES;
 	return 0;
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_layout_init, GAITMAT);
+EXPORT_SYMBOL_IF_KUNIT(gaitmat_layout_init);
 
 /**
  * gaitmat_elem_bytes() - storage bytes of one scan element
@@ -192,13 +193,13 @@ unsigned int gaitmat_elem_bytes(const struct gaitmat_layout *l,
 				unsigned int elem)
 {
 	if (elem < l->n_row_chans)
-		return l->repeat * sizeof(u16);
+		return GAITMAT_ROW_ELEM_BYTES;
 	elem -= l->n_row_chans;
 	if (elem < GAITMAT_M_NUM)
 		return gaitmat_meta_bytes[elem];
 	return elem == GAITMAT_M_NUM ? sizeof(s64) : 0;
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_elem_bytes, GAITMAT);
+EXPORT_SYMBOL_IF_KUNIT(gaitmat_elem_bytes);
 
 /**
  * gaitmat_scan_sizes() - what the kernel and libiio 0.24 make of a mask
@@ -235,7 +236,7 @@ void gaitmat_scan_sizes(const struct gaitmat_layout *l,
 	*kernel = largest ? ALIGN(k, largest) : 0;
 	*libiio = u;
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_scan_sizes, GAITMAT);
+EXPORT_SYMBOL_IF_KUNIT(gaitmat_scan_sizes);
 
 /**
  * gaitmat_pack_scan() - keep only the enabled elements of a full scan
@@ -269,7 +270,7 @@ unsigned int gaitmat_pack_scan(const struct gaitmat_layout *l,
 	}
 	return out;
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_pack_scan, GAITMAT);
+EXPORT_SYMBOL_IF_KUNIT(gaitmat_pack_scan);
 
 /**
  * gaitmat_default_length() - buffer length a new device starts with
@@ -286,7 +287,7 @@ unsigned int gaitmat_default_length(unsigned int bytes_per_datum)
 	n = clamp(n, 2U, (unsigned int)GAITMAT_MAX_DEFAULT_LENGTH);
 	return rounddown_pow_of_two(n);
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_default_length, GAITMAT);
+EXPORT_SYMBOL_IF_KUNIT(gaitmat_default_length);
 
 /**
  * gaitmat_seq_advance() - extend a 32-bit frame sequence number
@@ -318,83 +319,31 @@ int gaitmat_seq_advance(u64 *seq64, bool *valid, u32 seq, u32 *missing)
 	*seq64 += step;
 	return 0;
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_seq_advance, GAITMAT);
+EXPORT_SYMBOL_IF_KUNIT(gaitmat_seq_advance);
 
 /**
- * gaitmat_fill_scan() - lay decoded sensels out as row channels
+ * gaitmat_fill_scan() - lay decoded sensels out as row elements
  * @l: the layout
  * @sensels: tile-major, row-major values as gm_decode_dense() writes them
  * @scan: the scan, at least l->meta_offset bytes
  *
- * Columns beyond the tile's width (up to the channel's repeat) are zero.
+ * Columns beyond the tile's width, up to the last element's end, are zero.
  */
 void gaitmat_fill_scan(const struct gaitmat_layout *l, const u16 *sensels,
 		       void *scan)
 {
+	unsigned int stride = l->chunks * GAITMAT_CHUNK;
 	__le16 *row = scan;
 	unsigned int r, c;
 
-	for (r = 0; r < l->n_row_chans; r++, row += l->repeat) {
+	for (r = 0; r < l->n_tiles * l->rows; r++, row += stride) {
 		for (c = 0; c < l->cols; c++)
 			row[c] = cpu_to_le16(*sensels++);
-		for (; c < l->repeat; c++)
+		for (; c < stride; c++)
 			row[c] = 0;
 	}
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_fill_scan, GAITMAT);
-
-/**
- * gaitmat_tile_stats() - per-tile summaries of one frame
- * @l: the layout
- * @sensels: tile-major, row-major values
- * @m: meta block whose per-tile arrays are filled
- *
- * For every tile: the number of sensels above zero, the sum and the largest
- * of their codes, and the centre of pressure in 1/256 sensel from the
- * tile's (0, 0) corner (the code-weighted mean of sensel centres, rounded),
- * GAITMAT_COP_NONE for an unloaded or absent tile.
- */
-void gaitmat_tile_stats(const struct gaitmat_layout *l, const u16 *sensels,
-			struct gaitmat_scan_meta *m)
-{
-	unsigned int t, r, c, loaded, peak;
-	u64 sx, sy;
-	u32 sum;
-	u16 v;
-
-	for (t = 0; t < GAITMAT_META_TILES; t++) {
-		loaded = 0;
-		peak = 0;
-		sum = 0;
-		sx = 0;
-		sy = 0;
-		for (r = 0; t < l->n_tiles && r < l->rows; r++) {
-			for (c = 0; c < l->cols; c++) {
-				v = *sensels++;
-				if (!v)
-					continue;
-				loaded++;
-				sum += v;
-				peak = max_t(unsigned int, peak, v);
-				/* Sensel centre at (c + 0.5) * 256. */
-				sx += (u64)v * (2 * c + 1) * 128;
-				sy += (u64)v * (2 * r + 1) * 128;
-			}
-		}
-		m->loaded[t] = cpu_to_le16(loaded);
-		m->load[t] = cpu_to_le32(sum);
-		m->peak[t] = cpu_to_le16(peak);
-		if (sum) {
-			m->cop[2 * t] = cpu_to_le16(div_u64(sx + sum / 2, sum));
-			m->cop[2 * t + 1] =
-				cpu_to_le16(div_u64(sy + sum / 2, sum));
-		} else {
-			m->cop[2 * t] = cpu_to_le16(GAITMAT_COP_NONE);
-			m->cop[2 * t + 1] = cpu_to_le16(GAITMAT_COP_NONE);
-		}
-	}
-}
-EXPORT_SYMBOL_NS_GPL(gaitmat_tile_stats, GAITMAT);
+EXPORT_SYMBOL_IF_KUNIT(gaitmat_fill_scan);
 
 /* ---- Commands ------------------------------------------------------------ */
 
@@ -504,26 +453,23 @@ static int gaitmat_command(struct gaitmat *gm, struct gaitmat_mat *mat,
 
 /* ---- IIO device ---------------------------------------------------------- */
 
+/*
+ * The per-frame channels. IIO has no channel type for a sequence number, a
+ * foreign clock or status bits, and an out-of-tree driver cannot add one;
+ * IIO_TIMESTAMP is reserved to the soft timestamp (the core toggles
+ * scan_timestamp for any channel of that type). So they are counter
+ * channels told apart by their labels (docs/ABI/sysfs-bus-iio-gaitmat).
+ */
 struct gaitmat_meta_chan {
-	enum iio_chan_type type;
-	int channel;		/* < 0: after the rows, for IIO_PRESSURE */
 	u8 realbits;
-	u8 storagebits;
-	u8 repeat;
 	const char *label;
 };
 
 static const struct gaitmat_meta_chan gaitmat_meta_chans[GAITMAT_M_NUM] = {
-	[GAITMAT_M_SEQ] = { IIO_COUNT, 0, 64, 64, 0, "sequence" },
-	[GAITMAT_M_CLOCK] = { IIO_COUNT, 1, 64, 64, 0, "controller_clock_us" },
-	[GAITMAT_M_LOADED] = { IIO_COUNT, 2, 16, 16, 8, "tile_loaded_sensels" },
-	[GAITMAT_M_LOAD] = { IIO_PRESSURE, -1, 32, 32, 8, "tile_load_sum" },
-	[GAITMAT_M_COP] = { IIO_POSITIONRELATIVE, 0, 16, 16, 16,
-			    "tile_centre_of_pressure" },
-	[GAITMAT_M_PEAK] = { IIO_PRESSURE, -2, GM_SENSEL_BITS, 16, 8,
-			     "tile_peak" },
-	[GAITMAT_M_FLAGS] = { IIO_COUNT, 3, 32, 32, 0, "frame_flags" },
-	[GAITMAT_M_MISSING] = { IIO_COUNT, 4, 32, 32, 0, "missing_scans" },
+	[GAITMAT_M_SEQ] = { 64, "sequence" },
+	[GAITMAT_M_CLOCK] = { 64, "controller_clock_us" },
+	[GAITMAT_M_FLAGS] = { 32, "frame_flags" },
+	[GAITMAT_M_MISSING] = { 32, "missing_scans" },
 };
 
 static const struct iio_chan_spec gaitmat_timestamp_chan =
@@ -532,7 +478,6 @@ static const struct iio_chan_spec gaitmat_timestamp_chan =
 static void gaitmat_init_channels(struct gaitmat_mat *mat)
 {
 	const struct gaitmat_layout *l = &mat->layout;
-	const struct gaitmat_meta_chan *m;
 	struct iio_chan_spec *ch = mat->channels;
 	unsigned int i;
 
@@ -548,22 +493,17 @@ static void gaitmat_init_channels(struct gaitmat_mat *mat)
 		ch->scan_type.sign = 'u';
 		ch->scan_type.realbits = GM_SENSEL_BITS;
 		ch->scan_type.storagebits = 16;
-		ch->scan_type.repeat = l->repeat;
+		ch->scan_type.repeat = GAITMAT_CHUNK;
 		ch->scan_type.endianness = IIO_LE;
 	}
 	for (i = 0; i < GAITMAT_M_NUM; i++, ch++) {
-		m = &gaitmat_meta_chans[i];
-		ch->type = m->type;
+		ch->type = IIO_COUNT;
 		ch->indexed = 1;
-		ch->channel = m->channel >= 0 ? m->channel :
-			      l->n_row_chans - 1 - m->channel;
+		ch->channel = i;
 		ch->scan_index = l->n_row_chans + i;
-		if (m->type == IIO_PRESSURE)
-			ch->info_mask_shared_by_type = BIT(IIO_CHAN_INFO_SCALE);
 		ch->scan_type.sign = 'u';
-		ch->scan_type.realbits = m->realbits;
-		ch->scan_type.storagebits = m->storagebits;
-		ch->scan_type.repeat = m->repeat;
+		ch->scan_type.realbits = gaitmat_meta_chans[i].realbits;
+		ch->scan_type.storagebits = gaitmat_meta_bytes[i] * 8;
 		ch->scan_type.endianness = IIO_LE;
 	}
 	*ch = gaitmat_timestamp_chan;
@@ -665,8 +605,10 @@ static int gaitmat_read_label(struct iio_dev *indio_dev,
 	unsigned int i = chan->scan_index;
 
 	if (i < l->n_row_chans)
-		return sysfs_emit(label, "tile%u_row%u\n", i / l->rows,
-				  i % l->rows);
+		return sysfs_emit(label, "tile%u_row%u_col%u\n",
+				  i / l->chunks / l->rows,
+				  i / l->chunks % l->rows,
+				  i % l->chunks * GAITMAT_CHUNK);
 	i -= l->n_row_chans;
 	if (i < GAITMAT_M_NUM)
 		return sysfs_emit(label, "%s\n", gaitmat_meta_chans[i].label);
@@ -675,32 +617,60 @@ static int gaitmat_read_label(struct iio_dev *indio_dev,
 
 /* ---- sysfs --------------------------------------------------------------- */
 
-static ssize_t gaitmat_counter_show(struct device *dev,
-				    struct device_attribute *attr, char *buf)
+static const char *const gaitmat_cnt_names[GAITMAT_CNT_NUM] = {
+	[GAITMAT_CNT_FRAMES] = "frames",
+	[GAITMAT_CNT_CRC] = "crc_errors",
+	[GAITMAT_CNT_RESYNC] = "resyncs",
+	[GAITMAT_CNT_FRAME_ERR] = "frame_errors",
+	[GAITMAT_CNT_SEQ_GAP] = "seq_gaps",
+	[GAITMAT_CNT_CTRL_DROP] = "controller_dropped",
+	[GAITMAT_CNT_OVERRUN] = "overruns",
+};
+
+static u64 gaitmat_cnt_get(struct gaitmat *gm, unsigned int idx)
 {
-	struct gaitmat *gm = gaitmat_dev_mat(dev)->gm;
 	u64 v;
 
 	mutex_lock(&gm->rx_lock);
-	v = gm->cnt[to_iio_dev_attr(attr)->address];
+	v = gm->cnt[idx];
 	mutex_unlock(&gm->rx_lock);
-	return sysfs_emit(buf, "%llu\n", v);
+	return v;
 }
 
-static IIO_DEVICE_ATTR(frames, 0444, gaitmat_counter_show, NULL,
-		       GAITMAT_CNT_FRAMES);
-static IIO_DEVICE_ATTR(crc_errors, 0444, gaitmat_counter_show, NULL,
-		       GAITMAT_CNT_CRC);
-static IIO_DEVICE_ATTR(resyncs, 0444, gaitmat_counter_show, NULL,
-		       GAITMAT_CNT_RESYNC);
-static IIO_DEVICE_ATTR(frame_errors, 0444, gaitmat_counter_show, NULL,
-		       GAITMAT_CNT_FRAME_ERR);
-static IIO_DEVICE_ATTR(seq_gaps, 0444, gaitmat_counter_show, NULL,
-		       GAITMAT_CNT_SEQ_GAP);
-static IIO_DEVICE_ATTR(controller_dropped, 0444, gaitmat_counter_show, NULL,
-		       GAITMAT_CNT_CTRL_DROP);
-static IIO_DEVICE_ATTR(overruns, 0444, gaitmat_counter_show, NULL,
-		       GAITMAT_CNT_OVERRUN);
+static int gaitmat_cnt_file_get(void *data, u64 *val)
+{
+	struct gaitmat_cnt_file *f = data;
+
+	*val = gaitmat_cnt_get(f->gm, f->idx);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(gaitmat_cnt_fops, gaitmat_cnt_file_get, NULL,
+			 "%llu\n");
+
+/**
+ * gaitmat_counter_read() - a receive counter of a device, by name
+ * @indio_dev: a gaitmat IIO device
+ * @name: the counter's debugfs name ("crc_errors", ...)
+ * @val: its value
+ *
+ * For KUnit, which has no debugfs mount to read the files from.
+ *
+ * Return: 0, or -ENOENT for an unknown name.
+ */
+int gaitmat_counter_read(struct iio_dev *indio_dev, const char *name, u64 *val)
+{
+	struct gaitmat *gm = gaitmat_iio_mat(indio_dev)->gm;
+	unsigned int i;
+
+	for (i = 0; i < GAITMAT_CNT_NUM; i++) {
+		if (!strcmp(name, gaitmat_cnt_names[i])) {
+			*val = gaitmat_cnt_get(gm, i);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+EXPORT_SYMBOL_IF_KUNIT(gaitmat_counter_read);
 
 static ssize_t geometry_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
@@ -727,12 +697,13 @@ static ssize_t tiles_show(struct device *dev, struct device_attribute *attr,
 }
 static IIO_DEVICE_ATTR_RO(tiles, 0);
 
-static ssize_t serial_show(struct device *dev, struct device_attribute *attr,
-			   char *buf)
+/* The ABI's name for a device's serial number (sysfs-bus-iio). */
+static ssize_t serialnumber_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%s\n", gaitmat_dev_mat(dev)->di.serial);
 }
-static IIO_DEVICE_ATTR_RO(serial, 0);
+static IIO_DEVICE_ATTR_RO(serialnumber, 0);
 
 static ssize_t firmware_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
@@ -771,17 +742,10 @@ static IIO_DEVICE_ATTR_WO(zeroing, 0);
 static struct attribute *gaitmat_attrs[] = {
 	&iio_dev_attr_geometry.dev_attr.attr,
 	&iio_dev_attr_tiles.dev_attr.attr,
-	&iio_dev_attr_serial.dev_attr.attr,
+	&iio_dev_attr_serialnumber.dev_attr.attr,
 	&iio_dev_attr_firmware.dev_attr.attr,
 	&iio_dev_attr_boot_id.dev_attr.attr,
 	&iio_dev_attr_zeroing.dev_attr.attr,
-	&iio_dev_attr_frames.dev_attr.attr,
-	&iio_dev_attr_crc_errors.dev_attr.attr,
-	&iio_dev_attr_resyncs.dev_attr.attr,
-	&iio_dev_attr_frame_errors.dev_attr.attr,
-	&iio_dev_attr_seq_gaps.dev_attr.attr,
-	&iio_dev_attr_controller_dropped.dev_attr.attr,
-	&iio_dev_attr_overruns.dev_attr.attr,
 	NULL
 };
 
@@ -927,7 +891,7 @@ static void gaitmat_mat_free(struct iio_dev *indio_dev)
 	 * is closed.
 	 */
 	iio_device_free(indio_dev);
-	kfree(channels);
+	kvfree(channels);
 	bitmap_free(mask);
 }
 
@@ -953,8 +917,8 @@ static struct gaitmat_mat *gaitmat_mat_create(struct gaitmat *gm,
 				  di->cols);
 	if (ret)
 		goto err_free;
-	mat->channels = kcalloc(mat->layout.n_elems, sizeof(*mat->channels),
-				GFP_KERNEL);
+	mat->channels = kvcalloc(mat->layout.n_elems, sizeof(*mat->channels),
+				 GFP_KERNEL);
 	mat->scan_mask = bitmap_zalloc(mat->layout.n_elems, GFP_KERNEL);
 	if (!mat->channels || !mat->scan_mask) {
 		ret = -ENOMEM;
@@ -1171,7 +1135,7 @@ static void gaitmat_count(struct gaitmat *gm, enum gaitmat_err_kind kind,
 			  int code, enum gaitmat_counter counter, u64 n)
 {
 	gm->cnt[counter] += n;
-	trace_error(gm->id, kind, code, n);
+	trace_gaitmat_error(gm->id, kind, code, n);
 }
 
 static void gaitmat_rx_error(struct gaitmat *gm, int err)
@@ -1237,8 +1201,9 @@ static void gaitmat_rx_status(struct gaitmat *gm, const u8 *body, size_t len)
 	}
 	mat->di.rate_hz = st.rate_hz;
 	if (st.scans_dropped > gm->cnt[GAITMAT_CNT_CTRL_DROP])
-		trace_error(gm->id, GAITMAT_ERR_CTRL_DROP, 0,
-			    st.scans_dropped - gm->cnt[GAITMAT_CNT_CTRL_DROP]);
+		trace_gaitmat_error(gm->id, GAITMAT_ERR_CTRL_DROP, 0,
+				    st.scans_dropped -
+				    gm->cnt[GAITMAT_CNT_CTRL_DROP]);
 	gm->cnt[GAITMAT_CNT_CTRL_DROP] = st.scans_dropped;
 }
 
@@ -1300,7 +1265,6 @@ static void gaitmat_rx_data(struct gaitmat *gm, const struct gm_hdr *hdr,
 
 	gaitmat_fill_scan(&mat->layout, gm->sensels, gm->scan);
 	meta = (struct gaitmat_scan_meta *)(gm->scan + mat->layout.meta_offset);
-	gaitmat_tile_stats(&mat->layout, gm->sensels, meta);
 	flags = hdr->flags & GAITMAT_SCAN_F_WIRE;
 	if (hdr->type == GM_T_SPARSE)
 		flags |= GAITMAT_SCAN_F_SPARSE;
@@ -1321,8 +1285,8 @@ static void gaitmat_rx_data(struct gaitmat *gm, const struct gm_hdr *hdr,
 			      1);
 		return;
 	}
-	trace_frame_pushed(gm->id, mat->seq64, hdr->clock_us, gm->frame_ts,
-			   mat->layout.scan_bytes);
+	trace_gaitmat_frame_pushed(gm->id, mat->seq64, hdr->clock_us,
+				   gm->frame_ts, mat->layout.scan_bytes);
 }
 
 static void gaitmat_rx_frame(struct gaitmat *gm, size_t len)
@@ -1405,7 +1369,7 @@ void gaitmat_core_receive(struct gaitmat *gm, const u8 *data, size_t len)
 		used = gm_rx_feed(&gm->rx, data, len, &result, &frame_start);
 		if (frame_start) {
 			gm->frame_ts = now;
-			trace_frame_start(gm->id);
+			trace_gaitmat_frame_start(gm->id);
 		}
 		if (result > 0)
 			gaitmat_rx_frame(gm, result);
@@ -1417,7 +1381,7 @@ void gaitmat_core_receive(struct gaitmat *gm, const u8 *data, size_t len)
 out:
 	mutex_unlock(&gm->rx_lock);
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_core_receive, GAITMAT);
+EXPORT_SYMBOL_NS_GPL(gaitmat_core_receive, GAITMAT_NS);
 
 /**
  * gaitmat_core_start() - the transport can carry bytes both ways
@@ -1435,7 +1399,7 @@ void gaitmat_core_start(struct gaitmat *gm)
 	gaitmat_command(gm, NULL, GM_T_CMD_GET_INFO, NULL, 0, false);
 	schedule_delayed_work(&gm->watchdog, max(gaitmat_silence() / 4, 1UL));
 }
-EXPORT_SYMBOL_NS_GPL(gaitmat_core_start, GAITMAT);
+EXPORT_SYMBOL_NS_GPL(gaitmat_core_start, GAITMAT_NS);
 
 static void gaitmat_core_teardown(void *data)
 {
@@ -1484,6 +1448,36 @@ static void *gaitmat_devm_kvzalloc(struct device *dev, size_t size)
 static void gaitmat_ida_free(void *data)
 {
 	ida_free(&gaitmat_ida, (int)(long)data);
+}
+
+static struct dentry *gaitmat_debugfs_root;
+
+static void gaitmat_debugfs_remove(void *data)
+{
+	debugfs_remove_recursive(data);
+}
+
+/*
+ * The counters are diagnostics, not ABI: debugfs, one file per counter,
+ * named after the transport device (the IIO device's label). Failures only
+ * cost the files; removal waits for readers, before @gm is freed.
+ */
+static void gaitmat_debugfs_init(struct gaitmat *gm)
+{
+	unsigned int i;
+
+	gm->debugfs = debugfs_create_dir(dev_name(gm->dev),
+					 gaitmat_debugfs_root);
+	for (i = 0; i < GAITMAT_CNT_NUM; i++) {
+		gm->cnt_files[i].gm = gm;
+		gm->cnt_files[i].idx = i;
+		debugfs_create_file_unsafe(gaitmat_cnt_names[i], 0444,
+					   gm->debugfs, &gm->cnt_files[i],
+					   &gaitmat_cnt_fops);
+	}
+	if (devm_add_action_or_reset(gm->dev, gaitmat_debugfs_remove,
+				     gm->debugfs))
+		dev_warn(gm->dev, "no debugfs counters\n");
 }
 
 /**
@@ -1542,10 +1536,24 @@ struct gaitmat *devm_gaitmat_core_probe(struct device *dev,
 	if (ret)
 		return ERR_PTR(ret);
 
+	gaitmat_debugfs_init(gm);
 	dev_info(dev, "gaitmat link %d\n", gm->id);
 	return gm;
 }
-EXPORT_SYMBOL_NS_GPL(devm_gaitmat_core_probe, GAITMAT);
+EXPORT_SYMBOL_NS_GPL(devm_gaitmat_core_probe, GAITMAT_NS);
+
+static int __init gaitmat_core_init(void)
+{
+	gaitmat_debugfs_root = debugfs_create_dir("gaitmat", NULL);
+	return 0;
+}
+module_init(gaitmat_core_init);
+
+static void __exit gaitmat_core_exit(void)
+{
+	debugfs_remove_recursive(gaitmat_debugfs_root);
+}
+module_exit(gaitmat_core_exit);
 
 MODULE_DESCRIPTION("gaitmat pressure-sensing gait mat: IIO core");
 MODULE_LICENSE("GPL");

@@ -93,4 +93,4 @@ module_serdev_device_driver(gaitmat_serdev_driver);
 
 MODULE_DESCRIPTION("gaitmat serdev transport: the mat controller on a UART");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(GAITMAT);
+MODULE_IMPORT_NS(GAITMAT_NS);

@@ -5,13 +5,14 @@
  * An out-of-tree module has no BTF on Debian kernels, so eBPF programs use
  * them as raw_tp/<name> (the TP_PROTO arguments below, in order, one u64
  * context slot each) or tp/gaitmat/<name> (the fields of the event's format
- * file). The arguments are plain integers for that reason. @link is the
+ * file). The arguments are plain integers for that reason. Event names
+ * carry the driver's prefix: tracepoints share one kernel-wide namespace. @link is the
  * number the driver logs when a transport device binds ("gaitmat link N").
  *
- *   frame_start(link)                     a frame's first byte arrived
- *   frame_pushed(link, seq, clock_us, timestamp, bytes)
+ *   gaitmat_frame_start(link)             a frame's first byte arrived
+ *   gaitmat_frame_pushed(link, seq, clock_us, timestamp, bytes)
  *                                         its scan is in the IIO buffer
- *   error(link, kind, code, count)        @count added to the counter of
+ *   gaitmat_error(link, kind, code, count) @count added to the counter of
  *                                         @kind; @code is the codec's
  *                                         -GM_E* code or -errno, or 0
  */
@@ -43,7 +44,7 @@ TRACE_DEFINE_ENUM(GAITMAT_ERR_SEQ_GAP);
 TRACE_DEFINE_ENUM(GAITMAT_ERR_CTRL_DROP);
 TRACE_DEFINE_ENUM(GAITMAT_ERR_OVERRUN);
 
-TRACE_EVENT(frame_start,
+TRACE_EVENT(gaitmat_frame_start,
 	    TP_PROTO(u32 link),
 	    TP_ARGS(link),
 	    TP_STRUCT__entry(__field(u32, link)),
@@ -51,7 +52,7 @@ TRACE_EVENT(frame_start,
 	    TP_printk("link=%u", __entry->link)
 );
 
-TRACE_EVENT(frame_pushed,
+TRACE_EVENT(gaitmat_frame_pushed,
 	    TP_PROTO(u32 link, u64 seq, u64 clock_us, s64 timestamp, u32 bytes),
 	    TP_ARGS(link, seq, clock_us, timestamp, bytes),
 	    TP_STRUCT__entry(__field(u32, link)
@@ -69,7 +70,7 @@ TRACE_EVENT(frame_pushed,
 		      __entry->timestamp, __entry->bytes)
 );
 
-TRACE_EVENT(error,
+TRACE_EVENT(gaitmat_error,
 	    TP_PROTO(u32 link, u32 kind, s32 code, u64 count),
 	    TP_ARGS(link, kind, code, count),
 	    TP_STRUCT__entry(__field(u32, link)

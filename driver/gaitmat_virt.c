@@ -324,7 +324,7 @@ module_exit(gaitmat_virt_exit);
 
 MODULE_DESCRIPTION("gaitmat virtual transport: a mat controller played from userspace");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(GAITMAT);
+MODULE_IMPORT_NS(GAITMAT_NS);
 
 /*
  * The life-cycle KUnit suite plays a controller through this transport with

@@ -28,8 +28,8 @@
 #define GMK_COLS	5
 #define GMK_SENSELS	(GMK_TILES * GMK_ROWS * GMK_COLS)
 /* Row channels hold 16 values (the minimum repeat), 32 bytes each. */
-#define GMK_REPEAT	16
-#define GMK_SCAN_BYTES	(GMK_TILES * GMK_ROWS * GMK_REPEAT * 2 + 128)
+#define GMK_REPEAT	16	/* one 16-sensel element per row */
+#define GMK_SCAN_BYTES	(GMK_TILES * GMK_ROWS * GMK_REPEAT * 2 + 32)
 /* Rows, the per-frame channels, the timestamp. */
 #define GMK_CHANNELS	(GMK_TILES * GMK_ROWS + GAITMAT_M_NUM + 1)
 #define GMK_BOOT_A	0x5eed0001
@@ -380,13 +380,14 @@ static const char *gmk_show(struct gmk_ctrl *c, struct iio_dev *indio_dev,
 	return NULL;
 }
 
-/* A counter, without KUnit assertions: usable from any thread. */
+/*
+ * A counter, without KUnit assertions: usable from any thread. Counters
+ * are debugfs files, which KUnit has no mount to read.
+ */
 static int gmk_read_counter(struct gmk_ctrl *c, struct iio_dev *indio_dev,
 			    const char *name, u64 *v)
 {
-	const char *s = gmk_show(c, indio_dev, name);
-
-	return s ? kstrtou64(s, 10, v) : -ENOENT;
+	return gaitmat_counter_read(indio_dev, name, v);
 }
 
 static u64 gmk_counter(struct kunit *test, struct iio_dev *indio_dev,
@@ -542,16 +543,16 @@ struct gmk_layout_case {
 	const char *name;
 	unsigned int n_tiles, rows, cols;
 	int ret;
-	unsigned int repeat, meta_offset;
+	unsigned int chunks, meta_offset;
 };
 
 static const struct gmk_layout_case gmk_layout_cases[] = {
-	{ "1x1x1", 1, 1, 1, 0, 16, 32 },
-	{ "2x3x5", 2, 3, 5, 0, 16, 6 * 32 },
-	{ "1x4x16", 1, 4, 16, 0, 16, 4 * 32 },
-	{ "1x4x17", 1, 4, 17, 0, 32, 4 * 64 },
-	{ "3x64x33", 3, 64, 33, 0, 64, 192 * 128 },
-	{ "8x64x64", 8, 64, 64, 0, 64, 512 * 128 },
+	{ "1x1x1", 1, 1, 1, 0, 1, 32 },
+	{ "2x3x5", 2, 3, 5, 0, 1, 6 * 32 },
+	{ "1x4x16", 1, 4, 16, 0, 1, 4 * 32 },
+	{ "1x4x17", 1, 4, 17, 0, 2, 4 * 64 },
+	{ "3x64x33", 3, 64, 33, 0, 3, 192 * 96 },
+	{ "8x64x64", 8, 64, 64, 0, 4, 512 * 128 },
 	{ "0 tiles", 0, 4, 4, -EINVAL },
 	{ "9 tiles", 9, 4, 4, -EINVAL },
 	{ "0 rows", 1, 0, 4, -EINVAL },
@@ -567,15 +568,25 @@ static void gmk_layout_desc(const struct gmk_layout_case *c, char *desc)
 
 KUNIT_ARRAY_PARAM(gmk_layout, gmk_layout_cases, gmk_layout_desc);
 
+/* Enable scan elements [first, first + n) of @mask. */
+static void gmk_mask(unsigned long *mask, unsigned int nbits,
+		     unsigned int first, unsigned int n)
+{
+	bitmap_zero(mask, nbits);
+	bitmap_set(mask, first, n);
+}
+
 /*
- * Row channels are a power of two of u16 (>= 16), the meta block follows
- * and ends the scan with the timestamp in its last 8 bytes, and the kernel
- * and libiio agree on the size of the full scan.
+ * Rows are cut into 32-byte elements of 16 sensels; the 32-byte per-frame
+ * block (sequence, clock, flags, missing, timestamp) ends the scan. The
+ * kernel and libiio 0.24 agree on the size of the full scan, the rows
+ * alone and the per-frame block alone; rows with the timestamp but not the
+ * per-frame channels leave the kernel padding libiio does not see.
  */
 static void gmk_test_layout(struct kunit *test)
 {
 	const struct gmk_layout_case *c = test->param_value;
-	unsigned int kernel, libiio, i, sum = 0;
+	unsigned int kernel, libiio, i, rows, sum = 0;
 	struct gaitmat_layout l;
 	unsigned long *mask;
 	int ret;
@@ -584,34 +595,47 @@ static void gmk_test_layout(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, ret, c->ret);
 	if (ret)
 		return;
-	KUNIT_EXPECT_EQ(test, l.repeat, c->repeat);
-	KUNIT_EXPECT_EQ(test, l.n_row_chans, c->n_tiles * c->rows);
-	KUNIT_EXPECT_EQ(test, l.n_elems, c->n_tiles * c->rows + GAITMAT_M_NUM + 1);
+	rows = c->n_tiles * c->rows * c->chunks;
+	KUNIT_EXPECT_EQ(test, l.chunks, c->chunks);
+	KUNIT_EXPECT_EQ(test, l.n_row_chans, rows);
+	KUNIT_EXPECT_EQ(test, l.n_elems, rows + GAITMAT_M_NUM + 1);
 	KUNIT_EXPECT_EQ(test, l.meta_offset, c->meta_offset);
-	KUNIT_EXPECT_EQ(test, l.scan_bytes, c->meta_offset + GAITMAT_META_BYTES);
+	KUNIT_EXPECT_EQ(test, l.scan_bytes, c->meta_offset + 32);
 	for (i = 0; i < l.n_elems; i++)
 		sum += gaitmat_elem_bytes(&l, i);
 	KUNIT_EXPECT_EQ(test, sum, l.scan_bytes);
+	KUNIT_EXPECT_EQ(test, gaitmat_elem_bytes(&l, 0), 32U);
+	KUNIT_EXPECT_EQ(test, gaitmat_elem_bytes(&l, rows + GAITMAT_M_SEQ), 8U);
+	KUNIT_EXPECT_EQ(test, gaitmat_elem_bytes(&l, rows + GAITMAT_M_FLAGS),
+			4U);
 	KUNIT_EXPECT_EQ(test, gaitmat_elem_bytes(&l, l.n_elems), 0U);
 	KUNIT_EXPECT_EQ(test, gaitmat_elem_bytes(&l, l.n_elems - 1), 8U);
 
 	mask = bitmap_zalloc(l.n_elems, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, mask);
-	bitmap_set(mask, 0, l.n_elems - 1);
+	gmk_mask(mask, l.n_elems, 0, l.n_elems - 1);
 	gaitmat_scan_sizes(&l, mask, true, &kernel, &libiio);
 	KUNIT_EXPECT_EQ(test, kernel, l.scan_bytes);
 	KUNIT_EXPECT_EQ(test, libiio, l.scan_bytes);
-	/*
-	 * Without the timestamp the kernel pads the scan to its largest
-	 * element (a row channel, or a 32-byte per-tile array) and libiio
-	 * 0.24 does not: the helper must show the mismatch so that the
-	 * driver refuses that mask instead of corrupting every other scan.
-	 */
+	/* Rows only. */
+	gmk_mask(mask, l.n_elems, 0, rows);
 	gaitmat_scan_sizes(&l, mask, false, &kernel, &libiio);
-	KUNIT_EXPECT_EQ(test, libiio, l.scan_bytes - 8);
-	KUNIT_EXPECT_EQ(test, kernel,
-			ALIGN(l.scan_bytes - 8, max(2 * c->repeat, 32U)));
-	KUNIT_EXPECT_NE(test, kernel, libiio);
+	KUNIT_EXPECT_EQ(test, kernel, l.meta_offset);
+	KUNIT_EXPECT_EQ(test, libiio, l.meta_offset);
+	/* The per-frame block with the timestamp: 32 bytes. */
+	gmk_mask(mask, l.n_elems, rows, GAITMAT_M_NUM);
+	gaitmat_scan_sizes(&l, mask, true, &kernel, &libiio);
+	KUNIT_EXPECT_EQ(test, kernel, 32U);
+	KUNIT_EXPECT_EQ(test, libiio, 32U);
+	/*
+	 * Rows and the timestamp: the kernel pads to the 32-byte element
+	 * and libiio 0.24 does not; the driver must refuse that mask rather
+	 * than let libiio read every other scan at the wrong offset.
+	 */
+	gmk_mask(mask, l.n_elems, 0, rows);
+	gaitmat_scan_sizes(&l, mask, true, &kernel, &libiio);
+	KUNIT_EXPECT_EQ(test, libiio, l.meta_offset + 8);
+	KUNIT_EXPECT_EQ(test, kernel, l.meta_offset + 32);
 	bitmap_free(mask);
 }
 
@@ -660,7 +684,7 @@ static void gmk_test_seq_advance(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, missing, c->missing);
 }
 
-/* The test image of the data tests, and its per-tile summaries by hand. */
+/* The test image of the data tests. */
 static void gmk_image(u16 *img)
 {
 	memset(img, 0, GMK_SENSELS * sizeof(*img));
@@ -670,59 +694,7 @@ static void gmk_image(u16 *img)
 	img[(GMK_ROWS + 2) * GMK_COLS + 4] = 4095;	/* tile 1 (2, 4) */
 }
 
-static const struct {
-	u16 loaded, peak, cop_x, cop_y;
-	u32 load;
-} gmk_image_stats[GMK_TILES] = {
-	/* One sensel: its centre, (2.5, 1.5) sensels, in 1/256. */
-	{ 1, 100, 640, 384, 100 },
-	/* (10 * 0.5 + 30 * 1.5 + 4095 * 4.5) / 4135 = 4.4686 -> 1144 */
-	{ 3, 4095, 1144, 635, 4135 },
-};
-
-static void gmk_expect_stats(struct kunit *test,
-			     const struct gaitmat_scan_meta *m)
-{
-	unsigned int t;
-
-	for (t = 0; t < GAITMAT_META_TILES; t++) {
-		bool have = t < GMK_TILES;
-
-		KUNIT_EXPECT_EQ_MSG(test, le16_to_cpu(m->loaded[t]),
-				    have ? gmk_image_stats[t].loaded : 0,
-				    "tile %u", t);
-		KUNIT_EXPECT_EQ_MSG(test, le32_to_cpu(m->load[t]),
-				    have ? gmk_image_stats[t].load : 0,
-				    "tile %u", t);
-		KUNIT_EXPECT_EQ_MSG(test, le16_to_cpu(m->peak[t]),
-				    have ? gmk_image_stats[t].peak : 0,
-				    "tile %u", t);
-		KUNIT_EXPECT_EQ_MSG(test, le16_to_cpu(m->cop[2 * t]),
-				    have ? gmk_image_stats[t].cop_x :
-				    GAITMAT_COP_NONE, "tile %u", t);
-		KUNIT_EXPECT_EQ_MSG(test, le16_to_cpu(m->cop[2 * t + 1]),
-				    have ? gmk_image_stats[t].cop_y :
-				    GAITMAT_COP_NONE, "tile %u", t);
-	}
-}
-
-static void gmk_test_tile_stats(struct kunit *test)
-{
-	struct gaitmat_scan_meta *m;
-	struct gaitmat_layout l;
-	u16 img[GMK_SENSELS];
-
-	m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, m);
-	KUNIT_ASSERT_EQ(test, gaitmat_layout_init(&l, GMK_TILES, GMK_ROWS,
-						  GMK_COLS), 0);
-	gmk_image(img);
-	memset(m, 0xa5, sizeof(*m));
-	gaitmat_tile_stats(&l, img, m);
-	gmk_expect_stats(test, m);
-}
-
-/* Row r of the scan holds row r of the image, zero-padded to the repeat. */
+/* Row r of the scan holds row r of the image, zero-padded to 16. */
 static void gmk_expect_rows(struct kunit *test, const u8 *scan,
 			    const u16 *img)
 {
@@ -758,7 +730,6 @@ static void gmk_test_fill_scan(struct kunit *test)
 static struct kunit_case gmk_helper_cases[] = {
 	KUNIT_CASE_PARAM(gmk_test_layout, gmk_layout_gen_params),
 	KUNIT_CASE_PARAM(gmk_test_seq_advance, gmk_seq_gen_params),
-	KUNIT_CASE(gmk_test_tile_stats),
 	KUNIT_CASE(gmk_test_fill_scan),
 	{}
 };
@@ -798,15 +769,15 @@ static void gmk_test_start_asks_info(struct kunit *test)
 struct gmk_geom_case {
 	const char *name;
 	u8 n_tiles, rows, cols;
-	unsigned int repeat;
+	unsigned int chunks;
 };
 
 static const struct gmk_geom_case gmk_geom_cases[] = {
-	{ "1 tile of 1x1", 1, 1, 1, 16 },
-	{ "2 tiles of 3x5", 2, 3, 5, 16 },
-	{ "3 tiles of 64x17", 3, 64, 17, 32 },
-	{ "4 tiles of 16x48", 4, 16, 48, 64 },
-	{ "8 tiles of 64x64", 8, 64, 64, 64 },
+	{ "1 tile of 1x1", 1, 1, 1, 1 },
+	{ "2 tiles of 3x5", 2, 3, 5, 1 },
+	{ "3 tiles of 64x17", 3, 64, 17, 2 },
+	{ "4 tiles of 16x48", 4, 16, 48, 3 },
+	{ "8 tiles of 64x64", 8, 64, 64, 4 },
 };
 
 static void gmk_geom_desc(const struct gmk_geom_case *c, char *desc)
@@ -825,7 +796,7 @@ static void gmk_test_announce_registers(struct kunit *test)
 {
 	const struct gmk_geom_case *g = test->param_value;
 	struct gmk_ctrl *c = test->priv;
-	unsigned int n_rows = g->n_tiles * g->rows, i;
+	unsigned int n_rows = g->n_tiles * g->rows * g->chunks, i;
 	const struct iio_chan_spec *ch;
 	struct iio_dev *indio_dev;
 	char want[32];
@@ -844,18 +815,27 @@ static void gmk_test_announce_registers(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, ch->scan_index, (int)i);
 		KUNIT_EXPECT_EQ(test, ch->scan_type.realbits, GM_SENSEL_BITS);
 		KUNIT_EXPECT_EQ(test, ch->scan_type.storagebits, 16);
-		KUNIT_EXPECT_EQ(test, ch->scan_type.repeat, g->repeat);
+		KUNIT_EXPECT_EQ(test, ch->scan_type.repeat, 16);
+	}
+	/* The per-frame channels are counters, none shares the scale. */
+	for (; i < n_rows + GAITMAT_M_NUM; i++) {
+		ch = &indio_dev->channels[i];
+		KUNIT_EXPECT_EQ(test, ch->type, IIO_COUNT);
+		KUNIT_EXPECT_EQ(test, ch->info_mask_shared_by_type, 0UL);
 	}
 	ch = &indio_dev->channels[indio_dev->num_channels - 1];
 	KUNIT_EXPECT_EQ(test, ch->type, IIO_TIMESTAMP);
 	KUNIT_EXPECT_EQ(test, ch->scan_index, (int)(n_rows + GAITMAT_M_NUM));
 
-	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "serial"), "KT-0002");
+	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "serialnumber"), "KT-0002");
 	snprintf(want, sizeof(want), "%u %u %u 8467", g->n_tiles, g->rows,
 		 g->cols);
 	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "geometry"), want);
 	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "boot_id"), "5eed0001");
 	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "firmware"), "1.0.7");
+	/* Counters are no sysfs attributes: one value per file, no stats. */
+	KUNIT_EXPECT_NULL(test, gmk_show(c, indio_dev, "crc_errors"));
+	KUNIT_EXPECT_NULL(test, gmk_show(c, indio_dev, "serial"));
 	/* Counters start at zero for a new device. */
 	KUNIT_EXPECT_EQ(test, gmk_counter(test, indio_dev, "crc_errors"), 0ULL);
 	KUNIT_EXPECT_EQ(test, gmk_counter(test, indio_dev, "seq_gaps"), 0ULL);
@@ -984,7 +964,6 @@ static void gmk_test_scans_pushed(struct kunit *test)
 				frames[i].want_flags);
 		KUNIT_EXPECT_EQ(test, le32_to_cpu(m->missing),
 				frames[i].missing);
-		gmk_expect_stats(test, m);
 		/* The timestamp is the last 8 bytes, stamped at arrival. */
 		ts = le64_to_cpu(m->timestamp);
 		KUNIT_EXPECT_GT(test, ts, 0LL);
@@ -1966,3 +1945,5 @@ static struct kunit_suite gmk_ring_suite = {
 };
 
 kunit_test_suites(&gmk_helper_suite, &gmk_life_suite, &gmk_ring_suite);
+/* The pure helpers are exported only for KUnit (EXPORT_SYMBOL_IF_KUNIT). */
+MODULE_IMPORT_NS(GAITMAT_KUNIT_NS);

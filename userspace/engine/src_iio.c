@@ -10,10 +10,11 @@
  * elements and the buffer through sysfs, and hands the descriptor to the
  * engine, whose reads land straight in the session file (docs/capture.md).
  *
- * Scan layout (docs/driver.md): rows of u16 per tile, then the meta block
- * (sequence u64, controller clock u64, per-tile summaries, flags, missing
- * scans) and the timestamp, last. Offsets are computed from libiio's channel
- * formats, and the meta channels are found by their labels.
+ * Scan layout (docs/driver.md, docs/ABI/sysfs-bus-iio-gaitmat): the rows of
+ * every tile in elements of 16 u16, then the per-frame channels (sequence
+ * u64, controller clock u64, flags u32, missing scans u32) and the
+ * timestamp, last. Offsets are computed from libiio's channel formats, and
+ * the per-frame channels are found by their labels.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -54,7 +55,7 @@ static const char *const field_label[F_NUM] = {
 };
 
 static const char *const field_id[F_NUM] = {
-	"count0", "count1", "count3", "count4", "timestamp",
+	"count0", "count1", "count2", "count3", "timestamp",
 };
 
 static const char *const field_key[F_NUM] = {
@@ -277,7 +278,7 @@ static int layout(struct src_iio *x)
 		{
 			unsigned int t, r;
 
-			/* Row channels are labelled tileT_rowR. */
+			/* Row elements are labelled tileT_rowR_colC. */
 			if (!strncmp(id, "pressure", 8) &&
 			    sscanf(lab, "tile%u_row%u", &t, &r) == 2)
 				x->rows_bytes = off + len;
@@ -523,7 +524,7 @@ static int add_stream(struct src_iio *x)
 	struct gcs_stream_def def;
 	int ret;
 
-	dev_read(x, "serial", x->serial, sizeof(x->serial));
+	dev_read(x, "serialnumber", x->serial, sizeof(x->serial));
 	dev_read(x, "firmware", x->firmware, sizeof(x->firmware));
 	dev_read(x, "geometry", x->geometry, sizeof(x->geometry));
 	dev_read(x, "in_pressure_scale", scale, sizeof(scale));
@@ -713,15 +714,27 @@ static void iio_tick(struct eng_source *s, int64_t now)
 	why(x, 0, "%s: attached again as stream %u", x->id, x->stream);
 }
 
+/*
+ * Losses as this capture saw them in the sequence numbers: scans the
+ * kernel buffer dropped and scans the controller says were never sent.
+ * The driver's own counters are debugfs diagnostics: only the
+ * controller's drop count is taken from there, when it can be read.
+ */
 static int counters(struct src_iio *x, char *buf, size_t len)
 {
-	char ov[24] = "?", gaps[24] = "?", drop[24] = "?";
+	char drop[24] = "?", label[64], p[PATH_MAX];
+	struct eng_chan_stats st = { 0 };
 
-	dev_read(x, "overruns", ov, sizeof(ov));
-	dev_read(x, "seq_gaps", gaps, sizeof(gaps));
-	dev_read(x, "controller_dropped", drop, sizeof(drop));
-	return snprintf(buf, len, "%s %u Hz buf %u/%u overruns %s seq_gaps %s ctrl_dropped %s",
-			x->id, x->rate, x->watermark, x->length, ov, gaps, drop);
+	if (x->chan)
+		eng_chan_get_stats(x->chan, &st);
+	if (!dev_read(x, "label", label, sizeof(label)) &&
+	    snprintf(p, sizeof(p), "/sys/kernel/debug/gaitmat/%s/controller_dropped",
+		     label) < (int)sizeof(p))
+		sys_read(p, drop, sizeof(drop));
+	return snprintf(buf, len, "%s %u Hz buf %u/%u overruns %" PRIu64
+			" seq_gaps %" PRIu64 " ctrl_dropped %s",
+			x->id, x->rate, x->watermark, x->length, st.lost_kernel,
+			st.lost_device, drop);
 }
 
 static void iio_stop(struct eng_source *s)

@@ -3,7 +3,8 @@
  * libiio as a client of the gaitmat driver, inside the QEMU lab: iio_info
  * lists the device and its channels; iio_readdev captures, byte for byte,
  * the scans of a walk the emulator (gaitmat-sim) produced; and a live walk
- * played by the emulator through /dev/gaitmat-virt comes out whole.
+ * played by the emulator through /dev/gaitmat-virt comes out whole. And the
+ * kernel's own tools/iio client reads the per-frame channels.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -296,19 +297,23 @@ TEST_F(libiio, iio_info_lists_device)
 	snprintf(want, sizeof(want), "%s: gaitmat (label: %s) (buffer capable)",
 		 self->c.iio, self->c.pdev);
 	EXPECT_NE(NULL, strstr(text, want)) TH_LOG("no '%s'", want);
-	snprintf(want, sizeof(want), "%u channels found", l.n_rows + 9);
+	snprintf(want, sizeof(want), "%u channels found", l.n_chans + 5);
 	EXPECT_NE(NULL, strstr(text, want)) TH_LOG("no '%s'", want);
 	snprintf(want, sizeof(want),
-		 "pressure59:  (input, index: 59, format: le:u12/16X64>>0)");
+		 "pressure59:  (input, index: 59, format: le:u12/16X16>>0)");
 	EXPECT_NE(NULL, strstr(text, want)) TH_LOG("no '%s'", want);
 	snprintf(want, sizeof(want),
-		 "count0:  (input, index: %u, format: le:U64/64>>0)", l.n_rows);
+		 "count0:  (input, index: %u, format: le:U64/64>>0)", l.n_chans);
+	EXPECT_NE(NULL, strstr(text, want)) TH_LOG("no '%s'", want);
+	snprintf(want, sizeof(want),
+		 "count2:  (input, index: %u, format: le:U32/32>>0)",
+		 l.n_chans + 2);
 	EXPECT_NE(NULL, strstr(text, want)) TH_LOG("no '%s'", want);
 	snprintf(want, sizeof(want),
 		 "timestamp:  (input, index: %u, format: le:S64/64>>0)",
-		 l.n_rows + 8);
+		 l.n_chans + 4);
 	EXPECT_NE(NULL, strstr(text, want)) TH_LOG("no '%s'", want);
-	EXPECT_NE(NULL, strstr(text, "label value: tile2_row19"));
+	EXPECT_NE(NULL, strstr(text, "label value: tile2_row19_col32"));
 	EXPECT_NE(NULL, strstr(text, "label value: controller_clock_us"));
 	EXPECT_NE(NULL, strstr(text, "sampling_frequency_available value: 50 100 120 200"));
 	if (!_metadata->passed)
@@ -391,12 +396,12 @@ TEST_F_TIMEOUT(libiio, readdev_matches_emulator, 300)
 	}
 	EXPECT_EQ(0, reap(&rd, false));
 	TH_LOG("buffer length %u; frames %lld, seq_gaps %lld, overruns %lld",
-	       length, sysfs_read_ll(&self->c, "frames"),
-	       sysfs_read_ll(&self->c, "seq_gaps"),
-	       sysfs_read_ll(&self->c, "overruns"));
-	EXPECT_EQ(0, sysfs_read_ll(&self->c, "overruns"));
-	EXPECT_EQ(0, sysfs_read_ll(&self->c, "crc_errors"));
-	EXPECT_EQ(0, sysfs_read_ll(&self->c, "frame_errors"));
+	       length, vctl_counter(&self->c, "frames"),
+	       vctl_counter(&self->c, "seq_gaps"),
+	       vctl_counter(&self->c, "overruns"));
+	EXPECT_EQ(0, vctl_counter(&self->c, "overruns"));
+	EXPECT_EQ(0, vctl_counter(&self->c, "crc_errors"));
+	EXPECT_EQ(0, vctl_counter(&self->c, "frame_errors"));
 	ASSERT_EQ((size_t)n_scans * l.bytes, rd.len);
 
 	want = malloc(l.bytes);
@@ -438,13 +443,13 @@ TEST_F_TIMEOUT(libiio, live_walk_with_emulator, 120)
 {
 	char *sim[] = { "gaitmat-sim", "--out", VIRT_DEV, "--tiles", "2",
 			"--duration", "6", "--quiet", NULL };
-	char id[64], path[256];
+	char id[64], path[256], label[64];
 	char *readdev[] = { "iio_readdev", "-u", "local:", "-b", "16", "-s",
 			    "200", "-T", "10000", id, NULL };
 	struct gm_devinfo di;
 	struct scan_layout l;
 	struct child sim_ch, rd;
-	unsigned int k, loaded = 0;
+	unsigned int k, i, loaded = 0;
 	int64_t prev = 0, ts;
 	uint64_t seq, first = 0;
 	const uint8_t *m;
@@ -468,11 +473,13 @@ TEST_F_TIMEOUT(libiio, live_walk_with_emulator, 120)
 		if (!k)
 			first = seq;
 		EXPECT_EQ(first + k, seq);		/* nothing lost */
-		EXPECT_EQ(0ull, get64(m + 112) & ~0x1ffull);	/* no gap */
-		ts = (int64_t)get64(m + 120);
+		EXPECT_EQ(0u, get64(m + 16) & ~0x1ffull);	/* no gap */
+		ts = (int64_t)get64(m + 24);
 		EXPECT_LT(prev, ts);
 		prev = ts;
-		loaded += m[16] | m[17] | m[18] | m[19];
+		/* Any loaded sensel in the rows of this scan. */
+		for (i = 0; i < l.meta_offset; i++)
+			loaded |= m[(ssize_t)i - l.meta_offset];
 	}
 	/* Somebody walked on it. */
 	EXPECT_LT(0u, loaded);
@@ -481,10 +488,98 @@ TEST_F_TIMEOUT(libiio, live_walk_with_emulator, 120)
 	 * capturing; the overruns counter may still count the scans that
 	 * came after iio_readdev's last read, before it disabled the buffer.
 	 */
-	snprintf(path, sizeof(path), "/sys/bus/iio/devices/%s/crc_errors", id);
-	EXPECT_EQ(0, path_read_ll(path));
+	snprintf(path, sizeof(path), "/sys/bus/iio/devices/%s/label", id);
+	ASSERT_LT(0, sysfs_read(NULL, path, label, sizeof(label)));
+	EXPECT_EQ(0, gaitmat_counter(label, "crc_errors"));
 	reap(&sim_ch, true);
 	free(rd.buf);
+}
+
+/*
+ * The kernel's own client, tools/iio/iio_generic_buffer (built from
+ * linux-source-6.1 by tests/selftests/Makefile), reads the per-frame
+ * channels and the timestamp: one line per scan, in scan order. It cannot
+ * parse repeated elements (docs/driver.md), so the rows are left out.
+ */
+#define GENERIC_BUFFER	"/lab/selftests/gaitmat/iio_generic_buffer"
+
+TEST_F(libiio, kernel_tool_reads_per_frame_channels)
+{
+	char cmd[256], path[128], *text, *copy, *line, *save;
+	char *argv[] = { "sh", "-c", cmd, NULL };
+	double seq, clock, flags, missing, prev = 0;
+	unsigned int i, n = 1, lines = 0;
+	struct gm_devinfo di;
+	struct scan_layout l;
+	uint16_t *sensels;
+	struct child ch;
+	long long ts;
+	int rc;
+
+	if (access(GENERIC_BUFFER, X_OK))
+		SKIP(return, "iio_generic_buffer not built (tests/selftests)");
+	vctl_devinfo(&di, 1, 8, 10, 0x7001);
+	scan_layout(&di, &l);
+	sensels = calloc(di.rows * di.cols, sizeof(*sensels));
+	ASSERT_NE(NULL, sensels);
+	ASSERT_EQ(0, vctl_open(&self->c, &di));
+	self->open = true;
+	ASSERT_EQ(0, vctl_wait_iio(&self->c, WAIT_MS));
+	ASSERT_EQ(0, sysfs_write(&self->c, "current_timestamp_clock",
+				 "monotonic"));
+	ASSERT_EQ(0, vctl_scan_all(&self->c, true));
+	for (i = 0; i < l.n_chans; i++) {
+		snprintf(path, sizeof(path), "scan_elements/in_pressure%u_en", i);
+		ASSERT_EQ(0, sysfs_write(&self->c, path, "0"));
+	}
+	/* Its complaints go to stderr: keep them with the scans. */
+	snprintf(cmd, sizeof(cmd), "exec %s -N %s -g -c 4 -l 16 2>&1",
+		 GENERIC_BUFFER, self->c.iio + strlen("iio:device"));
+
+	ASSERT_EQ(0, spawn(&ch, argv, true));
+	/* Frames until it has done its four reads, a few seconds at most. */
+	for (i = 0; i < 300; i++) {
+		siginfo_t si = { 0 };
+
+		if (!waitid(P_PID, ch.pid, &si, WEXITED | WNOHANG | WNOWAIT) &&
+		    si.si_pid)
+			break;
+		vctl_send_data(&self->c, GM_T_DENSE, n, 1000 * n, 0, sensels);
+		n++;
+		usleep(20000);
+	}
+	/* It ends with poll()'s last result as its status: 1 after a run. */
+	rc = reap(&ch, i == 300);
+	EXPECT_TRUE(rc == 0 || rc == 1) {
+		TH_LOG("iio_generic_buffer exited with %d", rc);
+	}
+	text = calloc(1, ch.len + 1);
+	copy = calloc(1, ch.len + 1);
+	ASSERT_NE(NULL, text);
+	ASSERT_NE(NULL, copy);
+	memcpy(text, ch.buf, ch.len);
+	memcpy(copy, ch.buf, ch.len);
+	for (line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%lf %lf %lf %lf %lld", &seq, &clock, &flags,
+			   &missing, &ts) != 5)
+			continue;
+		lines++;
+		EXPECT_LT(prev, seq);
+		EXPECT_EQ(1000 * seq, clock);
+		EXPECT_EQ(0, flags);
+		EXPECT_EQ(0, missing);
+		EXPECT_LT(0, ts);
+		EXPECT_GT(now_ns(), ts);
+		prev = seq;
+	}
+	EXPECT_LE(4u, lines);
+	if (!_metadata->passed)
+		fprintf(stderr, "%s", text);
+	free(copy);
+	free(text);
+	free(ch.buf);
+	free(sensels);
 }
 
 TEST_HARNESS_MAIN

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -542,6 +543,22 @@ int sysfs_write(const struct vctl *c, const char *attr, const char *val)
 	return path_write(path, val);
 }
 
+long long gaitmat_counter(const char *label, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (access("/sys/kernel/debug/gaitmat", F_OK))
+		mount("none", "/sys/kernel/debug", "debugfs", 0, NULL);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/gaitmat/%s/%s", label,
+		 name);
+	return path_read_ll(path);
+}
+
+long long vctl_counter(const struct vctl *c, const char *name)
+{
+	return gaitmat_counter(c->pdev, name);
+}
+
 int vctl_scan_all(struct vctl *c, bool ts)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 300];
@@ -604,28 +621,27 @@ static void put64(uint8_t *p, uint64_t v)
 
 void scan_layout(const struct gm_devinfo *di, struct scan_layout *l)
 {
-	l->repeat = 16;
-	while (l->repeat < di->cols)
-		l->repeat *= 2;
+	unsigned int chunks = (di->cols + 15) / 16;
+
+	l->repeat = 16 * chunks;
 	l->n_rows = di->n_tiles * di->rows;
+	l->n_chans = l->n_rows * chunks;
 	l->meta_offset = l->n_rows * l->repeat * 2;
-	l->bytes = l->meta_offset + 128;
+	l->bytes = l->meta_offset + 32;
 }
 
 /*
- * docs/driver.md, "Scan layout": rows of u16 padded to the repeat count,
- * then seq (u64), controller clock (u64), loaded sensels (u16 x 8), load
- * sum (u32 x 8), centre of pressure (u16 x 16, x then y, 1/256 sensel,
- * 0xffff when unloaded), peak (u16 x 8), flags (u32), missing (u32) and
- * the timestamp (s64), all little-endian.
+ * docs/driver.md, "Scan layout": rows of u16 in elements of 16, the last
+ * padded with zeros, then seq (u64), controller clock (u64), flags (u32),
+ * missing (u32) and the timestamp (s64), all little-endian.
  */
 void scan_expect(const struct gm_devinfo *di, const uint16_t *sensels,
 		 uint64_t seq64, uint64_t clock_us, uint32_t flags,
 		 uint32_t missing, uint8_t *scan)
 {
 	struct scan_layout l;
+	unsigned int r, col;
 	uint8_t *m;
-	unsigned int t, r, col;
 
 	scan_layout(di, &l);
 	memset(scan, 0, l.bytes);
@@ -636,31 +652,6 @@ void scan_expect(const struct gm_devinfo *di, const uint16_t *sensels,
 	m = scan + l.meta_offset;
 	put64(m, seq64);
 	put64(m + 8, clock_us);
-	for (t = 0; t < 8; t++) {
-		uint64_t sx = 0, sy = 0;
-		uint32_t sum = 0, n = 0, peak = 0;
-		const uint16_t *tile = sensels + t * di->rows * di->cols;
-
-		for (r = 0; t < di->n_tiles && r < di->rows; r++) {
-			for (col = 0; col < di->cols; col++) {
-				uint16_t v = tile[r * di->cols + col];
-
-				if (!v)
-					continue;
-				n++;
-				sum += v;
-				if (v > peak)
-					peak = v;
-				sx += (uint64_t)v * (256 * col + 128);
-				sy += (uint64_t)v * (256 * r + 128);
-			}
-		}
-		put16(m + 16 + 2 * t, n);
-		put32(m + 32 + 4 * t, sum);
-		put16(m + 64 + 4 * t, sum ? (sx + sum / 2) / sum : 0xffff);
-		put16(m + 66 + 4 * t, sum ? (sy + sum / 2) / sum : 0xffff);
-		put16(m + 96 + 2 * t, peak);
-	}
-	put32(m + 112, flags);
-	put32(m + 116, missing);
+	put32(m + 16, flags);
+	put32(m + 20, missing);
 }

@@ -100,14 +100,23 @@ int sysfs_write(const struct vctl *c, const char *attr, const char *val);
 int path_write(const char *path, const char *val);
 long long path_read_ll(const char *path);
 
+/*
+ * The driver's receive counters are diagnostics in debugfs, one file each:
+ * /sys/kernel/debug/gaitmat/<label>/<name>, <label> the IIO device's
+ * (mounted here when needed). -1 when unreadable.
+ */
+long long gaitmat_counter(const char *label, const char *name);
+long long vctl_counter(const struct vctl *c, const char *name);
+
 /* Enable every scan element (and the timestamp unless @no_ts). */
 int vctl_scan_all(struct vctl *c, bool ts);
 int vctl_buffer(struct vctl *c, unsigned int length, bool enable);
 
 /* Scan layout as the selftests compute it independently. */
 struct scan_layout {
-	unsigned int repeat;
-	unsigned int n_rows;
+	unsigned int repeat;		/* u16 per row: 16 per element */
+	unsigned int n_rows;		/* rows of the image, all tiles */
+	unsigned int n_chans;		/* row elements: in_pressure0.. */
 	unsigned int meta_offset;
 	unsigned int bytes;
 };

@@ -41,7 +41,7 @@ gaitcap info $D/a.gcs >$D/a.info 2>&1
 lab_check "gaitcap info opens it: closed, integrity OK" \
 	sh -c "grep -q 'closed' $D/a.info && grep -q 'integrity   OK' $D/a.info"
 lab_check "one iio_scan stream at 100 Hz, no gap" \
-	sh -c "grep -q 'iio_scan mat0 *16512 B/record' $D/a.info && grep -q 'gaps 0 (0 records)' $D/a.info"
+	sh -c "grep -q 'iio_scan mat0 *16416 B/record' $D/a.info && grep -q 'gaps 0 (0 records)' $D/a.info"
 lab_check "markers: session start, event 1, trial start 2, session end" \
 	sh -c "grep -q session_start $D/a.info && grep -q 'event value 1' $D/a.info &&
 		grep -q 'trial_start value 2' $D/a.info && grep -q session_end $D/a.info"
@@ -49,7 +49,7 @@ lab_check "clock records were written (about one a second)" \
 	sh -c "n=\$(sed -n 's/^clock *\([0-9]*\) records.*/\1/p' $D/a.info); [ \"\$n\" -ge 4 ]"
 gaitcap info --json $D/a.gcs >$D/a.json 2>&1
 lab_check "the stream says which mat, its layout and its clock" \
-	sh -c "grep -q '\"serial\":\"GMSIM-' $D/a.json && grep -q '\"scan_bytes\":16512' $D/a.json &&
+	sh -c "grep -q '\"serial\":\"GMSIM-' $D/a.json && grep -q '\"scan_bytes\":16416' $D/a.json &&
 		grep -q '\"timestamp_clock\":\"monotonic\"' $D/a.json && grep -q '\"rate_hz\":100' $D/a.json"
 lab_check "the session metadata holds the pseudonym and the task" \
 	sh -c "grep -q '\"subject\":\"LAB-01\"' $D/a.json && grep -q '\"task\":\"walk_back_and_forth\"' $D/a.json"

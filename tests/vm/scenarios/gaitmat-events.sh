@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # What the rest of the system sees of the gaitmat driver: real uevents
 # (add when a controller announces itself, remove when it is unplugged)
-# and its tracepoints (frame_start, frame_pushed, error) in tracefs, where
+# and its tracepoints (gaitmat_frame_start, gaitmat_frame_pushed,
+# gaitmat_error: prefixed, as tracepoint names are kernel-wide) in tracefs, where
 # eBPF's tp/ and raw_tp/ attach. Prints TAP.
 . /lab/lib.sh
 command -v gaitmat-sim >/dev/null || lab_skip "gaitmat-sim not built"
@@ -9,7 +10,7 @@ command -v udevadm >/dev/null || lab_skip "udevadm not in the guest"
 T=/sys/kernel/tracing
 [ -d $T/events ] || mount -t tracefs nodev $T 2>/dev/null
 
-for e in frame_start frame_pushed error; do
+for e in gaitmat_frame_start gaitmat_frame_pushed gaitmat_error; do
 	lab_check "tracepoint gaitmat:$e exists" test -d $T/events/gaitmat/$e
 done
 echo 1 >$T/events/gaitmat/enable
@@ -36,8 +37,8 @@ echo 0 >$T/events/gaitmat/enable
 
 lab_check "uevent add for $dev" grep -q "add .*/$dev (iio)" /tmp/uevents
 lab_check "uevent remove for $dev" grep -q "remove .*/$dev (iio)" /tmp/uevents
-lab_check "frame_start fired" grep -q "frame_start: link=" $T/trace
-lab_check "frame_pushed fired with a sequence number" grep -qE "frame_pushed: link=[0-9]+ seq=[0-9]+ clock_us=[0-9]+ timestamp=[0-9-]+ bytes=8320" $T/trace
-lab_check "error fired for the corrupted frame" grep -qE "error: link=[0-9]+ kind=(crc|seq_gap)" $T/trace
+lab_check "gaitmat_frame_start fired" grep -q "gaitmat_frame_start: link=" $T/trace
+lab_check "gaitmat_frame_pushed fired with a sequence number" grep -qE "gaitmat_frame_pushed: link=[0-9]+ seq=[0-9]+ clock_us=[0-9]+ timestamp=[0-9-]+ bytes=8224" $T/trace
+lab_check "gaitmat_error fired for the corrupted frame" grep -qE "gaitmat_error: link=[0-9]+ kind=(crc|seq_gap)" $T/trace
 grep -m3 "gaitmat\|frame_\|error:" $T/trace | sed 's/^/# /'
 lab_done
