@@ -16,8 +16,10 @@
 
 #include "engine/engine.h"
 
+#ifndef container_of
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
 
 /*
  * The one completion interface: io_uring_sqe_set_data() always gets a
