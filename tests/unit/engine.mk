@@ -10,11 +10,13 @@ ENG_TEST_SRCS := $(addprefix userspace/engine/, \
 ENG_TEST_LIBS := -luring -lpthread -ljson-c -lzstd -lxxhash
 
 UNIT_TESTS += test_engine
-# fallocate() is wrapped to play a filesystem that fills up, and
-# io_uring_submit_and_wait_timeout() a ring that fails.
+# fallocate() is wrapped to play a filesystem that fills up,
+# io_uring_submit_and_wait_timeout() a ring that fails, and
+# gcs_writer_sync_begin() to hand the ring a descriptor fsync fails on.
 test_engine_SRCS := tests/unit/test_engine.c $(ENG_TEST_SRCS)
 test_engine_LDLIBS := $(ENG_TEST_LIBS) -Wl,--wrap=fallocate \
-	-Wl,--wrap=io_uring_submit_and_wait_timeout
+	-Wl,--wrap=io_uring_submit_and_wait_timeout \
+	-Wl,--wrap=gcs_writer_sync_begin
 
 # Process crash: a child capturing a pipe is killed with SIGKILL at random
 # instants; recovery must keep every record it had committed.

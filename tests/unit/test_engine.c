@@ -67,6 +67,21 @@ int __wrap_io_uring_submit_and_wait_timeout(struct io_uring *ring,
 						       sigmask);
 }
 
+/* ---- A durability sync the kernel fails: its fd swapped for a pipe's --------- */
+
+static int bad_sync_fd = -1;	/* IORING_OP_FSYNC on a pipe: -EINVAL */
+
+int __real_gcs_writer_sync_begin(struct gcs_writer *w, struct gcs_sync *s);
+int __wrap_gcs_writer_sync_begin(struct gcs_writer *w, struct gcs_sync *s);
+int __wrap_gcs_writer_sync_begin(struct gcs_writer *w, struct gcs_sync *s)
+{
+	int ret = __real_gcs_writer_sync_begin(w, s);
+
+	if (!ret && bad_sync_fd >= 0)
+		s->fd = bad_sync_fd;
+	return ret;
+}
+
 /* ---- Fixture ---------------------------------------------------------------- */
 
 struct fx {
@@ -811,6 +826,71 @@ static void test_engine_sync_on_ring(void **state)
 	run_durable(*state, false);
 }
 
+/*
+ * IORING_OP_FSYNC fails: the capture stops, and the writer knows it. It
+ * claims nothing more (close fails, the header says why), where it used to
+ * stay busy waiting for a sync that would never end.
+ */
+static void test_engine_sync_failure_marks_file(void **state)
+{
+	struct te_feeder fd = { .count = 1000, .seed = 3 };	/* < a pipe */
+	struct fx *f = *state;
+	struct gcs_writer_stats ws;
+	struct gcs_recover_report rep;
+	struct gcs_disk_header h[2];
+	struct gcs_writer *w;
+	struct eng_source *s;
+	struct eng *e;
+	char spec[128];
+	uint64_t mark;
+	int p[2], bad[2], hfd;
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(bad), 0);
+	w = te_writer(f->path, false);
+	e = mkeng(w, ENG_IO_AUTO, false);
+	if (!eng_features(e)->sync_on_ring) {
+		eng_destroy(e);
+		gcs_writer_close(w);
+		skip();		/* no IORING_OP_FSYNC on this kernel */
+	}
+	gcs_writer_stats(w, &ws);
+	mark = ws.durable_end;
+	assert_int_equal(eng_source_fd_create(&s, src_spec(p[0], spec,
+							   sizeof(spec), true)), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	fd.fd = p[1];
+	assert_int_equal(te_feeder_start(&fd), 0);
+	te_feeder_join(&fd);
+	bad_sync_fd = bad[0];
+	assert_int_equal(eng_run(e, mono() + 10ll * 1000000000), -EINVAL);
+	bad_sync_fd = -1;
+	gcs_writer_stats(w, &ws);
+	assert_int_equal(ws.failed, -EINVAL);
+	assert_int_equal(ws.sync_error, -EINVAL);
+	assert_int_equal(ws.durable_end, mark);
+	assert_true(ws.committed_end > mark);
+	eng_destroy(e);
+	assert_int_equal(gcs_writer_close(w), -EINVAL);
+	hfd = open(f->path, O_RDONLY);
+	assert_true(hfd >= 0);
+	assert_int_equal(pread(hfd, h, sizeof(h[0]), 0), sizeof(h[0]));
+	assert_int_equal(pread(hfd, &h[1], sizeof(h[1]), GCS_BLOCK), sizeof(h[1]));
+	close(hfd);
+	if (h[0].generation > h[1].generation)
+		h[1] = h[0];
+	assert_int_equal(h[1].state, GCS_STATE_OPEN);
+	assert_int_equal(h[1].sync_error, EINVAL);
+	assert_int_equal(h[1].durable_end, mark);
+	/* Recovery keeps the records, not a durable mark over them. */
+	assert_int_equal(gcs_recover(f->path, &rep), 0);
+	assert_int_equal(te_check_stream(f->path, 0, NULL, 0), 1000);
+	for (int i = 0; i < 2; i++) {
+		close(p[i]);
+		close(bad[i]);
+	}
+}
+
 static void test_engine_sync_blocking(void **state)
 {
 	run_durable(*state, true);
@@ -1033,6 +1113,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_signal_stops_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_control_markers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_sync_on_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_sync_failure_marks_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_sync_blocking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_compaction_worker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_disk_full_ends_session, setup, teardown),
