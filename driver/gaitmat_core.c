@@ -70,6 +70,9 @@ enum gaitmat_counter {
 	GAITMAT_CNT_NUM,
 };
 
+/* Device attributes common to every mat (gaitmat_attrs). */
+#define GAITMAT_N_ATTRS		8
+
 /* One announced controller: lives in the iio_dev's private area. */
 struct gaitmat_mat {
 	struct gaitmat *gm;
@@ -78,6 +81,11 @@ struct gaitmat_mat {
 	struct gaitmat_layout layout;
 	struct iio_chan_spec *channels;
 	int rates[GM_MAX_RATES];
+	struct iio_info info;		/* gaitmat_iio_info with attr_group */
+	struct attribute_group attr_group;
+	struct attribute *attrs[GAITMAT_N_ATTRS + 3 * GM_MAX_TILES + 1];
+	struct iio_dev_attr tile_attrs[3 * GM_MAX_TILES];
+	char tile_names[3 * GM_MAX_TILES][24];
 	/* Protected by gm->rx_lock: */
 	unsigned long *scan_mask;	/* what the buffer takes, or NULL */
 	bool full_mask;
@@ -672,30 +680,67 @@ int gaitmat_counter_read(struct iio_dev *indio_dev, const char *name, u64 *val)
 }
 EXPORT_SYMBOL_IF_KUNIT(gaitmat_counter_read);
 
-static ssize_t geometry_show(struct device *dev, struct device_attribute *attr,
-			     char *buf)
+/* The announced geometry, one value per file. */
+enum gaitmat_geom_attr {
+	GAITMAT_GEOM_TILES,
+	GAITMAT_GEOM_ROWS,
+	GAITMAT_GEOM_COLS,
+	GAITMAT_GEOM_PITCH,
+};
+
+static ssize_t gaitmat_geom_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
 {
 	const struct gm_devinfo *di = &gaitmat_dev_mat(dev)->di;
+	unsigned int v;
 
-	return sysfs_emit(buf, "%u %u %u %u\n", di->n_tiles, di->rows,
-			  di->cols, di->pitch_um);
+	switch (to_iio_dev_attr(attr)->address) {
+	case GAITMAT_GEOM_TILES:
+		v = di->n_tiles;
+		break;
+	case GAITMAT_GEOM_ROWS:
+		v = di->rows;
+		break;
+	case GAITMAT_GEOM_COLS:
+		v = di->cols;
+		break;
+	default:
+		v = di->pitch_um;
+		break;
+	}
+	return sysfs_emit(buf, "%u\n", v);
 }
-static IIO_DEVICE_ATTR_RO(geometry, 0);
 
-static ssize_t tiles_show(struct device *dev, struct device_attribute *attr,
-			  char *buf)
+static IIO_DEVICE_ATTR(num_tiles, 0444, gaitmat_geom_show, NULL,
+		       GAITMAT_GEOM_TILES);
+static IIO_DEVICE_ATTR(rows_per_tile, 0444, gaitmat_geom_show, NULL,
+		       GAITMAT_GEOM_ROWS);
+static IIO_DEVICE_ATTR(columns_per_tile, 0444, gaitmat_geom_show, NULL,
+		       GAITMAT_GEOM_COLS);
+static IIO_DEVICE_ATTR(sensel_pitch_um, 0444, gaitmat_geom_show, NULL,
+		       GAITMAT_GEOM_PITCH);
+
+/*
+ * Where each tile lies on the walkway: tile<N>_x_mm, tile<N>_y_mm and
+ * tile<N>_rotation_deg, made for the announced tiles only
+ * (gaitmat_init_attrs()). The attribute's address is tile * 3 + field.
+ */
+static ssize_t gaitmat_tile_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
 {
 	const struct gm_devinfo *di = &gaitmat_dev_mat(dev)->di;
-	unsigned int t;
-	int len = 0;
+	unsigned long a = to_iio_dev_attr(attr)->address;
+	const struct gm_tile *t = &di->tiles[a / 3];
 
-	for (t = 0; t < di->n_tiles; t++)
-		len += sysfs_emit_at(buf, len, "%d %d %u\n",
-				     di->tiles[t].x_mm, di->tiles[t].y_mm,
-				     di->tiles[t].orient * 90);
-	return len;
+	switch (a % 3) {
+	case 0:
+		return sysfs_emit(buf, "%d\n", t->x_mm);
+	case 1:
+		return sysfs_emit(buf, "%d\n", t->y_mm);
+	default:
+		return sysfs_emit(buf, "%u\n", t->orient * 90);
+	}
 }
-static IIO_DEVICE_ATTR_RO(tiles, 0);
 
 /* The ABI's name for a device's serial number (sysfs-bus-iio). */
 static ssize_t serialnumber_show(struct device *dev,
@@ -740,18 +785,17 @@ static ssize_t zeroing_store(struct device *dev, struct device_attribute *attr,
 static IIO_DEVICE_ATTR_WO(zeroing, 0);
 
 static struct attribute *gaitmat_attrs[] = {
-	&iio_dev_attr_geometry.dev_attr.attr,
-	&iio_dev_attr_tiles.dev_attr.attr,
+	&iio_dev_attr_num_tiles.dev_attr.attr,
+	&iio_dev_attr_rows_per_tile.dev_attr.attr,
+	&iio_dev_attr_columns_per_tile.dev_attr.attr,
+	&iio_dev_attr_sensel_pitch_um.dev_attr.attr,
 	&iio_dev_attr_serialnumber.dev_attr.attr,
 	&iio_dev_attr_firmware.dev_attr.attr,
 	&iio_dev_attr_boot_id.dev_attr.attr,
 	&iio_dev_attr_zeroing.dev_attr.attr,
-	NULL
 };
 
-static const struct attribute_group gaitmat_attr_group = {
-	.attrs = gaitmat_attrs,
-};
+static_assert(ARRAY_SIZE(gaitmat_attrs) == GAITMAT_N_ATTRS);
 
 static const struct iio_info gaitmat_iio_info = {
 	.read_raw = gaitmat_read_raw,
@@ -759,8 +803,36 @@ static const struct iio_info gaitmat_iio_info = {
 	.write_raw = gaitmat_write_raw,
 	.write_raw_get_fmt = gaitmat_write_raw_get_fmt,
 	.read_label = gaitmat_read_label,
-	.attrs = &gaitmat_attr_group,
 };
+
+/*
+ * The device's attributes: the common ones and those of the tiles it has,
+ * so each mat gets its own iio_info pointing at its own list.
+ */
+static void gaitmat_init_attrs(struct gaitmat_mat *mat)
+{
+	static const char *const field[3] = { "x_mm", "y_mm", "rotation_deg" };
+	struct iio_dev_attr *a;
+	unsigned int n = 0, i;
+
+	for (i = 0; i < ARRAY_SIZE(gaitmat_attrs); i++)
+		mat->attrs[n++] = gaitmat_attrs[i];
+	for (i = 0; i < 3 * mat->di.n_tiles; i++) {
+		a = &mat->tile_attrs[i];
+		snprintf(mat->tile_names[i], sizeof(mat->tile_names[i]),
+			 "tile%u_%s", i / 3, field[i % 3]);
+		sysfs_attr_init(&a->dev_attr.attr);
+		a->dev_attr.attr.name = mat->tile_names[i];
+		a->dev_attr.attr.mode = 0444;
+		a->dev_attr.show = gaitmat_tile_show;
+		a->address = i;
+		mat->attrs[n++] = &a->dev_attr.attr;
+	}
+	mat->attrs[n] = NULL;
+	mat->attr_group.attrs = mat->attrs;
+	mat->info = gaitmat_iio_info;
+	mat->info.attrs = &mat->attr_group;
+}
 
 /* ---- Buffer -------------------------------------------------------------- */
 
@@ -928,7 +1000,8 @@ static struct gaitmat_mat *gaitmat_mat_create(struct gaitmat *gm,
 
 	indio_dev->name = "gaitmat";
 	indio_dev->label = dev_name(gm->dev);
-	indio_dev->info = &gaitmat_iio_info;
+	gaitmat_init_attrs(mat);
+	indio_dev->info = &mat->info;
 	indio_dev->modes = INDIO_DIRECT_MODE;
 	indio_dev->channels = mat->channels;
 	indio_dev->num_channels = mat->layout.n_elems;

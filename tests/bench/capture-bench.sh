@@ -96,8 +96,10 @@ setup_buffer() {
 	echo monotonic >"$sys/current_timestamp_clock"
 }
 
+# The driver's counters are in debugfs, named after the device's label.
 overruns() {
-	cat "$(mat_dev)/overruns" 2>/dev/null || echo 0
+	[ -d /sys/kernel/debug/gaitmat ] || mount -t debugfs none /sys/kernel/debug
+	cat "/sys/kernel/debug/gaitmat/$(cat "$(mat_dev)/label")/overruns" 2>/dev/null || echo 0
 }
 
 # window READER PID HOW: frames stored (HOW: a file to watch, or "status")

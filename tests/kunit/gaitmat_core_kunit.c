@@ -828,9 +828,21 @@ static void gmk_test_announce_registers(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ch->scan_index, (int)(n_rows + GAITMAT_M_NUM));
 
 	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "serialnumber"), "KT-0002");
-	snprintf(want, sizeof(want), "%u %u %u 8467", g->n_tiles, g->rows,
-		 g->cols);
-	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "geometry"), want);
+	/* One value per file; a tile's position only for tiles it has. */
+	snprintf(want, sizeof(want), "%u", g->n_tiles);
+	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "num_tiles"), want);
+	snprintf(want, sizeof(want), "%u", g->rows);
+	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "rows_per_tile"), want);
+	snprintf(want, sizeof(want), "%u", g->cols);
+	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "columns_per_tile"),
+			   want);
+	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "sensel_pitch_um"),
+			   "8467");
+	snprintf(want, sizeof(want), "tile%u_rotation_deg", g->n_tiles - 1);
+	KUNIT_EXPECT_NOT_NULL(test, gmk_show(c, indio_dev, want));
+	snprintf(want, sizeof(want), "tile%u_x_mm", g->n_tiles);
+	KUNIT_EXPECT_NULL(test, gmk_show(c, indio_dev, want));
+	KUNIT_EXPECT_NULL(test, gmk_show(c, indio_dev, "geometry"));
 	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "boot_id"), "5eed0001");
 	KUNIT_EXPECT_STREQ(test, gmk_show(c, indio_dev, "firmware"), "1.0.7");
 	/* Counters are no sysfs attributes: one value per file, no stats. */

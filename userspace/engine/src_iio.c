@@ -81,7 +81,7 @@ struct src_iio {
 	uint32_t off[F_NUM];
 	uint32_t rows_bytes;
 	unsigned int rate, length, watermark;
-	char serial[48], firmware[24], geometry[32];
+	char serial[48], firmware[24];
 	int64_t next_scan;
 	int64_t next_check;
 	char final[160];	/* the driver's counters when we stopped */
@@ -145,6 +145,22 @@ static int dev_write(struct src_iio *x, const char *rel, const char *val)
 	char p[PATH_MAX];
 
 	return dev_file(x, rel, p, sizeof(p)) ?: sys_write(p, val);
+}
+
+static int dev_uint(struct src_iio *x, const char *rel, unsigned int *v)
+{
+	char buf[24], *end;
+	unsigned long n;
+	int ret = dev_read(x, rel, buf, sizeof(buf));
+
+	if (ret)
+		return ret;
+	errno = 0;
+	n = strtoul(buf, &end, 10);
+	if (errno || end == buf || *end || n > UINT_MAX)
+		return -EINVAL;
+	*v = (unsigned int)n;
+	return 0;
 }
 
 static int why(struct src_iio *x, int err, const char *fmt, ...)
@@ -526,10 +542,11 @@ static int add_stream(struct src_iio *x)
 
 	dev_read(x, "serialnumber", x->serial, sizeof(x->serial));
 	dev_read(x, "firmware", x->firmware, sizeof(x->firmware));
-	dev_read(x, "geometry", x->geometry, sizeof(x->geometry));
 	dev_read(x, "in_pressure_scale", scale, sizeof(scale));
-	/* "tiles rows cols pitch_um"; zeros if the driver says otherwise */
-	if (sscanf(x->geometry, "%u %u %u %u", &tiles, &rows, &cols, &pitch) != 4)
+	/* One value per file; zeros if the driver says otherwise. */
+	if (dev_uint(x, "num_tiles", &tiles) || dev_uint(x, "rows_per_tile", &rows) ||
+	    dev_uint(x, "columns_per_tile", &cols) ||
+	    dev_uint(x, "sensel_pitch_um", &pitch))
 		tiles = rows = cols = pitch = 0;
 	/* Metadata values must be tokens: anything odd becomes '_'. */
 	for (char *p = x->serial; *p; p++)

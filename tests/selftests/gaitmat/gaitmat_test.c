@@ -180,22 +180,33 @@ TEST_F(mat, sysfs_abi)
 	ASSERT_LT(0, sysfs_read(&self->c, "label", buf, sizeof(buf)));
 	EXPECT_STREQ(self->c.pdev, buf);
 
-	snprintf(want, sizeof(want), "%u %u %u 9500", variant->n_tiles,
-		 variant->rows, variant->cols);
-	ASSERT_LT(0, sysfs_read(&self->c, "geometry", buf, sizeof(buf)));
-	EXPECT_STREQ(want, buf);
+	/* One value per file. */
+	EXPECT_EQ(variant->n_tiles, sysfs_read_ll(&self->c, "num_tiles"));
+	EXPECT_EQ(variant->rows, sysfs_read_ll(&self->c, "rows_per_tile"));
+	EXPECT_EQ(variant->cols, sysfs_read_ll(&self->c, "columns_per_tile"));
+	EXPECT_EQ(9500, sysfs_read_ll(&self->c, "sensel_pitch_um"));
+	EXPECT_GT(0, sysfs_read(&self->c, "geometry", buf, sizeof(buf)));
 	ASSERT_LT(0, sysfs_read(&self->c, "serialnumber", buf, sizeof(buf)));
 	EXPECT_STREQ(self->di.serial, buf);
 	ASSERT_LT(0, sysfs_read(&self->c, "firmware", buf, sizeof(buf)));
 	EXPECT_STREQ("1.4.2", buf);
 	ASSERT_LT(0, sysfs_read(&self->c, "boot_id", buf, sizeof(buf)));
 	EXPECT_STREQ("5e1f0001", buf);
-	ASSERT_LT(0, sysfs_read(&self->c, "tiles", buf, sizeof(buf)));
-	want[0] = 0;
-	for (t = 0; t < variant->n_tiles; t++)
-		snprintf(want + strlen(want), sizeof(want) - strlen(want),
-			 "%s%u -5 %u", t ? "\n" : "", 608 * t, (t & 3) * 90);
-	EXPECT_STREQ(want, buf);
+	for (t = 0; t < 8; t++) {
+		snprintf(attr, sizeof(attr), "tile%u_x_mm", t);
+		if (t >= variant->n_tiles) {
+			/* Only the tiles the controller has. */
+			EXPECT_GT(0, sysfs_read(&self->c, attr, buf,
+						sizeof(buf)));
+			continue;
+		}
+		EXPECT_EQ(608 * t, sysfs_read_ll(&self->c, attr));
+		snprintf(attr, sizeof(attr), "tile%u_y_mm", t);
+		EXPECT_EQ(-5, sysfs_read_ll(&self->c, attr));
+		snprintf(attr, sizeof(attr), "tile%u_rotation_deg", t);
+		EXPECT_EQ((t & 3) * 90, sysfs_read_ll(&self->c, attr));
+	}
+	EXPECT_GT(0, sysfs_read(&self->c, "tiles", buf, sizeof(buf)));
 
 	ASSERT_LT(0, sysfs_read(&self->c, "sampling_frequency", buf,
 				sizeof(buf)));
@@ -271,7 +282,7 @@ TEST_F(mat, sysfs_abi)
 	EXPECT_LE(len * self->l.bytes, 1u << 20);
 
 	/* Read-only attributes refuse writes. */
-	EXPECT_NE(0, sysfs_write(&self->c, "geometry", "1 1 1 1"));
+	EXPECT_NE(0, sysfs_write(&self->c, "num_tiles", "1"));
 	/* Counters are debugfs diagnostics, not sysfs ABI. */
 	EXPECT_GT(0, sysfs_read(&self->c, "crc_errors", buf, sizeof(buf)));
 	EXPECT_GT(0, sysfs_read(&self->c, "serial", buf, sizeof(buf)));
@@ -977,10 +988,9 @@ TEST_F(mat, reset_reregisters)
 	self->c.di.n_tiles = self->di.n_tiles == 1 ? 2 : 1;
 	self->c.di.tiles[1].x_mm = 608;
 	pthread_mutex_unlock(&self->c.lock);
-	snprintf(buf, sizeof(buf), "%u %u %u 9500", self->c.di.n_tiles,
-		 self->di.rows, self->di.cols);
+	snprintf(buf, sizeof(buf), "%u", self->c.di.n_tiles);
 	ASSERT_EQ(0, vctl_announce(&self->c));
-	ASSERT_EQ(0, wait_attr(&self->c, "geometry", buf, WAIT_MS));
+	ASSERT_EQ(0, wait_attr(&self->c, "num_tiles", buf, WAIT_MS));
 
 	/* A repeated announcement changes nothing: the device stays. */
 	fd = open(self->c.devnode, O_RDONLY | O_NONBLOCK);

@@ -25,7 +25,7 @@ done
 lab_check "the controller on ttyS1 gets its IIO device" virt_iio
 dev=$(virt_iio)
 d=/sys/bus/iio/devices/$dev
-lab_check "with the geometry the emulator announced" sh -c "[ \"\$(cat $d/geometry)\" = '1 64 64 9500' ]"
+lab_check "with the geometry the emulator announced" sh -c "[ \"\$(cat $d/num_tiles $d/rows_per_tile $d/columns_per_tile $d/sensel_pitch_um | tr '\n' ' ')\" = '1 64 64 9500 ' ]"
 lab_check "iio_readdev captures 10 scans through the helper" sh -c "iio_readdev -u local: -b 2 -s 10 -T 30000 $dev >/tmp/att.bin 2>/dev/null && [ \$(wc -c </tmp/att.bin) -eq $((10 * 8224)) ]"
 # The receive counters are in debugfs, named after the IIO device's label.
 [ -d /sys/kernel/debug/gaitmat ] || mount -t debugfs none /sys/kernel/debug

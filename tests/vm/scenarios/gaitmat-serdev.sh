@@ -35,7 +35,7 @@ lab_check "the controller on the UART gets its IIO device" wait_iio
 dev=$(serdev_iio)
 d=/sys/bus/iio/devices/$dev
 lab_check "named gaitmat, labelled $sdev" sh -c "[ \"\$(cat $d/name)\" = gaitmat ] && [ \"\$(cat $d/label)\" = $sdev ]"
-lab_check "with the geometry the emulator announced" sh -c "[ \"\$(cat $d/geometry)\" = '1 64 64 9500' ]"
+lab_check "with the geometry the emulator announced" sh -c "[ \"\$(cat $d/num_tiles $d/rows_per_tile $d/columns_per_tile $d/sensel_pitch_um | tr '\n' ' ')\" = '1 64 64 9500 ' ]"
 echo monotonic >"$d/current_timestamp_clock"
 # One 64 x 64 tile: 64 rows of 128 bytes and the 32-byte per-frame block.
 lab_check "iio_readdev captures 20 scans over the UART" sh -c "iio_readdev -u local: -b 4 -s 20 -T 30000 $dev >/tmp/uart.bin 2>/dev/null && [ \$(wc -c </tmp/uart.bin) -eq $((20 * 8224)) ]"
