@@ -206,6 +206,17 @@ static int teardown(void **state)
 	return 0;
 }
 
+static struct eng *mkeng_poll_first(struct gcs_writer *w)
+{
+	struct eng_opts o;
+	struct eng *e;
+
+	eng_opts_init(&o);
+	o.io_mode = ENG_IO_POLL_FIRST;
+	o.tick_ms = 10;
+	return eng_create(&e, w, &o) ? NULL : e;
+}
+
 /*
  * Two channels of one source: "a" ends (its writer closes), and its
  * chan_end asks the engine to stop. "b" sits in a long hold on a blocking
@@ -301,7 +312,6 @@ static void test_engine_stop_in_completion_is_queued(void **state)
 	struct eng_chan_stats sa, sb;
 	uint8_t rec[TE_REC * 3];
 	struct gcs_writer *w;
-	struct eng_opts o;
 	struct qsrc q;
 	struct eng *e;
 	int pa[2], pb[2];
@@ -321,10 +331,8 @@ static void test_engine_stop_in_completion_is_queued(void **state)
 
 	w = te_writer(f->path, false);
 	assert_non_null(w);
-	eng_opts_init(&o);
-	o.io_mode = ENG_IO_POLL_FIRST;
-	o.tick_ms = 10;
-	assert_int_equal(eng_create(&e, w, &o), 0);
+	e = mkeng_poll_first(w);
+	assert_non_null(e);
 	assert_int_equal(eng_add_source(e, &q.s), 0);
 	eng_set_tick(e, 10, close_a_later, &q);
 	assert_int_equal(eng_run(e, eng_now() + 10000 * MS), -ECONNRESET);
@@ -349,6 +357,107 @@ static void test_engine_stop_in_completion_is_queued(void **state)
 	assert_int_equal(te_check_stream(f->path, q.stream_b, NULL, 0), 3);
 }
 
+/*
+ * A source that answers each channel's end with a new channel (as an
+ * insole source reconnecting after link loss, or the mat reattached):
+ * chan_end runs outside the completion, so it may add channels, past the
+ * engine's first array of them too.
+ */
+#define CHAIN	7
+
+struct chain {
+	struct eng_source s;
+	int fds[CHAIN];
+	uint32_t streams[CHAIN];
+	int next, ends;
+};
+
+static int chain_add(struct chain *ch)
+{
+	struct eng_chan_def cd = {
+		.kind = ENG_CHAN_RECORDS, .record_size = TE_REC,
+		.gap_reason = GCS_GAP_UNKNOWN, .label = "link",
+	};
+	struct gcs_stream_def def = {
+		.kind = GCS_KIND_GENERIC, .record_size = TE_REC,
+		.ts_offset = GCS_NO_TS, .ts_clock = GCS_CLOCK_MONOTONIC,
+		.desc_json = "{\"device\":\"chain\"}",
+	};
+	int i = ch->next++, ret;
+
+	ret = gcs_writer_add_stream(eng_writer(ch->s.e), &def, &ch->streams[i]);
+	if (ret)
+		return ret;
+	cd.fd = ch->fds[i];
+	cd.stream = ch->streams[i];
+	return eng_chan_add(ch->s.e, &ch->s, &cd, NULL);
+}
+
+static int chain_start(struct eng_source *s)
+{
+	return chain_add(s->priv);
+}
+
+static int chain_end(struct eng_source *s, struct eng_chan *c, int err)
+{
+	struct chain *ch = s->priv;
+
+	(void)c;
+	ch->ends++;
+	if (err)
+		return err;
+	return ch->next < CHAIN ? chain_add(ch) : 0;
+}
+
+static const struct eng_source_ops chain_ops = {
+	.kind = "test", .start = chain_start, .chan_end = chain_end,
+};
+
+static void test_engine_chan_end_adds_channels(void **state)
+{
+	struct fx *f = *state;
+	uint8_t rec[TE_REC * 4];
+	struct gcs_writer *w;
+	struct eng_chan_stats st;
+	struct chain ch;
+	struct eng *e;
+	int p[2];
+
+	memset(&ch, 0, sizeof(ch));
+	for (int i = 0; i < 4; i++)
+		te_record(rec + i * TE_REC, (uint64_t)i, 0);
+	/* Each "link" has four records and then its end. */
+	for (int i = 0; i < CHAIN; i++) {
+		assert_int_equal(pipe(p), 0);
+		assert_int_equal(write(p[1], rec, sizeof(rec)),
+				 (ssize_t)sizeof(rec));
+		close(p[1]);
+		ch.fds[i] = p[0];
+	}
+	ch.s.ops = &chain_ops;
+	ch.s.priv = &ch;
+	snprintf(ch.s.name, sizeof(ch.s.name), "chain");
+	w = te_writer(f->path, false);
+	assert_non_null(w);
+	e = mkeng_poll_first(w);
+	assert_non_null(e);
+	assert_int_equal(eng_add_source(e, &ch.s), 0);
+	assert_int_equal(eng_run(e, eng_now() + 10000 * MS), 0);
+	assert_int_equal(ch.ends, CHAIN);
+	assert_int_equal(eng_n_chans(e), CHAIN);
+	for (int i = 0; i < CHAIN; i++) {
+		eng_chan_get_stats(eng_chan_at(e, (size_t)i), &st);
+		assert_true(st.ended);
+		assert_int_equal(st.records, 4);
+	}
+	eng_destroy(e);
+	for (int i = 0; i < CHAIN; i++)
+		close(ch.fds[i]);
+	assert_int_equal(gcs_writer_close(w), 0);
+	for (int i = 0; i < CHAIN; i++)
+		assert_int_equal(te_check_stream(f->path, ch.streams[i], NULL, 0), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +465,8 @@ int main(void)
 		cmocka_unit_test(test_engine_ring_timers_fire_in_order),
 		cmocka_unit_test(test_engine_ring_fsync_range),
 		cmocka_unit_test_setup_teardown(test_engine_stop_in_completion_is_queued,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_chan_end_adds_channels,
 						setup, teardown),
 	};
 
