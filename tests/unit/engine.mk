@@ -3,7 +3,7 @@
 # The engine and the session library are built into each test with the
 # sanitizers, like the test itself.
 ENG_TEST_SRCS := $(addprefix userspace/engine/, \
-	engine.c chan.c compact.c control.c src_fd.c) \
+	ring.c engine.c chan.c compact.c control.c src_fd.c) \
 	$(addprefix userspace/session/, \
 	crc32c.c format.c meta.c writer.c reader.c recover.c) \
 	tests/unit/test_session_util.c tests/unit/test_engine_util.c
@@ -23,3 +23,9 @@ test_engine_LDLIBS := $(ENG_TEST_LIBS) -Wl,--wrap=fallocate \
 UNIT_TESTS += test_engine_crash
 test_engine_crash_SRCS := tests/unit/test_engine_crash.c $(ENG_TEST_SRCS)
 test_engine_crash_LDLIBS := $(ENG_TEST_LIBS)
+
+# The engine's layers: the ring layer alone, and a stop asked for inside a
+# completion (queued, carried out after the callback returns).
+UNIT_TESTS += test_engine_layers
+test_engine_layers_SRCS := tests/unit/test_engine_layers.c $(ENG_TEST_SRCS)
+test_engine_layers_LDLIBS := $(ENG_TEST_LIBS)

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Channels: one file descriptor each, read through the engine's ring.
+ * Channels: one file descriptor each, read through the ring layer. A
+ * channel owns its state (this struct is private to this file): the engine
+ * drives it through the chan_* calls of engine_internal.h, completions and
+ * its hold timer come back from the ring, and an end is only marked here;
+ * the engine tells the source once the completion has returned.
  *
  * RECORDS: a read lands straight in a chunk reservation of the session
  * file's mapping and whatever whole records it brought are committed at
@@ -31,7 +35,110 @@
 #define COMMIT_MS_DEF	50
 #define BATCH_BYTES_DEF	(64u << 10)
 
+#define CHAN_SEALS	128	/* more than the writer's reservations */
+
+enum chan_state {
+	CH_IDLE = 0,		/* nothing in flight: about to be armed */
+	CH_POLL,		/* POLL_ADD in flight */
+	CH_READ,		/* READ/READV/RECVMSG in flight */
+	CH_RETRY,		/* waiting for the next tick to try again */
+	CH_HOLD,		/* readable, waiting for the hold timer to read more at once */
+	CH_DONE,
+};
+
+/*
+ * What a kind of channel does with its reads; the life cycle around them
+ * (polls, holds, draining, the end) is the same for every kind.
+ */
+struct chan_reader {
+	int (*init)(struct eng_chan *c);		/* check the def, allocate */
+	void (*start)(struct eng_chan *c);		/* submit a read */
+	void (*done)(struct eng_chan *c, int res);	/* its completion */
+	int (*end)(struct eng_chan *c);		/* give back or commit what is held */
+	int (*flush)(struct eng_chan *c, bool all);	/* at quiet moments (optional) */
+};
+
+struct eng_chan {
+	const struct chan_reader *rd;
+	struct eng *e;
+	struct eng_source *src;
+	struct eng_chan_def d;
+	char label[32];
+	enum chan_state state;
+	bool end_pending;	/* ended; the engine has not told the source yet */
+	bool prefault;		/* MADV_POPULATE_WRITE ahead of reads */
+	bool nonblock;		/* the fd has O_NONBLOCK */
+	bool draining;		/* stopping: read until empty, no polls */
+	bool pipe_like;		/* a pipe, fifo or socket: poll() means data */
+	bool direct;		/* next read without a poll first */
+	bool full;		/* the last read filled what it asked for */
+	int64_t pos;		/* file offset of the next read; -1: none */
+	uintptr_t faulted_end;	/* prefault: this channel's pages are in below */
+	int64_t last_read;	/* when the last read completed */
+	int64_t last_data;	/* when a read last brought data */
+	struct ring_timer hold;	/* CH_HOLD: when to read */
+	uint32_t hold_cur_us;	/* the hold now: d.hold_us, shortened under load */
+	unsigned int drain_rounds;
+	struct ring_op op_poll, op_read;
+
+	/* RECORDS: the reservation being filled and what did not fit in it */
+	struct gcs_slot *slot;
+	uint32_t fill;		/* bytes at slot->data */
+	uint32_t req;		/* bytes the read in flight asked for */
+	struct iovec iov;	/* READV fallback */
+	uint8_t *carry;
+	uint32_t carry_len, carry_cap;
+	uint32_t cap_records;	/* current reservation size, in records */
+	double ema_records;	/* records per read, smoothed */
+
+	/* sequence */
+	bool have_seq;
+	uint64_t next_seq;
+	int64_t last_t;
+	uint64_t count;		/* records seen: seq of channels without one */
+
+	/* MESSAGES: received into rbuf, staged as variable-size records */
+	uint8_t *rbuf;
+	uint8_t *stage;
+	uint32_t stage_len, stage_cap, stage_n;
+	uint64_t stage_first_seq;
+	int64_t stage_t_first, stage_t_last;
+	struct msghdr msg;
+	struct iovec miov;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct timespec)) * 2];
+	} cbuf;
+
+	/* clock window: record with the smallest host - device offset */
+	bool clk_have;
+	int64_t clk_min, clk_max, clk_dev, clk_host;
+
+	/*
+	 * Sealed chunks not yet known to be committed (file order: they wait
+	 * for earlier reservations), and what is committed and, as of the
+	 * last sync's start, durable.
+	 */
+	struct {
+		uint64_t off, records;
+		int64_t t;
+	} seal[CHAN_SEALS];
+	unsigned int seal_head, n_seal;
+	uint64_t pub_records, sync_records;
+	int64_t pub_t, sync_t;
+
+	/* recent rate */
+	uint64_t rate_count;
+	int64_t rate_t;
+
+	struct eng_chan_stats st;
+};
+
 static void chan_finish(struct eng_chan *c, int err);
+static void poll_done(struct ring_op *op, int res);
+static void read_done(struct ring_op *op, int res);
+static void hold_over(struct ring_timer *t, int64_t now);
+static const struct chan_reader *const readers[2];
 
 const char *eng_chan_label(const struct eng_chan *c)
 {
@@ -53,8 +160,8 @@ void eng_chan_get_stats(const struct eng_chan *c, struct eng_chan_stats *st)
 	*st = c->st;
 }
 
-int eng_chan_add(struct eng *e, struct eng_source *s,
-		 const struct eng_chan_def *d, struct eng_chan **cp)
+int chan_new(struct eng *e, struct eng_source *s, const struct eng_chan_def *d,
+	     struct eng_chan **cp)
 {
 	struct eng_chan *c;
 	struct stat sb;
@@ -79,53 +186,20 @@ int eng_chan_add(struct eng *e, struct eng_source *s,
 	if (c->pos < 0)
 		c->pos = -1;
 	c->hold_cur_us = d->hold_us;
-	c->op_poll = (struct eng_op){ .kind = ENG_OP_CHAN_POLL, .owner = c };
-	c->op_read = (struct eng_op){ .kind = ENG_OP_CHAN_READ, .owner = c };
+	c->op_poll.done = poll_done;
+	c->op_read.done = read_done;
+	c->hold.fire = hold_over;
+	c->prefault = e->f.prefault;
 
-	if (d->kind == ENG_CHAN_RECORDS) {
-		uint32_t most;
-
-		ret = -EINVAL;
-		if (!d->record_size || d->record_size > e->o.max_read_bytes)
-			goto err;
-		most = e->o.max_read_bytes / d->record_size;
-		if (!c->d.max_records || c->d.max_records > most)
-			c->d.max_records = most;
-		if (!c->d.batch_records)
-			c->d.batch_records = 1;
-		if (c->d.batch_records > c->d.max_records)
-			c->d.batch_records = c->d.max_records;
-		c->cap_records = c->d.batch_records * 2;
-		if (c->cap_records < 4)
-			c->cap_records = 4;
-		if (c->cap_records > c->d.max_records)
-			c->cap_records = c->d.max_records;
-	} else if (d->kind == ENG_CHAN_MESSAGES) {
-		if (!c->d.msg_max)
-			c->d.msg_max = MSG_MAX_DEF;
-		if (!c->d.commit_ms)
-			c->d.commit_ms = COMMIT_MS_DEF;
-		if (!c->d.batch_bytes)
-			c->d.batch_bytes = BATCH_BYTES_DEF;
-		ret = -EINVAL;
-		if (c->d.msg_max > GCS_MAX_BODY / 4 ||
-		    c->d.batch_bytes > GCS_MAX_BODY / 2)
-			goto err;
-		c->stage_cap = c->d.batch_bytes + gcs_var_rec_size(c->d.msg_max);
-		c->stage = malloc(c->stage_cap);
-		c->rbuf = malloc(c->d.msg_max);
-		ret = -ENOMEM;
-		if (!c->stage || !c->rbuf)
-			goto err;
-	} else {
-		ret = -EINVAL;
+	ret = -EINVAL;
+	if ((unsigned int)d->kind >= sizeof(readers) / sizeof(readers[0]) ||
+	    !readers[d->kind])
 		goto err;
-	}
-	ret = eng_chan_register(e, c);
+	c->rd = readers[d->kind];
+	ret = c->rd->init(c);
 	if (ret)
 		goto err;
-	if (cp)
-		*cp = c;
+	*cp = c;
 	return 0;
 err:
 	chan_free(c);
@@ -136,6 +210,7 @@ void chan_free(struct eng_chan *c)
 {
 	if (!c)
 		return;
+	ring_timer_clear(&c->e->ring, &c->hold);
 	free(c->carry);
 	free(c->stage);
 	free(c->rbuf);
@@ -171,7 +246,6 @@ static void rec_release(struct eng_chan *c)
 	gcs_writer_abandon(c->e->w, c->slot);
 	c->slot = NULL;
 	c->fill = 0;
-	c->e->reservations--;
 }
 
 static int rec_reserve(struct eng_chan *c, uint32_t cap)
@@ -182,7 +256,6 @@ static int rec_reserve(struct eng_chan *c, uint32_t cap)
 		c->slot = NULL;
 		return ret;
 	}
-	c->e->reservations++;
 	if (c->carry_len)
 		memcpy(c->slot->data, c->carry, c->carry_len);
 	c->fill = c->carry_len;
@@ -356,8 +429,7 @@ static int rec_take(struct eng_chan *c, int64_t now)
 		ret = gcs_writer_commit(c->e->w, c->slot, &m);
 		c->slot = NULL;
 		c->fill = 0;
-		c->e->reservations--;
-		if (ret)
+			if (ret)
 			return ret;
 		if (gap)
 			note_gap(c, seq0, first.missing, tmin);
@@ -385,6 +457,36 @@ static int rec_take(struct eng_chan *c, int64_t now)
 	return 0;
 }
 
+static int rec_init(struct eng_chan *c)
+{
+	const uint32_t max_bytes = c->e->o.max_read_bytes;
+	uint32_t most;
+
+	if (!c->d.record_size || c->d.record_size > max_bytes)
+		return -EINVAL;
+	most = max_bytes / c->d.record_size;
+	if (!c->d.max_records || c->d.max_records > most)
+		c->d.max_records = most;
+	if (!c->d.batch_records)
+		c->d.batch_records = 1;
+	if (c->d.batch_records > c->d.max_records)
+		c->d.batch_records = c->d.max_records;
+	c->cap_records = c->d.batch_records * 2;
+	if (c->cap_records < 4)
+		c->cap_records = 4;
+	if (c->cap_records > c->d.max_records)
+		c->cap_records = c->d.max_records;
+	return 0;
+}
+
+/* At the end: a record cut short at the very end can never be completed. */
+static int rec_end(struct eng_chan *c)
+{
+	rec_release(c);
+	c->carry_len = 0;
+	return 0;
+}
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23	/* Linux 5.14 */
 #endif
@@ -404,11 +506,10 @@ static int rec_take(struct eng_chan *c, int64_t now)
 static void prefault(struct eng_chan *c, uint8_t *p, size_t len,
 		     size_t expect)
 {
-	struct eng *e = c->e;
 	static long page;
 	uintptr_t a, b;
 
-	if (!e->f.prefault || !len)
+	if (!c->prefault || !len)
 		return;
 	if (!page)
 		page = sysconf(_SC_PAGESIZE);
@@ -422,7 +523,7 @@ static void prefault(struct eng_chan *c, uint8_t *p, size_t len,
 		return;
 	if (madvise((void *)a, b - a, MADV_POPULATE_WRITE)) {
 		if (errno == EINVAL)
-			e->f.prefault = false;
+			c->prefault = false;
 		return;
 	}
 	c->faulted_end = b;
@@ -454,7 +555,7 @@ static void rec_start_read(struct eng_chan *c)
 	/* What reads bring on average, and some: the rest faults as usual. */
 	prefault(c, c->slot->data + c->fill, c->req,
 		 (size_t)((2 * c->ema_records + 1) * rs));
-	sqe = eng_sqe(e, &c->op_read);
+	sqe = ring_sqe(&e->ring, &c->op_read);
 	if (!sqe) {
 		rec_release(c);
 		return;
@@ -591,7 +692,7 @@ static void rec_read_done(struct eng_chan *c, int res)
 		}
 		/* fast-poll/async said -EAGAIN: poll once, then read again. */
 		{
-			struct io_uring_sqe *sqe = eng_sqe(e, &c->op_poll);
+			struct io_uring_sqe *sqe = ring_sqe(&e->ring, &c->op_poll);
 
 			if (sqe) {
 				io_uring_prep_poll_add(sqe, c->d.fd, POLLIN);
@@ -652,6 +753,25 @@ static int msg_commit(struct eng_chan *c)
 	return ret;
 }
 
+static int msg_init(struct eng_chan *c)
+{
+	if (!c->d.msg_max)
+		c->d.msg_max = MSG_MAX_DEF;
+	if (!c->d.commit_ms)
+		c->d.commit_ms = COMMIT_MS_DEF;
+	if (!c->d.batch_bytes)
+		c->d.batch_bytes = BATCH_BYTES_DEF;
+	if (c->d.msg_max > GCS_MAX_BODY / 4 ||
+	    c->d.batch_bytes > GCS_MAX_BODY / 2)
+		return -EINVAL;
+	c->stage_cap = c->d.batch_bytes + gcs_var_rec_size(c->d.msg_max);
+	c->stage = malloc(c->stage_cap);
+	c->rbuf = malloc(c->d.msg_max);
+	if (!c->stage || !c->rbuf)
+		return -ENOMEM;
+	return 0;
+}
+
 static void msg_start_read(struct eng_chan *c)
 {
 	struct eng *e = c->e;
@@ -664,7 +784,7 @@ static void msg_start_read(struct eng_chan *c)
 	c->msg.msg_iovlen = 1;
 	c->msg.msg_control = c->cbuf.buf;
 	c->msg.msg_controllen = sizeof(c->cbuf.buf);
-	sqe = eng_sqe(e, &c->op_read);
+	sqe = ring_sqe(&e->ring, &c->op_read);
 	if (!sqe)
 		return;
 	io_uring_prep_recvmsg(sqe, c->d.fd, &c->msg, 0);
@@ -776,16 +896,37 @@ static void msg_read_done(struct eng_chan *c, int res)
 }
 
 /* At a quiet moment: commit a batch that is big or old enough. */
-void chan_flush(struct eng_chan *c, bool all)
+static int msg_flush(struct eng_chan *c, bool all)
 {
-	int ret;
-
-	if (c->d.kind != ENG_CHAN_MESSAGES || !c->stage_n)
-		return;
+	if (!c->stage_n)
+		return 0;
 	if (!all && c->stage_len < c->d.batch_bytes &&
 	    eng_now() - c->stage_t_first < (int64_t)c->d.commit_ms * NS_PER_MS)
-		return;
-	ret = msg_commit(c);
+		return 0;
+	return msg_commit(c);
+}
+
+/* ---- Readers: what each kind of channel does with its reads ------------------------ */
+
+static const struct chan_reader rec_reader = {
+	.init = rec_init, .start = rec_start_read, .done = rec_read_done,
+	.end = rec_end,
+};
+
+static const struct chan_reader msg_reader = {
+	.init = msg_init, .start = msg_start_read, .done = msg_read_done,
+	.end = msg_commit, .flush = msg_flush,
+};
+
+static const struct chan_reader *const readers[] = {
+	[ENG_CHAN_RECORDS] = &rec_reader,
+	[ENG_CHAN_MESSAGES] = &msg_reader,
+};
+
+void chan_flush(struct eng_chan *c, bool all)
+{
+	int ret = c->rd->flush && c->state != CH_DONE ? c->rd->flush(c, all) : 0;
+
 	if (ret)
 		eng_fail(c->e, ret);
 }
@@ -800,15 +941,13 @@ static void start_read(struct eng_chan *c)
 		now = eng_now();
 		if (now < c->last_read + (int64_t)c->hold_cur_us * 1000) {
 			c->state = CH_HOLD;
-			c->wake_at = c->last_read + (int64_t)c->hold_cur_us * 1000;
+			ring_timer_set(&c->e->ring, &c->hold,
+				       c->last_read + (int64_t)c->hold_cur_us * 1000);
 			return;
 		}
 	}
 	c->full = false;
-	if (c->d.kind == ENG_CHAN_RECORDS)
-		rec_start_read(c);
-	else
-		msg_start_read(c);
+	c->rd->start(c);
 }
 
 static bool readable_now(int fd)
@@ -826,8 +965,6 @@ void chan_arm(struct eng_chan *c)
 	if (c->state == CH_DONE || c->state == CH_HOLD || c->op_poll.busy ||
 	    c->op_read.busy)
 		return;
-	if (e->stopping)
-		c->draining = true;
 	if (c->draining) {
 		/*
 		 * Only what is there already, and never block for it. io_uring
@@ -856,7 +993,7 @@ void chan_arm(struct eng_chan *c)
 		start_read(c);
 		return;
 	}
-	sqe = eng_sqe(e, &c->op_poll);
+	sqe = ring_sqe(&e->ring, &c->op_poll);
 	if (!sqe)
 		return;
 	io_uring_prep_poll_add(sqe, c->d.fd, POLLIN);
@@ -864,30 +1001,33 @@ void chan_arm(struct eng_chan *c)
 	c->st.polls++;
 }
 
-void chan_complete(struct eng_chan *c, struct eng_op *op, int res)
+static void poll_done(struct ring_op *op, int res)
 {
+	struct eng_chan *c = container_of(op, struct eng_chan, op_poll);
+
 	if (c->state == CH_DONE)
 		return;		/* a poll cancelled as the channel ended */
-	if (op == &c->op_poll) {
-		c->state = CH_IDLE;
-		if (res < 0 && res != -ECANCELED && res != -EINTR) {
-			chan_finish(c, res);
-			return;
-		}
-		/*
-		 * Readable, hung up or in error: the read tells which. A
-		 * cancelled poll means we are stopping (drain) or were poked
-		 * (read now).
-		 */
-		if (res >= 0)
-			c->direct = true;
-		chan_arm(c);
+	c->state = CH_IDLE;
+	if (res < 0 && res != -ECANCELED && res != -EINTR) {
+		chan_finish(c, res);
 		return;
 	}
-	if (c->d.kind == ENG_CHAN_RECORDS)
-		rec_read_done(c, res);
-	else
-		msg_read_done(c, res);
+	/*
+	 * Readable, hung up or in error: the read tells which. A cancelled
+	 * poll means we are stopping (drain) or were poked (read now).
+	 */
+	if (res >= 0)
+		c->direct = true;
+	chan_arm(c);
+}
+
+static void read_done(struct ring_op *op, int res)
+{
+	struct eng_chan *c = container_of(op, struct eng_chan, op_read);
+
+	if (c->state == CH_DONE)
+		return;
+	c->rd->done(c, res);
 }
 
 static void chan_finish(struct eng_chan *c, int err)
@@ -897,27 +1037,49 @@ static void chan_finish(struct eng_chan *c, int err)
 
 	if (c->state == CH_DONE)
 		return;
-	if (c->d.kind == ENG_CHAN_RECORDS) {
-		rec_release(c);
-		/* A record cut short at the very end can never be completed. */
-		c->carry_len = 0;
-	} else {
-		ret = msg_commit(c);
-		if (ret && !err)
-			err = ret;
-	}
+	ret = c->rd->end(c);
+	if (ret && !err)
+		err = ret;
 	c->state = CH_DONE;
 	c->st.ended = true;
 	c->st.end_err = err;
+	ring_timer_clear(&e->ring, &c->hold);
 	if (c->op_poll.busy)
-		eng_cancel(e, &c->op_poll);
-	if (e->stopping && !err)
-		return;		/* drained as asked */
-	ret = err;
-	if (c->src && c->src->ops->chan_end)
-		ret = c->src->ops->chan_end(c->src, c, err);
-	if (ret)
-		eng_stop(e, ret);
+		ring_cancel(&e->ring, &c->op_poll);
+	/* The engine tells the source, once this completion has returned. */
+	c->end_pending = true;
+}
+
+bool chan_take_end(struct eng_chan *c, int *err)
+{
+	if (!c->end_pending)
+		return false;
+	c->end_pending = false;
+	*err = c->st.end_err;
+	return true;
+}
+
+bool chan_done(const struct eng_chan *c)
+{
+	return c->state == CH_DONE;
+}
+
+bool chan_reserved(const struct eng_chan *c)
+{
+	return c->slot;
+}
+
+/* What the sync about to start covers (a lower bound). */
+void chan_sync_begin(struct eng_chan *c)
+{
+	c->sync_records = c->pub_records;
+	c->sync_t = c->pub_t;
+}
+
+void chan_sync_end(struct eng_chan *c)
+{
+	c->st.durable_records = c->sync_records;
+	c->st.durable_t_ns = c->sync_t;
 }
 
 void chan_stop(struct eng_chan *c)
@@ -928,28 +1090,27 @@ void chan_stop(struct eng_chan *c)
 		return;
 	c->draining = true;
 	if (c->op_poll.busy)
-		eng_cancel(e, &c->op_poll);
+		ring_cancel(&e->ring, &c->op_poll);
 	/*
 	 * A read in flight may be waiting (fast-poll, async, or a poll-first
 	 * read that met -EAGAIN and was parked by the kernel): cancel it.
 	 * One that already completed just misses the cancel.
 	 */
 	if (c->op_read.busy)
-		eng_cancel(e, &c->op_read);
+		ring_cancel(&e->ring, &c->op_read);
 	if (c->state == CH_IDLE || c->state == CH_RETRY || c->state == CH_HOLD) {
+		ring_timer_clear(&e->ring, &c->hold);
 		c->state = CH_IDLE;
 		chan_arm(c);
 	}
 }
 
-int64_t chan_deadline(const struct eng_chan *c)
+static void hold_over(struct ring_timer *t, int64_t now)
 {
-	return c->state == CH_HOLD ? c->wake_at : INT64_MAX;
-}
+	struct eng_chan *c = container_of(t, struct eng_chan, hold);
 
-void chan_timer(struct eng_chan *c, int64_t now)
-{
-	if (c->state != CH_HOLD || now < c->wake_at)
+	(void)now;
+	if (c->state != CH_HOLD)
 		return;
 	c->state = CH_IDLE;
 	c->last_read = 0;	/* the hold is over: read now */
@@ -962,9 +1123,9 @@ void eng_chan_poke(struct eng_chan *c)
 		return;
 	c->direct = true;
 	if (c->op_poll.busy)
-		eng_cancel(c->e, &c->op_poll);
+		ring_cancel(&c->e->ring, &c->op_poll);
 	else if (c->op_read.busy)
-		eng_cancel(c->e, &c->op_read);
+		ring_cancel(&c->e->ring, &c->op_read);
 }
 
 void chan_tick(struct eng_chan *c, int64_t now)
@@ -988,30 +1149,29 @@ void chan_tick(struct eng_chan *c, int64_t now)
 }
 
 /* One clock record per window: the least delayed record of the window. */
-void chan_clock(struct eng_chan *c)
+bool chan_clock_sample(struct eng_chan *c, struct gcs_clock_sample *s)
 {
-	struct gcs_clock_sample s = {
-		.stream = c->d.stream, .flags = GCS_CLOCKREC_F_DEVICE,
-	};
 	int64_t m0, m1, real, boot;
 
 	if (!c->clk_have)
-		return;
+		return false;
+	*s = (struct gcs_clock_sample){
+		.stream = c->d.stream, .flags = GCS_CLOCKREC_F_DEVICE,
+	};
 	m0 = eng_now();
 	real = eng_clock_ns(CLOCK_REALTIME);
 	boot = eng_clock_ns(CLOCK_BOOTTIME);
 	m1 = eng_now();
 	m0 += (m1 - m0) / 2;
-	s.device_ns = c->clk_dev;
-	s.mono_ns = c->clk_host;
-	s.real_ns = c->clk_host + (real - m0);
-	s.boot_ns = c->clk_host + (boot - m0);
+	s->device_ns = c->clk_dev;
+	s->mono_ns = c->clk_host;
+	s->real_ns = c->clk_host + (real - m0);
+	s->boot_ns = c->clk_host + (boot - m0);
 	/*
 	 * The spread of host - device offsets over the window: how far any
 	 * other record of it strays from this pairing (transport jitter).
 	 */
-	s.uncertainty_ns = (c->clk_max - c->clk_min) / 2;
+	s->uncertainty_ns = (c->clk_max - c->clk_min) / 2;
 	c->clk_have = false;
-	if (eng_clock(c->e, &s))
-		eng_fail(c->e, -ENOBUFS);
+	return true;
 }

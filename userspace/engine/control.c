@@ -30,7 +30,7 @@ struct eng_ctl {
 	struct iovec iov;
 	char buf[ENG_CTL_MAX_MSG + 1];
 	struct sockaddr_un peer;
-	struct eng_op op_send;
+	struct ring_op op_send;
 	struct msghdr smsg;
 	struct iovec siov;
 	char reply[ENG_CTL_MAX_MSG];
@@ -53,8 +53,8 @@ static bool stream_known(struct eng *e, uint32_t stream)
 {
 	if (stream == GCS_STREAM_NONE)
 		return true;
-	for (size_t i = 0; i < e->n_ch; i++)
-		if (e->ch[i]->d.stream == stream)
+	for (size_t i = 0; i < eng_n_chans(e); i++)
+		if (eng_chan_stream(eng_chan_at(e, i)) == stream)
 			return true;
 	return false;
 }
@@ -128,17 +128,20 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 		return;
 	}
 	if (!strcmp(req, "STATUS")) {
-		for (size_t i = 0; i < e->n_ch; i++) {
-			frames += e->ch[i]->st.records;
-			committed += e->ch[i]->st.committed_records;
-			lost += e->ch[i]->st.lost;
-			gaps += e->ch[i]->st.gaps;
-			bytes += e->ch[i]->st.bytes;
-			durable += e->ch[i]->st.durable_records;
-			if (e->ch[i]->st.peak_records > peak)
-				peak = e->ch[i]->st.peak_records;
-			if (e->ch[i]->st.durable_t_ns > durable_t)
-				durable_t = e->ch[i]->st.durable_t_ns;
+		for (size_t i = 0; i < eng_n_chans(e); i++) {
+			struct eng_chan_stats st;
+
+			eng_chan_get_stats(eng_chan_at(e, i), &st);
+			frames += st.records;
+			committed += st.committed_records;
+			lost += st.lost;
+			gaps += st.gaps;
+			bytes += st.bytes;
+			durable += st.durable_records;
+			if (st.peak_records > peak)
+				peak = st.peak_records;
+			if (st.durable_t_ns > durable_t)
+				durable_t = st.durable_t_ns;
 		}
 		/* durable_*: what a power loss now would keep, at least. */
 		snprintf(c->reply, sizeof(c->reply),
@@ -149,7 +152,7 @@ static void handle(struct eng *e, struct eng_ctl *c, char *req)
 			 " now=%" PRId64 " stopping=%d peak_frames=%" PRIu32,
 			 frames, committed, bytes, gaps, lost, e->n_ch,
 			 e->st.markers,
-			 durable, durable_t, eng_now(), e->stopping, peak);
+			 durable, durable_t, eng_now(), eng_stopping(e), peak);
 		return;
 	}
 	snprintf(c->reply, sizeof(c->reply), "ERR unknown request");
@@ -183,23 +186,25 @@ static void recv_done(struct eng *e, struct eng_svc *s, int res)
 	c->smsg.msg_iovlen = 1;
 	c->smsg.msg_name = &c->peer;
 	c->smsg.msg_namelen = c->msg.msg_namelen;
-	sqe = eng_sqe(e, &c->op_send);
+	sqe = ring_sqe(&e->ring, &c->op_send);
 	if (!sqe)
 		return;
 	io_uring_prep_sendmsg(sqe, c->fd, &c->smsg, MSG_DONTWAIT);
 }
 
-void ctl_send_done(struct eng *e, struct eng_ctl *c, int res)
+static void send_done(struct ring_op *op, int res)
 {
+	struct eng_ctl *c = container_of(op, struct eng_ctl, op_send);
+
 	/* A client that went away (-ECONNREFUSED...) only misses its answer. */
 	(void)res;
-	recv_arm(e, c);
+	recv_arm(c->e, c);
 }
 
 void ctl_stop(struct eng *e)
 {
 	if (e->ctl)
-		eng_cancel(e, &e->ctl->svc.op);
+		ring_cancel(&e->ring, &e->ctl->svc.op);
 }
 
 void ctl_destroy(struct eng_ctl *c)
@@ -278,7 +283,7 @@ int eng_control_listen(struct eng *e, const char *path)
 		.what = "control", .fd = c->fd, .recvmsg = true, .msg = &c->msg,
 		.done = recv_done, .ctx = c,
 	};
-	c->op_send = (struct eng_op){ .kind = ENG_OP_CTL_SEND, .owner = c };
+	c->op_send.done = send_done;
 	e->ctl = c;
 	recv_arm(e, c);
 	return 0;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The engine: one io_uring, the loop that feeds it, durability syncs on the
- * ring, queued small records, signals and terminal input. Channels (chan.c)
- * do the reading; compaction runs on a worker (compact.c); markers arrive on
- * a control socket (control.c). docs/capture.md describes the design.
+ * The engine: the loop, durability syncs, queued small records and stop
+ * requests, signals and terminal input. It drives the channels (chan.c),
+ * which do the reading, on the ring layer (ring.c); compaction runs on a
+ * worker (compact.c); markers arrive on a control socket (control.c).
+ * Calls go one way, down: docs/capture.md, "Layers".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,19 +18,6 @@
 
 #define SMALL_MAX	4096	/* queued small records before refusing more */
 #define RING_DRAIN_NS	(2 * NS_PER_S)	/* reaping after the ring failed */
-
-int64_t eng_clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-int64_t eng_now(void)
-{
-	return eng_clock_ns(CLOCK_MONOTONIC);
-}
 
 void eng_clock_map_init(struct eng_clock_map *m, clockid_t id)
 {
@@ -100,8 +88,9 @@ static void choose(const struct eng_opts *o, struct eng_features *f)
 	f->sync_on_ring = f->op_fsync && !o->blocking_sync;
 	f->compact_thread = o->compact_thread;
 	/*
-	 * Dropped on the first EINVAL (before 5.14). Off by default: see
-	 * docs/capture.md, it cost more CPU than the faults it saves.
+	 * Each channel drops it on its first EINVAL (before 5.14). Off by
+	 * default: see docs/capture.md, it cost more CPU than the faults it
+	 * saves.
 	 */
 	f->prefault = o->prefault;
 	f->io_mode = o->io_mode;
@@ -125,40 +114,10 @@ static void choose(const struct eng_opts *o, struct eng_features *f)
 		f->io_mode = f->op_poll_add ? ENG_IO_POLL_FIRST : ENG_IO_ASYNC;
 }
 
-static int probe_ring(struct io_uring *ring, unsigned int feats,
-		      struct eng_features *f)
-{
-	struct io_uring_probe *p;
-
-	f->feat_fast_poll = feats & IORING_FEAT_FAST_POLL;
-	f->feat_nodrop = feats & IORING_FEAT_NODROP;
-	f->feat_submit_stable = feats & IORING_FEAT_SUBMIT_STABLE;
-	f->feat_ext_arg = feats & IORING_FEAT_EXT_ARG;
-	f->feat_rw_cur_pos = feats & IORING_FEAT_RW_CUR_POS;
-	p = io_uring_get_probe_ring(ring);
-	if (!p) {
-		/* Before 5.6 there is no probe, and none of what we need. */
-		return -EOPNOTSUPP;
-	}
-	f->op_read = io_uring_opcode_supported(p, IORING_OP_READ);
-	f->op_readv = io_uring_opcode_supported(p, IORING_OP_READV);
-	f->op_poll_add = io_uring_opcode_supported(p, IORING_OP_POLL_ADD);
-	f->op_fsync = io_uring_opcode_supported(p, IORING_OP_FSYNC);
-	f->op_recvmsg = io_uring_opcode_supported(p, IORING_OP_RECVMSG);
-	f->op_sendmsg = io_uring_opcode_supported(p, IORING_OP_SENDMSG);
-	f->op_async_cancel = io_uring_opcode_supported(p, IORING_OP_ASYNC_CANCEL);
-	f->op_timeout = io_uring_opcode_supported(p, IORING_OP_TIMEOUT);
-	io_uring_free_probe(p);
-	if (!f->op_read && !f->op_readv)
-		return -EOPNOTSUPP;
-	return 0;
-}
-
 int eng_probe(const struct eng_opts *o, struct eng_features *f)
 {
-	struct io_uring_params params = { 0 };
-	struct io_uring ring;
 	struct eng_opts def;
+	struct ring ring;
 	int ret;
 
 	if (!o) {
@@ -166,56 +125,13 @@ int eng_probe(const struct eng_opts *o, struct eng_features *f)
 		o = &def;
 	}
 	memset(f, 0, sizeof(*f));
-	ret = io_uring_queue_init_params(4, &ring, &params);
+	ret = ring_init(&ring, 4, f);
 	if (ret)
-		return ret == -ENOSYS ? -ENOSYS : ret;
-	ret = probe_ring(&ring, params.features, f);
-	io_uring_queue_exit(&ring);
-	if (!ret)
-		choose(o, f);
-	return ret;
-}
-
-/* ---- Submissions ------------------------------------------------------------- */
-
-/* A submission queue entry for @op, submitting what is queued if full. */
-struct io_uring_sqe *eng_sqe(struct eng *e, struct eng_op *op)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&e->ring);
-
-	if (!sqe) {
-		int ret = io_uring_submit(&e->ring);
-
-		if (ret < 0) {
-			eng_fail(e, ret);
-			return NULL;
-		}
-		e->st.submits++;
-		sqe = io_uring_get_sqe(&e->ring);
-		if (!sqe) {
-			eng_fail(e, -EBUSY);
-			return NULL;
-		}
-	}
-	io_uring_sqe_set_data(sqe, op);
-	if (op->kind == ENG_OP_CANCEL) {
-		e->cancels++;
-	} else {
-		op->busy = true;
-		e->inflight++;
-	}
-	return sqe;
-}
-
-void eng_cancel(struct eng *e, struct eng_op *op)
-{
-	struct io_uring_sqe *sqe;
-
-	if (!op->busy || !e->f.op_async_cancel)
-		return;
-	sqe = eng_sqe(e, &e->op_cancel);
-	if (sqe)
-		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+		return ret;
+	ring_exit(&ring);
+	f->sq_entries = f->cq_entries = 0;
+	choose(o, f);
+	return 0;
 }
 
 /* An error the capture cannot go on after. */
@@ -226,17 +142,19 @@ void eng_fail(struct eng *e, int err)
 
 /* ---- Service descriptors ---------------------------------------------------- */
 
+static void svc_complete(struct ring_op *op, int res);
+
 int eng_svc_arm(struct eng *e, struct eng_svc *s)
 {
 	struct io_uring_sqe *sqe;
 
 	if (s->op.busy)
 		return 0;
-	s->op.kind = ENG_OP_SVC;
-	s->op.owner = s;
-	sqe = eng_sqe(e, &s->op);
+	s->op.done = svc_complete;
+	s->e = e;
+	sqe = ring_sqe(&e->ring, &s->op);
 	if (!sqe)
-		return -EBUSY;
+		return e->ring.err ? e->ring.err : -EBUSY;
 	if (s->polling)
 		io_uring_prep_poll_add(sqe, s->fd, POLLIN);
 	else if (s->recvmsg)
@@ -246,8 +164,11 @@ int eng_svc_arm(struct eng *e, struct eng_svc *s)
 	return 0;
 }
 
-void eng_svc_complete(struct eng *e, struct eng_svc *s, int res)
+static void svc_complete(struct ring_op *op, int res)
 {
+	struct eng_svc *s = container_of(op, struct eng_svc, op);
+	struct eng *e = s->e;
+
 	if (s->polling) {
 		/* The poll is done: read now, whatever it said. */
 		s->polling = false;
@@ -366,7 +287,11 @@ static int small_push(struct eng *e, const struct small_item *it)
 	}
 	e->small[e->n_small] = *it;
 	e->small[e->n_small].queued_ns = eng_now();
-	e->n_small++;
+	/* The loop wakes up for it even if nothing else happens. */
+	if (!e->n_small++)
+		ring_timer_set(&e->ring, &e->small_timer,
+			       e->small[0].queued_ns +
+			       (int64_t)e->o.small_delay_ms * NS_PER_MS);
 	return 0;
 }
 
@@ -439,11 +364,14 @@ static void committed_update(struct eng *e)
  */
 static void quiet_point(struct eng *e, int64_t now, bool force)
 {
+	bool reserved = false;
 	size_t i;
 	int ret;
 
 	committed_update(e);
-	if (!force && e->reservations) {
+	for (i = 0; i < e->n_ch; i++)
+		reserved |= chan_reserved(e->ch[i]);
+	if (!force && reserved) {
 		bool late = e->n_small && now - e->small[0].queued_ns >=
 				(int64_t)e->o.small_delay_ms * NS_PER_MS;
 
@@ -461,6 +389,7 @@ static void quiet_point(struct eng *e, int64_t now, bool force)
 		e->st.small_written++;
 	}
 	e->n_small = 0;
+	ring_timer_clear(&e->ring, &e->small_timer);
 	for (i = 0; i < e->n_ch; i++)
 		chan_flush(e->ch[i], force);
 	compact_quiet(e);
@@ -468,19 +397,11 @@ static void quiet_point(struct eng *e, int64_t now, bool force)
 
 /* ---- Durability on the ring ------------------------------------------------------ */
 
-/*
- * Each step's range only (gcs_sync): the pages prefaulted beyond the
- * committed end stay dirty and writable instead of being written out as
- * zeros and write-protected, to fault again under the next read. A range
- * longer than the SQE's 32-bit length syncs the whole file (len 0).
- */
+/* Each step's range only: see ring_fsync() and session format 7.2. */
 static void sync_submit(struct eng *e)
 {
-	struct io_uring_sqe *sqe = eng_sqe(e, &e->op_sync);
 	uint64_t off, len;
 
-	if (!sqe)
-		return;
 	if (e->sync_phase == SYNC_HEADER) {
 		off = e->sync.hdr_off;
 		len = e->sync.hdr_len;
@@ -488,28 +409,20 @@ static void sync_submit(struct eng *e)
 		off = e->sync.from;
 		len = e->sync.target - e->sync.from;
 	}
-	if (len > UINT32_MAX)
-		off = len = 0;
-	io_uring_prep_fsync(sqe, e->sync.fd, IORING_FSYNC_DATASYNC);
-	sqe->off = off;
-	sqe->len = (uint32_t)len;
+	ring_fsync(&e->ring, &e->op_sync, e->sync.fd, off, len);
 }
 
 /* What the sync about to start covers, per channel (a lower bound). */
 static void sync_snapshot(struct eng *e)
 {
-	for (size_t i = 0; i < e->n_ch; i++) {
-		e->ch[i]->sync_records = e->ch[i]->pub_records;
-		e->ch[i]->sync_t = e->ch[i]->pub_t;
-	}
+	for (size_t i = 0; i < e->n_ch; i++)
+		chan_sync_begin(e->ch[i]);
 }
 
 static void sync_done(struct eng *e, int64_t t0)
 {
-	for (size_t i = 0; i < e->n_ch; i++) {
-		e->ch[i]->st.durable_records = e->ch[i]->sync_records;
-		e->ch[i]->st.durable_t_ns = e->ch[i]->sync_t;
-	}
+	for (size_t i = 0; i < e->n_ch; i++)
+		chan_sync_end(e->ch[i]);
 	e->st.syncs++;
 	if ((uint64_t)(eng_now() - t0) > e->st.sync_ns_max)
 		e->st.sync_ns_max = (uint64_t)(eng_now() - t0);
@@ -547,8 +460,9 @@ static void sync_start(struct eng *e, int64_t now)
 	sync_submit(e);
 }
 
-static void sync_complete(struct eng *e, int res)
+static void sync_complete(struct ring_op *op, int res)
 {
+	struct eng *e = container_of(op, struct eng, op_sync);
 	int ret;
 
 	if (res == -EINTR || res == -EAGAIN) {
@@ -584,9 +498,10 @@ static void sync_complete(struct eng *e, int res)
 
 /* ---- Create, destroy ---------------------------------------------------------------- */
 
+static void tick_fire(struct ring_timer *t, int64_t now);
+
 int eng_create(struct eng **ep, struct gcs_writer *w, const struct eng_opts *o)
 {
-	struct io_uring_params params = { 0 };
 	struct eng *e;
 	int ret;
 
@@ -611,24 +526,13 @@ int eng_create(struct eng **ep, struct gcs_writer *w, const struct eng_opts *o)
 	e->w = w;
 	e->sig.fd = -1;
 	e->in.fd = -1;
-	e->op_cancel.kind = ENG_OP_CANCEL;
-	e->op_sync.kind = ENG_OP_SYNC;
-	e->op_sync.owner = e;
+	e->op_sync.done = sync_complete;
+	e->tick_timer.fire = tick_fire;
 
-	/*
-	 * The completion queue is twice the submission queue (the default),
-	 * and with IORING_FEAT_NODROP the kernel never drops a completion.
-	 */
-	ret = io_uring_queue_init_params(e->o.ring_entries, &e->ring, &params);
-	if (ret)
-		goto err;
-	e->ring_ok = true;
-	ret = probe_ring(&e->ring, params.features, &e->f);
+	ret = ring_init(&e->ring, e->o.ring_entries, &e->f);
 	if (ret)
 		goto err;
 	choose(&e->o, &e->f);
-	e->f.sq_entries = params.sq_entries;
-	e->f.cq_entries = params.cq_entries;
 	if (e->f.compact_thread && !e->o.no_compact) {
 		ret = compact_create(e, &e->cw);
 		if (ret)
@@ -658,11 +562,10 @@ void eng_destroy(struct eng *e)
 	if (!e)
 		return;
 	/* First the ring: nothing in flight may write into what is freed. */
-	if (e->ring_ok)
-		io_uring_queue_exit(&e->ring);
+	ring_exit(&e->ring);
 	eng_stop_sources(e);
 	/* The kernel may still complete reads into them: leak, never free. */
-	for (size_t i = 0; i < e->n_ch && !e->inflight; i++)
+	for (size_t i = 0; i < e->n_ch && !e->ring.inflight; i++)
 		chan_free(e->ch[i]);
 	free(e->ch);
 	for (size_t i = 0; i < e->n_src; i++)
@@ -732,9 +635,13 @@ struct eng_chan *eng_chan_at(const struct eng *e, size_t i)
 	return i < e->n_ch ? e->ch[i] : NULL;
 }
 
-/* Channels are added by sources (chan.c does the rest). */
-int eng_chan_register(struct eng *e, struct eng_chan *c)
+/* Channels are added by sources; the engine arms them. */
+int eng_chan_add(struct eng *e, struct eng_source *s,
+		 const struct eng_chan_def *d, struct eng_chan **cp)
 {
+	struct eng_chan *c;
+	int ret;
+
 	if (e->n_ch == e->cap_ch) {
 		size_t cap = e->cap_ch ? 2 * e->cap_ch : 4;
 		struct eng_chan **n = reallocarray(e->ch, cap, sizeof(*n));
@@ -744,19 +651,34 @@ int eng_chan_register(struct eng *e, struct eng_chan *c)
 		e->ch = n;
 		e->cap_ch = cap;
 	}
+	ret = chan_new(e, s, d, &c);
+	if (ret)
+		return ret;
 	e->ch[e->n_ch++] = c;
-	if (e->running)
+	/* Added once the channels were told to stop: drain it as they do. */
+	if (e->running && e->stopping && !e->stop_pending)
+		chan_stop(c);
+	else if (e->running)
 		chan_arm(c);
+	if (cp)
+		*cp = c;
 	return 0;
 }
 
 void eng_get_stats(const struct eng *e, struct eng_stats *st)
 {
 	*st = e->st;
+	st->loops = e->ring.loops;
+	st->cqes = e->ring.cqes;
+	st->submits = e->ring.submits;
 }
 
 /* ---- The loop ------------------------------------------------------------------------ */
 
+/*
+ * Only a request: whoever asks (a completion, a source's chan_end, a tick)
+ * returns first, and the loop then tells the channels (apply_stop).
+ */
 void eng_stop(struct eng *e, int err)
 {
 	if (err && !e->err)
@@ -764,10 +686,7 @@ void eng_stop(struct eng *e, int err)
 	if (e->stopping)
 		return;
 	e->stopping = true;
-	for (size_t i = 0; i < e->n_ch; i++)
-		chan_stop(e->ch[i]);
-	if (e->in.op.busy)
-		eng_cancel(e, &e->in.op);
+	e->stop_pending = true;
 }
 
 bool eng_stopping(const struct eng *e)
@@ -780,34 +699,37 @@ int eng_stop_signal(const struct eng *e)
 	return e->stop_sig;
 }
 
-static void complete(struct eng *e, struct io_uring_cqe *cqe)
+static void apply_stop(struct eng *e)
 {
-	struct eng_op *op = io_uring_cqe_get_data(cqe);
-	int res = cqe->res;
+	if (!e->stop_pending)
+		return;
+	e->stop_pending = false;
+	for (size_t i = 0; i < e->n_ch; i++)
+		chan_stop(e->ch[i]);
+	ring_cancel(&e->ring, &e->in.op);
+}
 
-	/* liburing's own timeout entry on kernels without EXT_ARG */
-	if (!op || (uintptr_t)op == (uintptr_t)LIBURING_UDATA_TIMEOUT)
-		return;
-	if (op->kind == ENG_OP_CANCEL) {
-		e->cancels--;
-		return;
-	}
-	op->busy = false;
-	e->inflight--;
-	switch (op->kind) {
-	case ENG_OP_CHAN_POLL:
-	case ENG_OP_CHAN_READ:
-		chan_complete(op->owner, op, res);
-		break;
-	case ENG_OP_SVC:
-		eng_svc_complete(e, op->owner, res);
-		break;
-	case ENG_OP_CTL_SEND:
-		ctl_send_done(e, op->owner, res);
-		break;
-	case ENG_OP_SYNC:
-		sync_complete(e, res);
-		break;
+/*
+ * Channels that ended since the last turn: their source decides whether
+ * the capture goes on. A channel drained by a stop ends as asked.
+ */
+static void reap_ends(struct eng *e)
+{
+	int err, ret;
+
+	for (size_t i = 0; i < e->n_ch; i++) {
+		struct eng_chan *c = e->ch[i];
+		struct eng_source *s = eng_chan_source(c);
+
+		if (!chan_take_end(c, &err))
+			continue;
+		if (e->stopping && !err)
+			continue;
+		ret = err;
+		if (s && s->ops->chan_end)
+			ret = s->ops->chan_end(s, c, err);
+		if (ret)
+			eng_stop(e, ret);
 	}
 }
 
@@ -822,32 +744,34 @@ static bool sources_waiting(const struct eng *e)
 static bool chans_done(const struct eng *e)
 {
 	for (size_t i = 0; i < e->n_ch; i++)
-		if (e->ch[i]->state != CH_DONE)
+		if (!chan_done(e->ch[i]))
 			return false;
 	return true;
 }
 
 static void clock_records(struct eng *e)
 {
-	for (size_t i = 0; i < e->n_ch; i++)
-		chan_clock(e->ch[i]);
-	/* The host's own clocks, for streams stamped in realtime or boottime. */
-	{
-		struct gcs_clock_sample c = { .stream = GCS_STREAM_NONE };
-		int64_t m0 = eng_now(), m1;
+	struct gcs_clock_sample c = { .stream = GCS_STREAM_NONE };
+	int64_t m0, m1;
 
-		c.real_ns = eng_clock_ns(CLOCK_REALTIME);
-		c.boot_ns = eng_clock_ns(CLOCK_BOOTTIME);
-		m1 = eng_now();
-		c.mono_ns = m0 + (m1 - m0) / 2;
-		c.uncertainty_ns = (m1 - m0 + 1) / 2;
-		eng_clock(e, &c);
+	for (size_t i = 0; i < e->n_ch; i++) {
+		struct gcs_clock_sample s;
+
+		if (chan_clock_sample(e->ch[i], &s) && eng_clock(e, &s))
+			eng_fail(e, -ENOBUFS);
 	}
+	/* The host's own clocks, for streams stamped in realtime or boottime. */
+	m0 = eng_now();
+	c.real_ns = eng_clock_ns(CLOCK_REALTIME);
+	c.boot_ns = eng_clock_ns(CLOCK_BOOTTIME);
+	m1 = eng_now();
+	c.mono_ns = m0 + (m1 - m0) / 2;
+	c.uncertainty_ns = (m1 - m0 + 1) / 2;
+	eng_clock(e, &c);
 }
 
 static void tick(struct eng *e, int64_t now)
 {
-	e->next_tick = now + (int64_t)e->o.tick_ms * NS_PER_MS;
 	if (!e->closing && now >= e->next_sync)
 		sync_start(e, now);
 	if (!e->stopping) {
@@ -871,47 +795,49 @@ static void tick(struct eng *e, int64_t now)
 		eng_stop(e, 0);
 }
 
-static int64_t next_deadline(const struct eng *e)
+static void tick_fire(struct ring_timer *t, int64_t now)
 {
-	int64_t t = e->next_tick;
+	struct eng *e = container_of(t, struct eng, tick_timer);
 
-	for (size_t i = 0; i < e->n_ch; i++)
-		if (chan_deadline(e->ch[i]) < t)
-			t = chan_deadline(e->ch[i]);
-
-	if (e->n_small) {
-		int64_t s = e->small[0].queued_ns +
-			    (int64_t)e->o.small_delay_ms * NS_PER_MS;
-
-		if (s < t)
-			t = s;
-	}
-	return t;
+	ring_timer_set(&e->ring, t, now + (int64_t)e->o.tick_ms * NS_PER_MS);
+	tick(e, now);
 }
 
 /* Once every channel is done: let the services go and wait for them. */
 static void begin_closing(struct eng *e)
 {
 	e->closing = true;
-	eng_cancel(e, &e->sig.op);
-	eng_cancel(e, &e->in.op);
+	ring_cancel(&e->ring, &e->sig.op);
+	ring_cancel(&e->ring, &e->in.op);
 	ctl_stop(e);
+}
+
+/*
+ * What the callbacks of the last turn asked for, in one place and in
+ * this order: sources hear of ended channels, a stop reaches the
+ * channels, small records and batches go out if nothing is reserved.
+ */
+static void settle(struct eng *e)
+{
+	reap_ends(e);
+	apply_stop(e);
+	quiet_point(e, eng_now(), false);
+	if (!e->stopping && e->n_ch && chans_done(e) && !sources_waiting(e))
+		eng_stop(e, 0);
+	apply_stop(e);
 }
 
 int eng_run(struct eng *e, int64_t deadline_ns)
 {
-	struct __kernel_timespec ts;
-	struct io_uring_cqe *cqe;
-	unsigned int head, n;
 	int64_t now;
 	int ret;
 
 	e->deadline = deadline_ns;
 	e->running = true;
 	now = eng_now();
-	e->next_tick = now;
 	e->next_sync = now + (int64_t)e->o.sync_interval_ms * NS_PER_MS;
 	e->next_clock = now;
+	ring_timer_set(&e->ring, &e->tick_timer, now);
 	if (e->sig.fd >= 0)
 		eng_svc_arm(e, &e->sig);
 	if (e->in.fd >= 0)
@@ -922,31 +848,21 @@ int eng_run(struct eng *e, int64_t deadline_ns)
 		eng_stop(e, 0);
 
 	for (;;) {
-		int64_t wait;
-
-		now = eng_now();
+		settle(e);
 		if (e->stopping && !e->closing && chans_done(e) &&
 		    compact_idle(e) && e->sync_phase == SYNC_IDLE) {
-			quiet_point(e, now, true);
+			quiet_point(e, eng_now(), true);
 			begin_closing(e);
 		}
-		if (e->closing && !e->inflight && !e->cancels)
+		if (e->closing && ring_idle(&e->ring))
 			break;
-		if (e->ring_failed_at && now - e->ring_failed_at > RING_DRAIN_NS) {
+		if (e->ring_failed_at &&
+		    eng_now() - e->ring_failed_at > RING_DRAIN_NS) {
 			e->closing = true;
 			break;		/* what is still in flight never came back */
 		}
-		wait = next_deadline(e) - now;
-		if (wait < 0)
-			wait = 0;
-		ts.tv_sec = wait / NS_PER_S;
-		ts.tv_nsec = wait % NS_PER_S;
-		ret = io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1, &ts,
-						       NULL);
-		e->st.loops++;
-		e->st.submits++;
-		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN &&
-		    ret != -EBUSY) {
+		ret = ring_turn(&e->ring);
+		if (ret) {
 			/*
 			 * The ring itself failed: stop. Reads still in flight
 			 * target the session's mapping, and io_uring_queue_exit()
@@ -956,29 +872,14 @@ int eng_run(struct eng *e, int64_t deadline_ns)
 			 */
 			eng_stop(e, ret);
 			if (!e->ring_failed_at)
-				e->ring_failed_at = now;
+				e->ring_failed_at = eng_now();
 			usleep(1000);	/* a ring that fails at once: don't spin */
 		}
-		n = 0;
-		io_uring_for_each_cqe(&e->ring, head, cqe) {
-			complete(e, cqe);
-			n++;
-		}
-		io_uring_cq_advance(&e->ring, n);
-		e->st.cqes += n;
-
-		now = eng_now();
-		for (size_t i = 0; i < e->n_ch; i++)
-			chan_timer(e->ch[i], now);
-		quiet_point(e, now, false);
-		if (now >= e->next_tick)
-			tick(e, now);
-		if (!e->stopping && e->n_ch && chans_done(e) &&
-		    !sources_waiting(e))
-			eng_stop(e, 0);
 	}
+	ring_timer_clear(&e->ring, &e->tick_timer);
+	ring_timer_clear(&e->ring, &e->small_timer);
 	e->running = false;
-	e->st.inflight = e->inflight;
+	e->st.inflight = e->ring.inflight;
 	compact_drain(e);
 	/* What came in during the last moments: markers, a final clock. */
 	quiet_point(e, eng_now(), true);

@@ -16,10 +16,11 @@
  *                     later an L2CAP ATT socket) with the kernel's receive
  *                     timestamp; stored as variable-size records.
  *
- * Every submission carries a typed context (struct eng_op); every completion
- * is checked; short reads, -EAGAIN and -EINTR are handled; sequence gaps
- * become gap records. Markers, gap and clock records wait for a moment when
- * no read holds a reservation (so reservations shrink to what they hold).
+ * Every submission carries its owner's struct ring_op, whose callback gets
+ * the completion (ring.h); every completion is checked; short reads,
+ * -EAGAIN and -EINTR are handled; sequence gaps become gap records.
+ * Markers, gap and clock records wait for a moment when no read holds a
+ * reservation (so reservations shrink to what they hold).
  *
  * Functions returning int return 0 (or a count) or -errno. Nothing here
  * prints; callers report.
@@ -261,7 +262,11 @@ int eng_clock(struct eng *e, const struct gcs_clock_sample *c);
  * stops the sources (eng_stop_sources) and closes the writer.
  */
 int eng_run(struct eng *e, int64_t deadline_ns);
-/* Ask the loop to finish; @err (0 or -errno) becomes eng_run's result. */
+/*
+ * Ask the loop to finish; @err (0 or -errno) becomes eng_run's result.
+ * Only a request: eng_stopping() is true at once, the channels are told
+ * once the callback that asked (a completion, chan_end, a tick) returns.
+ */
 void eng_stop(struct eng *e, int err);
 bool eng_stopping(const struct eng *e);
 /* Why the loop stopped: 0 request/deadline, a signal number, ... */

@@ -12,28 +12,10 @@
 #include <liburing.h>
 
 #include "engine/engine.h"
+#include "engine/ring.h"
 
 #define NS_PER_MS	1000000ll
 #define NS_PER_S	1000000000ll
-
-/*
- * The typed context of a submission: io_uring_sqe_set_data() always gets a
- * struct eng_op, and its kind says what the owner is.
- */
-enum eng_op_kind {
-	ENG_OP_CHAN_POLL = 1,	/* owner: struct eng_chan */
-	ENG_OP_CHAN_READ,	/* owner: struct eng_chan (read or recvmsg) */
-	ENG_OP_SVC,		/* owner: struct eng_svc */
-	ENG_OP_CTL_SEND,	/* owner: struct eng_ctl */
-	ENG_OP_SYNC,		/* owner: struct eng */
-	ENG_OP_CANCEL,		/* fire and forget; counted apart */
-};
-
-struct eng_op {
-	uint8_t kind;
-	bool busy;
-	void *owner;
-};
 
 /*
  * A service descriptor (signalfd, terminal, control socket, eventfd):
@@ -43,7 +25,8 @@ struct eng_svc;
 typedef void (*eng_svc_fn)(struct eng *e, struct eng_svc *s, int res);
 
 struct eng_svc {
-	struct eng_op op;
+	struct ring_op op;
+	struct eng *e;
 	const char *what;
 	int fd;
 	bool polling;		/* the op in flight is a POLL_ADD */
@@ -54,90 +37,6 @@ struct eng_svc {
 	struct msghdr *msg;
 	eng_svc_fn done;	/* res: bytes, 0 (EOF) or -errno (never -EAGAIN) */
 	void *ctx;
-};
-
-#define CHAN_SEALS	128	/* more than the writer's reservations */
-
-enum chan_state {
-	CH_IDLE = 0,		/* nothing in flight: about to be armed */
-	CH_POLL,		/* POLL_ADD in flight */
-	CH_READ,		/* READ/READV/RECVMSG in flight */
-	CH_RETRY,		/* waiting for the next tick to try again */
-	CH_HOLD,		/* readable, waiting until wake_at to read more at once */
-	CH_DONE,
-};
-
-struct eng_chan {
-	struct eng *e;
-	struct eng_source *src;
-	struct eng_chan_def d;
-	char label[32];
-	enum chan_state state;
-	bool nonblock;		/* the fd has O_NONBLOCK */
-	bool draining;		/* stopping: read until empty, no polls */
-	bool pipe_like;		/* a pipe, fifo or socket: poll() means data */
-	bool direct;		/* next read without a poll first */
-	bool full;		/* the last read filled what it asked for */
-	int64_t pos;		/* file offset of the next read; -1: none */
-	uintptr_t faulted_end;	/* prefault: this channel's pages are in below */
-	int64_t last_read;	/* when the last read completed */
-	int64_t last_data;	/* when a read last brought data */
-	int64_t wake_at;	/* CH_HOLD: when to read */
-	uint32_t hold_cur_us;	/* the hold now: d.hold_us, shortened under load */
-	unsigned int drain_rounds;
-	struct eng_op op_poll, op_read;
-
-	/* RECORDS: the reservation being filled and what did not fit in it */
-	struct gcs_slot *slot;
-	uint32_t fill;		/* bytes at slot->data */
-	uint32_t req;		/* bytes the read in flight asked for */
-	struct iovec iov;	/* READV fallback */
-	uint8_t *carry;
-	uint32_t carry_len, carry_cap;
-	uint32_t cap_records;	/* current reservation size, in records */
-	double ema_records;	/* records per read, smoothed */
-
-	/* sequence */
-	bool have_seq;
-	uint64_t next_seq;
-	int64_t last_t;
-	uint64_t count;		/* records seen: seq of channels without one */
-
-	/* MESSAGES: received into rbuf, staged as variable-size records */
-	uint8_t *rbuf;
-	uint8_t *stage;
-	uint32_t stage_len, stage_cap, stage_n;
-	uint64_t stage_first_seq;
-	int64_t stage_t_first, stage_t_last;
-	struct msghdr msg;
-	struct iovec miov;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(struct timespec)) * 2];
-	} cbuf;
-
-	/* clock window: record with the smallest host - device offset */
-	bool clk_have;
-	int64_t clk_min, clk_max, clk_dev, clk_host;
-
-	/*
-	 * Sealed chunks not yet known to be committed (file order: they wait
-	 * for earlier reservations), and what is committed and, as of the
-	 * last sync's start, durable.
-	 */
-	struct {
-		uint64_t off, records;
-		int64_t t;
-	} seal[CHAN_SEALS];
-	unsigned int seal_head, n_seal;
-	uint64_t pub_records, sync_records;
-	int64_t pub_t, sync_t;
-
-	/* recent rate */
-	uint64_t rate_count;
-	int64_t rate_t;
-
-	struct eng_chan_stats st;
 };
 
 enum small_type { SMALL_MARKER = 1, SMALL_GAP, SMALL_CLOCK };
@@ -165,8 +64,7 @@ struct eng_ctl;		/* control.c */
 enum sync_phase { SYNC_IDLE = 0, SYNC_DATA, SYNC_HEADER };
 
 struct eng {
-	struct io_uring ring;
-	bool ring_ok;
+	struct ring ring;
 	struct eng_opts o;
 	struct eng_features f;
 	struct gcs_writer *w;
@@ -176,13 +74,11 @@ struct eng {
 	struct eng_chan **ch;
 	size_t n_ch, cap_ch;
 
-	unsigned int inflight;	/* ops in flight, cancels excepted */
-	unsigned int cancels;
-	unsigned int to_submit;
-	struct eng_op op_cancel;
-	unsigned int reservations;	/* slots channels hold */
-
-	bool running, stopping, closing;
+	/*
+	 * eng_stop() only asks: stopping is set at once, the channels are
+	 * told by the loop after the callback that asked has returned.
+	 */
+	bool running, stopping, stop_pending, closing;
 	int64_t ring_failed_at;	/* when the ring itself first failed */
 	int err;
 	int stop_sig;
@@ -204,7 +100,7 @@ struct eng {
 	struct eng_compact *cw;
 
 	/* durability */
-	struct eng_op op_sync;
+	struct ring_op op_sync;
 	enum sync_phase sync_phase;
 	struct gcs_sync sync;
 	int64_t sync_t0, next_sync;
@@ -212,8 +108,10 @@ struct eng {
 	/* small records waiting for a quiet moment */
 	struct small_item *small;
 	size_t n_small, cap_small;
+	struct ring_timer small_timer;	/* the oldest has waited too long */
 
-	int64_t next_tick, next_clock, next_user;
+	struct ring_timer tick_timer;
+	int64_t next_clock, next_user;
 	uint32_t user_ms;
 	eng_tick_fn user_fn;
 	void *user_ctx;
@@ -222,26 +120,33 @@ struct eng {
 };
 
 /* engine.c */
-int64_t eng_now(void);
-int64_t eng_clock_ns(clockid_t id);
-struct io_uring_sqe *eng_sqe(struct eng *e, struct eng_op *op);
-void eng_cancel(struct eng *e, struct eng_op *op);
 int eng_svc_arm(struct eng *e, struct eng_svc *s);
-void eng_svc_complete(struct eng *e, struct eng_svc *s, int res);
+/* An error the capture cannot go on after: a queued eng_stop(). */
 void eng_fail(struct eng *e, int err);
 
-/* chan.c */
-int eng_chan_register(struct eng *e, struct eng_chan *c);
+/*
+ * chan.c: the engine drives channels through these; channels call down
+ * into the ring and the writer, and up only to queue (eng_gap, eng_fail).
+ */
+int chan_new(struct eng *e, struct eng_source *s, const struct eng_chan_def *d,
+	     struct eng_chan **cp);
+void chan_free(struct eng_chan *c);
 void chan_arm(struct eng_chan *c);
-void chan_complete(struct eng_chan *c, struct eng_op *op, int res);
 void chan_stop(struct eng_chan *c);
 void chan_tick(struct eng_chan *c, int64_t now);
-int64_t chan_deadline(const struct eng_chan *c);
-void chan_timer(struct eng_chan *c, int64_t now);
 void chan_flush(struct eng_chan *c, bool all);
-void chan_clock(struct eng_chan *c);
+bool chan_clock_sample(struct eng_chan *c, struct gcs_clock_sample *s);
+bool chan_done(const struct eng_chan *c);
+bool chan_reserved(const struct eng_chan *c);
+/* An end the source has not heard of yet: true once, with its error. */
+bool chan_take_end(struct eng_chan *c, int *err);
+/*
+ * Committed (readers see it: the writer's committed end has passed it) /
+ * a sync of what is committed begins / it is durable.
+ */
 void chan_committed(struct eng_chan *c, uint64_t committed_end);
-void chan_free(struct eng_chan *c);
+void chan_sync_begin(struct eng_chan *c);
+void chan_sync_end(struct eng_chan *c);
 
 /* compact.c */
 int compact_create(struct eng *e, struct eng_compact **cp);
@@ -253,7 +158,6 @@ void compact_destroy(struct eng_compact *c);
 
 /* control.c */
 void ctl_destroy(struct eng_ctl *c);
-void ctl_send_done(struct eng *e, struct eng_ctl *c, int res);
 void ctl_stop(struct eng *e);
 
 #endif /* GCENGINE_INTERNAL_H */
