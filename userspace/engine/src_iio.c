@@ -71,6 +71,9 @@ struct src_iio {
 	struct iio_device *dev;
 	char id[32];			/* iio:deviceN */
 	char sys[PATH_MAX];		/* its sysfs folder */
+	ino_t sys_ino;			/* ... which a new registration replaces */
+	char lost_id[32];		/* the device lost last, never taken again */
+	ino_t lost_ino;
 	int fd;
 	bool enabled;
 	struct eng_chan *chan;
@@ -198,6 +201,19 @@ static unsigned long dev_number(const struct iio_device *d)
 	       strtoul(id + 10, NULL, 10);
 }
 
+/*
+ * A device's sysfs folder is made anew at each registration: its inode
+ * tells a new device from the one lost, even when IIO reuses the name.
+ */
+static ino_t sys_ino_of(const char *id)
+{
+	char p[PATH_MAX];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), SYSFS_IIO "/%s", id);
+	return stat(p, &sb) ? 0 : sb.st_ino;
+}
+
 /* Scan sysfs once; the lowest-numbered matching device wins. */
 static int find_device(struct src_iio *x)
 {
@@ -217,7 +233,8 @@ static int find_device(struct src_iio *x)
 		if (!wanted(x, d) || (best && dev_number(d) > dev_number(best)))
 			continue;
 		/* A device we already captured and lost is not coming back. */
-		if (x->n_attach && !strcmp(iio_device_get_id(d), x->id))
+		if (x->lost_ino && !strcmp(iio_device_get_id(d), x->lost_id) &&
+		    sys_ino_of(x->lost_id) == x->lost_ino)
 			continue;
 		best = d;
 	}
@@ -226,6 +243,7 @@ static int find_device(struct src_iio *x)
 	x->dev = best;
 	snprintf(x->id, sizeof(x->id), "%s", iio_device_get_id(best));
 	snprintf(x->sys, sizeof(x->sys), SYSFS_IIO "/%s", x->id);
+	x->sys_ino = sys_ino_of(x->id);
 	return 0;
 }
 
@@ -729,6 +747,8 @@ static int iio_chan_end(struct eng_source *s, struct eng_chan *c, int err)
 
 	eng_chan_get_stats(c, &st);
 	x->lost_t = st.records ? st.t_last_ns : now;
+	snprintf(x->lost_id, sizeof(x->lost_id), "%s", x->id);
+	x->lost_ino = x->sys_ino;
 	x->chan = NULL;
 	detach(x);
 	if (err != -ENODEV || x->o.no_reattach)
@@ -749,10 +769,11 @@ static void iio_tick(struct eng_source *s, int64_t now)
 	if (x->chan && now >= x->next_check) {
 		x->next_check = now + 200 * NS_PER_MS;
 		/*
-		 * An unregistered IIO device never reports readable again:
+		 * An unregistered IIO device never reports readable again,
+		 * and its name may already belong to the next registration:
 		 * make the channel read, which then says -ENODEV.
 		 */
-		if (stat(x->sys, &sb))
+		if (stat(x->sys, &sb) || sb.st_ino != x->sys_ino)
 			eng_chan_poke(x->chan);
 	}
 	if (!s->waiting || now < x->next_scan)
