@@ -6,7 +6,7 @@
 CLI_TEST_SRCS := \
 	$(addprefix userspace/gaitcap/, cli.c cmd_capture.c cmd_mark.c \
 		cmd_info.c cmd_recover.c cmd_synth.c) \
-	$(addprefix userspace/engine/, engine.c chan.c compact.c control.c \
+	$(addprefix userspace/engine/, ring.c engine.c chan.c compact.c control.c \
 		src_fd.c src_iio.c) \
 	$(addprefix userspace/session/, crc32c.c format.c meta.c writer.c \
 		reader.c recover.c) \
