@@ -33,38 +33,11 @@ int sim_main(int argc, char **argv);
 
 typedef int (*cmd_fn)(int argc, char **argv);
 
-struct fixture {
-	char *dir;
-	char *out;
-};
-
-TU_DIR_FIRST(struct fixture);
-
-static int setup(void **state)
-{
-	struct fixture *f = tu_dir_fixture_new(sizeof(*f));
-
-	if (!f)
-		return -1;
-	f->out = tu_path(f->dir, "output");
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	free(f->out);
-	tu_dir_fixture_free(f);
-	return 0;
-}
-
 /*
  * Run @fn(argv) in a child (--help and argp exit; capture takes signals),
  * in the fixture's directory, stdout and stderr into f->out; its status.
  */
-static int run_argv(struct fixture *f, cmd_fn fn, char **argv)
+static int run_argv(struct tu_cmd *f, cmd_fn fn, char **argv)
 {
 	int argc = 0, st, fd;
 	pid_t pid;
@@ -92,20 +65,7 @@ static int run_argv(struct fixture *f, cmd_fn fn, char **argv)
 
 #define run(f, fn, ...) run_argv(f, fn, (char *[]){ __VA_ARGS__, NULL })
 
-static char *output(struct fixture *f)
-{
-	uint8_t *buf;
-	size_t len;
-	char *s;
-
-	assert_int_equal(tu_read_file(f->out, &buf, &len), 0);
-	s = realloc(buf, len + 1);
-	assert_non_null(s);
-	s[len] = 0;
-	return s;
-}
-
-static void write_records(struct fixture *f, const char *name)
+static void write_records(struct tu_cmd *f, const char *name)
 {
 	char *p = tu_path(f->dir, name);
 	static const uint8_t zero[16 * 50];
@@ -114,7 +74,7 @@ static void write_records(struct fixture *f, const char *name)
 	free(p);
 }
 
-static bool exists(struct fixture *f, const char *name)
+static bool exists(struct tu_cmd *f, const char *name)
 {
 	char *p = tu_path(f->dir, name);
 	bool e = access(p, F_OK) == 0;
@@ -183,7 +143,7 @@ static const struct refusal refusals[] = {
 
 static void test_gaitcap_cli_refusals_name_what_was_wrong(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 
 	write_records(f, "rec.bin");
 	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
@@ -191,7 +151,7 @@ static void test_gaitcap_cli_refusals_name_what_was_wrong(void **state)
 		char want[128], *s;
 		int rc = run_argv(f, r->fn, (char **)r->argv);
 
-		s = output(f);
+		s = tu_cmd_output(f);
 		snprintf(want, sizeof(want), "gaitcap %s: ", r->cmd);
 		if (rc != 1 || strncmp(s, want, strlen(want)) || !strstr(s, r->says))
 			fail_msg("refusal %zu (rc %d) should say '%s', said:\n%s",
@@ -209,13 +169,13 @@ static void test_gaitcap_cli_refusals_name_what_was_wrong(void **state)
 
 /* ---- Metadata ------------------------------------------------------------------- */
 
-static struct json_object *info_json(struct fixture *f, char **argv, int want)
+static struct json_object *info_json(struct tu_cmd *f, char **argv, int want)
 {
 	struct json_object *o;
 	char *s;
 
 	assert_int_equal(run_argv(f, cmd_info, argv), want);
-	s = output(f);
+	s = tu_cmd_output(f);
 	o = json_tokener_parse(s);
 	if (!o)
 		fail_msg("info --json printed no JSON: %s", s);
@@ -241,7 +201,7 @@ static struct json_object *get(struct json_object *o, const char *path)
 
 static void test_gaitcap_cli_meta_is_json_c(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	struct json_object *o, *meta;
 
 	write_records(f, "rec.bin");
@@ -299,14 +259,14 @@ static void test_gaitcap_cli_subject_dates_refused(void **state)
 /* A device that restarts: sequence numbers 0, 1, 2, then 0 again. */
 static void test_gaitcap_cli_capture_names_why_a_stream_ended(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	uint64_t rec[4][2] = { { 0 }, { 1 }, { 2 }, { 0 } };
 	char *p = tu_path(f->dir, "seq.bin"), *s;
 
 	assert_int_equal(tu_write_file(p, rec, sizeof(rec)), 0);
 	assert_int_equal(run(f, cmd_capture, CAP, "-q", "--subject", "P1",
 			     "--mat", "none", "--source", "fd:seq.bin,record=16,seq=0"), 2);
-	s = output(f);
+	s = tu_cmd_output(f);
 	if (!strstr(s, "ended: EPROTO (a sequence number went backwards"))
 		fail_msg("the summary does not say why: %s", s);
 	assert_null(strstr(s, "Protocol error"));
@@ -317,7 +277,7 @@ static void test_gaitcap_cli_capture_names_why_a_stream_ended(void **state)
 /* gaitcap mark against a live capture: it answers in words, not nanoseconds. */
 static void test_gaitcap_cli_mark_says_when(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *feed = tu_path(f->dir, "feed"), *sock = tu_path(f->dir, "ctl.sock");
 	char *cap_out = tu_path(f->dir, "capture.out"), *s;
 	int fd, st, rc, tries = 0;
@@ -354,13 +314,13 @@ static void test_gaitcap_cli_mark_says_when(void **state)
 	assert_int_equal(rc, 0);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
-	s = output(f);
+	s = tu_cmd_output(f);
 	if (strncmp(s, "event marker recorded at 2", 26) || !strstr(s, ", value 7\n") ||
 	    strstr(s, "t="))
 		fail_msg("gaitcap mark said: %s", s);
 	free(s);
 	assert_int_equal(run(f, cmd_info, "info", "m.gcs"), 0);
-	s = output(f);
+	s = tu_cmd_output(f);
 	assert_non_null(strstr(s, "event value 7"));
 	free(s);
 	free(feed);
@@ -370,7 +330,7 @@ static void test_gaitcap_cli_mark_says_when(void **state)
 
 /* ---- info ------------------------------------------------------------------------ */
 
-static void end_on_enospc(struct fixture *f, const char *name)
+static void end_on_enospc(struct tu_cmd *f, const char *name)
 {
 	static const char meta[] =
 		"{\"subject\":\"P1\",\"task\":\"t\",\"appliance\":\"a\",\"software\":\"s\"}";
@@ -388,7 +348,7 @@ static void end_on_enospc(struct fixture *f, const char *name)
 
 static void test_gaitcap_cli_info_several_files_and_end_reason(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	struct json_object *o, *m;
 	bool named = false;
 	char *s;
@@ -398,7 +358,7 @@ static void test_gaitcap_cli_info_several_files_and_end_reason(void **state)
 			     "--tiles", "1", "--rows", "16", "--cols", "16",
 			     "walk.gcs"), 0);
 	assert_int_equal(run(f, cmd_info, "info", "full.gcs", "walk.gcs"), 0);
-	s = output(f);
+	s = tu_cmd_output(f);
 	assert_non_null(strstr(s, "file        full.gcs"));
 	assert_non_null(strstr(s, "file        walk.gcs"));
 	assert_non_null(strstr(s, "session_end ENOSPC (No space left on device)"));
@@ -423,7 +383,7 @@ static void test_gaitcap_cli_info_several_files_and_end_reason(void **state)
 	/* One unreadable file among good ones: exit 1, the others still shown. */
 	write_records(f, "junk.gcs");
 	assert_int_equal(run(f, cmd_info, "info", "walk.gcs", "junk.gcs"), 1);
-	s = output(f);
+	s = tu_cmd_output(f);
 	assert_non_null(strstr(s, "file        walk.gcs"));
 	assert_non_null(strstr(s, "junk.gcs: not a gaitcap session file"));
 	free(s);
@@ -525,7 +485,7 @@ static void test_gaitcap_cli_help_matches_docs(void **state)
 		{ "gaitmat-sim", sim_main, "gaitmat-sim", NULL,
 		  "simulator.md", NULL },
 	};
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	int bad = 0;
 
 	for (size_t t = 0; t < sizeof(tools) / sizeof(tools[0]); t++) {
@@ -534,7 +494,7 @@ static void test_gaitcap_cli_help_matches_docs(void **state)
 		char *h, *d;
 
 		assert_int_equal(run(f, tl->fn, (char *)tl->argv0, "--help"), 0);
-		h = output(f);
+		h = tu_cmd_output(f);
 		d = doc_section(tl->doc, tl->heading);
 		long_opts(h, &help);
 		long_opts(d, &doc);
@@ -569,20 +529,20 @@ static void test_gaitcap_cli_help_matches_docs(void **state)
 
 static void test_gaitcap_cli_tools_usage_status(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *s;
 
 	/* docs/driver.md: 2 on a usage error (argp would exit 64). */
 	assert_int_equal(run(f, attach_main, "gaitmat-attach"), 2);
-	s = output(f);
+	s = tu_cmd_output(f);
 	assert_non_null(strstr(s, "gaitmat-attach: no TTY given"));
 	free(s);
 	assert_int_equal(run(f, attach_main, "gaitmat-attach", "-B", "fast", "/dev/null"), 2);
-	s = output(f);
+	s = tu_cmd_output(f);
 	assert_non_null(strstr(s, "invalid --baud 'fast'"));
 	free(s);
 	assert_int_equal(run(f, sim_main, "gaitmat-sim", "--out", "x", "--rate", "abc"), 2);
-	s = output(f);
+	s = tu_cmd_output(f);
 	assert_non_null(strstr(s, "gaitmat-sim: invalid --rate 'abc': expected a whole number"));
 	free(s);
 }
@@ -591,20 +551,20 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_refusals_name_what_was_wrong,
-						setup, teardown),
+						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_meta_is_json_c,
-						setup, teardown),
+						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test(test_gaitcap_cli_subject_dates_refused),
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_mark_says_when,
-						setup, teardown),
+						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_capture_names_why_a_stream_ended,
-						setup, teardown),
+						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_info_several_files_and_end_reason,
-						setup, teardown),
+						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_help_matches_docs,
-						setup, teardown),
+						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_tools_usage_status,
-						setup, teardown),
+						tu_cmd_setup, tu_cmd_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,86 +21,14 @@
 #include "gaitcap/gaitcap.h"
 #include "test_session_util.h"
 
-struct fixture {
-	char *dir;
-	char *out;
-};
-
-TU_DIR_FIRST(struct fixture);
-
-static int setup(void **state)
-{
-	struct fixture *f = tu_dir_fixture_new(sizeof(*f));
-
-	if (!f)
-		return -1;
-	f->out = tu_path(f->dir, "stdout");
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	free(f->out);
-	tu_dir_fixture_free(f);
-	return 0;
-}
-
-/* Run one subcommand with stdout (and stderr) captured in f->out. */
-static int run(struct fixture *f, int (*cmd)(int, char **), ...)
-{
-	char *argv[32];
-	int argc = 0, saved_out, saved_err, fd, ret;
-	va_list ap;
-
-	va_start(ap, cmd);
-	while (argc < 31 && (argv[argc] = va_arg(ap, char *)))
-		argc++;
-	va_end(ap);
-	argv[argc] = NULL;
-	fflush(stdout);
-	fflush(stderr);
-	fd = open(f->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	saved_out = dup(1);
-	saved_err = dup(2);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	optind = 0;	/* a fresh getopt for every command */
-	ret = cmd(argc, argv);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(saved_out, 1);
-	dup2(saved_err, 2);
-	close(saved_out);
-	close(saved_err);
-	close(fd);
-	return ret;
-}
-
-static char *output(struct fixture *f)
-{
-	uint8_t *buf;
-	size_t len;
-	char *s;
-
-	assert_int_equal(tu_read_file(f->out, &buf, &len), 0);
-	s = realloc(buf, len + 1);
-	assert_non_null(s);
-	s[len] = 0;
-	return s;
-}
-
-static struct json_object *info_json(struct fixture *f, const char *path,
+static struct json_object *info_json(struct tu_cmd *f, const char *path,
 				     int want_rc)
 {
 	struct json_object *o;
 	char *s;
 
-	assert_int_equal(run(f, cmd_info, "info", "--json", path, NULL), want_rc);
-	s = output(f);
+	assert_int_equal(tu_cmd_run(f, cmd_info, "info", "--json", path, NULL), want_rc);
+	s = tu_cmd_output(f);
 	o = json_tokener_parse(s);
 	if (!o)
 		fail_msg("info --json printed no JSON: %s", s);
@@ -121,11 +49,11 @@ static struct json_object *get(struct json_object *o, const char *path)
 
 static void test_session_cli_synth_info_json(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *p = tu_path(f->dir, "walk.gcs");
 	struct json_object *o, *streams, *s0;
 
-	assert_int_equal(run(f, cmd_synth, "synth", "--quiet", "--seconds", "3",
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--seconds", "3",
 			     "--tiles", "2", "--rows", "32", "--cols", "32",
 			     "--gap-every", "1", p, NULL), 0);
 	o = info_json(f, p, 0);
@@ -156,11 +84,11 @@ static void test_session_cli_synth_info_json(void **state)
 
 static void test_session_cli_crash_recover(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *p = tu_path(f->dir, "crash.gcs"), *s;
 	struct json_object *o;
 
-	assert_int_equal(run(f, cmd_synth, "synth", "--quiet", "--seconds", "10",
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--seconds", "10",
 			     "--tiles", "1", "--rows", "16", "--cols", "16",
 			     "--abort-after", "17", p, NULL), 0);
 	/* A dead writer's file: info says so and exits 2. */
@@ -171,8 +99,8 @@ static void test_session_cli_crash_recover(void **state)
 	assert_int_equal(json_object_get_int64(get(o, "records.chunk")), 17 * 3);
 	json_object_put(o);
 
-	assert_int_equal(run(f, cmd_recover, "recover", p, NULL), 0);
-	s = output(f);
+	assert_int_equal(tu_cmd_run(f, cmd_recover, "recover", p, NULL), 0);
+	s = tu_cmd_output(f);
 	assert_non_null(strstr(s, "kept"));
 	assert_non_null(strstr(s, "state recovered"));
 	free(s);
@@ -180,14 +108,14 @@ static void test_session_cli_crash_recover(void **state)
 	assert_string_equal(json_object_get_string(get(o, "format.state")), "recovered");
 	assert_string_equal(json_object_get_string(get(o, "integrity.verdict")), "OK");
 	json_object_put(o);
-	assert_int_equal(run(f, cmd_recover, "recover", p, NULL), 0);
-	s = output(f);
+	assert_int_equal(tu_cmd_run(f, cmd_recover, "recover", p, NULL), 0);
+	s = tu_cmd_output(f);
 	assert_non_null(strstr(s, "nothing to do"));
 	free(s);
 
 	/* The human form has every section. */
-	assert_int_equal(run(f, cmd_info, "info", p, NULL), 0);
-	s = output(f);
+	assert_int_equal(tu_cmd_run(f, cmd_info, "info", p, NULL), 0);
+	s = tu_cmd_output(f);
 	assert_non_null(strstr(s, "integrity   OK"));
 	assert_non_null(strstr(s, "streams     3"));
 	assert_non_null(strstr(s, "sizes       raw"));
@@ -198,20 +126,20 @@ static void test_session_cli_crash_recover(void **state)
 
 static void test_session_cli_errors(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *p = tu_path(f->dir, "junk"), *s;
 
 	assert_int_equal(tu_write_file(p, "not a session at all", 20), 0);
-	assert_int_equal(run(f, cmd_info, "info", p, NULL), 1);
-	s = output(f);
+	assert_int_equal(tu_cmd_run(f, cmd_info, "info", p, NULL), 1);
+	s = tu_cmd_output(f);
 	assert_non_null(strstr(s, "not a gaitcap session file"));
 	free(s);
-	assert_int_equal(run(f, cmd_recover, "recover", p, NULL), 1);
-	assert_int_equal(run(f, cmd_info, "info", NULL), 1);	/* no file */
-	assert_int_equal(run(f, cmd_synth, "synth", "--tiles", "9", p, NULL), 1);
+	assert_int_equal(tu_cmd_run(f, cmd_recover, "recover", p, NULL), 1);
+	assert_int_equal(tu_cmd_run(f, cmd_info, "info", NULL), 1);	/* no file */
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--tiles", "9", p, NULL), 1);
 	/* An existing file is never overwritten. */
-	assert_int_equal(run(f, cmd_synth, "synth", "--quiet", p, NULL), 1);
-	s = output(f);
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", p, NULL), 1);
+	s = tu_cmd_output(f);
 	assert_non_null(strstr(s, "File exists"));
 	free(s);
 	free(p);
@@ -225,5 +153,5 @@ int main(void)
 		cmocka_unit_test(test_session_cli_errors),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_cmd_setup, tu_cmd_teardown);
 }

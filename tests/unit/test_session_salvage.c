@@ -27,84 +27,12 @@
 #include "gaitcap/gaitcap.h"
 #include "test_session_util.h"
 
-struct fixture {
-	char *dir;
-	char *out;
-};
-
-TU_DIR_FIRST(struct fixture);
-
-static int setup(void **state)
-{
-	struct fixture *f = tu_dir_fixture_new(sizeof(*f));
-
-	if (!f)
-		return -1;
-	f->out = tu_path(f->dir, "stdout");
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	free(f->out);
-	tu_dir_fixture_free(f);
-	return 0;
-}
-
-/* Run one subcommand with stdout and stderr captured in f->out. */
-static int run(struct fixture *f, int (*cmd)(int, char **), ...)
-{
-	char *argv[32];
-	int argc = 0, saved_out, saved_err, fd, ret;
-	va_list ap;
-
-	va_start(ap, cmd);
-	while (argc < 31 && (argv[argc] = va_arg(ap, char *)))
-		argc++;
-	va_end(ap);
-	argv[argc] = NULL;
-	fflush(stdout);
-	fflush(stderr);
-	fd = open(f->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	saved_out = dup(1);
-	saved_err = dup(2);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	optind = 0;
-	ret = cmd(argc, argv);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(saved_out, 1);
-	dup2(saved_err, 2);
-	close(saved_out);
-	close(saved_err);
-	close(fd);
-	return ret;
-}
-
-static char *output(struct fixture *f)
-{
-	uint8_t *buf;
-	size_t len;
-	char *s;
-
-	assert_int_equal(tu_read_file(f->out, &buf, &len), 0);
-	s = realloc(buf, len + 1);
-	assert_non_null(s);
-	s[len] = 0;
-	return s;
-}
-
-static struct json_object *info_json(struct fixture *f, const char *path,
+static struct json_object *info_json(struct tu_cmd *f, const char *path,
 				     int want_rc)
 {
 	struct json_object *o;
-	int rc = run(f, cmd_info, "info", "--json", path, NULL);
-	char *s = output(f);
+	int rc = tu_cmd_run(f, cmd_info, "info", "--json", path, NULL);
+	char *s = tu_cmd_output(f);
 
 	if (rc != want_rc)
 		fail_msg("info %s: exit %d, not %d: %s", path, rc, want_rc, s);
@@ -193,7 +121,7 @@ static size_t record_near(const uint8_t *img, const uint64_t *offs, size_t n,
 static void test_salvage_flipped_header(void **state)
 {
 	static const int pcts[] = { 25, 50, 75, 50 };
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *src = tu_path(f->dir, "s.gcs"), *dmg = tu_path(f->dir, "d.gcs");
 	char *copy = tu_path(f->dir, "salvaged.gcs");
 	uint64_t offs[1024];
@@ -201,7 +129,7 @@ static void test_salvage_flipped_header(void **state)
 	size_t len, n;
 	struct json_object *o;
 
-	assert_int_equal(run(f, cmd_synth, "synth", "--quiet", "--seconds", "10",
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--seconds", "10",
 			     "--no-compact", src, NULL), 0);
 	assert_int_equal(tu_read_file(src, &img, &len), 0);
 	n = tu_record_offsets(img, len, offs, 1024);
@@ -253,8 +181,8 @@ static void test_salvage_flipped_header(void **state)
 			      (long long)lost);
 
 		/* recover in place: nothing cut, losses named, exit 2. */
-		assert_int_equal(run(f, cmd_recover, "recover", dmg, NULL), 2);
-		s = output(f);
+		assert_int_equal(tu_cmd_run(f, cmd_recover, "recover", dmg, NULL), 2);
+		s = tu_cmd_output(f);
 		snprintf(want, sizeof(want), "at %lu", (unsigned long)offs[i]);
 		if (!strstr(s, want) || !strstr(s, "lost"))
 			fail_msg("recover did not name the lost record: %s", s);
@@ -262,12 +190,12 @@ static void test_salvage_flipped_header(void **state)
 		assert_true(file_is(dmg, img, len));
 
 		/* --force has nothing to cut either: the file stays whole. */
-		assert_int_equal(run(f, cmd_recover, "recover", "--force", dmg, NULL), 2);
+		assert_int_equal(tu_cmd_run(f, cmd_recover, "recover", "--force", dmg, NULL), 2);
 		assert_true(file_is(dmg, img, len));
 
 		/* -o: a clean copy of everything else; the original untouched. */
 		unlink(copy);
-		assert_int_equal(run(f, cmd_recover, "recover", "-o", copy, dmg, NULL), 2);
+		assert_int_equal(tu_cmd_run(f, cmd_recover, "recover", "-o", copy, dmg, NULL), 2);
 		assert_true(file_is(dmg, img, len));
 		o = info_json(f, copy, 0);
 		assert_int_equal(jget(o, "integrity.lost_ranges"), 0);
@@ -278,7 +206,7 @@ static void test_salvage_flipped_header(void **state)
 		assert_int_equal(stream_sum(o, "gap_records"), lost);
 		json_object_put(o);
 		/* A copy is never written over an existing file. */
-		assert_int_equal(run(f, cmd_recover, "recover", "-o", copy, dmg, NULL), 1);
+		assert_int_equal(tu_cmd_run(f, cmd_recover, "recover", "-o", copy, dmg, NULL), 1);
 
 		img[offs[i] + offsetof(struct gcs_rec_hdr, hdr_crc)] ^= 0xff;
 	}
@@ -294,7 +222,7 @@ static void test_salvage_flipped_header(void **state)
  */
 static void test_salvage_damaged_body(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *p = tu_path(f->dir, "body.gcs"), *s;
 	uint64_t offs[1024];
 	uint8_t *img;
@@ -303,7 +231,7 @@ static void test_salvage_damaged_body(void **state)
 	struct gcs_chunk_ext c;
 	struct json_object *o;
 
-	assert_int_equal(run(f, cmd_synth, "synth", "--quiet", "--seconds", "2",
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--seconds", "2",
 			     "--tiles", "1", "--rows", "16", "--cols", "16",
 			     "--no-compact", p, NULL), 0);
 	assert_int_equal(tu_read_file(p, &img, &len), 0);
@@ -319,8 +247,8 @@ static void test_salvage_damaged_body(void **state)
 	unlink(p);
 	assert_int_equal(tu_write_file(p, img, len), 0);
 
-	assert_int_equal(run(f, cmd_recover, "recover", p, NULL), 2);
-	s = output(f);
+	assert_int_equal(tu_cmd_run(f, cmd_recover, "recover", p, NULL), 2);
+	s = tu_cmd_output(f);
 	if (!strstr(s, "lost: chunk at") || strstr(s, "intact"))
 		fail_msg("recover output: %s", s);
 	free(s);
@@ -336,14 +264,14 @@ static void test_salvage_damaged_body(void **state)
 /* A closed file cut short: in place only with --force; -o keeps it whole. */
 static void test_salvage_truncated_closed(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *p = tu_path(f->dir, "cut.gcs"), *q = tu_path(f->dir, "cut-copy.gcs");
 	uint8_t *img;
 	size_t len;
 	struct gcs_recover_report rep;
 	const struct gcs_recover_opts to_copy = { .out = q };
 
-	assert_int_equal(run(f, cmd_synth, "synth", "--quiet", "--seconds", "2",
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--seconds", "2",
 			     "--tiles", "1", "--rows", "16", "--cols", "16",
 			     "--no-compact", p, NULL), 0);
 	assert_int_equal(tu_read_file(p, &img, &len), 0);
@@ -355,7 +283,7 @@ static void test_salvage_truncated_closed(void **state)
 	assert_true(rep.refused);
 	assert_true(rep.lost_durable > 0);
 	assert_true(file_is(p, img, len));
-	assert_int_equal(run(f, cmd_recover, "recover", p, NULL), 1);
+	assert_int_equal(tu_cmd_run(f, cmd_recover, "recover", p, NULL), 1);
 	assert_true(file_is(p, img, len));
 
 	assert_int_equal(gcs_recover_opts(p, &to_copy, &rep), 0);
@@ -364,7 +292,7 @@ static void test_salvage_truncated_closed(void **state)
 	assert_true(file_is(p, img, len));
 	json_object_put(info_json(f, q, 0));
 
-	assert_int_equal(run(f, cmd_recover, "recover", "--force", p, NULL), 2);
+	assert_int_equal(tu_cmd_run(f, cmd_recover, "recover", "--force", p, NULL), 2);
 	assert_false(file_is(p, img, len));
 	free(img);
 	free(p);
@@ -378,14 +306,14 @@ static void test_salvage_truncated_closed(void **state)
  */
 static void test_salvage_compacted_raw_header(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *p = tu_path(f->dir, "packed.gcs"), *q = tu_path(f->dir, "packed-copy.gcs");
 	uint64_t offs[1024];
 	struct json_object *o;
 	uint8_t *img;
 	size_t len, n, i;
 
-	assert_int_equal(run(f, cmd_synth, "synth", "--quiet", "--seconds", "10",
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--seconds", "10",
 			     "--tiles", "2", "--rows", "32", "--cols", "32", p, NULL), 0);
 	assert_int_equal(tu_read_file(p, &img, &len), 0);
 	n = tu_record_offsets(img, len, offs, 1024);
@@ -410,7 +338,7 @@ static void test_salvage_compacted_raw_header(void **state)
 	assert_int_equal(stream_sum(o, "lost_records"), 0);	/* ... it cost nothing */
 	assert_int_equal(stream_sum(o, "records"), SYNTH_STREAM_RECORDS);
 	json_object_put(o);
-	assert_int_equal(run(f, cmd_recover, "recover", "-o", q, p, NULL), 2);
+	assert_int_equal(tu_cmd_run(f, cmd_recover, "recover", "-o", q, p, NULL), 2);
 	o = info_json(f, q, 0);
 	assert_int_equal(stream_sum(o, "records"), SYNTH_STREAM_RECORDS);
 	assert_int_equal(jget(o, "integrity.orphan_parts"), 0);
@@ -425,7 +353,7 @@ static void test_salvage_compacted_raw_header(void **state)
  * compacted: reading steps over exactly that record and hands out nothing
  * wrong, and the salvaged copy reads cleanly with the same records.
  */
-static void salvage_each_record(struct fixture *f, bool compact)
+static void salvage_each_record(struct tu_cmd *f, bool compact)
 {
 	char *p = tu_path(f->dir, "small.gcs"), *q = tu_path(f->dir, "small-copy.gcs");
 	const struct gcs_recover_opts to_copy = { .out = q };
@@ -496,7 +424,7 @@ static void test_salvage_each_record(void **state)
  */
 static void test_salvage_crashed_damaged(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *p = tu_path(f->dir, "crashed.gcs"), *q = tu_path(f->dir, "crashed-copy.gcs");
 	const struct gcs_recover_opts to_copy = { .out = q }, force = { .force = true };
 	struct gcs_recover_report rep;
@@ -569,7 +497,7 @@ static void test_salvage_crashed_damaged(void **state)
  */
 static void test_recover_waits_for_dead_writer(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *p = tu_path(f->dir, "dead.gcs");
 	struct gcs_recover_report rep;
 	struct gcs_writer *w;
@@ -633,7 +561,7 @@ static void test_recover_waits_for_dead_writer(void **state)
  */
 static void test_hostile_times(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *p = tu_path(f->dir, "times.gcs"), *s;
 	struct gcs_stream_def def = {
 		.kind = GCS_KIND_GENERIC, .record_size = 8,
@@ -682,8 +610,8 @@ static void test_hostile_times(void **state)
 	j = info_json(f, p, 0);
 	assert_int_equal(jget(j, "time.duration_ns"), INT64_MAX);
 	json_object_put(j);
-	assert_int_equal(run(f, cmd_info, "info", p, NULL), 0);
-	s = output(f);
+	assert_int_equal(tu_cmd_run(f, cmd_info, "info", p, NULL), 0);
+	s = tu_cmd_output(f);
 	assert_non_null(strstr(s, "duration"));
 	free(s);
 	free(p);
@@ -706,7 +634,7 @@ static void on_alarm(int sig)
 
 static void test_gap_lookup_many(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_cmd *f = *state;
 	char *p = tu_path(f->dir, "gaps.gcs");
 	struct gcs_stream_def def = {
 		.kind = GCS_KIND_GENERIC, .record_size = 8,
@@ -771,5 +699,5 @@ int main(void)
 		cmocka_unit_test(test_gap_lookup_many),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tu_cmd_setup, tu_cmd_teardown);
 }

@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,77 @@ void tu_dir_fixture_free(void *fixture)
 	tu_rm_rf(*dir);
 	free(*dir);
 	free(fixture);
+}
+
+TU_DIR_FIRST(struct tu_cmd);
+
+int tu_cmd_setup(void **state)
+{
+	struct tu_cmd *f = tu_dir_fixture_new(sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->out = tu_path(f->dir, "output");
+	*state = f;
+	return 0;
+}
+
+int tu_cmd_teardown(void **state)
+{
+	struct tu_cmd *f = *state;
+
+	free(f->out);
+	tu_dir_fixture_free(f);
+	return 0;
+}
+
+int tu_cmd_run(struct tu_cmd *f, int (*cmd)(int, char **), ...)
+{
+	int argc = 0, saved_out, saved_err, fd, ret;
+	char *argv[32];
+	va_list ap;
+
+	va_start(ap, cmd);
+	while (argc < 31 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	fd = open(f->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -errno;
+	saved_out = dup(1);
+	saved_err = dup(2);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	optind = 0;	/* a fresh getopt for every command */
+	ret = cmd(argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_out, 1);
+	dup2(saved_err, 2);
+	close(saved_out);
+	close(saved_err);
+	close(fd);
+	return ret;
+}
+
+char *tu_cmd_output(const struct tu_cmd *f)
+{
+	uint8_t *buf;
+	size_t len;
+	char *s;
+
+	if (tu_read_file(f->out, &buf, &len))
+		return NULL;
+	s = realloc(buf, len + 1);
+	if (!s) {
+		free(buf);
+		return NULL;
+	}
+	s[len] = 0;
+	return s;
 }
 
 int tu_dir_setup(void **state)

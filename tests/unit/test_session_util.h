@@ -68,6 +68,23 @@ int tu_put_var(struct gcs_writer *w, uint64_t seq, uint32_t n);
  */
 long tu_check_records(struct gcs_reader *r, size_t *lost);
 
+/*
+ * Tests of the gaitcap subcommands: a folder (TU_DIR_FIRST) and the file
+ * in it that catches stdout and stderr. tu_cmd_setup/teardown are cmocka
+ * group or test fixtures; tu_cmd_run() calls @cmd in this process with the
+ * NULL-terminated arguments (a fresh getopt each time) and returns what it
+ * returned; tu_cmd_output() is what it printed, NUL-terminated (free it).
+ */
+struct tu_cmd {
+	char *dir;
+	char *out;
+};
+
+int tu_cmd_setup(void **state);
+int tu_cmd_teardown(void **state);
+int tu_cmd_run(struct tu_cmd *f, int (*cmd)(int, char **), ...);
+char *tu_cmd_output(const struct tu_cmd *f);
+
 /* Writes the standard small session: a bit of everything. */
 int tu_small_session(const char *path, const struct gcs_writer_opts *o,
 		     bool close_it);
