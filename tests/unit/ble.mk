@@ -7,3 +7,8 @@ BLE_SRCS := $(addprefix userspace/ble/, att.c gatt.c insole_link.c \
 UNIT_TESTS += test_att
 test_att_SRCS := tests/unit/test_att.c $(BLE_SRCS)
 test_att_LDLIBS := -lm
+
+UNIT_TESTS += test_insole_dec
+test_insole_dec_SRCS := tests/unit/test_insole_dec.c $(addprefix userspace/ble/, \
+	insole_desc.c dec_registry.c dec_gaitcap_v1.c dec_fff0.c)
+test_insole_dec_LDLIBS := -lm
