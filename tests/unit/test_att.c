@@ -347,6 +347,52 @@ static void test_att_peer_request_unsupported(void **state)
 	assert_quiet(t);
 }
 
+/* The two directions are independent: the peer asks while we wait. */
+static void test_att_peer_request_during_ours(void **state)
+{
+	const struct pdu_step s[] = {
+		TX(0x0a, 0x05, 0x00),
+		RX(0x08, 0x01, 0x00, 0xff, 0xff, 0x03, 0x28),
+		TX(0x01, 0x08, 0x00, 0x00, 0x06),
+		RX(0x1b, 0x20, 0x00, 0x07),
+		RX(0x0b, 0x33),
+	};
+	struct tctx *t = *state;
+
+	assert_int_equal(ble_att_request(t->att, B(0x0a, 5, 0), 3, t_rsp, t),
+			 0);
+	run(t, s, N(s));
+	assert_int_equal(t->n_value, 1);
+	assert_int_equal(t->n_rsp, 1);
+	assert_int_equal(t->rsp_err, 0);
+	assert_memory_equal(t->rsp, B(0x0b, 0x33), 2);
+	assert_quiet(t);
+}
+
+static int fail_send(void *user, const uint8_t *pdu, size_t len)
+{
+	return -EPIPE;
+}
+
+/* A request that cannot be sent ends at once; the next one still goes. */
+static void test_att_send_error(void **state)
+{
+	const struct ble_att_ops ops = { .send = fail_send, .now = t_now };
+	struct tctx *t = *state;
+	struct ble_att *att = ble_att_new(-1, &ops, t);
+
+	assert_non_null(att);
+	assert_int_equal(ble_att_request(att, B(0x0a, 5, 0), 3, t_rsp, t), 0);
+	assert_int_equal(t->n_rsp, 1);
+	assert_int_equal(t->rsp_err, -EPIPE);
+	assert_int_equal(ble_att_deadline(att), ATT_NO_DEADLINE);
+	assert_int_equal(ble_att_command(att, B(0x52, 5, 0, 1), 4), -EPIPE);
+	assert_int_equal(ble_att_input(att, B(0x1d, 0x05, 0x00), 3, 0),
+			 -EPIPE);
+	assert_int_equal(ble_att_stats(att)->tx_pdus, 0);
+	ble_att_free(att);
+}
+
 /* ---- ATT: notifications and indications ------------------------------ */
 
 static void t_value2(void *user, uint16_t handle, const uint8_t *val,
@@ -1221,6 +1267,8 @@ int main(void)
 		T(test_att_mtu_floor),
 		T(test_att_peer_mtu_request),
 		T(test_att_peer_request_unsupported),
+		T(test_att_peer_request_during_ours),
+		T(test_att_send_error),
 		T(test_att_notifications),
 		T(test_att_indication_confirmed),
 		T(test_att_error_response),

@@ -312,6 +312,7 @@ static int att_peer_request(struct ble_att *att, const uint8_t *pdu,
 			    size_t len)
 {
 	uint8_t rsp[3] = { ATT_OP_MTU_RSP };
+	int ret;
 
 	att->stats.peer_requests++;
 	if (pdu[0] != ATT_OP_MTU_REQ)
@@ -322,10 +323,10 @@ static int att_peer_request(struct ble_att *att, const uint8_t *pdu,
 	}
 	ble_put_le16(rsp + 1, att->rx_mtu);
 	/* Answer first: the new MTU applies after the response (3.4.2.2). */
-	if (att_send(att, rsp, sizeof(rsp)) < 0)
-		return -EIO;
-	att_set_mtu(att, ble_get_le16(pdu + 1));
-	return 0;
+	ret = att_send(att, rsp, sizeof(rsp));
+	if (!ret)
+		att_set_mtu(att, ble_get_le16(pdu + 1));
+	return ret;
 }
 
 static int att_value(struct ble_att *att, const uint8_t *pdu, size_t len,

@@ -196,7 +196,7 @@ static void on_write(void *user, int err, uint8_t ecode)
 
 	if (l->state != LINK_PLAN) {
 		/* STOP after ready: nobody waits for it. */
-		if (err)
+		if (err && err != -ECANCELED)
 			link_log(l, err, "write failed (ATT error 0x%02x)",
 				 ecode);
 		return;

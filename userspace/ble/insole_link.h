@@ -23,6 +23,7 @@
  * then the profile: gaitcap vendor (device description, CCCDs, CLOCK_SYNC,
  * START through the control point, each answered by an indication) or the
  * commodity 0xFFF0 (CCCD, START). Callbacks must not free the link.
+ * One link per connection: after a disconnect, free it and make a new one.
  */
 #ifndef BLE_INSOLE_LINK_H
 #define BLE_INSOLE_LINK_H
@@ -35,7 +36,7 @@
 
 enum insole_profile {
 	INSOLE_PROFILE_NONE,
-	INSOLE_PROFILE_GAITCAP,		/* 128-bit vendor service, decoder gaitcap-v1 */
+	INSOLE_PROFILE_GAITCAP,		/* vendor service, gaitcap-v1 */
 	INSOLE_PROFILE_FFF0,		/* commodity 0xFFF0, decoder fff0 */
 };
 
@@ -89,7 +90,7 @@ struct insole_link_ops {
 	/* One data notification value (may come just before ready). */
 	void (*data)(void *user, const uint8_t *val, size_t len,
 		     uint64_t rx_ns);
-	/* Diagnostics (refused PDUs, late control point answers); may be NULL. */
+	/* Diagnostics (refused PDUs, stray control point answers), or NULL. */
 	void (*log)(void *user, int err, const char *msg);
 };
 
