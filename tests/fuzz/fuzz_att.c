@@ -3,7 +3,8 @@
  * libFuzzer target: the ATT/GATT client (userspace/ble) fed by a hostile
  * peer. The input is a list of records, each a u16 length then that many
  * bytes of one PDU; length 0xffff instead advances the clock by the next
- * byte in seconds and runs the timers. An insole link in its connect
+ * byte in seconds and runs the timers, 0xfffe asks for another clock
+ * sync. An insole link in its connect
  * sequence takes them all. Whatever the peer says, the client must not
  * crash or leak, and:
  *   - never sends a PDU longer than ATT_MTU, nor one it does not speak;
@@ -32,6 +33,7 @@
 
 #define SEC 1000000000ULL
 #define REC_TICK 0xffff
+#define REC_SYNC 0xfffe
 
 #ifndef GEN_SEEDS
 
@@ -100,6 +102,16 @@ static void fz_ready(void *user, int err, const struct insole_link_info *info)
 	FUZZ_ASSERT(strlen(info->manufacturer) < INSOLE_STR_MAX);
 }
 
+static void fz_sync(void *user, int err, const struct insole_clock_sync *s)
+{
+	if (getenv("FUZZ_ATT_VERBOSE"))
+		fprintf(stderr, "sync: %d\n", err);
+	FUZZ_ASSERT(err <= 0);
+	FUZZ_ASSERT(!err == !!s);
+	if (s)
+		FUZZ_ASSERT(s->valid && s->host_rx_ns >= s->host_tx_ns);
+}
+
 static void fz_data(void *user, const uint8_t *val, size_t len,
 		    uint64_t rx_ns)
 {
@@ -119,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct insole_link_ops ops = {
 		.send = fz_send, .now = fz_now, .ready = fz_ready,
-		.data = fz_data,
+		.data = fz_data, .sync = fz_sync,
 	};
 	struct fz f = { .now = 1 * SEC };
 	size_t off = 0, len;
@@ -141,6 +153,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (deadline <= f.now)
 				FUZZ_ASSERT(insole_link_deadline(f.link) >
 					    f.now);
+			continue;
+		}
+		if (len == REC_SYNC) {
+			insole_link_sync(f.link);
 			continue;
 		}
 		if (len > size - off)
@@ -286,6 +302,11 @@ int main(int argc, char **argv)
 	put(f, d + 63, dlen - 63 + 1);
 	put_all(f, gaitcap_tail, sizeof(gaitcap_tail) / sizeof(*gaitcap_tail));
 	put(f, ntf, sizeof(ntf));
+	/* Another sync at the same instant: the token moves on by 2. */
+	fwrite((const uint8_t[]){ 0xfe, 0xff }, 1, 2, f);
+	put(f, (const uint8_t[]){ 0x13 }, 1);
+	put(f, (const uint8_t[]){ 0x1d, 0x13, 0x00, 0x80, 0x04, 0x00, 0x43, 0x42,
+				  0x0f, 0x00, 0x00, 0x10, 0x00, 0x00 }, 14);
 	fclose(f);
 
 	f = open_seed(argv[1], "gaitcap-timeout");

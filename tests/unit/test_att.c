@@ -65,6 +65,8 @@ struct tctx {
 	size_t rsp_len;
 	int n_ready, ready_err;
 	struct insole_link_info info;
+	int n_sync, sync_err;
+	struct insole_clock_sync sync;
 	int n_data;
 	uint64_t data_rx;
 	uint8_t data[ATT_MAX_MTU];
@@ -140,6 +142,16 @@ static void t_data(void *user, const uint8_t *val, size_t len, uint64_t rx_ns)
 	t->data_len = len;
 }
 
+static void t_sync(void *user, int err, const struct insole_clock_sync *s)
+{
+	struct tctx *t = user;
+
+	t->n_sync++;
+	t->sync_err = err;
+	if (s)
+		t->sync = *s;
+}
+
 static void t_log(void *user, int err, const char *msg)
 {
 	t_error(user, err, msg);
@@ -166,6 +178,7 @@ static int setup_link(void **state)
 {
 	static const struct insole_link_ops ops = {
 		.now = t_now, .ready = t_ready, .data = t_data, .log = t_log,
+		.sync = t_sync,
 	};
 	struct tctx *t = calloc(1, sizeof(*t));
 
@@ -1075,6 +1088,74 @@ static void test_insole_connect_gaitcap(void **state)
 	assert_quiet(t);
 }
 
+/* CLOCK_SYNC again during the capture: answered, late, refused. */
+static void test_insole_resync(void **state)
+{
+	struct tctx *t = *state;
+
+	assert_int_equal(insole_link_sync(t->link), -EINVAL);	/* not ready */
+	assert_int_equal(insole_link_connect(t->link), 0);
+	run(t, gc_discovery, N(gc_discovery));
+	gc_send_desc(t, 16);
+	run(t, gc_stream, N(gc_stream));
+	assert_int_equal(t->n_ready, 1);
+	assert_int_equal(t->ready_err, 0);
+
+	/* 20 s: token 20000000 us | 1 = 0x01312d01. */
+	t->now = 20 * SEC;
+	assert_int_equal(insole_link_sync(t->link), 0);
+	assert_int_equal(insole_link_sync(t->link), -EBUSY);
+	assert_int_equal(insole_link_deadline(t->link), 25 * SEC);
+	t->now = 20 * SEC + 30000000;
+	run(t, (struct pdu_step[]){
+		TX(0x12, 0x13, 0x00, 0x04, 0x01, 0x2d, 0x31, 0x01),
+		RX(0x13),
+		/* The answer to the first sync, late: not this one's. */
+		RX(0x1d, 0x13, 0x00, 0x80, 0x04, 0x00, GC_TOKEN, 1, 0, 0, 0),
+		TX(0x1e),
+	}, 4);
+	assert_int_equal(t->n_sync, 0);
+	run(t, (struct pdu_step[]){
+		RX(0x1d, 0x13, 0x00, 0x80, 0x04, 0x00, 0x01, 0x2d, 0x31, 0x01,
+		   0x00, 0x10, 0x00, 0x00),
+		TX(0x1e),
+	}, 2);
+	assert_int_equal(t->n_sync, 1);
+	assert_int_equal(t->sync_err, 0);
+	assert_true(t->sync.valid);
+	assert_int_equal(t->sync.host_tx_ns, 20 * SEC);
+	assert_int_equal(t->sync.host_rx_ns, 20 * SEC + 30000000);
+	assert_int_equal(t->sync.insole_us, 0x1000);
+	assert_int_equal(insole_link_info(t->link)->sync.insole_us, 0x1000);
+	assert_int_equal(insole_link_deadline(t->link), ATT_NO_DEADLINE);
+
+	/* No answer within 5 s. */
+	t->now = 40 * SEC;
+	assert_int_equal(insole_link_sync(t->link), 0);
+	run(t, (struct pdu_step[]){
+		TX(0x12, 0x13, 0x00, 0x04, 0x01, 0x5a, 0x62, 0x02),
+		RX(0x13),
+	}, 2);
+	assert_int_equal(insole_link_tick(t->link, 45 * SEC - 1), 0);
+	assert_int_equal(t->n_sync, 1);
+	assert_int_equal(insole_link_tick(t->link, 45 * SEC), 0);
+	assert_int_equal(t->n_sync, 2);
+	assert_int_equal(t->sync_err, -ETIMEDOUT);
+
+	/* Refused by the insole; the same instant still gets a new token. */
+	assert_int_equal(insole_link_sync(t->link), 0);
+	run(t, (struct pdu_step[]){
+		TX(0x12, 0x13, 0x00, 0x04, 0x03, 0x5a, 0x62, 0x02),
+		RX(0x13),
+		RX(0x1d, 0x13, 0x00, 0x80, 0x04, 0x03),
+		TX(0x1e),
+	}, 4);
+	assert_int_equal(t->n_sync, 3);
+	assert_int_equal(t->sync_err, -EBUSY);
+	assert_int_equal(insole_link_info(t->link)->sync.insole_us, 0x1000);
+	assert_quiet(t);
+}
+
 /* A description with other than 16 cells does not fit data v1. */
 static void test_insole_connect_bad_desc(void **state)
 {
@@ -1230,6 +1311,7 @@ static void test_insole_connect_fff0(void **state)
 	assert_false(smp[0].has_clock);
 	assert_int_equal(smp[0].cell[15], 4000);
 
+	assert_int_equal(insole_link_sync(t->link), -EOPNOTSUPP);
 	assert_int_equal(insole_link_stop(t->link), 0);
 	run(t, (struct pdu_step[]){ TX(0x52, 0x09, 0x00, 0x00) }, 1);
 	assert_int_equal(insole_link_deadline(t->link), ATT_NO_DEADLINE);
@@ -1284,6 +1366,7 @@ int main(void)
 		T(test_gatt_read_long_capped),
 		T(test_gatt_write_cccd),
 		TL(test_insole_connect_gaitcap),
+		TL(test_insole_resync),
 		TL(test_insole_connect_bad_desc),
 		TL(test_insole_connect_needs_encryption),
 		TL(test_insole_control_point),

@@ -58,6 +58,10 @@ struct insole_link {
 	bool cp_wait, cp_written, cp_answered;
 	uint64_t cp_deadline;
 	bool control_req;	/* fff0: START/STOP as Write Request */
+	/* A CLOCK_SYNC after ready (insole_link_sync()) in flight. */
+	bool sync_wait;
+	uint64_t sync_deadline;
+	struct insole_clock_sync sync;
 	const uint8_t *uuid_svc, *uuid_data, *uuid_cp, *uuid_info;
 };
 
@@ -229,6 +233,27 @@ static int cp_status_err(uint8_t status)
 	}
 }
 
+/* The answer to a CLOCK_SYNC sent after ready. */
+static void sync_answer(struct insole_link *l, const uint8_t *val, size_t len,
+			uint64_t rx_ns)
+{
+	int err = cp_status_err(val[2]);
+
+	if (!err && (len != 11 || ble_get_le32(val + 3) != l->sync.token)) {
+		link_log(l, -EBADMSG, "stray CLOCK_SYNC answer");
+		return;
+	}
+	l->sync_wait = false;
+	if (!err) {
+		l->sync.host_rx_ns = rx_ns;
+		l->sync.insole_us = ble_get_le32(val + 7);
+		l->sync.valid = true;
+		l->info.sync = l->sync;
+	}
+	if (l->ops.sync)
+		l->ops.sync(l->user, err, err ? NULL : &l->sync);
+}
+
 /* Control point indications: 0x80, request opcode, status, ... */
 static void on_control(void *user, uint16_t handle, const uint8_t *val,
 		       size_t len, bool ind, uint64_t rx_ns)
@@ -239,6 +264,10 @@ static void on_control(void *user, uint16_t handle, const uint8_t *val,
 
 	if (len < 3 || val[0] != INSOLE_CP_RESPONSE) {
 		link_log(l, -EBADMSG, "malformed control point answer");
+		return;
+	}
+	if (!s && l->sync_wait && val[1] == INSOLE_CP_CLOCK_SYNC) {
+		sync_answer(l, val, len, rx_ns);
 		return;
 	}
 	if (!s || val[1] != s->val[0]) {
@@ -570,6 +599,8 @@ uint64_t insole_link_deadline(const struct insole_link *l)
 
 	if (l->cp_wait && l->cp_deadline < d)
 		d = l->cp_deadline;
+	if (l->sync_wait && l->sync_deadline < d)
+		d = l->sync_deadline;
 	return d;
 }
 
@@ -584,6 +615,12 @@ int insole_link_tick(struct insole_link *l, uint64_t now_ns)
 		link_log(l, -ETIMEDOUT, "no control point answer");
 		link_done(l, -ETIMEDOUT, l->plan[l->cur].name, 0);
 		return -ETIMEDOUT;
+	}
+	if (l->sync_wait && now_ns >= l->sync_deadline) {
+		l->sync_wait = false;
+		link_log(l, -ETIMEDOUT, "no CLOCK_SYNC answer");
+		if (l->ops.sync)
+			l->ops.sync(l->user, -ETIMEDOUT, NULL);
 	}
 	return 0;
 }
@@ -604,6 +641,46 @@ int insole_link_stop(struct insole_link *l)
 		return gatt_write(l->att, l->info.control_handle, &v, 1,
 				  on_write, l);
 	return gatt_write_cmd(l->att, l->info.control_handle, &v, 1);
+}
+
+static void on_sync_write(void *user, int err, uint8_t ecode)
+{
+	struct insole_link *l = user;
+
+	if (!err || !l->sync_wait || err == -ECANCELED)
+		return;
+	l->sync_wait = false;
+	link_log(l, err, "CLOCK_SYNC write failed (ATT error 0x%02x)", ecode);
+	if (l->ops.sync)
+		l->ops.sync(l->user, err, NULL);
+}
+
+int insole_link_sync(struct insole_link *l)
+{
+	uint8_t v[5] = { INSOLE_CP_CLOCK_SYNC };
+	uint32_t token;
+	int err;
+
+	if (l->state != LINK_READY)
+		return -EINVAL;
+	if (l->info.profile != INSOLE_PROFILE_GAITCAP)
+		return -EOPNOTSUPP;
+	if (l->sync_wait)
+		return -EBUSY;
+	/* A token of its own, so that a late answer is not this one's. */
+	token = (uint32_t)(link_now(l) / 1000) | 1;
+	if (token == l->sync.token || token == l->info.sync.token)
+		token += 2;
+	ble_put_le32(v + 1, token);
+	l->sync = (struct insole_clock_sync){ .token = token,
+					      .host_tx_ns = link_now(l) };
+	err = gatt_write(l->att, l->info.control_handle, v, sizeof(v),
+			 on_sync_write, l);
+	if (err)
+		return err;
+	l->sync_wait = true;
+	l->sync_deadline = l->sync.host_tx_ns + l->cp_timeout;
+	return 0;
 }
 
 const struct insole_link_info *insole_link_info(const struct insole_link *l)

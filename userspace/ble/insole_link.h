@@ -92,6 +92,9 @@ struct insole_link_ops {
 		     uint64_t rx_ns);
 	/* Diagnostics (refused PDUs, stray control point answers), or NULL. */
 	void (*log)(void *user, int err, const char *msg);
+	/* The end of an insole_link_sync(): 0 and the exchange, or -errno
+	 * (-ETIMEDOUT, or the insole's refusal) and NULL. May be NULL. */
+	void (*sync)(void *user, int err, const struct insole_clock_sync *s);
 };
 
 /* @cfg may be NULL. Returns NULL when out of memory. */
@@ -108,6 +111,12 @@ int insole_link_input(struct insole_link *l, const uint8_t *pdu, size_t len,
 /* The next instant insole_link_tick() is due; ATT_NO_DEADLINE if none. */
 uint64_t insole_link_deadline(const struct insole_link *l);
 int insole_link_tick(struct insole_link *l, uint64_t now_ns);
+/*
+ * Another CLOCK_SYNC exchange (gaitcap profile, after ready), e.g. every
+ * few minutes to follow the insole clock's drift; ends in ops->sync.
+ * -EBUSY while one is in flight, -EOPNOTSUPP for fff0.
+ */
+int insole_link_sync(struct insole_link *l);
 /* Ask the insole to stop streaming (after ready): 0 or -errno. */
 int insole_link_stop(struct insole_link *l);
 const struct insole_link_info *insole_link_info(const struct insole_link *l);
