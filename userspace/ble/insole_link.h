@@ -24,6 +24,8 @@
  * START through the control point, each answered by an indication) or the
  * commodity 0xFFF0 (CCCD, START). Callbacks must not free the link.
  * One link per connection: after a disconnect, free it and make a new one.
+ * Receive into ATT_MAX_MTU (517) bytes, or drop what recvmsg flags
+ * MSG_TRUNC: a cut PDU can look well-formed.
  */
 #ifndef BLE_INSOLE_LINK_H
 #define BLE_INSOLE_LINK_H
