@@ -99,7 +99,7 @@ struct insole_link_ops {
 	void (*sync)(void *user, int err, const struct insole_clock_sync *s);
 };
 
-/* @cfg may be NULL. Returns NULL when out of memory. */
+/* @cfg may be NULL. NULL: out of memory, or cfg->rx_mtu not 23..517. */
 struct insole_link *insole_link_new(int fd, const struct insole_link_ops *ops,
 				    void *user,
 				    const struct insole_link_cfg *cfg);
