@@ -5,7 +5,7 @@
 LIBS += gaitsim
 gaitsim_SRCS := userspace/sim/sim_rng.c userspace/sim/gait_model.c \
 	userspace/sim/faults.c userspace/sim/mat_ctrl.c \
-	userspace/sim/sim_truth.c
+	userspace/sim/sim_truth.c userspace/sim/insole_model.c
 
 PROGS += gaitmat-sim
 gaitmat-sim_SRCS := userspace/sim/gaitmat_sim.c driver/gaitmat_proto.c
