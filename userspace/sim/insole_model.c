@@ -170,6 +170,11 @@ enum gait_side insole_model_side(const struct insole_model *m)
 	return m->side;
 }
 
+const struct gait_model *insole_model_gait(const struct insole_model *m)
+{
+	return m->gm;
+}
+
 const struct insole_cell *insole_model_cells(const struct insole_model *m)
 {
 	return m->cells;

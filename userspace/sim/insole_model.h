@@ -70,6 +70,7 @@ void insole_model_destroy(struct insole_model *m);
 
 const struct insole_params *insole_model_params(const struct insole_model *m);
 enum gait_side insole_model_side(const struct insole_model *m);
+const struct gait_model *insole_model_gait(const struct insole_model *m);
 const struct insole_cell *insole_model_cells(const struct insole_model *m);
 /* Unloaded reading of cell @i (the zero offset), in codes. */
 uint16_t insole_model_zero_code(const struct insole_model *m, unsigned int i);
