@@ -86,7 +86,7 @@ sed 's/^/# /' $W/left.log $W/right.log | tail -12
 CHECK=/lab/scenarios/insole-notify-check.sh
 lab_check "left: notifications match the truth" sh $CHECK $W/left.tsv $W/lnotify.out 40
 lab_check "right: notifications match the truth, drops missing" sh $CHECK $W/right.tsv $W/rnotify.out 40 2
-lab_check "truth: left contacts alternate with right" sh -c "
+lab_check "truth: both sides list the model's contacts" sh -c "
 	[ \$(grep -c '^contact' $W/left.tsv) -gt 20 ] &&
 	[ \$(grep -c '^contact' $W/right.tsv) -gt 20 ]"
 lab_done
