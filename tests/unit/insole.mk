@@ -5,7 +5,8 @@ UNIT_TESTS += test_insole_model
 test_insole_model_SRCS := tests/unit/test_insole_model.c \
 	userspace/sim/sim_rng.c userspace/sim/gait_model.c \
 	userspace/sim/mat_ctrl.c userspace/sim/faults.c \
-	userspace/sim/insole_model.c driver/gaitmat_proto.c
+	userspace/sim/insole_model.c userspace/sim/insole_replay.c \
+	driver/gaitmat_proto.c
 test_insole_model_LDLIBS := -lm
 
 # The simulator's ATT server: byte scripts over socketpair(SOCK_SEQPACKET).

@@ -6,7 +6,10 @@
  * IMU sees gravity at rest, the clock mapping is the stated affine one and
  * every reading is a function of (seed, side, clock) alone.
  */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +21,7 @@
 
 #include "sim/gait_model.h"
 #include "sim/insole_model.h"
+#include "sim/insole_replay.h"
 #include "sim/mat_ctrl.h"
 
 struct fx {
@@ -410,6 +414,92 @@ static void test_insole_description(void **state)
 	}
 }
 
+/* The Moticon fixture, from this file's path (tests/unit/...). */
+static void fixture_path(char *buf, size_t len)
+{
+	const char *tail = strstr(__FILE__, "tests/unit/");
+
+	snprintf(buf, len, "%.*stests/fixtures/moticon-opengo/walk_data_with_events.txt",
+		 tail ? (int)(tail - __FILE__) : 0, __FILE__);
+}
+
+static void test_insole_replay_moticon(void **state)
+{
+	struct fx *fx = *state;
+	struct insole_replay *rp;
+	struct insole_reading r;
+	char path[1024], err[256] = "";
+	FILE *f;
+
+	build(fx, 17);
+	fixture_path(path, sizeof(path));
+	assert_int_equal(insole_replay_load(&rp, path, GAIT_RIGHT,
+					    fx->im[GAIT_RIGHT], false, err,
+					    sizeof(err)), 0);
+	assert_int_equal(insole_replay_rows(rp), 499);
+	assert_int_equal(insole_replay_rate(rp), 100);
+	/* First row, right: 2.50 N/cm^2 = 25 kPa = 200 codes; -0.259766 g. */
+	assert_int_equal(insole_replay_sample(rp, 0, 5000, &r), 0);
+	assert_int_equal(r.cell[0], 200);
+	assert_int_equal(r.cell[1], 280);
+	assert_int_equal(r.acc[0], -1064);
+	assert_int_equal(r.clock_us, 5000);
+	assert_int_equal(insole_replay_sample(rp, 499, 0, &r), -ENOENT);
+	insole_replay_destroy(rp);
+	/* Looping: row 499 is row 0 again. */
+	assert_int_equal(insole_replay_load(&rp, path, GAIT_RIGHT,
+					    fx->im[GAIT_RIGHT], true, err,
+					    sizeof(err)), 0);
+	assert_int_equal(insole_replay_sample(rp, 499, 0, &r), 0);
+	assert_int_equal(r.cell[0], 200);
+	insole_replay_destroy(rp);
+	/* An empty field is a lost sample; no columns for a side, an error. */
+	f = fopen("insole-replay.txt", "w");
+	assert_non_null(f);
+	fputs("# x\n# time\tleft pressure 1[N/cm\xc2\xb2]\n", f);
+	fclose(f);
+	assert_int_equal(insole_replay_load(&rp, "insole-replay.txt", GAIT_LEFT,
+					    fx->im[GAIT_LEFT], false, err,
+					    sizeof(err)), -EINVAL);
+	assert_int_equal(insole_replay_load(&rp, "no-such-file.txt", GAIT_LEFT,
+					    fx->im[GAIT_LEFT], false, err,
+					    sizeof(err)), -ENOENT);
+	{
+		char hdr[2048] = "# time", line[2048];
+		static const char *const imu[6] = {
+			"acceleration X", "acceleration Y", "acceleration Z",
+			"angular X", "angular Y", "angular Z" };
+		int i, k;
+
+		for (i = 1; i <= 16; i++)
+			snprintf(hdr + strlen(hdr), sizeof(hdr) - strlen(hdr),
+				 "\tleft pressure %d[N/cm2]", i);
+		for (i = 0; i < 6; i++)
+			snprintf(hdr + strlen(hdr), sizeof(hdr) - strlen(hdr),
+				 "\tleft %s[x]", imu[i]);
+		f = fopen("insole-replay.txt", "w");
+		assert_non_null(f);
+		fprintf(f, "%s\n", hdr);
+		for (k = 0; k < 3; k++) {
+			snprintf(line, sizeof(line), "0.0%d", k + 1);
+			for (i = 0; i < 22; i++)
+				snprintf(line + strlen(line),
+					 sizeof(line) - strlen(line), "\t%s",
+					 k == 1 && i == 5 ? "" : "1.00");
+			fprintf(f, "%s\n", line);
+		}
+		fclose(f);
+	}
+	assert_int_equal(insole_replay_load(&rp, "insole-replay.txt", GAIT_LEFT,
+					    fx->im[GAIT_LEFT], false, err,
+					    sizeof(err)), 0);
+	assert_int_equal(insole_replay_sample(rp, 0, 0, &r), 0);
+	assert_int_equal(insole_replay_sample(rp, 1, 0, &r), -ENODATA);
+	assert_int_equal(insole_replay_sample(rp, 2, 0, &r), 0);
+	insole_replay_destroy(rp);
+	unlink("insole-replay.txt");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +512,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_insole_clock_mapping_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insole_deterministic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insole_description, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_insole_replay_moticon, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
