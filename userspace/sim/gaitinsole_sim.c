@@ -81,7 +81,7 @@ static const char doc[] =
 "  gaitinsole-sim --hci 1 --side left --replay walk_data_with_events.txt\n"
 "        replay the left insole of a Moticon OpenGo text export\n"
 "  gaitinsole-sim --hci 1 --side left --fault drop:3 \\\n"
-"        --fault disconnect:at=200 --fault malformed:at=50\n"
+"        --fault disconnect,at=200 --fault malformed,at=50\n"
 "        a link that loses, breaks and garbles notifications\n";
 
 enum {

@@ -14,7 +14,7 @@ mkdir -p $W
 
 lab_btmgmt -i 0 power on >/dev/null
 $SIM --hci 1 --side left --autostart --seed 5 --duration 120 \
-	--truth $W/left.tsv --ready-file $W/left.ready --exit-after 300 \
+	--fault disconnect,at=100 --truth $W/left.tsv --ready-file $W/left.ready --exit-after 300 \
 	2>$W/left.log &
 LPID=$!
 $SIM --hci 2 --side right --autostart --seed 5 --duration 120 \
@@ -86,6 +86,12 @@ sed 's/^/# /' $W/left.log $W/right.log | tail -12
 CHECK=/lab/scenarios/insole-notify-check.sh
 lab_check "left: notifications match the truth" sh $CHECK $W/left.tsv $W/lnotify.out 40
 lab_check "right: notifications match the truth, drops missing" sh $CHECK $W/right.tsv $W/rnotify.out 40 2
+# The left link is dropped before notification 100 (mgmt Disconnect):
+# every notification sent before reached gatttool, none after.
+lab_check "left: link dropped at notification 100, all 100 received" sh -c "
+	grep -q '^link	dropped' $W/left.tsv &&
+	[ \$(grep -c '^notify	[0-9]*	sent' $W/left.tsv) -eq 100 ] &&
+	[ \$(grep -c 'Notification handle = 0x001a' $W/lnotify.out) -eq 100 ]"
 lab_check "truth: both sides list the model's contacts" sh -c "
 	[ \$(grep -c '^contact' $W/left.tsv) -gt 20 ] &&
 	[ \$(grep -c '^contact' $W/right.tsv) -gt 20 ]"
