@@ -13,6 +13,8 @@ CLI_TEST_SRCS := \
 	userspace/attach/gaitmat_attach.c userspace/sim/gaitmat_sim.c \
 	$(addprefix userspace/sim/, sim_rng.c gait_model.c faults.c mat_ctrl.c \
 		sim_truth.c) \
+	$(addprefix userspace/sim/, gaitinsole_sim.c insole_srv.c \
+		insole_replay.c ble_mgmt.c insole_model.c) \
 	driver/gaitmat_proto.c tests/unit/test_session_util.c
 
 UNIT_TESTS += test_gaitcap_cli
@@ -25,3 +27,5 @@ $(BUILD)/obj/unit/userspace/sim/gaitmat_sim.o: CPPFLAGS_COMMON += \
 	-Dmain=sim_main -Dargp_program_version=sim_argp_version
 $(BUILD)/obj/unit/tests/unit/test_gaitcap_cli.o: CPPFLAGS_COMMON += \
 	-DTOP_DIR='"$(TOP)"'
+$(BUILD)/obj/unit/userspace/sim/gaitinsole_sim.o: CPPFLAGS_COMMON += \
+	-Dmain=insole_sim_main -Dargp_program_version=insole_argp_version

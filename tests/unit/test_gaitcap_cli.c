@@ -30,6 +30,7 @@
 
 int attach_main(int argc, char **argv);
 int sim_main(int argc, char **argv);
+int insole_sim_main(int argc, char **argv);
 
 typedef int (*cmd_fn)(int argc, char **argv);
 
@@ -437,8 +438,13 @@ static void free_opts(struct optset *s)
 	s->n = 0;
 }
 
-/* The section under @heading (to the next heading), or the whole file. */
-static char *doc_section(const char *doc, const char *heading)
+/*
+ * The section under @heading (to the next heading), or the whole file;
+ * with @end, from @heading (or the top) to @end, or to the end of the file
+ * when @end is "".
+ */
+static char *doc_section(const char *doc, const char *heading,
+			 const char *end)
 {
 	char path[512], *text, *a, *b;
 	uint8_t *buf;
@@ -449,13 +455,13 @@ static char *doc_section(const char *doc, const char *heading)
 	text = realloc(buf, len + 1);
 	assert_non_null(text);
 	text[len] = 0;
-	if (!heading)
+	if (!heading && !end)
 		return text;
-	a = strstr(text, heading);
+	a = heading ? strstr(text, heading) : text;
 	if (!a)
 		fail_msg("docs/%s has no '%s'", doc, heading);
-	a += strlen(heading);
-	b = strstr(a, "\n#");
+	a += heading ? strlen(heading) : 0;
+	b = end ? (*end ? strstr(a, end) : NULL) : strstr(a, "\n#");
 	memmove(text, a, b ? (size_t)(b - a) : strlen(a));
 	text[b ? b - a : (ptrdiff_t)strlen(a)] = 0;
 	return text;
@@ -467,23 +473,26 @@ struct tool {
 	const char *argv0;
 	const struct option *opts;	/* the parser's table, when it is ours */
 	const char *doc, *heading;
+	const char *end;		/* see doc_section() */
 };
 
 static void test_gaitcap_cli_help_matches_docs(void **state)
 {
 	const struct tool tools[] = {
 		{ "gaitcap capture", cmd_capture, "capture", cmd_capture_options,
-		  "operating.md", "\n### gaitcap capture\n" },
+		  "operating.md", "\n### gaitcap capture\n", NULL },
 		{ "gaitcap mark", cmd_mark, "mark", cmd_mark_options,
-		  "operating.md", "\n### gaitcap mark\n" },
+		  "operating.md", "\n### gaitcap mark\n", NULL },
 		{ "gaitcap info", cmd_info, "info", cmd_info_options,
-		  "operating.md", "\n### gaitcap info\n" },
+		  "operating.md", "\n### gaitcap info\n", NULL },
 		{ "gaitcap recover", cmd_recover, "recover", cmd_recover_options,
-		  "operating.md", "\n### gaitcap recover\n" },
+		  "operating.md", "\n### gaitcap recover\n", NULL },
 		{ "gaitmat-attach", attach_main, "gaitmat-attach", NULL,
-		  "driver.md", "\n### gaitmat-attach\n" },
+		  "driver.md", "\n### gaitmat-attach\n", NULL },
 		{ "gaitmat-sim", sim_main, "gaitmat-sim", NULL,
-		  "simulator.md", NULL },
+		  "simulator.md", NULL, "\n# gaitinsole-sim" },
+		{ "gaitinsole-sim", insole_sim_main, "gaitinsole-sim", NULL,
+		  "simulator.md", "\n# gaitinsole-sim", "" },
 	};
 	struct tu_cmd *f = *state;
 	int bad = 0;
@@ -495,7 +504,7 @@ static void test_gaitcap_cli_help_matches_docs(void **state)
 
 		assert_int_equal(run(f, tl->fn, (char *)tl->argv0, "--help"), 0);
 		h = tu_cmd_output(f);
-		d = doc_section(tl->doc, tl->heading);
+		d = doc_section(tl->doc, tl->heading, tl->end);
 		long_opts(h, &help);
 		long_opts(d, &doc);
 		assert_non_null(strstr(h, "--help"));
