@@ -1047,8 +1047,12 @@ static void commit_tick(struct eng *e, void *ctx, int64_t now)
 
 static void test_engine_committed_counts_file_order(void **state)
 {
-	/* Slowly: the writer holds at most 64 sealed chunks behind a slot. */
-	struct te_feeder fd = { .forever = true, .pause_us = 25000, .seed = 9 };
+	/*
+	 * Slowly: fewer than the 16 outstanding reservations at which the
+	 * engine lets a waiting read go (sealed chunks, syncs and clock
+	 * records: about 10 a second here).
+	 */
+	struct te_feeder fd = { .forever = true, .pause_us = 150000, .seed = 9 };
 	struct fx *f = *state;
 	struct commit_watch cw = { .f = f };
 	struct eng_chan_stats st;
@@ -1095,6 +1099,64 @@ static void test_engine_committed_counts_file_order(void **state)
 	}
 }
 
+/*
+ * The same two channels, the busy one fast: an idle channel's read waits
+ * in the kernel holding a reservation (fast poll), and every chunk sealed
+ * after it waits too. The writer holds 64 at most; the engine must let the
+ * idle read go (cancel it, poll instead) before they run out. Until 0.6 the
+ * 65th reservation failed with -EBUSY and the capture stopped.
+ */
+static void test_engine_fast_poll_idle_channel_never_blocks(void **state)
+{
+	struct te_feeder fd = { .forever = true, .pause_us = 1000, .seed = 11 };
+	struct fx *f = *state;
+	struct eng_chan_stats st, si;
+	struct gcs_writer_stats ws;
+	struct gcs_writer *w;
+	struct eng_source *s;
+	struct eng *e;
+	char spec[128];
+	int idle[2], busy[2];
+
+	assert_int_equal(pipe(idle), 0);
+	assert_int_equal(pipe(busy), 0);
+	w = te_writer(f->path, false);
+	e = mkeng(w, ENG_IO_FAST_POLL, false);
+	if (eng_features(e)->io_mode != ENG_IO_FAST_POLL) {
+		eng_destroy(e);
+		gcs_writer_close(w);
+		skip();		/* no fast poll: reads never wait holding a slot */
+	}
+	assert_int_equal(eng_source_fd_create(&s, src_spec(idle[0], spec,
+							   sizeof(spec), true)), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	assert_int_equal(eng_source_fd_create(&s, src_spec(busy[0], spec,
+							   sizeof(spec), true)), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	fd.fd = busy[1];
+	assert_int_equal(te_feeder_start(&fd), 0);
+	assert_int_equal(eng_run(e, mono() + 1500ll * 1000000), 0);
+	fd.stop = true;
+	te_feeder_join(&fd);
+	eng_chan_get_stats(eng_chan_at(e, 1), &st);
+	eng_chan_get_stats(eng_chan_at(e, 0), &si);
+	/* Far more chunks than the writer's 64 reservations, none refused. */
+	assert_true(st.chunks > 3 * 64);
+	assert_int_equal(st.end_err, 0);
+	assert_int_equal(si.end_err, 0);
+	assert_true(si.parked > 0);	/* the idle read was let go */
+	assert_int_equal(st.committed_records, st.records);
+	gcs_writer_stats(w, &ws);
+	assert_int_equal(ws.failed, 0);
+	eng_destroy(e);
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(te_check_stream(f->path, 1, NULL, 0), (long)st.records);
+	for (int i = 0; i < 2; i++) {
+		close(idle[i]);
+		close(busy[i]);
+	}
+}
+
 int main(void)
 {
 	/* Feeders write into pipes the engine closes at the end. */
@@ -1121,6 +1183,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_disk_full_ends_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_ring_failure_drains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_committed_counts_file_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_fast_poll_idle_channel_never_blocks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,6 +72,7 @@ struct eng_chan {
 	bool pipe_like;		/* a pipe, fifo or socket: poll() means data */
 	bool direct;		/* next read without a poll first */
 	bool full;		/* the last read filled what it asked for */
+	bool parked;		/* its waiting read was let go: poll first */
 	int64_t pos;		/* file offset of the next read; -1: none */
 	uintptr_t faulted_end;	/* prefault: this channel's pages are in below */
 	int64_t last_read;	/* when the last read completed */
@@ -987,8 +988,8 @@ void chan_arm(struct eng_chan *c)
 	 * poll in between: its data has piled up by then, and a poll would
 	 * fire on the first record anyway (IIO wakes pollers on every scan).
 	 */
-	if (c->direct || e->f.io_mode != ENG_IO_POLL_FIRST ||
-	    (c->d.hold_us && c->last_read)) {
+	if (!c->parked && (c->direct || e->f.io_mode != ENG_IO_POLL_FIRST ||
+			   (c->d.hold_us && c->last_read))) {
 		c->direct = false;
 		start_read(c);
 		return;
@@ -999,6 +1000,7 @@ void chan_arm(struct eng_chan *c)
 	io_uring_prep_poll_add(sqe, c->d.fd, POLLIN);
 	c->state = CH_POLL;
 	c->st.polls++;
+	c->parked = false;
 }
 
 static void poll_done(struct ring_op *op, int res)
@@ -1067,6 +1069,24 @@ bool chan_done(const struct eng_chan *c)
 bool chan_reserved(const struct eng_chan *c)
 {
 	return c->slot;
+}
+
+/*
+ * A read waiting in the kernel (fast poll, async) holds its reservation,
+ * and chunks sealed after it by other channels wait for it: the writer
+ * holds 64 reservations at most. When the oldest outstanding one is this
+ * channel's and it is still waiting, let the read go (cancel it; its
+ * reservation becomes padding) and poll before reading again.
+ */
+bool chan_unblock(struct eng_chan *c, uint64_t committed_end)
+{
+	if (c->state != CH_READ || !c->slot || !c->op_read.busy ||
+	    c->draining || c->slot->off > committed_end)
+		return false;
+	c->parked = true;
+	c->st.parked++;
+	ring_cancel(&c->e->ring, &c->op_read);
+	return true;
 }
 
 /* What the sync about to start covers (a lower bound). */

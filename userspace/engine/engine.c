@@ -346,14 +346,23 @@ static int small_write(struct eng *e, const struct small_item *it)
 	return -EINVAL;
 }
 
+/*
+ * Sealed chunks waiting behind a read that holds an older reservation:
+ * past this many outstanding (of the writer's 64), the waiting read goes.
+ */
+#define UNBLOCK_OUTSTANDING	16
+
 /* What each channel has committed so far (file order: the writer knows). */
 static void committed_update(struct eng *e)
 {
 	struct gcs_writer_stats ws;
 
 	gcs_writer_stats(e->w, &ws);
-	for (size_t i = 0; i < e->n_ch; i++)
+	for (size_t i = 0; i < e->n_ch; i++) {
 		chan_committed(e->ch[i], ws.committed_end);
+		if (ws.outstanding >= UNBLOCK_OUTSTANDING)
+			chan_unblock(e->ch[i], ws.committed_end);
+	}
 }
 
 /*

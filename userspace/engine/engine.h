@@ -182,6 +182,7 @@ struct eng_chan_stats {
 	uint64_t lost;			/* records they say are missing */
 	uint64_t lost_kernel, lost_device;
 	uint64_t truncated;		/* messages longer than msg_max */
+	uint64_t parked;		/* waiting reads let go to unblock the writer */
 	/*
 	 * How close the kernel's buffer came to overflowing: the most records
 	 * one read brought back (of def.max_records at most), and the longest
