@@ -388,6 +388,10 @@ static void quiet_point(struct eng *e, int64_t now, bool force)
 			return;
 		e->st.small_forced++;
 	}
+	/* Message batches first: a small record behind one would shut it in. */
+	if (e->n_small)
+		for (i = 0; i < e->n_ch; i++)
+			chan_flush(e->ch[i], true);
 	for (i = 0; i < e->n_small; i++) {
 		ret = small_write(e, &e->small[i]);
 		if (ret) {
