@@ -921,8 +921,15 @@ static void msg_read_done(struct eng_chan *c, int res)
 		vr.flags = 1;	/* cut to msg_max */
 	}
 	data = c->slot->data + c->fill + GCS_VAR_HDR_LEN;
+	ri.t_ns = tm;
 	if (c->d.rec_info)
 		c->d.rec_info(c->d.priv, data, len, &ri);
+	if (ri.drop) {
+		c->st.dropped++;
+		c->direct = true;
+		chan_arm(c);
+		return;
+	}
 	if (!c->d.has_seq)
 		ri.seq = c->count;
 	ri.t_ns = tm;

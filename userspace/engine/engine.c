@@ -719,6 +719,9 @@ static void apply_stop(struct eng *e)
 	e->stop_pending = false;
 	for (size_t i = 0; i < e->n_ch; i++)
 		chan_stop(e->ch[i]);
+	for (size_t i = 0; i < e->n_src; i++)
+		if (e->src[i]->ops->stopping)
+			e->src[i]->ops->stopping(e->src[i]);
 	ring_cancel(&e->ring, &e->in.op);
 }
 
