@@ -801,10 +801,12 @@ static int ble_describe_status(struct eng_source *s, char *buf, size_t len)
 {
 	struct ble_src *b = s->priv;
 
-	return snprintf(buf, len, "%s %s%s %s connects %u losses %u dup %llu",
+	return snprintf(buf, len, "%s %s%s %s connects %u losses %u dup %llu%s%s",
 			b->o.side, b->o.bdaddr, b->o.random ? "/random" : "",
 			state_names[b->state], b->connects, b->losses,
-			(unsigned long long)b->duplicates);
+			(unsigned long long)b->duplicates,
+			b->state != BS_STREAMING && *s->why ? "; last: " : "",
+			b->state != BS_STREAMING ? s->why : "");
 }
 
 static void ble_destroy(struct eng_source *s)

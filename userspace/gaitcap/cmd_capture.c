@@ -834,6 +834,9 @@ static void summary(struct capture *c, int run_err)
 
 		if (s->ops->describe && s->ops->describe(s, dev, sizeof(dev)) > 0)
 			fprintf(stderr, "gaitcap capture: %s: %s\n", s->name, dev);
+		/* What went wrong last, in words: why an insole was not there. */
+		if (run_err && *s->why)
+			fprintf(stderr, "gaitcap capture: %s\n", s->why);
 	}
 	fprintf(stderr, "gaitcap capture: %" PRIu64 " durability syncs (longest %.1f ms), %"
 		PRIu64 " compactions, %" PRIu64 " markers%s%s\n",
