@@ -16,6 +16,8 @@ CLI_TEST_SRCS := \
 	$(addprefix userspace/sim/, gaitinsole_sim.c insole_srv.c \
 		insole_replay.c ble_mgmt.c insole_model.c) \
 	driver/gaitmat_proto.c tests/unit/test_session_util.c
+# The insole source and libgaitble (gaitcap capture --insole).
+CLI_TEST_SRCS += userspace/engine/src_ble.c $(GAITBLE_TEST_SRCS)
 
 UNIT_TESTS += test_gaitcap_cli
 test_gaitcap_cli_SRCS := tests/unit/test_gaitcap_cli.c $(CLI_TEST_SRCS)

@@ -634,6 +634,112 @@ static void test_engine_records_and_messages(void **state)
 	gcs_reader_close(r);
 }
 
+/*
+ * Messages go straight into the session's pages: the engine copies none of
+ * them (carry_bytes), except one that follows a sequence jump and has to
+ * move to a new chunk. Their t_ns is the kernel's receive timestamp: the
+ * first ones were queued 200 ms before the engine ran.
+ */
+static const uint64_t oc_skip[] = { 100, 200, 201, 202, 203, 204 };
+
+static int oc_send(int fd, uint64_t from, uint64_t to)
+{
+	uint8_t buf[64];
+
+	for (uint64_t i = from; i < to; i++) {
+		bool skipped = false;
+
+		for (size_t k = 0; k < sizeof(oc_skip) / sizeof(oc_skip[0]); k++)
+			skipped |= oc_skip[k] == i;
+		if (skipped)
+			continue;
+		memcpy(buf, &i, 8);
+		memset(buf + 8, (int)i, sizeof(buf) - 8);
+		if (send(fd, buf, 8 + i % 50, 0) != (ssize_t)(8 + i % 50))
+			return -1;
+	}
+	return 0;
+}
+
+static void *oc_send_rest(void *arg)
+{
+	int fd = *(int *)arg;
+
+	usleep(200000);
+	oc_send(fd, 40, 300);
+	close(fd);
+	return NULL;
+}
+
+static void test_engine_messages_one_copy(void **state)
+{
+	struct fx *f = *state;
+	struct eng_chan_stats st;
+	struct gcs_rec_iter it;
+	struct gcs_record rec;
+	struct gcs_reader *r;
+	struct gcs_writer *w;
+	struct tsrc t1;
+	struct eng *e;
+	struct timespec ts;
+	int sv[2], on = 1;
+	int64_t sent_end;
+	uint64_t n = 0, want = 0, seq, gap_lost = 0;
+	pthread_t th;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_TIMESTAMPNS, &on,
+				    sizeof(on)), 0);
+	assert_int_equal(oc_send(sv[1], 0, 40), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sent_end = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) & ~O_NONBLOCK);
+	assert_int_equal(pthread_create(&th, NULL, oc_send_rest, &sv[1]), 0);
+	w = te_writer(f->path, false);
+	e = mkeng(w, ENG_IO_AUTO, false);
+	tsrc_init(&t1, sv[0], ENG_CHAN_MESSAGES, true, "sock");
+	assert_int_equal(eng_add_source(e, &t1.s), 0);
+	assert_int_equal(eng_run(e, mono() + 20ll * 1000000000), 0);
+	pthread_join(th, NULL);
+	eng_chan_get_stats(eng_chan_at(e, 0), &st);
+	assert_int_equal(st.records, 294);
+	assert_int_equal(st.lost, 6);
+	assert_int_equal(st.gaps, 2);
+	/* At most the two messages after the jumps were copied. */
+	assert_true(st.carry_bytes <= (8 + 101 % 50) + (8 + 205 % 50));
+	eng_destroy(e);
+	close(sv[0]);
+	assert_int_equal(gcs_writer_close(w), 0);
+
+	assert_int_equal(gcs_reader_open(&r, f->path, GCS_OPEN_VERIFY), 0);
+	gcs_rec_iter_init(&it, r, t1.stream);
+	while (gcs_rec_iter_next(&it, &rec) == 1) {
+		while (want == 100 || (want >= 200 && want <= 204))
+			want++;
+		assert_int_equal(rec.len, 8 + want % 50);
+		memcpy(&seq, rec.data, 8);
+		assert_int_equal(seq, want);
+		assert_int_equal(rec.seq, want);
+		for (size_t k = 8; k < rec.len; k++)
+			assert_int_equal(rec.data[k], (uint8_t)want);
+		if (want < 40)
+			assert_true(rec.t_ns <= sent_end);
+		else
+			assert_true(rec.t_ns > sent_end + 150000000);
+		want++;
+		n++;
+	}
+	assert_int_equal(n, 294);
+	for (size_t i = 0; i < gcs_reader_n_gaps(r); i++) {
+		const struct gcs_gap *g = gcs_reader_gap(r, i);
+
+		if (g->stream == t1.stream)
+			gap_lost += g->last_seq - g->first_seq + 1;
+	}
+	assert_int_equal(gap_lost, 6);
+	gcs_reader_close(r);
+}
+
 /* ---- Signals, control socket, syncs ------------------------------------------------------ */
 
 struct killer {
@@ -1047,8 +1153,12 @@ static void commit_tick(struct eng *e, void *ctx, int64_t now)
 
 static void test_engine_committed_counts_file_order(void **state)
 {
-	/* Slowly: the writer holds at most 64 sealed chunks behind a slot. */
-	struct te_feeder fd = { .forever = true, .pause_us = 25000, .seed = 9 };
+	/*
+	 * Slowly: fewer than the 16 outstanding reservations at which the
+	 * engine lets a waiting read go (sealed chunks, syncs and clock
+	 * records: about 10 a second here).
+	 */
+	struct te_feeder fd = { .forever = true, .pause_us = 150000, .seed = 9 };
 	struct fx *f = *state;
 	struct commit_watch cw = { .f = f };
 	struct eng_chan_stats st;
@@ -1095,6 +1205,64 @@ static void test_engine_committed_counts_file_order(void **state)
 	}
 }
 
+/*
+ * The same two channels, the busy one fast: an idle channel's read waits
+ * in the kernel holding a reservation (fast poll), and every chunk sealed
+ * after it waits too. The writer holds 64 at most; the engine must let the
+ * idle read go (cancel it, poll instead) before they run out. Until 0.6 the
+ * 65th reservation failed with -EBUSY and the capture stopped.
+ */
+static void test_engine_fast_poll_idle_channel_never_blocks(void **state)
+{
+	struct te_feeder fd = { .forever = true, .pause_us = 1000, .seed = 11 };
+	struct fx *f = *state;
+	struct eng_chan_stats st, si;
+	struct gcs_writer_stats ws;
+	struct gcs_writer *w;
+	struct eng_source *s;
+	struct eng *e;
+	char spec[128];
+	int idle[2], busy[2];
+
+	assert_int_equal(pipe(idle), 0);
+	assert_int_equal(pipe(busy), 0);
+	w = te_writer(f->path, false);
+	e = mkeng(w, ENG_IO_FAST_POLL, false);
+	if (eng_features(e)->io_mode != ENG_IO_FAST_POLL) {
+		eng_destroy(e);
+		gcs_writer_close(w);
+		skip();		/* no fast poll: reads never wait holding a slot */
+	}
+	assert_int_equal(eng_source_fd_create(&s, src_spec(idle[0], spec,
+							   sizeof(spec), true)), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	assert_int_equal(eng_source_fd_create(&s, src_spec(busy[0], spec,
+							   sizeof(spec), true)), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	fd.fd = busy[1];
+	assert_int_equal(te_feeder_start(&fd), 0);
+	assert_int_equal(eng_run(e, mono() + 1500ll * 1000000), 0);
+	fd.stop = true;
+	te_feeder_join(&fd);
+	eng_chan_get_stats(eng_chan_at(e, 1), &st);
+	eng_chan_get_stats(eng_chan_at(e, 0), &si);
+	/* Far more chunks than the writer's 64 reservations, none refused. */
+	assert_true(st.chunks > 3 * 64);
+	assert_int_equal(st.end_err, 0);
+	assert_int_equal(si.end_err, 0);
+	assert_true(si.parked > 0);	/* the idle read was let go */
+	assert_int_equal(st.committed_records, st.records);
+	gcs_writer_stats(w, &ws);
+	assert_int_equal(ws.failed, 0);
+	eng_destroy(e);
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(te_check_stream(f->path, 1, NULL, 0), (long)st.records);
+	for (int i = 0; i < 2; i++) {
+		close(idle[i]);
+		close(busy[i]);
+	}
+}
+
 int main(void)
 {
 	/* Feeders write into pipes the engine closes at the end. */
@@ -1112,6 +1280,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_gap_kernel_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_seq_backwards_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_records_and_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_messages_one_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_signal_stops_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_control_markers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_sync_on_ring, setup, teardown),
@@ -1121,6 +1290,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_disk_full_ends_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_ring_failure_drains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_committed_counts_file_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_fast_poll_idle_channel_never_blocks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

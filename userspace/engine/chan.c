@@ -72,6 +72,7 @@ struct eng_chan {
 	bool pipe_like;		/* a pipe, fifo or socket: poll() means data */
 	bool direct;		/* next read without a poll first */
 	bool full;		/* the last read filled what it asked for */
+	bool parked;		/* its waiting read was let go: poll first */
 	int64_t pos;		/* file offset of the next read; -1: none */
 	uintptr_t faulted_end;	/* prefault: this channel's pages are in below */
 	int64_t last_read;	/* when the last read completed */
@@ -97,12 +98,16 @@ struct eng_chan {
 	int64_t last_t;
 	uint64_t count;		/* records seen: seq of channels without one */
 
-	/* MESSAGES: received into rbuf, staged as variable-size records */
+	/*
+	 * MESSAGES: received straight into the reservation (slot, fill: the
+	 * framed bytes), stage_n of them in the batch; rbuf only when one
+	 * must move to a new chunk. ema_records: bytes per batch, smoothed.
+	 */
 	uint8_t *rbuf;
-	uint8_t *stage;
-	uint32_t stage_len, stage_cap, stage_n;
+	uint32_t stage_n;
 	uint64_t stage_first_seq;
 	int64_t stage_t_first, stage_t_last;
+	struct eng_clock_map rx_map;	/* receive timestamps onto monotonic */
 	struct msghdr msg;
 	struct iovec miov;
 	union {
@@ -212,7 +217,6 @@ void chan_free(struct eng_chan *c)
 		return;
 	ring_timer_clear(&c->e->ring, &c->hold);
 	free(c->carry);
-	free(c->stage);
 	free(c->rbuf);
 	free(c);
 }
@@ -713,44 +717,77 @@ static void rec_read_done(struct eng_chan *c, int res)
 
 /* ---- Messages --------------------------------------------------------------------- */
 
+/* Room one more message needs in the reservation: framing and padding. */
+static uint32_t msg_room(const struct eng_chan *c)
+{
+	return gcs_var_rec_size(c->d.msg_max);
+}
+
+/*
+ * Reserve for a batch: twice what recent batches held, plus one message,
+ * so that a reservation another channel's shuts in (its unused part then
+ * stays as padding) wastes little.
+ */
+static int msg_reserve(struct eng_chan *c)
+{
+	uint32_t room = msg_room(c), cap;
+	double want = 2 * c->ema_records + room;
+
+	if (want < 2.0 * room)
+		want = 2.0 * room;
+	if (want > (double)c->d.batch_bytes + room)
+		want = (double)c->d.batch_bytes + room;
+	cap = (uint32_t)want;
+	cap = (cap + 7) & ~7u;
+	c->fill = 0;
+	c->stage_n = 0;
+	if (gcs_writer_reserve(c->e->w, c->d.stream, cap, &c->slot)) {
+		c->slot = NULL;
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* Commit the messages framed at slot->data[0, fill) as one chunk. */
 static int msg_commit(struct eng_chan *c)
 {
 	struct gcs_chunk_meta m;
-	struct gcs_slot *slot;
-	uint64_t off = 0;
+	uint64_t off;
 	int ret;
 
-	if (!c->stage_n)
+	if (!c->slot)
 		return 0;
+	if (!c->stage_n) {
+		gcs_writer_abandon(c->e->w, c->slot);
+		c->slot = NULL;
+		return 0;
+	}
 	m = (struct gcs_chunk_meta){
-		.len = c->stage_len, .n_records = c->stage_n,
+		.len = c->fill, .n_records = c->stage_n,
 		.first_seq = c->stage_first_seq,
 		.last_seq = c->stage_first_seq + c->stage_n - 1,
 		.t_first_ns = c->stage_t_first, .t_last_ns = c->stage_t_last,
 		.flags = GCS_CHUNK_F_CONTIGUOUS,
 	};
-	/* gcs_writer_write_chunk() by hand, to know where the chunk went. */
-	ret = gcs_writer_reserve(c->e->w, c->d.stream, m.len, &slot);
-	if (!ret) {
-		off = slot->off;
-		memcpy(slot->data, c->stage, m.len);
-		ret = gcs_writer_commit(c->e->w, slot, &m);
-	}
-	if (!ret) {
-		if (!c->st.records) {
-			c->st.first_seq = m.first_seq;
-			c->st.t_first_ns = m.t_first_ns;
-		}
-		c->st.records += m.n_records;
-		c->st.bytes += m.len;
-		c->st.chunks++;
-		c->st.last_seq = m.last_seq;
-		c->st.t_last_ns = m.t_last_ns;
-		sealed(c, off);
-	}
-	c->stage_len = 0;
+	off = c->slot->off;
+	ret = gcs_writer_commit(c->e->w, c->slot, &m);
+	c->slot = NULL;
+	c->fill = 0;
 	c->stage_n = 0;
-	return ret;
+	c->ema_records = 0.8 * c->ema_records + 0.2 * m.len;
+	if (ret)
+		return ret;
+	if (!c->st.records) {
+		c->st.first_seq = m.first_seq;
+		c->st.t_first_ns = m.t_first_ns;
+	}
+	c->st.records += m.n_records;
+	c->st.bytes += m.len;
+	c->st.chunks++;
+	c->st.last_seq = m.last_seq;
+	c->st.t_last_ns = m.t_last_ns;
+	sealed(c, off);
+	return 0;
 }
 
 static int msg_init(struct eng_chan *c)
@@ -764,20 +801,32 @@ static int msg_init(struct eng_chan *c)
 	if (c->d.msg_max > GCS_MAX_BODY / 4 ||
 	    c->d.batch_bytes > GCS_MAX_BODY / 2)
 		return -EINVAL;
-	c->stage_cap = c->d.batch_bytes + gcs_var_rec_size(c->d.msg_max);
-	c->stage = malloc(c->stage_cap);
+	eng_clock_map_init(&c->rx_map, CLOCK_REALTIME);
+	/* Only for a message that must move to a new chunk (a sequence jump). */
 	c->rbuf = malloc(c->d.msg_max);
-	if (!c->stage || !c->rbuf)
-		return -ENOMEM;
-	return 0;
+	return c->rbuf ? 0 : -ENOMEM;
 }
 
+/*
+ * Each message is received straight into the reservation, after the room
+ * for its frame header, which is written once its length and timestamp
+ * are known: one copy, the kernel's. MSG_DONTWAIT: a receive never waits
+ * holding the reservation (an empty socket says -EAGAIN and is polled).
+ */
 static void msg_start_read(struct eng_chan *c)
 {
 	struct eng *e = c->e;
 	struct io_uring_sqe *sqe;
+	int ret;
 
-	c->miov.iov_base = c->rbuf;
+	if (!c->slot) {
+		ret = msg_reserve(c);
+		if (ret) {
+			chan_finish(c, ret);
+			return;
+		}
+	}
+	c->miov.iov_base = c->slot->data + c->fill + GCS_VAR_HDR_LEN;
 	c->miov.iov_len = c->d.msg_max;
 	memset(&c->msg, 0, sizeof(c->msg));
 	c->msg.msg_iov = &c->miov;
@@ -787,9 +836,7 @@ static void msg_start_read(struct eng_chan *c)
 	sqe = ring_sqe(&e->ring, &c->op_read);
 	if (!sqe)
 		return;
-	io_uring_prep_recvmsg(sqe, c->d.fd, &c->msg, 0);
-	if (e->f.io_mode == ENG_IO_ASYNC && !c->draining)
-		sqe->flags |= IOSQE_ASYNC;
+	io_uring_prep_recvmsg(sqe, c->d.fd, &c->msg, MSG_DONTWAIT);
 	c->state = CH_READ;
 	c->st.reads++;
 }
@@ -813,12 +860,34 @@ static int64_t msg_timestamp(struct eng_chan *c)
 	return eng_clock_ns(CLOCK_REALTIME);
 }
 
+/*
+ * A sequence jump: chunks stay contiguous, so what the reservation holds
+ * is committed and the message (already in it) moves to a new one. The
+ * only copy of a message the engine makes, counted in carry_bytes.
+ */
+static int msg_split(struct eng_chan *c, uint8_t **data, uint32_t len)
+{
+	int ret;
+
+	memcpy(c->rbuf, *data, len);
+	c->st.carry_bytes += len;
+	ret = msg_commit(c);
+	if (!ret)
+		ret = msg_reserve(c);
+	if (ret)
+		return ret;
+	*data = c->slot->data + GCS_VAR_HDR_LEN;
+	memcpy(*data, c->rbuf, len);
+	return 0;
+}
+
 static void msg_read_done(struct eng_chan *c, int res)
 {
 	struct eng_rec_info ri = { 0 };
 	struct gcs_var_rec vr;
-	uint32_t len, need;
-	int64_t now, t;
+	uint32_t len, size;
+	int64_t t, tm;
+	uint8_t *data;
 	int ret;
 
 	if (res == -EAGAIN || res == -EINTR || res == -ECANCELED) {
@@ -831,6 +900,7 @@ static void msg_read_done(struct eng_chan *c, int res)
 			return;
 		}
 		c->direct = false;
+		c->parked = res == -EAGAIN;	/* empty: poll before reading */
 		c->state = CH_IDLE;
 		chan_arm(c);
 		return;
@@ -840,8 +910,8 @@ static void msg_read_done(struct eng_chan *c, int res)
 		chan_finish(c, res);
 		return;
 	}
-	now = eng_now();
 	t = msg_timestamp(c);
+	tm = c->d.rx_timestamp ? eng_clock_map(&c->rx_map, t) : t;
 	len = (uint32_t)res;
 	if (len > c->d.msg_max)
 		len = c->d.msg_max;
@@ -850,46 +920,59 @@ static void msg_read_done(struct eng_chan *c, int res)
 		c->st.truncated++;
 		vr.flags = 1;	/* cut to msg_max */
 	}
+	data = c->slot->data + c->fill + GCS_VAR_HDR_LEN;
+	ri.t_ns = tm;
 	if (c->d.rec_info)
-		c->d.rec_info(c->d.priv, c->rbuf, len, &ri);
+		c->d.rec_info(c->d.priv, data, len, &ri);
+	if (ri.drop) {
+		c->st.dropped++;
+		c->direct = true;
+		chan_arm(c);
+		return;
+	}
 	if (!c->d.has_seq)
 		ri.seq = c->count;
+	ri.t_ns = tm;
 	if (c->d.has_seq && c->have_seq && ri.seq != c->next_seq) {
 		if (ri.seq < c->next_seq) {
 			chan_finish(c, -EPROTO);
 			return;
 		}
-		/* Keep chunks contiguous: the batch ends before the jump. */
-		ret = msg_commit(c);
-		if (ret) {
-			chan_finish(c, ret);
-			return;
+		if (c->stage_n) {
+			ret = msg_split(c, &data, len);
+			if (ret) {
+				chan_finish(c, ret);
+				return;
+			}
 		}
-		note_gap(c, ri.seq, ri.missing, now);
+		note_gap(c, ri.seq, ri.missing, tm);
 	}
-	need = gcs_var_rec_size(len);
-	if (c->stage_len + need > c->stage_cap) {
-		ret = msg_commit(c);
-		if (ret) {
-			chan_finish(c, ret);
-			return;
-		}
-	}
+	size = gcs_var_rec_size(len);
+	memcpy(c->slot->data + c->fill, &vr, sizeof(vr));
+	memset(data + len, 0, size - GCS_VAR_HDR_LEN - len);
+	clock_note(c, &ri);
 	if (!c->stage_n) {
 		c->stage_first_seq = ri.seq;
-		c->stage_t_first = now;
+		c->stage_t_first = tm;
+		c->stage_t_last = tm;
 	}
-	c->stage_t_last = now;
-	c->stage_len += gcs_var_rec_put(c->stage + c->stage_len, vr.t_ns,
-					c->rbuf, len);
-	if (vr.flags)
-		memcpy(c->stage + c->stage_len - need + 4, &vr.flags,
-		       sizeof(vr.flags));
+	if (tm < c->stage_t_first)
+		c->stage_t_first = tm;	/* the mapping moved by a few ns */
+	if (tm > c->stage_t_last)
+		c->stage_t_last = tm;
+	c->fill += size;
 	c->stage_n++;
 	c->have_seq = true;
 	c->next_seq = ri.seq + 1;
-	c->last_t = now;
+	c->last_t = tm;
 	c->count++;
+	if (c->slot->cap - c->fill < msg_room(c)) {
+		ret = msg_commit(c);
+		if (ret) {
+			chan_finish(c, ret);
+			return;
+		}
+	}
 	/* A socket holding one message may hold more: read again at once. */
 	c->direct = true;
 	chan_arm(c);
@@ -898,9 +981,9 @@ static void msg_read_done(struct eng_chan *c, int res)
 /* At a quiet moment: commit a batch that is big or old enough. */
 static int msg_flush(struct eng_chan *c, bool all)
 {
-	if (!c->stage_n)
-		return 0;
-	if (!all && c->stage_len < c->d.batch_bytes &&
+	if (!c->slot || c->op_read.busy)
+		return 0;	/* a receive in flight writes into it */
+	if (!all && c->fill < c->d.batch_bytes && c->stage_n &&
 	    eng_now() - c->stage_t_first < (int64_t)c->d.commit_ms * NS_PER_MS)
 		return 0;
 	return msg_commit(c);
@@ -987,8 +1070,8 @@ void chan_arm(struct eng_chan *c)
 	 * poll in between: its data has piled up by then, and a poll would
 	 * fire on the first record anyway (IIO wakes pollers on every scan).
 	 */
-	if (c->direct || e->f.io_mode != ENG_IO_POLL_FIRST ||
-	    (c->d.hold_us && c->last_read)) {
+	if (!c->parked && (c->direct || e->f.io_mode != ENG_IO_POLL_FIRST ||
+			   (c->d.hold_us && c->last_read))) {
 		c->direct = false;
 		start_read(c);
 		return;
@@ -999,6 +1082,7 @@ void chan_arm(struct eng_chan *c)
 	io_uring_prep_poll_add(sqe, c->d.fd, POLLIN);
 	c->state = CH_POLL;
 	c->st.polls++;
+	c->parked = false;
 }
 
 static void poll_done(struct ring_op *op, int res)
@@ -1064,9 +1148,39 @@ bool chan_done(const struct eng_chan *c)
 	return c->state == CH_DONE;
 }
 
+/*
+ * Holds a reservation it cannot give back now: a read is in flight into
+ * it, or (records) it was read into. A message batch between receives
+ * can be committed at any moment (chan_flush).
+ */
 bool chan_reserved(const struct eng_chan *c)
 {
+	if (c->d.kind == ENG_CHAN_MESSAGES)
+		return c->slot && c->op_read.busy;
 	return c->slot;
+}
+
+/*
+ * A read waiting in the kernel (fast poll, async) holds its reservation,
+ * and chunks sealed after it by other channels wait for it: the writer
+ * holds 64 reservations at most. When the oldest outstanding one is this
+ * channel's and it is still waiting, let the read go (cancel it; its
+ * reservation becomes padding) and poll before reading again.
+ */
+bool chan_unblock(struct eng_chan *c, uint64_t committed_end)
+{
+	if (c->rd->flush && c->slot && !c->op_read.busy &&
+	    c->slot->off <= committed_end) {
+		chan_flush(c, true);	/* a batch between receives */
+		return true;
+	}
+	if (c->state != CH_READ || !c->slot || !c->op_read.busy ||
+	    c->draining || c->slot->off > committed_end)
+		return false;
+	c->parked = true;
+	c->st.parked++;
+	ring_cancel(&c->e->ring, &c->op_read);
+	return true;
 }
 
 /* What the sync about to start covers (a lower bound). */

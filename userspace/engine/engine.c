@@ -346,14 +346,23 @@ static int small_write(struct eng *e, const struct small_item *it)
 	return -EINVAL;
 }
 
+/*
+ * Sealed chunks waiting behind a read that holds an older reservation:
+ * past this many outstanding (of the writer's 64), the waiting read goes.
+ */
+#define UNBLOCK_OUTSTANDING	16
+
 /* What each channel has committed so far (file order: the writer knows). */
 static void committed_update(struct eng *e)
 {
 	struct gcs_writer_stats ws;
 
 	gcs_writer_stats(e->w, &ws);
-	for (size_t i = 0; i < e->n_ch; i++)
+	for (size_t i = 0; i < e->n_ch; i++) {
 		chan_committed(e->ch[i], ws.committed_end);
+		if (ws.outstanding >= UNBLOCK_OUTSTANDING)
+			chan_unblock(e->ch[i], ws.committed_end);
+	}
 }
 
 /*
@@ -379,6 +388,10 @@ static void quiet_point(struct eng *e, int64_t now, bool force)
 			return;
 		e->st.small_forced++;
 	}
+	/* Message batches first: a small record behind one would shut it in. */
+	if (e->n_small)
+		for (i = 0; i < e->n_ch; i++)
+			chan_flush(e->ch[i], true);
 	for (i = 0; i < e->n_small; i++) {
 		ret = small_write(e, &e->small[i]);
 		if (ret) {
@@ -706,6 +719,9 @@ static void apply_stop(struct eng *e)
 	e->stop_pending = false;
 	for (size_t i = 0; i < e->n_ch; i++)
 		chan_stop(e->ch[i]);
+	for (size_t i = 0; i < e->n_src; i++)
+		if (e->src[i]->ops->stopping)
+			e->src[i]->ops->stopping(e->src[i]);
 	ring_cancel(&e->ring, &e->in.op);
 }
 

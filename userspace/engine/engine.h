@@ -102,6 +102,11 @@ struct eng_source_ops {
 	 * go on without it, or -errno to stop the capture with that error.
 	 */
 	int (*chan_end)(struct eng_source *s, struct eng_chan *c, int err);
+	/*
+	 * The capture is stopping: cancel the source's own ring operations
+	 * (optional; the loop ends only once nothing is in flight).
+	 */
+	void (*stopping)(struct eng_source *s);
 	/* The capture is over: stop the device. Called once, after the loop. */
 	void (*stop)(struct eng_source *s);
 	/* Counters of the device itself, for status and reports (optional). */
@@ -133,6 +138,12 @@ struct eng_rec_info {
 	int64_t device_ns;		/* device clock (has_device_ns) */
 	uint32_t missing;		/* seq numbers the device says it lost just before */
 	bool has_device_ns;
+	/*
+	 * MESSAGES: not a record of the stream (an ATT response the source
+	 * consumed, a duplicate): neither stored nor counted. t_ns comes in
+	 * set to the receive time (CLOCK_MONOTONIC).
+	 */
+	bool drop;
 };
 
 typedef void (*eng_rec_info_fn)(void *priv, const uint8_t *rec, uint32_t len,
@@ -182,6 +193,8 @@ struct eng_chan_stats {
 	uint64_t lost;			/* records they say are missing */
 	uint64_t lost_kernel, lost_device;
 	uint64_t truncated;		/* messages longer than msg_max */
+	uint64_t parked;		/* waiting reads let go to unblock the writer */
+	uint64_t dropped;		/* messages rec_info said were not records */
 	/*
 	 * How close the kernel's buffer came to overflowing: the most records
 	 * one read brought back (of def.max_records at most), and the longest
@@ -351,5 +364,36 @@ struct eng_iio_opts {
 
 void eng_iio_opts_init(struct eng_iio_opts *o);
 int eng_source_iio_create(struct eng_source **sp, const struct eng_iio_opts *o);
+
+/*
+ * An insole over Bluetooth LE (src_ble.c): an L2CAP ATT socket (CID 4) to
+ * @bdaddr, the GATT sequence of libgaitble, then every data notification
+ * as one ble_att record; link loss: reconnect with backoff, a DISCONNECT gap.
+ */
+struct eng_ble_opts {
+	char side[8];			/* "left", "right" (the stream's device) */
+	char bdaddr[18];		/* "AA:BB:CC:DD:EE:FF" */
+	bool random;			/* random (static) address, else public */
+	const char *adapter;		/* local controller address; NULL: any */
+	unsigned int connect_timeout_ms; /* one attempt (10000) */
+	unsigned int setup_timeout_ms;	/* the GATT sequence (20000) */
+	unsigned int backoff_min_ms;	/* first retry after a loss (250) */
+	unsigned int backoff_max_ms;	/* retries at most this far apart (8000) */
+	unsigned int wait_ms;		/* give up if never connected by then (0: never) */
+	bool no_reconnect;		/* a lost link ends the capture */
+	/*
+	 * Tests: returns a connected SOCK_SEQPACKET descriptor (or -errno)
+	 * that plays the insole, instead of the L2CAP connect.
+	 */
+	int (*dial)(void *ctx);
+	void *dial_ctx;
+};
+
+void eng_ble_opts_init(struct eng_ble_opts *o);
+/* "left=AA:BB:CC:DD:EE:FF[/random|/public]": 0 or -EINVAL with *why. */
+int eng_ble_parse(const char *spec, struct eng_ble_opts *o, const char **why);
+/* "AA:BB:CC:DD:EE:FF" into the 6 bytes, least significant first. */
+int eng_ble_addr_parse(const char *s, uint8_t out[6]);
+int eng_source_ble_create(struct eng_source **sp, const struct eng_ble_opts *o);
 
 #endif /* GCENGINE_H */

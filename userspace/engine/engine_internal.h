@@ -138,6 +138,8 @@ void chan_flush(struct eng_chan *c, bool all);
 bool chan_clock_sample(struct eng_chan *c, struct gcs_clock_sample *s);
 bool chan_done(const struct eng_chan *c);
 bool chan_reserved(const struct eng_chan *c);
+/* Let a waiting read that holds the oldest reservation go (see chan.c). */
+bool chan_unblock(struct eng_chan *c, uint64_t committed_end);
 /* An end the source has not heard of yet: true once, with its error. */
 bool chan_take_end(struct eng_chan *c, int *err);
 /*

@@ -10,6 +10,7 @@
  * (usage, no device...); 2 closed, but the capture ended on an error (disk
  * full, device lost); 3 the file could not be closed: run gaitcap recover.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +32,7 @@
 #include "session/gcsession.h"
 
 #define MAX_SOURCES	8
+#define MAX_INSOLES	2
 
 struct capture {
 	const char *out;
@@ -40,6 +43,10 @@ struct capture {
 	const char *sources[MAX_SOURCES];
 	char src_names[MAX_SOURCES][32];	/* name= of the spec, or srcN */
 	int n_sources;
+	struct eng_ble_opts ins[MAX_INSOLES];
+	int n_ins;
+	double insole_wait;
+	const char *adapter;
 	struct eng_iio_opts iio;
 	struct eng_opts eo;
 	struct gcs_writer_opts wo;
@@ -94,6 +101,14 @@ static void usage(FILE *f)
 		"      --clock C          IIO timestamp clock: monotonic (default), boottime,\n"
 		"                         realtime\n"
 		"      --no-reattach      a mat that resets or vanishes ends the capture\n"
+		"      --insole SIDE=ADDR[/random]\n"
+		"                         a BLE insole, SIDE left or right, ADDR its Bluetooth\n"
+		"                         address (AA:BB:CC:DD:EE:FF), /random for a random\n"
+		"                         static one (repeatable: left and right)\n"
+		"      --insole-wait S    an insole never reached within S seconds ends the\n"
+		"                         capture, 1..3600 (default 30); lost later, it is\n"
+		"                         reconnected\n"
+		"      --adapter ADDR     the local Bluetooth controller to use (default: any)\n"
 		"\n"
 		"Engine:\n"
 		"      --sync-ms MS       durability interval, 1..3600000 (default 1000)\n"
@@ -199,6 +214,18 @@ static struct json_object *session_object(const struct capture *c,
 		}
 		if (add_str(d, "id", i < 0 ? "mat0" : c->src_names[i]) ||
 		    add_str(d, "kind", i < 0 ? "gaitmat" : "fd"))
+			goto fail;
+	}
+	for (int i = 0; i < c->n_ins; i++) {
+		char id[24];
+
+		d = json_object_new_object();
+		if (!d || json_object_array_add(devs, d)) {
+			json_object_put(d);
+			goto fail;
+		}
+		snprintf(id, sizeof(id), "insole-%s", c->ins[i].side);
+		if (add_str(d, "id", id) || add_str(d, "kind", "ble_insole"))
 			goto fail;
 	}
 	return o;
@@ -430,6 +457,7 @@ enum {
 	O_BLOCKING_SYNC, O_CONTROL, O_STATUS, O_NO_KEYS, O_PROBE,
 	O_PREFAULT,
 	O_NO_PREFAULT,
+	O_INSOLE, O_INSOLE_WAIT, O_ADAPTER,
 };
 
 const struct option cmd_capture_options[] = {
@@ -450,6 +478,9 @@ const struct option cmd_capture_options[] = {
 	{ "wait", required_argument, NULL, O_WAIT },
 	{ "clock", required_argument, NULL, O_CLOCK },
 	{ "no-reattach", no_argument, NULL, O_NO_REATTACH },
+	{ "insole", required_argument, NULL, O_INSOLE },
+	{ "insole-wait", required_argument, NULL, O_INSOLE_WAIT },
+	{ "adapter", required_argument, NULL, O_ADAPTER },
 	{ "sync-ms", required_argument, NULL, O_SYNC_MS },
 	{ "clock-ms", required_argument, NULL, O_CLOCK_MS },
 	{ "no-compact", no_argument, NULL, O_NO_COMPACT },
@@ -477,6 +508,30 @@ static const char *spec_name(const char *spec)
 	while (p && strstr(p + 1, ",name="))
 		p = strstr(p + 1, ",name=");	/* the last one wins, as in src_fd */
 	return p ? p + 6 : NULL;
+}
+
+static int check_insole(struct capture *c, const char *spec)
+{
+	struct eng_ble_opts *o = &c->ins[c->n_ins];
+	const char *why;
+
+	if (c->n_ins == MAX_INSOLES)
+		return cli_usage_error("capture", "too many --insole: at most %d (left and right)",
+				       MAX_INSOLES);
+	eng_ble_opts_init(o);
+	if (eng_ble_parse(spec, o, &why))
+		return cli_usage_error("capture", "invalid --insole '%s': %s", spec,
+				       why);
+	for (int k = 0; k < c->n_ins; k++) {
+		if (!strcmp(c->ins[k].side, o->side))
+			return cli_usage_error("capture", "--insole %s given twice",
+					       o->side);
+		if (!strcasecmp(c->ins[k].bdaddr, o->bdaddr))
+			return cli_usage_error("capture", "--insole: %s is both insoles",
+					       o->bdaddr);
+	}
+	c->n_ins++;
+	return 0;
 }
 
 static int check_source(struct capture *c, const char *spec)
@@ -546,6 +601,25 @@ static int parse(struct capture *c, int argc, char **argv)
 			if (ret)
 				return ret;
 			break;
+		case O_INSOLE:
+			ret = check_insole(c, optarg);
+			if (ret)
+				return ret;
+			break;
+		case O_INSOLE_WAIT:
+			if (NUM("--insole-wait", 1, 3600, "seconds, 1..3600",
+				&c->insole_wait))
+				return 1;
+			break;
+		case O_ADAPTER: {
+			uint8_t b[6];
+
+			if (eng_ble_addr_parse(optarg, b))
+				return cli_bad_value("capture", "--adapter", optarg,
+						     "a Bluetooth address, AA:BB:CC:DD:EE:FF");
+			c->adapter = optarg;
+			break;
+		}
 		case 'd':
 			if (NUM("--duration", 0.001, 1e7,
 				"seconds, e.g. 30 or 2.5", &c->duration))
@@ -679,8 +753,8 @@ static int parse(struct capture *c, int argc, char **argv)
 	if (!strcmp(c->out, "-") || !*c->out)
 		return cli_bad_value("capture", "-o", c->out,
 				     "a file name: a session is a mapped file, it cannot go to standard output");
-	if (!c->mat && !c->n_sources)
-		return cli_usage_error("capture", "nothing to record: --mat none and no --source");
+	if (!c->mat && !c->n_sources && !c->n_ins)
+		return cli_usage_error("capture", "nothing to record: --mat none and no --source or --insole");
 	if (!c->subject)
 		return cli_usage_error("capture", "no --subject: the format requires the subject's pseudonymous code, e.g. --subject P017 (never a name)");
 	return check_meta_options(c);
@@ -760,12 +834,30 @@ static void summary(struct capture *c, int run_err)
 
 		if (s->ops->describe && s->ops->describe(s, dev, sizeof(dev)) > 0)
 			fprintf(stderr, "gaitcap capture: %s: %s\n", s->name, dev);
+		/* What went wrong last, in words: why an insole was not there. */
+		if (run_err && *s->why)
+			fprintf(stderr, "gaitcap capture: %s\n", s->why);
 	}
 	fprintf(stderr, "gaitcap capture: %" PRIu64 " durability syncs (longest %.1f ms), %"
 		PRIu64 " compactions, %" PRIu64 " markers%s%s\n",
 		es.syncs, es.sync_ns_max / 1e6, es.compactions, es.markers,
 		run_err ? "; stopped by: " : "",
 		run_err ? end_words(run_err) : "");
+}
+
+/* An insole needs a controller: say so before a file is made. */
+static bool bluetooth_present(void)
+{
+	DIR *d = opendir("/sys/class/bluetooth");
+	struct dirent *de;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d)))
+		found = !strncmp(de->d_name, "hci", 3);
+	closedir(d);
+	return found;
 }
 
 static bool ring_busy(struct eng *e)
@@ -781,7 +873,7 @@ int cmd_capture(int argc, char **argv)
 	struct capture c = {
 		.task = "walk", .trial = -1, .keys = true,
 		.control = ENG_CTL_DEFAULT_DIR "/" ENG_CTL_DEFAULT_NAME,
-		.status_s = 10,
+		.status_s = 10, .insole_wait = 30,
 	};
 	struct eng_source *s;
 	const char *why;
@@ -801,6 +893,10 @@ int cmd_capture(int argc, char **argv)
 	if (!meta) {
 		fprintf(stderr, "gaitcap capture: out of memory\n");
 		return 1;
+	}
+	if (c.n_ins && !bluetooth_present()) {
+		fprintf(stderr, "gaitcap capture: --insole: no Bluetooth adapter here (/sys/class/bluetooth has no hci device; is the controller plugged in and its driver loaded?)\n");
+		goto out_meta;
 	}
 	ret = gcs_meta_check(meta, true, &why);
 	if (ret) {
@@ -838,6 +934,18 @@ int cmd_capture(int argc, char **argv)
 		if (ret) {
 			fprintf(stderr, "gaitcap capture: mat: %s\n",
 				*s->why ? s->why : strerror(-ret));
+			goto out_engine;
+		}
+	}
+	for (int i = 0; i < c.n_ins; i++) {
+		c.ins[i].wait_ms = (unsigned int)(c.insole_wait * 1000);
+		c.ins[i].adapter = c.adapter;
+		ret = eng_source_ble_create(&s, &c.ins[i]);
+		if (!ret)
+			ret = eng_add_source(c.e, s);
+		if (ret) {
+			fprintf(stderr, "gaitcap capture: insole %s: %s\n",
+				c.ins[i].side, strerror(-ret));
 			goto out_engine;
 		}
 	}
