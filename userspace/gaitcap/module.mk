@@ -4,5 +4,5 @@
 PROGS += gaitcap
 gaitcap_SRCS := $(addprefix userspace/gaitcap/, \
 	main.c cli.c cmd_info.c cmd_recover.c cmd_synth.c cmd_capture.c cmd_mark.c)
-gaitcap_LIBS := gcengine gcsession
-gaitcap_LDLIBS = $(gcengine_LDLIBS) $(gcsession_LDLIBS) -lm
+gaitcap_LIBS := gcengine gcsession gaitsim
+gaitcap_LDLIBS = $(gcengine_LDLIBS) $(gcsession_LDLIBS) -ljson-c -lm
