@@ -258,9 +258,13 @@ static int clock_sync(struct synth *s, struct gcs_writer *w, struct insole *in,
 	double dev;
 	struct gcs_clock_sample c;
 
-	/* The insole reads its clock when the request arrives. */
+	/*
+	 * The insole reads its clock when the request arrives and answers in
+	 * the same connection event: no wait for the next one on the way back.
+	 */
 	dev = dev_us_at(in, (double)(h1 + a - s->t0));
-	h2 = h1 + a + ble_delay(s, h1 + a);
+	h2 = h1 + a + 300000 + (int64_t)(-log(1 - sim_rng_unit(&s->rng)) *
+					 s->ble_delay_ms * 1e6);
 	c = (struct gcs_clock_sample){
 		.stream = in->stream, .flags = GCS_CLOCKREC_F_DEVICE,
 		/* as the insole answers: u32 microseconds */
@@ -654,7 +658,8 @@ static int insole_events(struct synth *s, struct gcs_writer *w,
 
 	while (!ret && in->next_sync < t + chunk_ns) {
 		ret = clock_sync(s, w, in, in->next_sync);
-		in->next_sync += NS;
+		/* The host's timer is not locked to the connection events. */
+		in->next_sync += NS + (int64_t)(sim_rng_unit(&s->rng) * CONN_INTERVAL_NS);
 	}
 	if (!ret && s->drop_every > 0 && t >= in->drop_end &&
 	    t - s->t0 >= (int64_t)(s->drop_every * NS) &&

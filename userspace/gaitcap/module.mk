@@ -3,6 +3,6 @@
 # (LDLIBS is recursive: session/module.mk is read after this file.)
 PROGS += gaitcap
 gaitcap_SRCS := $(addprefix userspace/gaitcap/, \
-	main.c cli.c cmd_info.c cmd_recover.c cmd_synth.c cmd_capture.c cmd_mark.c)
-gaitcap_LIBS := gcengine gcsession gaitsim
-gaitcap_LDLIBS = $(gcengine_LDLIBS) $(gcsession_LDLIBS) -ljson-c -lm
+	main.c cli.c cmd_info.c cmd_recover.c cmd_synth.c cmd_capture.c cmd_mark.c cmd_refine.c)
+gaitcap_LIBS := gcrefine gcengine gcsession gaitsim
+gaitcap_LDLIBS = $(gcengine_LDLIBS) $(gcsession_LDLIBS) $(gcrefine_LDLIBS) -ljson-c -lm
