@@ -402,7 +402,8 @@ int refine_mat_finish(struct refine *R)
 		fp_close(m, m->open[k], f->t_last);
 	}
 	m->n_open = 0;
-	qsort(m->fp, m->n_fp, sizeof(*m->fp), cmp_fp);
+	if (m->n_fp)
+		qsort(m->fp, m->n_fp, sizeof(*m->fp), cmp_fp);
 	for (start = 0; start < m->n_fp; start = j, pass++) {
 		double dx, dy, len;
 
