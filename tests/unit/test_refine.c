@@ -29,7 +29,7 @@
 #define MAX_ERR		4096
 
 struct figures {
-	double ev_p95_ms, ev_max_ms, ev_mean_ms;
+	double ev_p95_ms, ev_max_ms, ev_bias_ms, mat_bias_ms;
 	unsigned int ev_n, ev_missed;
 	double mat_p95_ms;
 	unsigned int mat_n;
@@ -81,8 +81,10 @@ static const struct refine_event *nearest(const struct refine_result *res,
 
 static void event_errors(const struct refine_result *res, struct json_object *ff,
 			 unsigned int src, double *err, unsigned int *n,
-			 unsigned int *missed)
+			 unsigned int *missed, double *bias)
 {
+	double sum = 0;
+
 	*n = *missed = 0;
 	for (size_t i = 0; i < json_object_array_length(ff); i++) {
 		struct json_object *f = json_object_array_get_idx(ff, i);
@@ -99,10 +101,13 @@ static void event_errors(const struct refine_result *res, struct json_object *ff
 				(*missed)++;
 				continue;
 			}
-			if (*n < MAX_ERR)
+			if (*n < MAX_ERR) {
+				sum += (double)(e->t_ns - t) / 1e6;
 				err[(*n)++] = fabs((double)(e->t_ns - t)) / 1e6;
+			}
 		}
 	}
+	*bias = *n ? sum / *n : NAN;
 }
 
 /* Mat steps of strides.tsv against the truth footfall of the same IC. */
@@ -275,19 +280,19 @@ static void run_case(void **state, const char *name, double seconds,
 	assert_non_null(truth);
 
 	event_errors(&res, jget(truth, "footfalls"), REFINE_SRC_INSOLE, err, &fg->ev_n,
-		     &fg->ev_missed);
+		     &fg->ev_missed, &fg->ev_bias_ms);
 	fg->ev_p95_ms = p95(err, fg->ev_n);
 	fg->ev_max_ms = fg->ev_n ? err[fg->ev_n - 1] : NAN;
 	event_errors(&res, jget(truth, "footfalls"), REFINE_SRC_MAT, err, &fg->mat_n,
-		     &fg->ev_missed);
+		     &fg->ev_missed, &fg->mat_bias_ms);
 	fg->mat_p95_ms = p95(err, fg->mat_n);
 	stride_errors(&res, jget(truth, "footfalls"), fg);
 	step_errors(out, jget(truth, "footfalls"), fg);
 	fg->clock_max_ms = clock_error(&res, truth, seconds, &fg->clock_rms_ms);
-	print_message("# %-12s insole events n %u p95 %.2f ms max %.2f ms; mat events n %u p95 %.2f ms; "
+	print_message("# %-12s insole events n %u bias %+.2f p95 %.2f ms max %.2f ms; mat events n %u bias %+.2f p95 %.2f ms; "
 		      "strides n %u mean err %+.2f ms mean |err| %.2f ms; mat steps n %u mean |err| %.2f cm; "
-		      "clock err rms %.3f max %.3f ms\n", name, fg->ev_n, fg->ev_p95_ms, fg->ev_max_ms,
-		      fg->mat_n, fg->mat_p95_ms, fg->stride_n, fg->stride_mean_err_ms,
+		      "clock err rms %.3f max %.3f ms\n", name, fg->ev_n, fg->ev_bias_ms, fg->ev_p95_ms, fg->ev_max_ms,
+		      fg->mat_n, fg->mat_bias_ms, fg->mat_p95_ms, fg->stride_n, fg->stride_mean_err_ms,
 		      fg->stride_mean_abs_ms, fg->step_n, fg->step_mean_abs_cm, fg->clock_rms_ms, fg->clock_max_ms);
 
 	/* The contract of parameters.json. */
@@ -321,6 +326,9 @@ static void run_case(void **state, const char *name, double seconds,
 	assert_true(fg->ev_n >= 40);
 	assert_true(fg->ev_missed * 20 <= fg->ev_n + fg->mat_n);
 	assert_true(fg->ev_p95_ms <= 10.0);
+	/* Midpoint placement: no bias beyond the clock's (ours, tighter). */
+	assert_true(fabs(fg->ev_bias_ms) <= 2.0);
+	assert_true(fabs(fg->mat_bias_ms) <= 2.0);
 	assert_true(fg->mat_n >= 8);
 	assert_true(fg->mat_p95_ms <= 10.0);
 	assert_true(fg->stride_n >= 10);
@@ -349,14 +357,14 @@ static void test_refine_slow(void **state)
 {
 	struct figures fg;
 
-	run_case(state, "slow.gcs", 60, (const char *const[]){ "--speed", "0.6", NULL }, &fg);
+	run_case(state, "slow.gcs", 60, (const char *const[]){ "--speed", "0.6", "--seed", "11", NULL }, &fg);
 }
 
 static void test_refine_asymmetric(void **state)
 {
 	struct figures fg;
 
-	run_case(state, "asym.gcs", 60, (const char *const[]){ "--gait", "asymmetric", NULL },
+	run_case(state, "asym.gcs", 60, (const char *const[]){ "--gait", "asymmetric", "--seed", "12", NULL },
 		 &fg);
 }
 
@@ -364,7 +372,7 @@ static void test_refine_antalgic(void **state)
 {
 	struct figures fg;
 
-	run_case(state, "antalgic.gcs", 60, (const char *const[]){ "--gait", "antalgic", NULL },
+	run_case(state, "antalgic.gcs", 60, (const char *const[]){ "--gait", "antalgic", "--seed", "13", NULL },
 		 &fg);
 }
 
@@ -372,7 +380,7 @@ static void test_refine_shuffling(void **state)
 {
 	struct figures fg;
 
-	run_case(state, "shuffle.gcs", 60, (const char *const[]){ "--gait", "shuffling", NULL },
+	run_case(state, "shuffle.gcs", 60, (const char *const[]){ "--gait", "shuffling", "--seed", "14", NULL },
 		 &fg);
 }
 
