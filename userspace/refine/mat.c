@@ -16,14 +16,14 @@
 #include "refine/refine_int.h"
 
 #define THR_KPA		2.0	/* a sensel is loaded above its zero + this */
-#define JOIN_MM		40.0	/* sensels this near a footprint's box join it */
 /*
- * Heel and forefoot load as separate islands at first: within this long of
- * its first contact a footprint takes sensels this far from its box too.
- * Two feet land at least a step time apart.
+ * A loaded sensel joins the open footprint whose box, with it, still fits a
+ * foot: at most FOOT_LEN_MM long and FOOT_WID_MM wide (walkway axes). Heel
+ * and forefoot load as separate islands first; two feet side by side or one
+ * behind the other do not fit one box.
  */
-#define YOUNG_S		0.15
-#define YOUNG_MM	150.0
+#define FOOT_LEN_MM	330.0
+#define FOOT_WID_MM	170.0
 #define PASS_BREAK_S	2.0	/* a longer pause between contacts: new pass */
 
 static double jnum(struct json_object *o, const char *key, double def)
@@ -260,6 +260,43 @@ static void fp_close(struct mat *m, int id, int64_t t_after)
 		lo = fmin(lo, p);
 		hi = fmax(hi, p);
 	}
+	/*
+	 * The foot's axis: from the load centre of its rear 30 % to that of its
+	 * front 30 % (the principal axis leans towards the lateral arch).
+	 */
+	{
+		double rw = 0, rx = 0, ry = 0, fw = 0, fx = 0, fy = 0, span = hi - lo;
+
+		for (uint32_t k = 0; k < f->n_sens; k++) {
+			uint32_t i = f->sens[k];
+			double p = (m->x[i] - f->cx) * ax + (m->y[i] - f->cy) * ay;
+			double w = f->maxv[k];
+
+			if (p <= lo + 0.3 * span) {
+				rw += w;
+				rx += w * m->x[i];
+				ry += w * m->y[i];
+			} else if (p >= hi - 0.3 * span) {
+				fw += w;
+				fx += w * m->x[i];
+				fy += w * m->y[i];
+			}
+		}
+		if (rw > 0 && fw > 0) {
+			f->axis = atan2(fy / fw - ry / rw, fx / fw - rx / rw);
+			ax = cos(f->axis);
+			ay = sin(f->axis);
+			lo = INFINITY;
+			hi = -INFINITY;
+			for (uint32_t k = 0; k < f->n_sens; k++) {
+				uint32_t i = f->sens[k];
+				double p = (m->x[i] - f->cx) * ax + (m->y[i] - f->cy) * ay;
+
+				lo = fmin(lo, p);
+				hi = fmax(hi, p);
+			}
+		}
+	}
 	/* Heel and toe along the axis, to the sensels' outer edges. */
 	f->heel_x = f->cx + ax * (lo - m->pitch_mm / 2);
 	f->heel_y = f->cy + ay * (lo - m->pitch_mm / 2);
@@ -316,15 +353,18 @@ int refine_mat_pass_b(struct refine *R, const struct gcs_record *rec)
 		if (raw >= m->sat_code)
 			sat = true;
 		if (id < 0) {
+			double best = INFINITY;
+
 			for (k = 0; k < m->n_open; k++) {
 				struct footprint *f = &m->fp[m->open[k]];
+				double w = fmax(f->bx1, m->x[i]) - fmin(f->bx0, m->x[i]);
+				double h = fmax(f->by1, m->y[i]) - fmin(f->by0, m->y[i]);
+				double grow = w * h - (f->bx1 - f->bx0) * (f->by1 - f->by0);
 
-				double j = t - f->t_first < YOUNG_S * NS_PER_S ? YOUNG_MM : JOIN_MM;
-
-				if (m->x[i] >= f->bx0 - j && m->x[i] <= f->bx1 + j &&
-				    m->y[i] >= f->by0 - j && m->y[i] <= f->by1 + j) {
+				if (fmax(w, h) <= FOOT_LEN_MM && fmin(w, h) <= FOOT_WID_MM &&
+				    grow < best) {
+					best = grow;
 					id = m->open[k];
-					break;
 				}
 			}
 		}

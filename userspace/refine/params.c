@@ -268,6 +268,14 @@ static int mat_steps(struct refine *R, struct strides *S)
 		s.flags = (f->flags | c->flags | p->flags) &
 			  (REFINE_Q_PARTIAL | REFINE_Q_GAP | REFINE_Q_INCOMPLETE |
 			   REFINE_Q_SATURATED);
+		/*
+		 * Alternation: the other foot lands within the middle of this
+		 * stride; a footprint missed in between breaks it.
+		 */
+		if (c->ic_ns - p->ic_ns < (f->ic_ns - p->ic_ns) / 4 ||
+		    c->ic_ns - p->ic_ns > (f->ic_ns - p->ic_ns) * 3 / 4 ||
+		    f->ic_ns - p->ic_ns > (int64_t)(BOUT_BREAK_S * NS_PER_S))
+			s.flags |= REFINE_Q_ORDER;
 		ux = f->heel_x - p->heel_x;
 		uy = f->heel_y - p->heel_y;
 		len = hypot(ux, uy);
