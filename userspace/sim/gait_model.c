@@ -925,3 +925,20 @@ size_t gait_model_render(const struct gait_model *m, uint64_t t_us,
 	}
 	return n;
 }
+
+void gait_foot_patches(const struct footfall *f, double tau,
+		       struct gait_foot_patch out[GAIT_FOOT_REGIONS])
+{
+	double share[R_COUNT];
+	unsigned int r;
+
+	_Static_assert(R_COUNT == GAIT_FOOT_REGIONS, "one patch per region");
+	region_shares(f->flat_roll, tau, share);
+	for (r = 0; r < R_COUNT; r++) {
+		out[r].u = regions[r].u;
+		out[r].v = regions[r].v;
+		out[r].ru = regions[r].ru;
+		out[r].rv = regions[r].rv;
+		out[r].share = share[r];
+	}
+}

@@ -155,4 +155,20 @@ typedef void (*gait_sensel_fn)(void *ctx, unsigned int idx, double kpa);
 size_t gait_model_render(const struct gait_model *m, uint64_t t_us,
 			 gait_sensel_fn fn, void *ctx);
 
+/*
+ * The load under one foot in the foot's own frame, for sensors that move
+ * with the foot (insoles). u runs from the heel to the toe and v towards
+ * the medial side, both as shares of the foot's length and width; ru, rv
+ * are the half-axes of a region's elliptical patch (same units) and share
+ * its part of the vertical force at normalised stance time @tau (shares
+ * sum to 1). The same regions gait_model_render() puts on the walkway.
+ */
+#define GAIT_FOOT_REGIONS	5
+struct gait_foot_patch {
+	double u, v, ru, rv;
+	double share;
+};
+void gait_foot_patches(const struct footfall *f, double tau,
+		       struct gait_foot_patch out[GAIT_FOOT_REGIONS]);
+
 #endif /* GAIT_MODEL_H */

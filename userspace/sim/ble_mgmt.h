@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The few Bluetooth management commands (BlueZ doc/mgmt-api.txt) the
+ * insole simulator needs to be a peripheral: power, LE, the controller's
+ * address, an advertising instance, and dropping a link. One socket on
+ * HCI_CHANNEL_CONTROL; commands are synchronous.
+ */
+#ifndef BLE_MGMT_H
+#define BLE_MGMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ble_mgmt {
+	int fd;
+	uint16_t index;
+	uint8_t status;		/* of the last command (mgmt-api error code) */
+	/* Events seen while waiting for a reply, for the caller's log. */
+	void (*on_event)(void *ctx, uint16_t code, const uint8_t *p, size_t len);
+	void *ctx;
+};
+
+/* Events the simulator logs. */
+#define MGMT_EV_DEVICE_CONNECTED	0x000b
+#define MGMT_EV_DEVICE_DISCONNECTED	0x000c
+
+int ble_mgmt_open(struct ble_mgmt *m, uint16_t index);
+void ble_mgmt_close(struct ble_mgmt *m);
+
+/* Powers the controller on with LE; @addr gets its public address. */
+int ble_mgmt_setup(struct ble_mgmt *m, uint8_t addr[6]);
+/*
+ * Connectable, general-discoverable advertising (instance 1) of @adv in
+ * the advertising data and @scan_rsp in the scan response (AD structures,
+ * at most 31 bytes each; the kernel adds the Flags field).
+ */
+int ble_mgmt_advertise(struct ble_mgmt *m, const uint8_t *adv, size_t adv_len,
+		       const uint8_t *scan_rsp, size_t rsp_len);
+int ble_mgmt_stop_advertising(struct ble_mgmt *m);
+/* Drop the LE link to @addr (@type: 1 public, 2 random). */
+int ble_mgmt_disconnect(struct ble_mgmt *m, const uint8_t addr[6],
+			uint8_t type);
+/* Read and report pending events (the socket polled readable). */
+int ble_mgmt_drain(struct ble_mgmt *m);
+
+#endif /* BLE_MGMT_H */
