@@ -12,7 +12,7 @@ CLI_TEST_SRCS := \
 		reader.c recover.c) \
 	userspace/attach/gaitmat_attach.c userspace/sim/gaitmat_sim.c \
 	$(addprefix userspace/sim/, sim_rng.c gait_model.c faults.c mat_ctrl.c \
-		sim_truth.c) \
+		sim_truth.c insole_model.c) \
 	driver/gaitmat_proto.c tests/unit/test_session_util.c
 
 UNIT_TESTS += test_gaitcap_cli

@@ -28,6 +28,7 @@
 #include "gaitcap/gaitcap.h"
 #include "session/gcsession.h"
 #include "sim/gait_model.h"
+#include "sim/insole_model.h"
 #include "sim/sim_rng.h"
 
 #define NS		1000000000ll
@@ -38,9 +39,6 @@
 #define SENSEL_MAX	4095
 #define INS_HANDLE	0x0012	/* value handle of INSOLE_CHR_DATA */
 #define INS_BATCH	1	/* samples per notification */
-#define INS_KPA_CODE	0.125
-#define INS_CELL_MM2	900
-#define INS_FULL_CODE	4095
 #define CONN_INTERVAL_NS 15000000ll
 #define RNG_SYNTH	16	/* a stream of our own, apart from the model's */
 
@@ -53,7 +51,7 @@ struct insole {
 	uint64_t rec_seq;		/* records written (engine sequence) */
 	int64_t last_rx;
 	int64_t next_sync;
-	double zero[INSOLE_CELLS];	/* unloaded reading, codes */
+	struct insole_model *im;	/* the insole model (sim/insole_model.h) */
 	int64_t drop_start, drop_end;	/* host ns of the current link loss */
 	bool restart;
 	/* truth: every link loss */
@@ -181,65 +179,18 @@ static int write_mat_chunk(struct synth *s, struct gcs_writer *w,
 
 /* ---- The insoles --------------------------------------------------------------- */
 
-static double smooth(double e0, double e1, double x)
-{
-	double t = (x - e0) / (e1 - e0);
-
-	return t <= 0 ? 0 : t >= 1 ? 1 : t * t * (3 - 2 * t);
-}
-
-/*
- * Cell codes of one insole at walk time @walk_us: the side's force from the
- * model, spread over 8 rows x 2 columns of cells around a centre of
- * pressure that rolls from the heel to the toes (flat for shuffling).
- */
-static void insole_cells(struct synth *s, struct insole *in, uint64_t walk_us,
-			 uint16_t *cell, bool *saturated)
-{
-	size_t idx[4], n = gait_model_contacts(s->model, walk_us, idx, 4);
-	double force = 0, tau = 0, w[INSOLE_CELLS], sum = 0;
-	bool flat = false;
-
-	for (size_t k = 0; k < n && k < 4; k++) {
-		const struct footfall *f = gait_model_footfall(s->model, idx[k]);
-
-		if (f->side != in->side)
-			continue;
-		force += gait_footfall_force(f, walk_us);
-		tau = (double)(walk_us - f->ic_us) / (double)(f->to_us - f->ic_us);
-		flat = f->flat_roll;
-	}
-	double u = flat ? 0.35 + 0.4 * tau : 0.1 + 0.75 * smooth(0.05, 0.95, tau);
-
-	for (int c = 0; c < INSOLE_CELLS; c++) {
-		double uc = ((c / 2) + 0.5) / 8;
-
-		w[c] = exp(-((uc - u) / 0.18) * ((uc - u) / 0.18));
-		sum += w[c];
-	}
-	for (int c = 0; c < INSOLE_CELLS; c++) {
-		double kpa = force * w[c] / sum / INS_CELL_MM2 * 1000.0;
-		double v = in->zero[c] + kpa / INS_KPA_CODE +
-			   1.5 * sim_rng_normal(&s->rng);
-
-		if (v >= INS_FULL_CODE) {
-			v = INS_FULL_CODE;
-			*saturated = true;
-		}
-		cell[c] = (uint16_t)lround(fmax(v, 0));
-	}
-}
-
 /* Device clock (us, unwrapped) at walk time @walk_ns, and back. */
 static double dev_us_at(const struct insole *in, double walk_ns)
 {
-	return (double)in->dev0_us + walk_ns / 1000.0 * (1 + in->drift);
+	return (double)insole_model_clock_us(in->im, (int64_t)floor(walk_ns / 1000));
 }
 
+/* Sample j is taken at the insole clock dev0 + j periods. */
 static double walk_ns_of_sample(const struct synth *s, const struct insole *in,
 				uint64_t j)
 {
-	return (double)j * (1e9 / s->ins_rate) / (1 + in->drift);
+	return (double)insole_model_walk_ns(in->im, in->dev0_us +
+					    j * (1000000 / s->ins_rate));
 }
 
 /* One-sided BLE delay: wait for a connection event, then radio and host. */
@@ -321,17 +272,16 @@ static int write_insole_chunk(struct synth *s, struct gcs_writer *w,
 		put_le16(v + INSOLE_DATA_OFF_PERIOD, (uint16_t)period_us);
 		for (int k = 0; k < INS_BATCH; k++) {
 			uint8_t *smp = v + INSOLE_DATA_HDR + k * INSOLE_SAMPLE_SIZE;
-			uint16_t cell[INSOLE_CELLS];
-			double wn = walk_ns_of_sample(s, in, j0 + k);
+			struct insole_reading r;
 
-			insole_cells(s, in, (uint64_t)(wn / 1000), cell, &sat);
+			insole_model_sample(in->im, in->dev0_us + (j0 + k) * period_us, &r);
+			sat |= r.saturated;
 			for (int c = 0; c < INSOLE_CELLS; c++)
-				put_le16(smp + 2 * c, cell[c]);
-			/* Standing still: 1 g down (1 mg/code), gyro noise. */
-			for (int a = 0; a < 6; a++)
-				put_le16(smp + 2 * INSOLE_CELLS + 2 * a,
-					 (uint16_t)(int16_t)((a == 2 ? 1000 : 0) +
-					 lround(4 * sim_rng_normal(&s->rng))));
+				put_le16(smp + 2 * c, r.cell[c]);
+			for (int a = 0; a < 3; a++) {
+				put_le16(smp + 2 * INSOLE_CELLS + 2 * a, (uint16_t)r.acc[a]);
+				put_le16(smp + 2 * INSOLE_CELLS + 6 + 2 * a, (uint16_t)r.gyro[a]);
+			}
 		}
 		if (sat)
 			flags |= INSOLE_DATA_F_SATURATED;
@@ -439,14 +389,16 @@ static struct json_object *mat_desc(struct synth *s)
 /* An insole: what its INFO characteristic says (ble/insole_gatt.h). */
 static struct json_object *insole_desc(struct synth *s, unsigned int k)
 {
-	struct json_object *o = json_object_new_object(), *cells;
+	const struct insole_params *ip = insole_model_params(s->ins[k].im);
+	const struct insole_cell *cells = insole_model_cells(s->ins[k].im);
+	struct json_object *o = json_object_new_object(), *jcells;
 	char dev[24], serial[24];
 	int ret;
 
 	snprintf(dev, sizeof(dev), "insole%u", k);
 	snprintf(serial, sizeof(serial), "SYN-I%04u", (k + 1) % 10000);
-	cells = json_object_new_array();
-	ret = !o || !cells ||
+	jcells = json_object_new_array();
+	ret = !o || !jcells ||
 	      jadd(o, "device", json_object_new_string(dev)) ||
 	      jadd(o, "model", json_object_new_string("insole-synth")) ||
 	      jadd(o, "serial", json_object_new_string(serial)) ||
@@ -456,21 +408,22 @@ static struct json_object *insole_desc(struct synth *s, unsigned int k)
 	      jadd(o, "att_handle", json_object_new_int64(INS_HANDLE)) ||
 	      jadd(o, "rate_hz", json_object_new_int64(s->ins_rate)) ||
 	      jadd(o, "n_cells", json_object_new_int64(INSOLE_CELLS)) ||
-	      jadd(o, "full_scale_code", json_object_new_int64(INS_FULL_CODE)) ||
-	      jadd(o, "kpa_per_code", json_object_new_double(INS_KPA_CODE)) ||
-	      jadd(o, "g_per_code", json_object_new_double(0.001)) ||
+	      jadd(o, "full_scale_code", json_object_new_int64(ip->full_scale)) ||
+	      jadd(o, "kpa_per_code", json_object_new_double(ip->kpa_per_code)) ||
+	      jadd(o, "g_per_code", json_object_new_double(ip->g_per_code)) ||
+	      jadd(o, "dps_per_code", json_object_new_double(ip->dps_per_code)) ||
 	      jadd(o, "timestamp", json_object_new_string("kernel_rx"));
 	for (int c = 0; !ret && c < INSOLE_CELLS; c++) {
 		struct json_object *e = json_object_new_object();
 
-		ret = !e || jadd(e, "x_mm", json_object_new_int64(c % 2 ? -20 : 20)) ||
-		      jadd(e, "y_mm", json_object_new_int64(16 + 32 * (c / 2))) ||
-		      jadd(e, "area_mm2", json_object_new_int64(INS_CELL_MM2)) ||
-		      json_object_array_add(cells, e);
+		ret = !e || jadd(e, "x_mm", json_object_new_int64(cells[c].x_mm)) ||
+		      jadd(e, "y_mm", json_object_new_int64(cells[c].y_mm)) ||
+		      jadd(e, "area_mm2", json_object_new_int64(cells[c].area_mm2)) ||
+		      json_object_array_add(jcells, e);
 	}
 	if (!ret)
-		ret = jadd(o, "cells", json_object_get(cells));
-	json_object_put(cells);
+		ret = jadd(o, "cells", json_object_get(jcells));
+	json_object_put(jcells);
 	if (ret) {
 		json_object_put(o);
 		return NULL;
@@ -573,7 +526,7 @@ static int write_truth(struct synth *s, const char *path)
 		      jadd(e, "side", json_object_new_string(gait_side_name(in->side))) ||
 		      jadd(e, "rate_hz", json_object_new_int64(s->ins_rate)) ||
 		      jadd(e, "dev0_us", json_object_new_int64((int64_t)in->dev0_us)) ||
-		      jadd(e, "drift_ppm", json_object_new_double(in->drift * 1e6)) ||
+		      jadd(e, "drift_ppm", json_object_new_double(insole_model_drift_ppb(in->im) / 1e3)) ||
 		      jadd(e, "clock", json_object_new_string(
 				   "device_us = dev0_us + (mono_ns - t0_mono_ns) / 1000 x (1 + drift_ppm / 1e6), modulo 2^32 on the wire")) ||
 		      jadd(e, "drops_mono_ns", json_object_get(in->drops)) ||
@@ -955,6 +908,7 @@ static int parse(struct synth *s, int argc, char **argv)
 /* The walkway, the model and the insoles' clocks, all from the seed. */
 static int setup(struct synth *s)
 {
+	struct insole_params ip;
 	struct gait_params p;
 	char err[160];
 	int ret;
@@ -997,16 +951,26 @@ static int setup(struct synth *s)
 		in->drops = json_object_new_array();
 		if (!in->drops)
 			return -ENOMEM;
-		for (int c = 0; c < INSOLE_CELLS; c++)
-			in->zero[c] = 20 + 40 * sim_rng_unit(&s->rng);
+		insole_params_init(&ip);
+		ip.rate_hz = s->ins_rate;
+		ip.drift_ppm = in->drift * 1e6;
+		ip.clock_offset_s = in->dev0_us / 1e6;
+		ret = insole_model_create(&in->im, s->model, in->side, &ip, s->seed);
+		if (ret) {
+			fprintf(stderr, "gaitcap synth: the insole model: %s\n", strerror(-ret));
+			return ret;
+		}
+		in->dev0_us = insole_model_clock_offset_us(in->im);
 	}
 	return 0;
 }
 
 static void teardown(struct synth *s)
 {
-	for (unsigned int k = 0; k < MAX_INSOLES; k++)
+	for (unsigned int k = 0; k < MAX_INSOLES; k++) {
 		json_object_put(s->ins[k].drops);
+		insole_model_destroy(s->ins[k].im);
+	}
 	gait_model_destroy(s->model);
 	free(s->kpa);
 	free(s->touched);
