@@ -17,6 +17,7 @@ libiio-dev libiio-utils
 bluez bluez-test-tools e2fsprogs zstd dmsetup
 sparse clang llvm libclang-rt-14-dev dkms
 libbluetooth-dev
+libgsl-dev
 "
 
 missing=""

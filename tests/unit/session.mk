@@ -18,7 +18,8 @@ test_session_writer_SRCS := tests/unit/test_session_writer.c $(GCS_TEST_SRCS)
 test_session_writer_LDLIBS := $(GCS_TEST_LIBS) -luring -Wl,--wrap=fallocate \
 	-Wl,--wrap=fdatasync -Wl,--wrap=ZSTD_compressStream2
 # The gaitcap subcommands that own session files, called in-process.
-GAITCAP_FILE_CMDS := $(addprefix userspace/gaitcap/, cli.c cmd_info.c cmd_recover.c cmd_synth.c)
+GAITCAP_FILE_CMDS := $(addprefix userspace/gaitcap/, cli.c cmd_info.c cmd_recover.c cmd_synth.c) \
+	userspace/sim/gait_model.c userspace/sim/sim_rng.c userspace/sim/insole_model.c
 test_session_cli_SRCS := tests/unit/test_session_cli.c $(GCS_TEST_SRCS) $(GAITCAP_FILE_CMDS)
 test_session_cli_LDLIBS := $(GCS_TEST_LIBS) -lm
 # Damage and salvage: the reader's resync, recover's rules, hostile input.

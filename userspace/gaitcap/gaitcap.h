@@ -13,6 +13,7 @@ int cmd_mark(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_refine(int argc, char **argv);
 
 /* The options each subcommand accepts: its --help must list every one. */
 extern const struct option cmd_capture_options[];

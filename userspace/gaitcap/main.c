@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "info", cmd_info, "show a session file: metadata, streams, sizes, integrity" },
 	{ "recover", cmd_recover, "repair the tail of a session file in place" },
 	{ "synth", cmd_synth, NULL },
+	{ "refine", cmd_refine, "events, strides and gait parameters of a session" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gaitcap refine against the ground truth of gaitcap synth: event timing,
+ * stride time, mat step length and the insole clock map, for normal, slow,
+ * asymmetric and shuffling gaits and for strong drift, long BLE delays and
+ * link losses (targets of issue 12, docs/gait-parameters.md). Damaged,
+ * truncated and foreign files must give a clear error, never a crash.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "gaitcap/gaitcap.h"
+#include "refine/refine_int.h"
+#include "test_session_util.h"
+
+#define MAX_ERR		4096
+
+struct figures {
+	double ev_p95_ms, ev_max_ms, ev_bias_ms, mat_bias_ms;
+	unsigned int ev_n, ev_missed;
+	double mat_p95_ms;
+	unsigned int mat_n;
+	double stride_mean_err_ms, stride_mean_abs_ms;
+	unsigned int stride_n;
+	double step_mean_abs_cm;
+	unsigned int step_n;
+	double clock_max_ms, clock_rms_ms;
+};
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double p95(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_d);
+	return n ? v[(size_t)ceil(0.95 * n) - 1] : NAN;
+}
+
+static struct json_object *jget(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+
+	json_object_object_get_ex(o, k, &v);
+	return v;
+}
+
+/* The refined event of @src and @side nearest @t (within 100 ms), or NULL. */
+static const struct refine_event *nearest(const struct refine_result *res,
+					  unsigned int src, unsigned int side,
+					  unsigned int kind, int64_t t)
+{
+	const struct refine_event *best = NULL;
+
+	for (size_t i = 0; i < res->n_events; i++) {
+		const struct refine_event *e = &res->events[i];
+
+		if (e->source != src || e->side != side || e->kind != kind)
+			continue;
+		if (!best || llabs(e->t_ns - t) < llabs(best->t_ns - t))
+			best = e;
+	}
+	return best && llabs(best->t_ns - t) <= 100000000 ? best : NULL;
+}
+
+static void event_errors(const struct refine_result *res, struct json_object *ff,
+			 unsigned int src, double *err, unsigned int *n,
+			 unsigned int *missed, double *bias)
+{
+	double sum = 0;
+
+	*n = *missed = 0;
+	for (size_t i = 0; i < json_object_array_length(ff); i++) {
+		struct json_object *f = json_object_array_get_idx(ff, i);
+		unsigned int side = strcmp(json_object_get_string(jget(f, "side")), "left") ?
+				    REFINE_RIGHT : REFINE_LEFT;
+
+		if (src == REFINE_SRC_MAT && !json_object_get_boolean(jget(f, "fully_on_mat")))
+			continue;
+		for (unsigned int kind = 0; kind < 2; kind++) {
+			int64_t t = json_object_get_int64(jget(f, kind ? "to_ns" : "ic_ns"));
+			const struct refine_event *e = nearest(res, src, side, kind, t);
+
+			if (!e) {
+				(*missed)++;
+				continue;
+			}
+			if (*n < MAX_ERR) {
+				sum += (double)(e->t_ns - t) / 1e6;
+				err[(*n)++] = fabs((double)(e->t_ns - t)) / 1e6;
+			}
+		}
+	}
+	*bias = *n ? sum / *n : NAN;
+}
+
+/* Mat steps of strides.tsv against the truth footfall of the same IC. */
+static void step_errors(const char *outdir, struct json_object *ff,
+			struct figures *fg)
+{
+	char *path = tu_path(outdir, "strides.tsv"), line[1024];
+	FILE *f = fopen(path, "r");
+	double sum = 0;
+
+	assert_non_null(f);
+	fg->step_n = 0;
+	assert_non_null(fgets(line, sizeof(line), f));	/* header */
+	while (fgets(line, sizeof(line), f)) {
+		char src[16], side[16];
+		double ic_s, v[12];
+		int64_t ic;
+		int used;
+		struct json_object *best = NULL;
+		int64_t bd = INT64_MAX;
+
+		if (sscanf(line, "%15s %15s %lf %" SCNd64, src, side, &ic_s, &ic) != 4 ||
+		    strcmp(src, "mat"))
+			continue;
+		/* stride step stance swing ss ds step_m stride_m bos angle vel used */
+		if (sscanf(line, "%*s %*s %*f %*d %lf %lf %lf %lf %*s %*s %lf %lf %lf %lf %lf %d",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8],
+			   &used) != 10 || !used)
+			continue;
+		for (size_t i = 0; i < json_object_array_length(ff); i++) {
+			struct json_object *t = json_object_array_get_idx(ff, i);
+			int64_t d = llabs(json_object_get_int64(jget(t, "ic_ns")) - ic);
+
+			if (d < bd) {
+				bd = d;
+				best = t;
+			}
+		}
+		if (!best || bd > 100000000 || !jget(best, "step_length_m"))
+			continue;
+		sum += fabs(v[4] - json_object_get_double(jget(best, "step_length_m"))) * 100;
+		fg->step_n++;
+	}
+	fclose(f);
+	free(path);
+	fg->step_mean_abs_cm = fg->step_n ? sum / fg->step_n : NAN;
+}
+
+/* Stride times between matched ICs of consecutive same-side straight steps. */
+static void stride_errors(const struct refine_result *res, struct json_object *ff,
+			  struct figures *fg)
+{
+	double sum = 0, sum_abs = 0;
+
+	fg->stride_n = 0;
+	for (size_t i = 0; i < json_object_array_length(ff); i++) {
+		struct json_object *a = json_object_array_get_idx(ff, i), *b = NULL;
+		const char *side = json_object_get_string(jget(a, "side"));
+		unsigned int s = strcmp(side, "left") ? REFINE_RIGHT : REFINE_LEFT;
+		const struct refine_event *ea, *eb;
+		double d;
+
+		for (size_t j = i + 1; j < json_object_array_length(ff) && !b; j++)
+			if (!strcmp(json_object_get_string(jget(json_object_array_get_idx(ff, j),
+								"side")), side))
+				b = json_object_array_get_idx(ff, j);
+		if (!b || json_object_get_boolean(jget(a, "turning")) ||
+		    json_object_get_boolean(jget(b, "turning")))
+			continue;
+		ea = nearest(res, REFINE_SRC_INSOLE, s, REFINE_IC,
+			     json_object_get_int64(jget(a, "ic_ns")));
+		eb = nearest(res, REFINE_SRC_INSOLE, s, REFINE_IC,
+			     json_object_get_int64(jget(b, "ic_ns")));
+		if (!ea || !eb || (ea->flags | eb->flags) & REFINE_Q_GAP)
+			continue;
+		d = ((double)(eb->t_ns - ea->t_ns) -
+		     (double)(json_object_get_int64(jget(b, "ic_ns")) -
+			      json_object_get_int64(jget(a, "ic_ns")))) / 1e6;
+		sum += d;
+		sum_abs += fabs(d);
+		fg->stride_n++;
+	}
+	fg->stride_mean_err_ms = sum / fg->stride_n;
+	fg->stride_mean_abs_ms = sum_abs / fg->stride_n;
+}
+
+/* The fitted map against the true device clock, every 100 ms of the walk. */
+static double clock_error(const struct refine_result *res, struct json_object *truth,
+			  double seconds, double *rms)
+{
+	double ss = 0;
+	unsigned int n = 0;
+
+	struct json_object *ins = jget(truth, "insoles");
+	int64_t t0 = json_object_get_int64(jget(truth, "t0_mono_ns"));
+	double worst = 0;
+
+	for (size_t k = 0; k < json_object_array_length(ins); k++) {
+		struct json_object *i = json_object_array_get_idx(ins, k);
+		uint32_t stream = (uint32_t)json_object_get_int(jget(i, "stream"));
+		double dev0 = json_object_get_double(jget(i, "dev0_us"));
+		double drift = json_object_get_double(jget(i, "drift_ppm")) * 1e-6;
+		const struct refine_clock_fit *f = NULL;
+
+		for (unsigned int c = 0; c < res->n_insoles; c++)
+			if (res->clock[c].stream == stream)
+				f = &res->clock[c];
+		assert_non_null(f);
+		assert_true(f->ok);
+		for (double s = 0.5; s < seconds - 0.5; s += 0.1) {
+			double dev_us = dev0 + s * 1e6 * (1 + drift);
+			int64_t host = t0 + (int64_t)llround(s * 1e9);
+			/* refine_clock_map takes whole microseconds: compare at one. */
+			uint64_t d = (uint64_t)floor(dev_us);
+			double frac_ns = (dev_us - (double)d) * 1000 / (1 + drift);
+			double e = fabs((double)(refine_clock_map(f, d) - host) + frac_ns) / 1e6;
+
+			worst = fmax(worst, e);
+			ss += e * e;
+			n++;
+		}
+	}
+	*rms = sqrt(ss / n);
+	return worst;
+}
+
+static void run_case(void **state, const char *name, double seconds,
+		     const char *const *extra, struct figures *fg)
+{
+	struct tu_cmd *f = *state;
+	char *session = tu_path(f->dir, name), *out, *truth_path, secs[32];
+	const char *argv[32] = { "synth", "--quiet", "--seconds" };
+	struct refine_opts o = { 0 };
+	struct refine_result res;
+	struct json_object *truth, *params;
+	double err[MAX_ERR];
+	size_t n = 3;
+	char msg[512], *p;
+	int ret;
+
+	snprintf(secs, sizeof(secs), "%g", seconds);
+	argv[n++] = secs;
+	for (size_t i = 0; extra && extra[i]; i++)
+		argv[n++] = extra[i];
+	argv[n++] = session;
+	argv[n] = NULL;
+	assert_int_equal(tu_cmd_run(f, cmd_synth, argv[0], argv[1], argv[2], argv[3],
+				    n > 4 ? argv[4] : NULL, n > 5 ? argv[5] : NULL,
+				    n > 6 ? argv[6] : NULL, n > 7 ? argv[7] : NULL,
+				    n > 8 ? argv[8] : NULL, n > 9 ? argv[9] : NULL,
+				    n > 10 ? argv[10] : NULL, n > 11 ? argv[11] : NULL,
+				    n > 12 ? argv[12] : NULL, NULL), 0);
+	out = tu_path(f->dir, "out");
+	p = out;
+	(void)p;
+	{
+		char buf[4096];
+
+		snprintf(buf, sizeof(buf), "%s-%s", out, name);
+		free(out);
+		out = strdup(buf);
+	}
+	o.session = session;
+	o.outdir = out;
+	ret = refine_run(&o, &res, msg, sizeof(msg));
+	if (ret)
+		fail_msg("refine %s: %d %s", name, ret, msg);
+	assert_int_equal(asprintf(&truth_path, "%s.truth.json", session) > 0, 1);
+	truth = json_object_from_file(truth_path);
+	assert_non_null(truth);
+
+	event_errors(&res, jget(truth, "footfalls"), REFINE_SRC_INSOLE, err, &fg->ev_n,
+		     &fg->ev_missed, &fg->ev_bias_ms);
+	fg->ev_p95_ms = p95(err, fg->ev_n);
+	fg->ev_max_ms = fg->ev_n ? err[fg->ev_n - 1] : NAN;
+	event_errors(&res, jget(truth, "footfalls"), REFINE_SRC_MAT, err, &fg->mat_n,
+		     &fg->ev_missed, &fg->mat_bias_ms);
+	fg->mat_p95_ms = p95(err, fg->mat_n);
+	stride_errors(&res, jget(truth, "footfalls"), fg);
+	step_errors(out, jget(truth, "footfalls"), fg);
+	fg->clock_max_ms = clock_error(&res, truth, seconds, &fg->clock_rms_ms);
+	print_message("# %-12s insole events n %u bias %+.2f p95 %.2f ms max %.2f ms; mat events n %u bias %+.2f p95 %.2f ms; "
+		      "strides n %u mean err %+.2f ms mean |err| %.2f ms; mat steps n %u mean |err| %.2f cm; "
+		      "clock err rms %.3f max %.3f ms\n", name, fg->ev_n, fg->ev_bias_ms, fg->ev_p95_ms, fg->ev_max_ms,
+		      fg->mat_n, fg->mat_bias_ms, fg->mat_p95_ms, fg->stride_n, fg->stride_mean_err_ms,
+		      fg->stride_mean_abs_ms, fg->step_n, fg->step_mean_abs_cm, fg->clock_rms_ms, fg->clock_max_ms);
+
+	/* The contract of parameters.json. */
+	{
+		char *pp = tu_path(out, "parameters.json");
+		static const char *const keys[] = { "stride_s", "step_s", "stance_s",
+						    "swing_s", "double_support_s" };
+
+		params = json_object_from_file(pp);
+		assert_non_null(params);
+		for (int s = 0; s < 2; s++) {
+			struct json_object *side = jget(jget(params, "insole"), s ? "right" : "left");
+
+			assert_non_null(side);
+			for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+				struct json_object *v = jget(side, keys[k]);
+
+				assert_non_null(v);
+				assert_non_null(jget(v, "mean"));
+				assert_non_null(jget(v, "sd"));
+				assert_true(json_object_get_int(jget(v, "n")) >= 3);
+			}
+		}
+		assert_non_null(jget(jget(params, "insole"), "cadence_steps_per_min"));
+		assert_non_null(jget(jget(jget(params, "mat"), "all"), "step_length_m"));
+		json_object_put(params);
+		free(pp);
+	}
+
+	/* Issue 12's targets. */
+	assert_true(fg->ev_n >= 40);
+	assert_true(fg->ev_missed * 20 <= fg->ev_n + fg->mat_n);
+	assert_true(fg->ev_p95_ms <= 10.0);
+	/* Midpoint placement: no bias beyond the clock's (ours, tighter). */
+	assert_true(fabs(fg->ev_bias_ms) <= 2.0);
+	assert_true(fabs(fg->mat_bias_ms) <= 2.0);
+	assert_true(fg->mat_n >= 8);
+	assert_true(fg->mat_p95_ms <= 10.0);
+	assert_true(fg->stride_n >= 10);
+	assert_true(fabs(fg->stride_mean_err_ms) <= 5.0);
+	assert_true(fg->stride_mean_abs_ms <= 5.0);
+	assert_true(fg->step_n >= 4);
+	assert_true(fg->step_mean_abs_cm <= 1.0);
+	/* The residual (RMS over the walk) under 1 ms; no instant off by 1.5 ms. */
+	assert_true(fg->clock_rms_ms < 1.0);
+	assert_true(fg->clock_max_ms < 1.5);
+	json_object_put(truth);
+	refine_result_free(&res);
+	free(truth_path);
+	free(session);
+	free(out);
+}
+
+static void test_refine_normal(void **state)
+{
+	struct figures fg;
+
+	run_case(state, "normal.gcs", 60, (const char *const[]){ "--seed", "3", NULL }, &fg);
+}
+
+static void test_refine_slow(void **state)
+{
+	struct figures fg;
+
+	run_case(state, "slow.gcs", 60, (const char *const[]){ "--speed", "0.6", "--seed", "11", NULL }, &fg);
+}
+
+static void test_refine_asymmetric(void **state)
+{
+	struct figures fg;
+
+	run_case(state, "asym.gcs", 60, (const char *const[]){ "--gait", "asymmetric", "--seed", "12", NULL },
+		 &fg);
+}
+
+static void test_refine_antalgic(void **state)
+{
+	struct figures fg;
+
+	run_case(state, "antalgic.gcs", 60, (const char *const[]){ "--gait", "antalgic", "--seed", "13", NULL },
+		 &fg);
+}
+
+static void test_refine_shuffling(void **state)
+{
+	struct figures fg;
+
+	run_case(state, "shuffle.gcs", 60, (const char *const[]){ "--gait", "shuffling", "--seed", "14", NULL },
+		 &fg);
+}
+
+/* 200 ppm drift, 8 ms mean extra delay, a 0.4 s link loss every 15 s. */
+static void test_refine_drift_delay_drops(void **state)
+{
+	struct figures fg;
+
+	run_case(state, "drift.gcs", 60, (const char *const[]){
+		"--drift-ppm", "200", "--ble-delay-ms", "8", "--drop-every", "15",
+		"--seed", "7", NULL }, &fg);
+}
+
+/* Bad input: a clear sentence and an error code, never a crash. */
+static void test_refine_damaged_inputs(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *good = tu_path(f->dir, "good.gcs"), *bad = tu_path(f->dir, "bad.gcs");
+	char *out = tu_path(f->dir, "dmg-out"), msg[512];
+	struct refine_opts o = { .session = bad, .outdir = NULL };
+	struct refine_result res;
+	uint8_t *img;
+	size_t len;
+	int ret;
+
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--seconds", "8",
+				    "--tiles", "2", good, NULL), 0);
+	assert_int_equal(tu_read_file(good, &img, &len), 0);
+
+	/* Not there, empty, not a session. */
+	o.session = "/nonexistent/x.gcs";
+	assert_true(refine_run(&o, &res, msg, sizeof(msg)) < 0);
+	assert_non_null(strstr(msg, "/nonexistent/x.gcs"));
+	o.session = bad;
+	assert_int_equal(tu_write_file(bad, "", 0), 0);
+	assert_true(refine_run(&o, &res, msg, sizeof(msg)) < 0);
+	assert_true(msg[0]);
+	unlink(bad);
+	assert_int_equal(tu_write_file(bad, "{\"not\":\"a session\"}\n", 21), 0);
+	assert_true(refine_run(&o, &res, msg, sizeof(msg)) < 0);
+	assert_true(msg[0]);
+
+	/* Truncated anywhere: refined from what is left, or refused in words. */
+	for (int pct = 5; pct < 100; pct += 10) {
+		unlink(bad);
+		assert_int_equal(tu_write_file(bad, img, len * pct / 100), 0);
+		ret = refine_run(&o, &res, msg, sizeof(msg));
+		if (ret)
+			assert_true(msg[0]);
+		else
+			refine_result_free(&res);
+	}
+	/* Bytes flipped in the middle: chunks lost, the rest refined. */
+	for (size_t i = len / 3; i < len / 3 + 4096 && i < len; i += 7)
+		img[i] ^= 0x5a;
+	unlink(bad);
+	assert_int_equal(tu_write_file(bad, img, len), 0);
+	ret = refine_run(&o, &res, msg, sizeof(msg));
+	if (ret)
+		assert_true(msg[0]);
+	else
+		refine_result_free(&res);
+
+	/* An output folder that holds results already: refused, kept. */
+	o.session = good;
+	o.outdir = out;
+	assert_int_equal(refine_run(&o, &res, msg, sizeof(msg)), 0);
+	refine_result_free(&res);
+	ret = refine_run(&o, &res, msg, sizeof(msg));
+	assert_true(ret < 0);
+	assert_non_null(strstr(msg, "exists already"));
+
+	/* The command: usage errors are exit 1 with a sentence. */
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", good, NULL), 1);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-o", out, NULL), 1);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-q", "-o", out, bad, NULL) != 0, 1);
+	free(img);
+	free(good);
+	free(bad);
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_refine_normal, tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_slow, tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_asymmetric, tu_cmd_setup,
+						tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_antalgic, tu_cmd_setup,
+						tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_shuffling, tu_cmd_setup,
+						tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_drift_delay_drops, tu_cmd_setup,
+						tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_damaged_inputs, tu_cmd_setup,
+						tu_cmd_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

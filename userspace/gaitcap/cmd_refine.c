@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gaitcap refine SESSION -o OUTDIR: events, strides and gait parameters of
+ * a session (librefine; definitions in docs/gait-parameters.md).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gaitcap/gaitcap.h"
+#include "refine/refine.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: gaitcap refine SESSION -o OUTDIR\n"
+		"Remove errors, align the clocks, find gait events and compute the gait\n"
+		"parameters of SESSION. OUTDIR (created if missing) gets parameters.json,\n"
+		"events.tsv, strides.tsv and refined.gcs; existing files are never\n"
+		"overwritten. Definitions: docs/gait-parameters.md.\n"
+		"  -o, --output OUTDIR  where the results go\n"
+		"  -q, --quiet          no summary line\n");
+}
+
+int cmd_refine(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct refine_opts o = { 0 };
+	struct refine_result res;
+	bool quiet = false;
+	char err[512];
+	int c, ret;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			o.outdir = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return cli_getopt_error("refine", argv, c);
+		}
+	}
+	if (optind == argc)
+		return cli_usage_error("refine", "no session file given: expected SESSION -o OUTDIR");
+	if (optind + 1 != argc)
+		return cli_usage_error("refine", "one session at a time: '%s' and '%s' given",
+				       argv[optind], argv[optind + 1]);
+	if (!o.outdir)
+		return cli_usage_error("refine", "no output folder: expected -o OUTDIR");
+	o.session = argv[optind];
+	ret = refine_run(&o, &res, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "gaitcap refine: %s\n", err[0] ? err : cli_err_words(ret));
+		return 1;
+	}
+	if (!quiet)
+		fprintf(stderr, "refine: %s: %zu events, %u insole streams, %u footprints in %u passes -> %s\n",
+			o.session, res.n_events, res.n_insoles, res.n_footprints,
+			res.n_passes, o.outdir);
+	refine_result_free(&res);
+	return 0;
+}

@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Insole streams: ATT notifications decoded, cleaned (corrupt, foreign,
+ * duplicated, out-of-order, held, saturated, flat), put on the common
+ * timeline, zeroed, and turned into initial contacts and toe-offs.
+ * Thresholds and their reasons: docs/gait-parameters.md ("Events").
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "refine/refine_int.h"
+
+#define ATT_OP_NOTIFY	0x1b
+#define CODES		4096
+#define FLAT_S		2.0
+#define OUT_REC		96	/* refined.gcs insole record, see refine.c */
+#define OUT_BATCH	256
+
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return le16(p) | (uint32_t)le16(p + 2) << 16;
+}
+
+/* gaitcap-v1 (ble/insole_gatt.h): a 14-byte header, then n samples. */
+int refine_decode_gaitcap_v1(const uint8_t *val, size_t len,
+			     struct insole_sample *out, size_t max)
+{
+	unsigned int n;
+	uint32_t seq, t;
+	uint16_t period, flags;
+
+	if (len < INSOLE_DATA_HDR || val[INSOLE_DATA_OFF_VERSION] != INSOLE_DATA_VERSION)
+		return -EBADMSG;
+	n = val[INSOLE_DATA_OFF_N];
+	if (!n || n > INSOLE_MAX_BATCH || n > max ||
+	    len != INSOLE_DATA_HDR + (size_t)n * INSOLE_SAMPLE_SIZE)
+		return -EBADMSG;
+	flags = le16(val + INSOLE_DATA_OFF_FLAGS);
+	seq = le32(val + INSOLE_DATA_OFF_SEQ);
+	t = le32(val + INSOLE_DATA_OFF_T_US);
+	period = le16(val + INSOLE_DATA_OFF_PERIOD);
+	for (unsigned int k = 0; k < n; k++) {
+		const uint8_t *s = val + INSOLE_DATA_HDR + k * INSOLE_SAMPLE_SIZE;
+		struct insole_sample *o = &out[k];
+
+		memset(o, 0, sizeof(*o));
+		o->seq = seq + k;
+		o->t_us = t + k * (uint32_t)period;
+		o->has_seq = o->has_clock = o->has_imu = true;
+		o->flags = flags;
+		o->n_cells = INSOLE_CELLS;
+		for (int c = 0; c < INSOLE_CELLS; c++)
+			o->cell[c] = le16(s + 2 * c);
+		for (int a = 0; a < 3; a++) {
+			o->acc[a] = (int16_t)le16(s + 2 * INSOLE_CELLS + 2 * a);
+			o->gyro[a] = (int16_t)le16(s + 2 * INSOLE_CELLS + 6 + 2 * a);
+		}
+	}
+	return (int)n;
+}
+
+static double jnum(struct json_object *o, const char *key, double def)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !(json_object_is_type(v, json_type_int) ||
+	      json_object_is_type(v, json_type_double)))
+		return def;
+	return json_object_get_double(v);
+}
+
+int refine_insole_setup(struct refine *R, struct ins *in,
+			const struct gcs_stream_info *si)
+{
+	struct json_object *d = json_tokener_parse(si->desc_json ? si->desc_json : "{}");
+	struct json_object *v, *cells;
+	const char *side = "", *profile = "gaitcap-v1";
+	double kpa;
+
+	memset(in, 0, sizeof(*in));
+	in->stream = si->id;
+	in->state = -1;
+	if (!d)
+		return refine_fail(R, -EINVAL, "stream %u: description is not JSON", si->id);
+	if (json_object_object_get_ex(d, "side", &v))
+		side = json_object_get_string(v);
+	if (json_object_object_get_ex(d, "profile", &v))
+		profile = json_object_get_string(v);
+	if (strcmp(profile, "gaitcap-v1")) {
+		json_object_put(d);
+		return refine_fail(R, -ENOTSUP, "stream %u: insole profile '%s': only gaitcap-v1 is decoded",
+				   si->id, profile);
+	}
+	in->side = !strcmp(side, "left") ? REFINE_LEFT :
+		   !strcmp(side, "right") ? REFINE_RIGHT : REFINE_SIDE_UNKNOWN;
+	in->has_handle = json_object_object_get_ex(d, "att_handle", &v);
+	in->handle = (uint16_t)jnum(d, "att_handle", 0);
+	in->n_cells = INSOLE_CELLS;
+	in->rate_hz = jnum(d, "rate_hz", 100);
+	if (!(in->rate_hz >= 1 && in->rate_hz <= 10000))
+		in->rate_hz = 100;
+	in->full_code = (uint16_t)jnum(d, "full_scale_code", 4095);
+	kpa = jnum(d, "kpa_per_code", 1);
+	/* Without areas, force is in code units: thresholds are relative. */
+	for (unsigned int c = 0; c < in->n_cells; c++)
+		in->k_cell[c] = kpa * 1e-3;
+	if (json_object_object_get_ex(d, "cells", &cells) &&
+	    json_object_is_type(cells, json_type_array)) {
+		for (unsigned int c = 0; c < in->n_cells &&
+		     c < json_object_array_length(cells); c++) {
+			double a = jnum(json_object_array_get_idx(cells, c), "area_mm2", 1);
+
+			in->k_cell[c] = kpa * a * 1e-3;	/* kPa x mm2 = mN */
+		}
+		in->have_areas = true;
+	}
+	json_object_put(d);
+	in->cell_hist = calloc((size_t)in->n_cells * CODES, sizeof(*in->cell_hist));
+	in->fraw_hist = calloc(FRAW_BINS, sizeof(*in->fraw_hist));
+	if (!in->cell_hist || !in->fraw_hist)
+		return refine_fail(R, -ENOMEM, "out of memory");
+	in->st.stream = si->id;
+	in->st.side = in->side;
+	in->fraw_max = 0;
+	for (unsigned int c = 0; c < in->n_cells; c++)
+		in->fraw_max += 4095 * in->k_cell[c];
+	return 0;
+}
+
+void refine_insole_free(struct ins *in)
+{
+	free(in->cell_hist);
+	free(in->fraw_hist);
+	free(in->bins);
+	free(in->out_buf);
+}
+
+/* Decode one record; 0 samples for anything that is not our data. */
+static int decode_rec(struct ins *in, const struct gcs_record *rec,
+		      struct insole_sample *s, bool count)
+{
+	int n;
+
+	if (rec->len < 3 || rec->data[0] != ATT_OP_NOTIFY ||
+	    (in->has_handle && le16(rec->data + 1) != in->handle)) {
+		if (count)
+			in->st.foreign++;
+		return 0;
+	}
+	n = refine_decode_gaitcap_v1(rec->data + 3, rec->len - 3, s,
+				     INSOLE_MAX_BATCH);
+	if (n < 0) {
+		if (count)
+			in->st.corrupt++;
+		return 0;
+	}
+	return n;
+}
+
+/* The u32 counter and clock, unwrapped by the shortest signed step. */
+static void unwrap(struct ins *in, const struct insole_sample *s,
+		   uint64_t *seq, uint64_t *dev)
+{
+	if (!in->have_raw) {
+		in->have_raw = true;
+		in->seq = s->seq;
+		in->dev_us = s->t_us;
+	} else {
+		in->seq += (int64_t)(int32_t)(s->seq - in->last_raw_seq);
+		in->dev_us += (int64_t)(int32_t)(s->t_us - in->last_raw_t);
+	}
+	in->last_raw_seq = s->seq;
+	in->last_raw_t = s->t_us;
+	*seq = in->seq;
+	*dev = in->dev_us;
+}
+
+static int64_t rx_time(const struct ins *in, const struct gcs_record *rec)
+{
+	return rec->t_ns + in->rx_to_mono;
+}
+
+int refine_insole_pass_a(struct refine *R, struct ins *in,
+			 const struct gcs_record *rec)
+{
+	struct insole_sample s[INSOLE_MAX_BATCH];
+	int n = decode_rec(in, rec, s, false);
+	int64_t rx = rx_time(in, rec), key;
+	uint64_t seq, dev = 0;
+
+	for (int k = 0; k < n; k++) {
+		double fraw = 0;
+
+		unwrap(in, &s[k], &seq, &dev);
+		for (unsigned int c = 0; c < in->n_cells; c++) {
+			uint16_t v = s[k].cell[c] < CODES ? s[k].cell[c] : CODES - 1;
+
+			in->cell_hist[c * CODES + v]++;
+			fraw += v * in->k_cell[c];
+		}
+		in->fraw_hist[(size_t)fmin(fraw / fmax(in->fraw_max, 1e-9) *
+					    (FRAW_BINS - 1), FRAW_BINS - 1)]++;
+	}
+	if (n <= 0)
+		return 0;
+	/* The notification left after its last sample: one envelope point. */
+	if (!in->n_bins && !in->first_rx)
+		in->first_rx = rx;
+	key = (rx - in->first_rx) / NS_PER_S;
+	if (in->n_bins && in->bins[in->n_bins - 1].key == key) {
+		struct env_bin *b = &in->bins[in->n_bins - 1];
+
+		if (rx - (int64_t)dev * 1000 < b->lat_ns) {
+			b->lat_ns = rx - (int64_t)dev * 1000;
+			b->dev_ns = (int64_t)dev * 1000;
+		}
+		return 0;
+	}
+	if (in->n_bins == in->cap_bins) {
+		size_t cap = in->cap_bins ? 2 * in->cap_bins : 256;
+		struct env_bin *b = realloc(in->bins, cap * sizeof(*b));
+
+		if (!b)
+			return refine_fail(R, -ENOMEM, "out of memory");
+		in->bins = b;
+		in->cap_bins = cap;
+	}
+	in->bins[in->n_bins++] = (struct env_bin){
+		.key = key, .dev_ns = (int64_t)dev * 1000,
+		.lat_ns = rx - (int64_t)dev * 1000,
+	};
+	return 0;
+}
+
+/* The most frequent code of a cell: an unloaded insole most of the time. */
+static double cell_zero(const uint32_t *h, double *sd)
+{
+	uint64_t best = 0, n = 0;
+	unsigned int at = 0;
+	double s = 0, ss = 0;
+
+	for (unsigned int v = 0; v < CODES; v++) {
+		uint64_t w = h[v] + (v ? h[v - 1] : 0) + (v + 1 < CODES ? h[v + 1] : 0);
+
+		if (w > best) {
+			best = w;
+			at = v;
+		}
+	}
+	for (unsigned int v = at >= 8 ? at - 8 : 0; v <= at + 8 && v < CODES; v++) {
+		n += h[v];
+		s += (double)v * h[v];
+		ss += (double)v * v * h[v];
+	}
+	if (!n) {
+		*sd = 0;
+		return at;
+	}
+	*sd = sqrt(fmax(ss / n - (s / n) * (s / n), 0));
+	return s / n;
+}
+
+void refine_insole_calibrate(struct ins *in)
+{
+	double var = 0, zero_sum = 0;
+	uint64_t total = 0, acc = 0;
+
+	for (unsigned int c = 0; c < in->n_cells; c++) {
+		double sd;
+
+		in->st.zero_code[c] = cell_zero(in->cell_hist + (size_t)c * CODES, &sd);
+		zero_sum += in->st.zero_code[c] * in->k_cell[c];
+		var += (sd * in->k_cell[c]) * (sd * in->k_cell[c]);
+	}
+	in->zero_sum_n = zero_sum;
+	in->st.noise_n = sqrt(var);
+	for (size_t b = 0; b < FRAW_BINS; b++)
+		total += in->fraw_hist[b];
+	for (size_t b = 0; b < FRAW_BINS && total; b++) {
+		acc += in->fraw_hist[b];
+		if (acc >= total * 95 / 100) {
+			in->st.peak_n = (b + 0.5) * in->fraw_max / (FRAW_BINS - 1) - zero_sum;
+			break;
+		}
+	}
+	/* docs/gait-parameters.md: 2 % of the loaded peak, 5 x noise, 5 N. */
+	in->st.threshold_n = fmax(fmax(0.02 * in->st.peak_n, 5 * in->st.noise_n),
+				  in->have_areas ? 5.0 : 0);
+	in->confirm = (unsigned int)fmax(2, ceil(CONFIRM_S * in->rate_hz));
+	in->have_raw = false;
+	in->seq = in->dev_us = 0;
+}
+
+/* ---- Pass B: one sample at a time, in sequence order ------------------------ */
+
+static int out_flush(struct refine *R, struct ins *in)
+{
+	struct gcs_chunk_meta m;
+	int ret;
+
+	if (!R->w || !in->out_n)
+		return 0;
+	m = (struct gcs_chunk_meta){
+		.len = in->out_n * OUT_REC, .n_records = in->out_n,
+		.first_seq = in->out_seq, .last_seq = in->out_seq + in->out_n - 1,
+		.t_first_ns = in->out_t0, .t_last_ns = in->out_t1,
+		.flags = GCS_CHUNK_F_CONTIGUOUS,
+	};
+	ret = gcs_writer_write_chunk(R->w, in->out_stream, in->out_buf, &m);
+	if (ret)
+		return refine_fail(R, ret, "refined.gcs: %s", gcs_strerror(ret));
+	in->out_seq += in->out_n;
+	in->out_n = 0;
+	return 0;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);	/* little-endian hosts only, as the format */
+}
+
+static int out_sample(struct refine *R, struct ins *in, const struct rsample *s,
+		      int64_t t, double force, uint32_t flags)
+{
+	uint8_t *p;
+	float f = (float)force;
+	uint32_t seq = (uint32_t)s->seq;
+
+	if (!R->w)
+		return 0;
+	if (!in->out_buf) {
+		in->out_buf = calloc(OUT_BATCH, OUT_REC);
+		if (!in->out_buf)
+			return refine_fail(R, -ENOMEM, "out of memory");
+	}
+	p = in->out_buf + (size_t)in->out_n * OUT_REC;
+	memset(p, 0, OUT_REC);
+	put64(p, (uint64_t)t);
+	put64(p + 8, s->dev_us);
+	memcpy(p + 16, &seq, 4);
+	memcpy(p + 20, &flags, 4);
+	memcpy(p + 24, &f, 4);
+	for (unsigned int c = 0; c < in->n_cells && c < 16; c++) {
+		float kpa = (float)((s->cell[c] - in->st.zero_code[c]) * in->k_cell[c]);
+
+		memcpy(p + 28 + 4 * c, &kpa, 4);
+	}
+	if (!in->out_n)
+		in->out_t0 = t;
+	in->out_t1 = t;
+	if (++in->out_n == OUT_BATCH)
+		return out_flush(R, in);
+	return 0;
+}
+
+static int detect(struct refine *R, struct ins *in, int64_t t, double f,
+		  uint32_t flags)
+{
+	int side_now = f >= in->st.threshold_n;
+	int ret = 0;
+
+	in->run_flags |= flags & (REFINE_Q_HELD | REFINE_Q_SATURATED | REFINE_Q_GAP);
+	if (in->state < 0) {
+		in->state = side_now;	/* no event at the very start */
+	} else if (side_now != in->state) {
+		if (!in->cand_n) {
+			/* Between the two samples: their midpoint. */
+			in->cand_t = in->prev_t + (t - in->prev_t) / 2;
+			in->cand_flags = flags & REFINE_Q_GAP;
+		}
+		if (++in->cand_n >= in->confirm) {
+			in->state = side_now;
+			ret = refine_add_event(R, in->cand_t, in->side,
+					       side_now ? REFINE_IC : REFINE_TO,
+					       REFINE_SRC_INSOLE,
+					       in->cand_flags | in->run_flags,
+					       (int)(in - R->ins));
+			in->cand_n = 0;
+			in->run_flags = 0;
+		}
+	} else {
+		in->cand_n = 0;
+	}
+	if (flags & REFINE_Q_GAP && in->cand_n)
+		in->cand_flags |= REFINE_Q_GAP;
+	in->prev_t = t;
+	in->prev_f = f;
+	in->have_prev = true;
+	return ret;
+}
+
+static int emit(struct refine *R, struct ins *in, const struct rsample *s)
+{
+	uint32_t flags = 0;
+	bool held = in->emitted_any;
+	double f = -in->zero_sum_n;
+	int64_t t;
+	int ret;
+
+	if (in->emitted_any && s->seq > in->last_seq + 1) {
+		in->st.gaps++;
+		in->st.missing += s->seq - in->last_seq - 1;
+		flags |= REFINE_Q_GAP;
+	}
+	for (unsigned int c = 0; c < in->n_cells; c++) {
+		if (s->cell[c] != in->last_cell[c])
+			held = false;
+		if (s->cell[c] >= in->full_code)
+			flags |= REFINE_Q_SATURATED;
+		if (in->emitted_any && s->cell[c] == in->last_cell[c]) {
+			if (++in->flat_run[c] >= FLAT_S * in->rate_hz && !in->flat_seen[c]) {
+				in->flat_seen[c] = true;
+				in->st.flat_cells++;
+			}
+		} else {
+			in->flat_run[c] = 0;
+		}
+		f += s->cell[c] * in->k_cell[c];
+	}
+	if (held)
+		in->st.held++, flags |= REFINE_Q_HELD;
+	if (flags & REFINE_Q_SATURATED)
+		in->st.saturated++;
+	memcpy(in->last_cell, s->cell, sizeof(in->last_cell));
+	in->last_seq = s->seq;
+	in->emitted_any = true;
+	t = refine_clock_map(&in->fit, s->dev_us);
+	in->st.samples++;
+	ret = out_sample(R, in, s, t, f, flags);
+	return ret ? ret : detect(R, in, t, f, flags);
+}
+
+/* Keep up to REORDER_MAX samples sorted by counter; emit the oldest. */
+static int push(struct refine *R, struct ins *in, const struct rsample *s)
+{
+	unsigned int i;
+
+	if (in->emitted_any && s->seq <= in->last_seq) {
+		if (s->seq == in->last_seq)
+			in->st.duplicated++;
+		else
+			in->st.out_of_order++;	/* too late to place: dropped */
+		return 0;
+	}
+	for (i = in->n_buf; i > 0 && in->buf[i - 1].seq >= s->seq; i--)
+		;
+	if (i < in->n_buf && in->buf[i].seq == s->seq) {
+		in->st.duplicated++;
+		return 0;
+	}
+	if (i < in->n_buf)
+		in->st.out_of_order++;	/* reordered */
+	memmove(&in->buf[i + 1], &in->buf[i], (in->n_buf - i) * sizeof(*s));
+	in->buf[i] = *s;
+	in->n_buf++;
+	if (in->n_buf > REORDER_MAX) {
+		int ret = emit(R, in, &in->buf[0]);
+
+		in->n_buf--;
+		memmove(&in->buf[0], &in->buf[1], in->n_buf * sizeof(*s));
+		return ret;
+	}
+	return 0;
+}
+
+int refine_insole_pass_b(struct refine *R, struct ins *in,
+			 const struct gcs_record *rec)
+{
+	struct insole_sample s[INSOLE_MAX_BATCH];
+	int n = decode_rec(in, rec, s, true);
+
+	in->st.notifications++;
+	for (int k = 0; k < n; k++) {
+		struct rsample r = { .rx_ns = rx_time(in, rec), .flags = s[k].flags };
+		int ret;
+
+		unwrap(in, &s[k], &r.seq, &r.dev_us);
+		memcpy(r.cell, s[k].cell, sizeof(r.cell));
+		ret = push(R, in, &r);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int refine_insole_finish(struct refine *R, struct ins *in)
+{
+	int ret = 0;
+
+	for (unsigned int i = 0; !ret && i < in->n_buf; i++)
+		ret = emit(R, in, &in->buf[i]);
+	in->n_buf = 0;
+	if (!ret)
+		ret = out_flush(R, in);
+	return ret;
+}

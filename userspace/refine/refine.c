@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * refine_run(): two passes over a session (calibration, then events), the
+ * refined session written as the second pass goes, then the parameters.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "refine/refine_int.h"
+
+int refine_fail(struct refine *R, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	/* The first failure is the one worth telling. */
+	if (R->err && R->err_len && !R->err[0]) {
+		va_start(ap, fmt);
+		vsnprintf(R->err, R->err_len, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+int refine_add_event(struct refine *R, int64_t t, unsigned int side,
+		     unsigned int kind, unsigned int src, uint32_t flags,
+		     int device)
+{
+	if (R->n_ev == R->cap_ev) {
+		size_t cap = R->cap_ev ? 2 * R->cap_ev : 256;
+		struct refine_event *e = realloc(R->ev, cap * sizeof(*e));
+
+		if (!e)
+			return refine_fail(R, -ENOMEM, "out of memory");
+		R->ev = e;
+		R->cap_ev = cap;
+	}
+	R->ev[R->n_ev++] = (struct refine_event){
+		.t_ns = t, .side = (uint8_t)side, .kind = (uint8_t)kind,
+		.source = (uint8_t)src, .flags = flags, .device = device,
+	};
+	return 0;
+}
+
+static struct ins *ins_of(struct refine *R, uint32_t stream)
+{
+	for (unsigned int k = 0; k < R->n_ins; k++)
+		if (R->ins[k].stream == stream)
+			return &R->ins[k];
+	return NULL;
+}
+
+/* REALTIME arrival stamps onto the monotonic timeline: host clock records. */
+static int64_t real_to_mono(struct refine *R)
+{
+	for (size_t i = 0; i < gcs_reader_n_clocks(R->r); i++) {
+		const struct gcs_clock_rec *c = gcs_reader_clock(R->r, i);
+
+		if (c->s.stream == GCS_STREAM_NONE && c->s.real_ns)
+			return c->s.mono_ns - c->s.real_ns;
+	}
+	return 0;
+}
+
+static int setup_streams(struct refine *R)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < gcs_reader_n_streams(R->r); i++) {
+		const struct gcs_stream_info *si = gcs_reader_stream(R->r, i);
+
+		if (si->kind == GCS_KIND_BLE_ATT) {
+			struct ins *in = &R->ins[R->n_ins];
+
+			if (R->n_ins == REFINE_MAX_INSOLES)
+				return refine_fail(R, -E2BIG, "more than %d insole streams",
+						   REFINE_MAX_INSOLES);
+			ret = refine_insole_setup(R, in, si);
+			if (!ret && si->ts_clock == GCS_CLOCK_REALTIME)
+				in->rx_to_mono = real_to_mono(R);
+			R->n_ins++;
+		} else if (si->kind == GCS_KIND_IIO_SCAN) {
+			ret = refine_mat_setup(R, si);
+		}
+	}
+	if (!ret && !R->n_ins && !R->mat.present)
+		ret = refine_fail(R, -ENODATA, "no insole or mat stream to refine");
+	return ret;
+}
+
+typedef int (*rec_fn)(struct refine *R, const struct gcs_record *rec);
+
+static int pass_a_rec(struct refine *R, const struct gcs_record *rec)
+{
+	struct ins *in = ins_of(R, rec->stream);
+
+	if (in)
+		return refine_insole_pass_a(R, in, rec);
+	if (R->mat.present && rec->stream == R->mat.stream)
+		refine_mat_pass_a(R, rec);
+	return 0;
+}
+
+static int pass_b_rec(struct refine *R, const struct gcs_record *rec)
+{
+	struct ins *in = ins_of(R, rec->stream);
+
+	if (in)
+		return refine_insole_pass_b(R, in, rec);
+	if (R->mat.present && rec->stream == R->mat.stream)
+		return refine_mat_pass_b(R, rec);
+	return 0;
+}
+
+/* Every record in file order; a lost chunk is counted and stepped over. */
+static int walk(struct refine *R, rec_fn fn, bool count)
+{
+	struct gcs_rec_iter it;
+	struct gcs_record rec;
+	int ret;
+
+	gcs_rec_iter_init(&it, R->r, GCS_STREAM_NONE);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+		if (ret == -EBADMSG) {
+			if (count)
+				R->bad_chunks++;
+			continue;
+		}
+		if (ret < 0)
+			return refine_fail(R, ret, "reading the session: %s", gcs_strerror(ret));
+		ret = fn(R, &rec);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int open_output(struct refine *R)
+{
+	struct gcs_writer_opts wo;
+	const char *meta = gcs_reader_meta(R->r);
+	char path[4096];
+	int ret;
+
+	if (mkdir(R->o->outdir, 0750) && errno != EEXIST)
+		return refine_fail(R, -errno, "%s: %s", R->o->outdir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/refined.gcs", R->o->outdir);
+	gcs_writer_opts_init(&wo);
+	wo.grow_step = 4 << 20;
+	if (!meta)
+		return refine_fail(R, -EINVAL, "the session has no metadata to carry over");
+	ret = gcs_writer_create(&R->w, path, &wo, meta);
+	if (ret)
+		return refine_fail(R, ret, "%s: %s", path,
+				   ret == -EEXIST ? "exists already (refine never overwrites)" :
+				   gcs_strerror(ret));
+	for (unsigned int k = 0; !ret && k < R->n_ins; k++) {
+		struct ins *in = &R->ins[k];
+		char desc[512];
+		struct gcs_stream_def d = {
+			.kind = GCS_KIND_GENERIC, .record_size = 96, .ts_offset = 0,
+			.ts_clock = GCS_CLOCK_MONOTONIC, .desc_json = desc,
+		};
+
+		/* docs/gait-parameters.md ("The refined session") lays it out. */
+		snprintf(desc, sizeof(desc),
+			 "{\"device\":\"refined-insole%u\",\"derived_from\":%u,\"side\":\"%s\","
+			 "\"record\":[\"t_ns:le:s64\",\"device_us:le:u64\",\"seq:le:u32\","
+			 "\"flags:le:u32\",\"force_n:le:f32\",\"cells_kpa:16xle:f32\",\"pad:4\"],"
+			 "\"clock_drift_ppm\":%.3f,\"clock_offset_ns\":%.0f}",
+			 k, in->stream,
+			 in->side == REFINE_LEFT ? "left" : in->side == REFINE_RIGHT ? "right" : "unknown",
+			 in->fit.drift * 1e6, in->fit.offset_ns);
+		ret = gcs_writer_add_stream(R->w, &d, &in->out_stream);
+		if (ret)
+			return refine_fail(R, ret, "refined.gcs: %s", gcs_strerror(ret));
+	}
+	return 0;
+}
+
+static int cmp_ev(const void *a, const void *b)
+{
+	const struct refine_event *x = a, *y = b;
+
+	return (x->t_ns > y->t_ns) - (x->t_ns < y->t_ns);
+}
+
+static int close_output(struct refine *R)
+{
+	int ret = 0;
+
+	/* Every event as a marker: code USER + 4 x source + 2 x kind + side. */
+	for (size_t i = 0; !ret && i < R->n_ev; i++) {
+		const struct refine_event *e = &R->ev[i];
+		uint32_t stream = e->source == REFINE_SRC_INSOLE ?
+				  R->ins[e->device].out_stream : GCS_STREAM_NONE;
+
+		ret = gcs_writer_marker(R->w, GCS_MARK_USER + 4 * e->source +
+					2 * e->kind + (e->side & 1), stream, e->t_ns,
+					e->flags);
+	}
+	if (ret) {
+		gcs_writer_close(R->w);
+		R->w = NULL;
+		return refine_fail(R, ret, "refined.gcs: %s", gcs_strerror(ret));
+	}
+	ret = gcs_writer_close(R->w);
+	R->w = NULL;
+	return ret ? refine_fail(R, ret, "refined.gcs: %s", gcs_strerror(ret)) : 0;
+}
+
+int refine_run(const struct refine_opts *o, struct refine_result *res,
+	       char *err, size_t err_len)
+{
+	struct refine *R = calloc(1, sizeof(*R));
+	int ret;
+
+	if (err && err_len)
+		err[0] = '\0';
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (!R)
+		return -ENOMEM;
+	R->o = o;
+	R->err = err;
+	R->err_len = err_len;
+	/* GSL's default handler aborts: errors come back as values instead. */
+	gsl_set_error_handler_off();
+	ret = gcs_reader_open(&R->r, o->session, 0);
+	if (ret) {
+		refine_fail(R, ret, "%s: %s", o->session, gcs_strerror(ret));
+		goto out;
+	}
+	ret = setup_streams(R);
+	if (!ret)
+		ret = walk(R, pass_a_rec, true);
+	for (unsigned int k = 0; !ret && k < R->n_ins; k++) {
+		refine_insole_calibrate(&R->ins[k]);
+		ret = refine_clock_fit(R, &R->ins[k]);
+	}
+	if (!ret && o->outdir)
+		ret = open_output(R);
+	if (!ret)
+		ret = walk(R, pass_b_rec, false);
+	for (unsigned int k = 0; !ret && k < R->n_ins; k++)
+		ret = refine_insole_finish(R, &R->ins[k]);
+	if (!ret)
+		ret = refine_mat_finish(R);
+	if (!ret && R->n_ev)
+		qsort(R->ev, R->n_ev, sizeof(*R->ev), cmp_ev);
+	if (!ret)
+		ret = refine_outputs(R, res);
+	if (!ret && R->w)
+		ret = close_output(R);
+out:
+	if (R->w)
+		gcs_writer_close(R->w);
+	for (unsigned int k = 0; k < R->n_ins; k++)
+		refine_insole_free(&R->ins[k]);
+	refine_mat_free(&R->mat);
+	if (res && !ret) {
+		res->events = R->ev;
+		res->n_events = R->n_ev;
+		R->ev = NULL;
+	}
+	free(R->ev);
+	if (R->r)
+		gcs_reader_close(R->r);
+	free(R);
+	return ret;
+}
+
+void refine_result_free(struct refine_result *res)
+{
+	free(res->events);
+	memset(res, 0, sizeof(*res));
+}
