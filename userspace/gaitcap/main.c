@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "info", cmd_info, "show a session file: metadata, streams, sizes, integrity" },
 	{ "recover", cmd_recover, "repair the tail of a session file in place" },
 	{ "synth", cmd_synth, NULL },
+	{ "import", cmd_import, "turn another system's recording into a session" },
 };
 
 static void usage(FILE *f)

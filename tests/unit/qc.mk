@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: GPL-2.0
+# The Moticon importer and the quality checks (docs/import-moticon.md,
+# docs/qc.md), with the session library built in under the sanitizers.
+QC_SESSION_SRCS := $(addprefix userspace/session/, \
+	crc32c.c format.c meta.c writer.c reader.c recover.c) \
+	tests/unit/test_session_util.c
+QC_LIBS := -ljson-c -lzstd -lxxhash -lpthread -lm
+
+UNIT_TESTS += test_qc_import
+test_qc_import_SRCS := tests/unit/test_qc_import.c $(QC_SESSION_SRCS) \
+	$(addprefix userspace/qc/, moticon.c import.c) \
+	$(addprefix userspace/gaitcap/, cli.c cmd_import.c)
+test_qc_import_LDLIBS := $(QC_LIBS)
+$(BUILD)/obj/unit/tests/unit/test_qc_import.o: CPPFLAGS_COMMON += -DTOP_DIR='"$(TOP)"'
