@@ -12,3 +12,11 @@ test_qc_import_SRCS := tests/unit/test_qc_import.c $(QC_SESSION_SRCS) \
 	$(addprefix userspace/gaitcap/, cli.c cmd_import.c)
 test_qc_import_LDLIBS := $(QC_LIBS)
 $(BUILD)/obj/unit/tests/unit/test_qc_import.o: CPPFLAGS_COMMON += -DTOP_DIR='"$(TOP)"'
+
+# The checks, the JSON and the report, with synth and import for input.
+UNIT_TESTS += test_qc
+test_qc_SRCS := tests/unit/test_qc.c $(QC_SESSION_SRCS) \
+	$(addprefix userspace/qc/, moticon.c import.c qc.c qc_json.c report.c) \
+	$(addprefix userspace/gaitcap/, cli.c cmd_import.c cmd_qc.c cmd_synth.c)
+test_qc_LDLIBS := -lcairo -lfontconfig -lgsl -lgslcblas $(QC_LIBS)
+$(BUILD)/obj/unit/tests/unit/test_qc.o: CPPFLAGS_COMMON += -DTOP_DIR='"$(TOP)"'

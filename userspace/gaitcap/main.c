@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "recover", cmd_recover, "repair the tail of a session file in place" },
 	{ "synth", cmd_synth, NULL },
 	{ "import", cmd_import, "turn another system's recording into a session" },
+	{ "qc", cmd_qc, "check a session's signal quality; JSON and HTML report" },
 };
 
 static void usage(FILE *f)
