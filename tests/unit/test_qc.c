@@ -38,6 +38,7 @@ struct craft {
 	double sat_pct;		/* loaded samples with a cell at full scale */
 	double flat_s;		/* identical loaded samples */
 	double offset_frac;	/* unloaded level / loaded level */
+	double clock_unc_ms;	/* what the clock records say of themselves */
 };
 
 static void le16(uint8_t *b, uint16_t v)
@@ -89,6 +90,7 @@ static void craft_session(const char *path, const struct craft *c)
 			/* 30 ppm fast, plus the fault */
 			.device_ns = (int64_t)(s * 1e9 * (1 + 30e-6) + noise_ms * 1e6),
 			.mono_ns = t0 + s * NS, .real_ns = t0 + s * NS, .boot_ns = t0 + s * NS,
+			.uncertainty_ns = (int64_t)(c->clock_unc_ms * 1e6),
 		};
 
 		assert_int_equal(gcs_writer_clock(w, &cs), 0);
@@ -173,7 +175,7 @@ static void test_qc_each_check_passes_and_fails(void **state)
 		{ "clock_residual", { .clock_noise_ms = 30 } },
 		{ "saturation", { .sat_pct = 10 } },
 		{ "flat_line", { .flat_s = 2 } },
-		{ "zero_offset", { .offset_frac = 0.3 } },
+		{ "zero_offset", { .offset_frac = 0.5 } },
 	};
 	struct tu_dir *f = *state;
 	struct qc_result *r = calloc(1, sizeof(*r));
@@ -191,6 +193,7 @@ static void test_qc_each_check_passes_and_fails(void **state)
 	}
 	assert_int_equal(r->overall, QC_PASS);
 	qc_result_free(r);
+	free(clean);
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
 		char name[64], *p;
 
@@ -211,6 +214,13 @@ static void test_qc_each_check_passes_and_fails(void **state)
 		qc_result_free(r);
 		free(p);
 	}
+	/* The same scatter from records that say they are only good to 40 ms. */
+	craft_session(clean = tu_path(f->dir, "unc.gcs"),
+		      &(struct craft){ .clock_noise_ms = 30, .clock_unc_ms = 40 });
+	run_qc(clean, r);
+	assert_int_equal(find(r, "clock_residual", "insole0")->status, QC_PASS);
+	assert_int_equal(find(r, "clock_residual", "insole0")->fail, 40);
+	qc_result_free(r);
 	free(clean);
 	free(r);
 }
