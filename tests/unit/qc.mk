@@ -15,8 +15,10 @@ $(BUILD)/obj/unit/tests/unit/test_qc_import.o: CPPFLAGS_COMMON += -DTOP_DIR='"$(
 
 # The checks, the JSON and the report, with synth and import for input.
 UNIT_TESTS += test_qc
-test_qc_SRCS := tests/unit/test_qc.c $(QC_SESSION_SRCS) \
+# Recursive: GAITCAP_FILE_CMDS (session.mk, read after this file) brings
+# cmd_synth.c with whatever it needs.
+test_qc_SRCS = tests/unit/test_qc.c $(QC_SESSION_SRCS) \
 	$(addprefix userspace/qc/, moticon.c import.c qc.c qc_json.c report.c) \
-	$(addprefix userspace/gaitcap/, cli.c cmd_import.c cmd_qc.c cmd_synth.c)
+	$(addprefix userspace/gaitcap/, cmd_import.c cmd_qc.c) $(GAITCAP_FILE_CMDS)
 test_qc_LDLIBS := -lcairo -lfontconfig -lgsl -lgslcblas $(QC_LIBS)
 $(BUILD)/obj/unit/tests/unit/test_qc.o: CPPFLAGS_COMMON += -DTOP_DIR='"$(TOP)"'

@@ -5,3 +5,10 @@
 LIBS += gcqc
 gcqc_SRCS := $(addprefix userspace/qc/, moticon.c import.c qc.c qc_json.c report.c)
 gcqc_LDLIBS := -lcairo -lgsl -lgslcblas -ljson-c -lm
+
+# gaitcap import and gaitcap qc: added to the gaitcap program from here
+# (module.mk files are read in order, gaitcap/ first; the rules are made
+# after all of them are read).
+gaitcap_SRCS += $(addprefix userspace/gaitcap/, cmd_import.c cmd_qc.c)
+gaitcap_LIBS := gcqc $(gaitcap_LIBS)
+gaitcap_LDLIBS += $(gcqc_LDLIBS)
