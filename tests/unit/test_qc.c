@@ -289,6 +289,16 @@ static void test_qc_refine_folder_checks(void **state)
 	assert_non_null(r->params);
 	assert_int_equal(r->overall, QC_PASS);
 	qc_result_free(r);
+	/* Refine's layout: insole and mat strides in one file, counted apart. */
+	write_text(f->dir, "strides.tsv",
+		   "source\tside\tic_s\tstride_s\tused\tflags\n"
+		   "insole\tleft\t1.0\t1.05\t1\t0x000\ninsole\tleft\t2.0\t1.05\t0\t0x004\n"
+		   "mat\tright\t1.5\t1.06\t1\t0x000\nmat\tright\t2.5\t1.06\t1\t0x000\n");
+	run_qc(f->dir, r);
+	assert_int_equal(find(r, "valid_strides", "insole left")->value, 1);
+	assert_int_equal(find(r, "valid_strides", "insole right")->value, 0);
+	assert_int_equal(find(r, "valid_strides", "mat right")->value, 2);
+	qc_result_free(r);
 	/* Too few strides, insole and mat disagreeing: both fail. */
 	write_strides(f->dir, 2);
 	write_events(f->dir, 120);

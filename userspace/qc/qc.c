@@ -812,11 +812,14 @@ static const char *const SIDE_COLS[] = { "side", "foot", NULL };
 static void strides(struct qc_result *res, const char *dir)
 {
 	static const char *const valid_cols[] = { "valid", "steady", "used", "ok", NULL };
-	char path[4096], *line = NULL;
+	static const char *const src_cols[] = { "source", NULL };
+	static const char *const srcs[3] = { "", "insole", "mat" };
+	char path[4096], *line = NULL, scope[32];
 	size_t cap = 0;
 	struct tsv h = { 0 }, t = { 0 };
-	double n[2] = { 0, 0 };
-	int cs, cv = -1;
+	double n[3][2] = { { 0 } };
+	bool seen[3] = { false };
+	int cs, cv = -1, cso = -1;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/strides.tsv", dir);
@@ -830,35 +833,52 @@ static void strides(struct qc_result *res, const char *dir)
 	}
 	cs = tsv_find(&h, SIDE_COLS);
 	cv = tsv_find(&h, valid_cols);
+	cso = tsv_find(&h, src_cols);
 	if (cs < 0) {
 		for (int k = 0; k < 2; k++)
 			na(res, "valid_strides", k ? "right" : "left", "strides", STRIDES_WARN,
 			   STRIDES_FAIL, true, "strides.tsv has no side column");
 		goto out;
 	}
+	if (cso < 0)
+		seen[0] = true;
 	while (getline(&line, &cap, f) >= 0) {
-		int s;
+		int s, src = 0;
 
 		if (line[0] == '#' || tsv_split(line, &t) || (size_t)cs >= t.ncol)
 			continue;
 		s = side_of(t.col[cs]);
 		if (s < 0)
 			continue;
+		/* Insole and mat strides are counted apart: one device each. */
+		if (cso >= 0) {
+			if ((size_t)cso >= t.ncol)
+				continue;
+			src = !strcmp(t.col[cso], "mat") ? 2 : 1;
+			seen[src] = true;
+		}
 		/* Without a validity column every listed stride counts. */
 		if (cv >= 0 && (size_t)cv < t.ncol &&
 		    (!strcmp(t.col[cv], "0") || !strcmp(t.col[cv], "false") ||
 		     !strcmp(t.col[cv], "no")))
 			continue;
-		n[s]++;
+		n[src][s]++;
 	}
-	for (int k = 0; k < 2; k++) {
-		struct qc_check *c = qc_add(res, "valid_strides", k ? "right" : "left", n[k],
-					    "strides", STRIDES_WARN, STRIDES_FAIL, true);
+	if (cso >= 0 && !seen[1] && !seen[2])
+		seen[1] = true;	/* a header and no rows: say so for the insoles */
+	for (int src = 0; src < 3; src++)
+		for (int k = 0; seen[src] && k < 2; k++) {
+			struct qc_check *c;
 
-		if (c)
-			snprintf(c->why, sizeof(c->why), "strides in strides.tsv%s",
-				 cv >= 0 ? " marked valid (steady state)" : " (no validity column: all counted)");
-	}
+			snprintf(scope, sizeof(scope), "%s%s%s", srcs[src], src ? " " : "",
+				 k ? "right" : "left");
+			c = qc_add(res, "valid_strides", scope, n[src][k], "strides",
+				   STRIDES_WARN, STRIDES_FAIL, true);
+			if (c)
+				snprintf(c->why, sizeof(c->why), "strides in strides.tsv%s",
+					 cv >= 0 ? " marked valid (steady state)" :
+					 " (no validity column: all counted)");
+		}
 out:
 	tsv_free(&h);
 	tsv_free(&t);
@@ -916,7 +936,8 @@ static void events(struct qc_result *res, const char *dir)
 			need = (size_t)ce;
 		if (need >= t.ncol || (cd >= 0 && (size_t)cd >= t.ncol))
 			continue;
-		ts = ct >= 0 ? atof(t.col[ct]) : atof(t.col[cns]) / 1e9 - res->t0;
+		/* Host nanoseconds place events on this timeline exactly. */
+		ts = cns >= 0 ? atof(t.col[cns]) / 1e9 - res->t0 : atof(t.col[ct]);
 		s = side_of(t.col[cs]);
 		e = t.col[ce];
 		if (cd >= 0 && !strncmp(t.col[cd], "mat", 3))
@@ -1026,6 +1047,10 @@ static void params(struct qc_result *res, const char *dir)
 	clinical(res, "cadence", cad, "steps/min", cad < SLOW_CADENCE,
 		 "slow cadence (reported, never a quality failure)");
 	v = jpath(p, "mat", "velocity_m_s", NULL);
+	if (isnan(v))
+		v = jpath(p, "mat", "velocity_mps", NULL);
+	if (isnan(v))
+		v = jpath(p, "mat", "all", "velocity_mps");
 	clinical(res, "velocity", v, "m/s", v < SLOW_SPEED,
 		 "very slow walking (reported, never a quality failure)");
 	l = jpath(p, "insole", "left", "stance_s");
@@ -1037,6 +1062,8 @@ static void params(struct qc_result *res, const char *dir)
 			 "asymmetric gait (reported, never a quality failure)");
 	}
 	sl = jpath(p, "mat", "step_length_m", NULL);
+	if (isnan(sl))
+		sl = jpath(p, "mat", "all", "step_length_m");
 	if (isnan(sl) && json_object_object_get_ex(p, "mat", &o))
 		sl = (jpath(o, "left", "step_length_m", NULL) +
 		      jpath(o, "right", "step_length_m", NULL)) / 2;
