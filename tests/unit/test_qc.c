@@ -340,6 +340,82 @@ static void test_qc_clinical_outliers_never_fail(void **state)
 	free(r);
 }
 
+/*
+ * refined.gcs as gaitcap refine writes it: fixed records described field
+ * by field. A calibrated left insole, and a copy whose force is stuck.
+ */
+static void craft_refined(const char *path, bool stuck)
+{
+	struct gcs_stream_def d = {
+		.kind = GCS_KIND_GENERIC, .record_size = 96, .ts_offset = 0,
+		.ts_clock = GCS_CLOCK_MONOTONIC,
+		.desc_json = "{\"device\":\"refined-insole0\",\"side\":\"left\",\"record\":"
+			     "[\"t_ns:le:s64\",\"device_us:le:u64\",\"seq:le:u32\",\"flags:le:u32\","
+			     "\"force_n:le:f32\",\"cells_kpa:16xle:f32\",\"pad:4\"]}",
+	};
+	struct gcs_writer *w;
+	uint8_t buf[100 * 96];
+	uint32_t id;
+
+	assert_int_equal(gcs_writer_create(&w, path, NULL,
+		"{\"subject\":\"LAB-01\",\"task\":\"walk\",\"appliance\":\"t\",\"software\":\"t\"}"), 0);
+	assert_int_equal(gcs_writer_add_stream(w, &d, &id), 0);
+	for (unsigned int c0 = 0; c0 < 2000; c0 += 100) {
+		struct gcs_chunk_meta m = {
+			.len = sizeof(buf), .n_records = 100, .first_seq = c0,
+			.last_seq = c0 + 99, .t_first_ns = 1000 * NS + c0 * 10000000ll,
+			.t_last_ns = 1000 * NS + (c0 + 99) * 10000000ll,
+			.flags = GCS_CHUNK_F_CONTIGUOUS,
+		};
+
+		memset(buf, 0, sizeof(buf));
+		for (unsigned int i = 0; i < 100; i++) {
+			uint8_t *r = buf + 96 * i;
+			unsigned int j = stuck && c0 + i >= 500 && c0 + i < 700 ? 520 : c0 + i;
+			double ph = fmod(j / 100.0, 1.0);
+			float force = ph < 0.6 ? (float)(700 * sin(ph / 0.6 * M_PI) + 5 * noise(j)) : 0;
+			int64_t t = 1000 * NS + (int64_t)(c0 + i) * 10000000;
+
+			memcpy(r, &t, 8);
+			le32(r + 16, c0 + i);
+			memcpy(r + 24, &force, 4);
+			for (int k = 0; k < 16; k++) {
+				float kpa = force / 16 * (1 + 0.1f * (float)(k / 2));
+
+				memcpy(r + 28 + 4 * k, &kpa, 4);
+			}
+		}
+		assert_int_equal(gcs_writer_write_chunk(w, id, buf, &m), 0);
+	}
+	assert_int_equal(gcs_writer_close(w), 0);
+}
+
+static void test_qc_refined_streams(void **state)
+{
+	struct tu_dir *f = *state;
+	struct qc_result *r = calloc(1, sizeof(*r));
+	char *sess = tu_path(f->dir, "refined.gcs");
+
+	assert_non_null(r);
+	craft_refined(sess, false);
+	run_qc(f->dir, r);
+	assert_int_equal(find(r, "packet_loss", "refined-insole0")->status, QC_PASS);
+	assert_int_equal(find(r, "flat_line", "refined-insole0")->status, QC_PASS);
+	assert_int_equal(find(r, "zero_offset", "refined-insole0")->status, QC_PASS);
+	assert_int_equal(find(r, "saturation", "refined-insole0")->status, QC_NA);
+	assert_int_equal(r->side[0].load.n, 2000);
+	assert_string_equal(r->side[0].load_unit, "N");
+	assert_true(r->side[0].cop.n > 1000);
+	qc_result_free(r);
+	unlink(sess);
+	craft_refined(sess, true);
+	run_qc(f->dir, r);
+	assert_int_equal(find(r, "flat_line", "refined-insole0")->status, QC_FAIL);
+	qc_result_free(r);
+	free(sess);
+	free(r);
+}
+
 /* A refine folder with files missing: what is missing is said, not guessed. */
 static void test_qc_refine_folder_missing_files(void **state)
 {
@@ -474,6 +550,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_refine_folder_checks,
 						tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_clinical_outliers_never_fail,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_refined_streams,
 						tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_refine_folder_missing_files,
 						tu_dir_setup, tu_dir_teardown),

@@ -164,7 +164,7 @@ static double quantile(struct dvec *d, double q)
 
 /* ---- What one stream holds --------------------------------------------------------- */
 
-enum skind { S_OTHER, S_INSOLE, S_MAT, S_DERIVED };
+enum skind { S_OTHER, S_INSOLE, S_MAT, S_DERIVED, S_REFINED };
 
 struct sacc {
 	enum skind kind;
@@ -176,6 +176,8 @@ struct sacc {
 	uint32_t full_code;
 	unsigned int tiles, rows, cols;
 	double pitch_mm;
+	/* refined insole records: field offsets from the description */
+	int off_seq, off_force, off_cells;
 	/* completeness, on the payload's sample counter when there is one */
 	bool have_seq;
 	uint64_t seq_first, seq_next, got;
@@ -214,6 +216,60 @@ static double desc_num(struct json_object *d, const char *k, double dflt)
 	     json_object_is_type(v, json_type_double)))
 		return json_object_get_double(v);
 	return dflt;
+}
+
+/*
+ * gaitcap refine's refined insole records: fixed-size, described field by
+ * field ("force_n:le:f32", "cells_kpa:16xle:f32", ...). qc reads the force,
+ * the cells and the sample counter wherever the description puts them.
+ */
+static void refined_layout(struct sacc *a, struct json_object *d, uint32_t size,
+			   struct qc_side sides[2])
+{
+	struct json_object *rec;
+	uint32_t off = 0;
+
+	if (!json_object_object_get_ex(d, "record", &rec) ||
+	    !json_object_is_type(rec, json_type_array))
+		return;
+	a->off_seq = a->off_force = a->off_cells = -1;
+	for (size_t i = 0; i < json_object_array_length(rec); i++) {
+		const char *f = json_object_get_string(json_object_array_get_idx(rec, i));
+		const char *t = f ? strrchr(f, ':') : NULL;
+		unsigned int rep = 1, bytes;
+		const char *x = f ? strchr(f, ':') : NULL;
+
+		if (!t || !x)
+			return;
+		if (x[1] >= '0' && x[1] <= '9')
+			rep = (unsigned int)strtoul(x + 1, NULL, 10);
+		bytes = (unsigned int)strtoul(t + 2, NULL, 10) / 8;
+		if (!strcmp(t + 1, "pad") || strncmp(f, "pad:", 4) == 0)
+			bytes = 1, rep = (unsigned int)strtoul(x + 1, NULL, 10);
+		if (!bytes || !rep || rep > 64)
+			return;
+		if (!strcmp(f, "seq:le:u32"))
+			a->off_seq = (int)off;
+		else if (!strcmp(f, "force_n:le:f32"))
+			a->off_force = (int)off;
+		else if (!strcmp(f, "cells_kpa:16xle:f32"))
+			a->off_cells = (int)off;
+		off += bytes * rep;
+	}
+	if (off != size || a->off_force < 0)
+		return;
+	a->kind = S_REFINED;
+	a->full_code = 0;
+	sides[a->side].on = true;
+	snprintf(sides[a->side].device, sizeof(sides[a->side].device), "%s", a->name);
+	snprintf(sides[a->side].load_unit, sizeof(sides[a->side].load_unit), "N");
+	if (a->off_cells >= 0 && !sides[a->side].n_cells) {
+		sides[a->side].n_cells = INSOLE_CELLS;
+		for (int c = 0; c < INSOLE_CELLS; c++) {
+			sides[a->side].cell_pos[c].x = (c % 2 ? -20.0f : 20.0f) * (a->side ? -1 : 1);
+			sides[a->side].cell_pos[c].y = 16.0f + 32.0f * (float)(c / 2);
+		}
+	}
 }
 
 static void classify(struct sacc *a, const struct gcs_stream_info *si,
@@ -272,6 +328,9 @@ static void classify(struct sacc *a, const struct gcs_stream_info *si,
 		a->of_stream = (uint32_t)desc_num(d, "of_stream", 0);
 		snprintf(sides[a->side].load_unit, sizeof(sides[a->side].load_unit), "N");
 	}
+	if (a->kind == S_OTHER && si->kind == GCS_KIND_GENERIC && a->side >= 0 &&
+	    si->record_size)
+		refined_layout(a, d, si->record_size, sides);
 	json_object_put(d);
 }
 
@@ -453,11 +512,47 @@ static int derived_record(struct qc_result *res, struct sacc *a,
 	if (rec->len != MOT_DERIVED_SIZE)
 		return 0;
 	flags = g32(rec->data + 12);
+	q->cop_frac = true;
 	if (flags & MOT_DERIVED_F_FORCE)
 		ret = push(&q->load, t_s, gf32(rec->data + 16));
 	if (!ret && (flags & MOT_DERIVED_F_COP) &&
 	    (!(flags & MOT_DERIVED_F_FORCE) || gf32(rec->data + 16) > 20))
 		ret = push(&q->cop, gf32(rec->data + 20), gf32(rec->data + 24));
+	return ret;
+}
+
+static int refined_record(struct qc_result *res, struct sacc *a,
+			  const struct gcs_record *rec, double t_s)
+{
+	struct qc_side *q = &res->side[a->side];
+	double force, cx = 0, cy = 0, sum = 0;
+	int ret;
+
+	force = gf32(rec->data + a->off_force);
+	if (!isfinite(force))
+		return 0;
+	if (a->off_cells >= 0) {
+		for (int c = 0; c < INSOLE_CELLS; c++) {
+			double kpa = gf32(rec->data + a->off_cells + 4 * c);
+
+			if (!isfinite(kpa) || kpa <= 0)
+				continue;
+			sum += kpa;
+			cx += kpa * q->cell_pos[c].x;
+			cy += kpa * q->cell_pos[c].y;
+			if (kpa > q->cell_peak[c])
+				q->cell_peak[c] = kpa;
+		}
+	}
+	/* Bytes after the stamps: the sample itself, for flat runs. */
+	ret = sample(a, force, false, rec->data + a->off_force,
+		     rec->len - (uint32_t)a->off_force > INSOLE_SAMPLE_SIZE ?
+		     INSOLE_SAMPLE_SIZE : rec->len - (uint32_t)a->off_force);
+	if (!ret)
+		ret = push(&q->load, t_s, force);
+	/* Below 20 N (swing, after calibration) a centre of pressure is noise. */
+	if (!ret && sum > 0 && force > 20)
+		ret = push(&q->cop, cx / sum, cy / sum);
 	return ret;
 }
 
@@ -606,7 +701,10 @@ static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 	}
 	q95 = quantile(&a->load, 0.95);
 	q05 = quantile(&a->load, 0.05);
-	{
+	if (a->kind == S_REFINED) {
+		na(res, "saturation", a->name, "%", SAT_WARN_PCT, SAT_FAIL_PCT, false,
+		   "a refined stream holds kPa, not codes: see the raw session's check");
+	} else {
 		uint64_t loaded = 0;
 
 		for (size_t i = 0; i < a->load.n; i++)
@@ -704,6 +802,8 @@ static int read_session(struct qc_result *res, const char *path, char *err,
 					ret = mat_record(res, a, &rec);
 				} else if (a->kind == S_DERIVED) {
 					ret = derived_record(res, a, &rec, t_s);
+				} else if (a->kind == S_REFINED) {
+					ret = refined_record(res, a, &rec, t_s);
 				}
 				if (ret)
 					break;

@@ -58,7 +58,8 @@ struct qc_side {
 	char device[32];
 	char load_unit[16];	/* "N" (vendor total force) or "kPa" (summed cells) */
 	struct qc_series load;	/* t (s), load */
-	struct qc_series cop;	/* x, y: fraction of width, length */
+	struct qc_series cop;	/* x, y: mm of the cell layout, or fractions */
+	bool cop_frac;		/* vendor COP: fractions of width and length */
 	double cell_peak[32];
 	struct qc_pt cell_pos[32];	/* mm, or a schematic layout */
 	bool cell_pos_known;

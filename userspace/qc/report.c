@@ -390,7 +390,7 @@ static int plot_cop(FILE *f, const struct qc_result *res)
 		if (!q->cop.n)
 			continue;
 		/* Vendor fractions of the insole, or millimetres of the cell layout. */
-		if (strcmp(q->load_unit, "N")) {
+		if (!q->cop_frac) {
 			xmin = ymin = INFINITY;
 			xmax = ymax = -INFINITY;
 			for (unsigned int c = 0; c < q->n_cells; c++) {
@@ -402,7 +402,7 @@ static int plot_cop(FILE *f, const struct qc_result *res)
 		}
 		sc = ph / (ymax - ymin);
 		{
-			double bw = strcmp(q->load_unit, "N") ? (xmax - xmin) * sc : ph * 0.4;
+			double bw = !q->cop_frac ? (xmax - xmin) * sc : ph * 0.4;
 			double sx = bw / (xmax - xmin);
 
 			cairo_set_source_rgb(cr, 0.7, 0.7, 0.7);
