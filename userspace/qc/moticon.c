@@ -307,12 +307,15 @@ static int number(struct mot_parser *p, unsigned int c, const char *s,
 	char buf[48];
 	char *end;
 
-	if (len >= sizeof(buf) || strspn(s, "0123456789.-+eE") < len)
-		return fail(p, -EINVAL, "row %llu, column %u: '%.*s' is not a number",
-			    (unsigned long long)p->rows + 1, c + 1,
-			    (int)(len < 40 ? len : 40), s);
+	/* The field is not NUL-terminated: look at it only through the copy. */
+	if (len >= sizeof(buf))
+		return fail(p, -EINVAL, "row %llu, column %u: '%.*s...' is not a number",
+			    (unsigned long long)p->rows + 1, c + 1, 40, s);
 	memcpy(buf, s, len);
 	buf[len] = '\0';
+	if (strspn(buf, "0123456789.-+eE") < len)
+		return fail(p, -EINVAL, "row %llu, column %u: '%.40s' is not a number",
+			    (unsigned long long)p->rows + 1, c + 1, buf);
 	*out = strtod(buf, &end);
 	if (*end || end == buf || !isfinite(*out))
 		return fail(p, -EINVAL, "row %llu, column %u: '%s' is not a number",
