@@ -12,9 +12,9 @@ int cmd_capture(int argc, char **argv);
 int cmd_mark(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
-int cmd_synth(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_qc(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 /* The options each subcommand accepts: its --help must list every one. */
 extern const struct option cmd_capture_options[];

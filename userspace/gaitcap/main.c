@@ -19,9 +19,9 @@ static const struct command commands[] = {
 	{ "mark", cmd_mark, "add a marker to the running capture" },
 	{ "info", cmd_info, "show a session file: metadata, streams, sizes, integrity" },
 	{ "recover", cmd_recover, "repair the tail of a session file in place" },
-	{ "synth", cmd_synth, NULL },
 	{ "import", cmd_import, "turn another system's recording into a session" },
 	{ "qc", cmd_qc, "check a session's signal quality; JSON and HTML report" },
+	{ "synth", cmd_synth, NULL },
 };
 
 static void usage(FILE *f)
