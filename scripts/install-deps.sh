@@ -18,6 +18,7 @@ bluez bluez-test-tools e2fsprogs zstd dmsetup
 sparse clang llvm libclang-rt-14-dev dkms
 libbluetooth-dev
 libgsl-dev
+libcairo2-dev chromium
 "
 
 missing=""

@@ -12,6 +12,8 @@ int cmd_capture(int argc, char **argv);
 int cmd_mark(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_qc(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_refine(int argc, char **argv);
 
@@ -20,6 +22,8 @@ extern const struct option cmd_capture_options[];
 extern const struct option cmd_mark_options[];
 extern const struct option cmd_info_options[];
 extern const struct option cmd_recover_options[];
+extern const struct option cmd_import_options[];
+extern const struct option cmd_qc_options[];
 
 /*
  * Usage errors (cli.c): "gaitcap CMD: what was wrong", then "Try 'gaitcap

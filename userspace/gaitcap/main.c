@@ -19,6 +19,8 @@ static const struct command commands[] = {
 	{ "mark", cmd_mark, "add a marker to the running capture" },
 	{ "info", cmd_info, "show a session file: metadata, streams, sizes, integrity" },
 	{ "recover", cmd_recover, "repair the tail of a session file in place" },
+	{ "import", cmd_import, "turn another system's recording into a session" },
+	{ "qc", cmd_qc, "check a session's signal quality; JSON and HTML report" },
 	{ "synth", cmd_synth, NULL },
 	{ "refine", cmd_refine, "events, strides and gait parameters of a session" },
 };

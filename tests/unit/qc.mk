@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: GPL-2.0
+# The Moticon importer and the quality checks (docs/import-moticon.md,
+# docs/qc.md), with the session library built in under the sanitizers.
+QC_SESSION_SRCS := $(addprefix userspace/session/, \
+	crc32c.c format.c meta.c writer.c reader.c recover.c) \
+	tests/unit/test_session_util.c
+QC_LIBS := -ljson-c -lzstd -lxxhash -lpthread -lm
+
+UNIT_TESTS += test_qc_import
+test_qc_import_SRCS := tests/unit/test_qc_import.c $(QC_SESSION_SRCS) \
+	$(addprefix userspace/qc/, moticon.c import.c) \
+	$(addprefix userspace/gaitcap/, cli.c cmd_import.c)
+test_qc_import_LDLIBS := $(QC_LIBS)
+$(BUILD)/obj/unit/tests/unit/test_qc_import.o: CPPFLAGS_COMMON += -DTOP_DIR='"$(TOP)"'
+
+# The checks, the JSON and the report, with synth and import for input.
+UNIT_TESTS += test_qc
+# Recursive: GAITCAP_FILE_CMDS (session.mk, read after this file) brings
+# cmd_synth.c with whatever it needs.
+test_qc_SRCS = tests/unit/test_qc.c $(QC_SESSION_SRCS) \
+	$(addprefix userspace/qc/, moticon.c import.c qc.c qc_json.c report.c) \
+	$(addprefix userspace/gaitcap/, cmd_import.c cmd_qc.c) $(GAITCAP_FILE_CMDS)
+test_qc_LDLIBS := -lcairo -lfontconfig -lgsl -lgslcblas $(QC_LIBS)
+$(BUILD)/obj/unit/tests/unit/test_qc.o: CPPFLAGS_COMMON += -DTOP_DIR='"$(TOP)"'

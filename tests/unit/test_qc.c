@@ -1,0 +1,572 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gaitcap qc (docs/qc.md): every check seen passing and failing on crafted
+ * input (a gaitcap-v1 insole session written here, one fault at a time,
+ * and refine folders written by hand), on `gaitcap synth` sessions with and
+ * without lost scans, and on the imported Moticon fixture; exit statuses,
+ * JSON, and clinical observations that never fail a session.
+ */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cairo/cairo.h>
+#include <cmocka.h>
+#include <fontconfig/fontconfig.h>
+#include <json-c/json.h>
+
+#include "ble/insole_gatt.h"
+#include "gaitcap/gaitcap.h"
+#include "qc/qc.h"
+#include "session/gcsession.h"
+#include "test_session_util.h"
+
+#define FIXTURE TOP_DIR "/tests/fixtures/moticon-opengo/walk_data_with_events.txt"
+#define NS 1000000000ll
+
+/* One fault of a crafted insole session (zero: a clean one). */
+struct craft {
+	double drop_pct;	/* samples never sent */
+	double jitter_ms;	/* on the insole clock */
+	double clock_noise_ms;	/* on the clock records */
+	double sat_pct;		/* loaded samples with a cell at full scale */
+	double flat_s;		/* identical loaded samples */
+	double offset_frac;	/* unloaded level / loaded level */
+	double clock_unc_ms;	/* what the clock records say of themselves */
+};
+
+static void le16(uint8_t *b, uint16_t v)
+{
+	b[0] = (uint8_t)v;
+	b[1] = (uint8_t)(v >> 8);
+}
+
+static void le32(uint8_t *b, uint32_t v)
+{
+	le16(b, (uint16_t)v);
+	le16(b + 2, (uint16_t)(v >> 16));
+}
+
+/* A deterministic stand-in for noise: a hash of the sample number. */
+static double noise(uint64_t i)
+{
+	uint64_t z = i * 0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+	return (double)(z >> 11) / (double)(1ull << 53) - 0.5;
+}
+
+/* 30 s of a left insole at 100 Hz: 0.6 s stance, 0.4 s swing. */
+static void craft_session(const char *path, const struct craft *c)
+{
+	const unsigned int n = 3000, full = 4000;
+	const uint32_t len = 3 + INSOLE_DATA_HDR + INSOLE_SAMPLE_SIZE;
+	struct gcs_stream_def d = {
+		.kind = GCS_KIND_BLE_ATT, .ts_offset = GCS_NO_TS,
+		.ts_clock = GCS_CLOCK_MONOTONIC,
+		.desc_json = "{\"device\":\"insole0\",\"side\":\"left\",\"profile\":\"gaitcap-v1\","
+			     "\"rate_hz\":100,\"full_scale_code\":4000,\"kpa_per_code\":0.25}",
+	};
+	struct gcs_writer *w;
+	uint32_t id;
+	uint8_t *buf = malloc(100 * gcs_var_rec_size(len)), pdu[256];
+	uint64_t flat_from = 1020, flat_n = (uint64_t)(c->flat_s * 100);
+	int64_t t0 = 1000 * NS;
+
+	assert_non_null(buf);
+	assert_int_equal(gcs_writer_create(&w, path, NULL,
+		"{\"subject\":\"LAB-01\",\"task\":\"walk\",\"appliance\":\"t\",\"software\":\"t\"}"), 0);
+	assert_int_equal(gcs_writer_add_stream(w, &d, &id), 0);
+	for (unsigned int s = 0; s <= 30; s++) {
+		double noise_ms = c->clock_noise_ms * (s % 2 ? 1 : -1) * (0.5 + noise(s + 7));
+		struct gcs_clock_sample cs = {
+			.stream = id, .flags = GCS_CLOCKREC_F_DEVICE,
+			/* 30 ppm fast, plus the fault */
+			.device_ns = (int64_t)(s * 1e9 * (1 + 30e-6) + noise_ms * 1e6),
+			.mono_ns = t0 + s * NS, .real_ns = t0 + s * NS, .boot_ns = t0 + s * NS,
+			.uncertainty_ns = (int64_t)(c->clock_unc_ms * 1e6),
+		};
+
+		assert_int_equal(gcs_writer_clock(w, &cs), 0);
+	}
+	for (unsigned int c0 = 0; c0 < n; c0 += 100) {
+		struct gcs_chunk_meta m = { 0 };
+
+		for (unsigned int i = c0; i < c0 + 100; i++) {
+			uint8_t *v = pdu + 3, *smp = v + INSOLE_DATA_HDR;
+			double ph = fmod(i / 100.0, 1.0), load;
+			uint64_t src = i;
+			int64_t t = t0 + (int64_t)i * 10000000;
+
+			if (c->drop_pct > 0 && fmod(i, 100.0 / c->drop_pct) < 1)
+				continue;
+			/* a stuck sensor: the same sample again and again */
+			if (flat_n && i >= flat_from && i < flat_from + flat_n)
+				src = flat_from;
+			ph = fmod(src / 100.0, 1.0);
+			load = ph < 0.6 ? sin(ph / 0.6 * M_PI) : 0;
+			load = c->offset_frac + (1 - c->offset_frac) * load;
+			pdu[0] = 0x1b;
+			le16(pdu + 1, 0x2a);
+			v[INSOLE_DATA_OFF_VERSION] = INSOLE_DATA_VERSION;
+			v[INSOLE_DATA_OFF_N] = 1;
+			le16(v + INSOLE_DATA_OFF_FLAGS, 0);
+			le32(v + INSOLE_DATA_OFF_SEQ, i);
+			le32(v + INSOLE_DATA_OFF_T_US, (uint32_t)(5000000 + i * 10000 +
+					(int64_t)(c->jitter_ms * 1000 * 2 * noise(i))));
+			le16(v + INSOLE_DATA_OFF_PERIOD, 10000);
+			for (int k = 0; k < INSOLE_CELLS; k++)
+				le16(smp + 2 * k, (uint16_t)(load * 2000 * (1 + 0.02 * noise(src * 16 + k)) +
+							     (load > 0.05 ? 10 : 0)));
+			if (c->sat_pct > 0 && load > 0.1 && fmod(i, 100.0 / c->sat_pct) < 1)
+				le16(smp, full);
+			for (int a = 0; a < 6; a++)
+				le16(smp + 32 + 2 * a, (uint16_t)(int16_t)(1000 * noise(src * 6 + a + 99)));
+			m.len += gcs_var_rec_put(buf + m.len, t + 3000000, pdu, len);
+			if (!m.n_records++) {
+				m.t_first_ns = t + 3000000;
+				m.first_seq = i;
+			}
+			m.t_last_ns = t + 3000000;
+			m.last_seq = i;
+		}
+		/* Record sequence numbers follow the samples: no flag, gaps allowed. */
+		m.flags = m.last_seq - m.first_seq + 1 == m.n_records ? GCS_CHUNK_F_CONTIGUOUS : 0;
+		if (m.n_records)
+			assert_int_equal(gcs_writer_write_chunk(w, id, buf, &m), 0);
+	}
+	assert_int_equal(gcs_writer_close(w), 0);
+	free(buf);
+}
+
+static const struct qc_check *find(const struct qc_result *r, const char *id,
+				   const char *scope)
+{
+	for (size_t i = 0; i < r->n_checks; i++)
+		if (!strcmp(r->check[i].id, id) &&
+		    (!scope || !strcmp(r->check[i].scope, scope)))
+			return &r->check[i];
+	fail_msg("no check %s of %s", id, scope ? scope : "any");
+	return NULL;
+}
+
+static void run_qc(const char *path, struct qc_result *r)
+{
+	char err[256];
+
+	assert_int_equal(qc_run(path, r, err, sizeof(err)), 0);
+}
+
+/* Each fault makes exactly its own check fail; the clean session passes all. */
+static void test_qc_each_check_passes_and_fails(void **state)
+{
+	static const struct {
+		const char *id;
+		struct craft c;
+	} faults[] = {
+		{ "packet_loss", { .drop_pct = 5 } },
+		{ "timestamp_jitter", { .jitter_ms = 4 } },
+		{ "clock_residual", { .clock_noise_ms = 30 } },
+		{ "saturation", { .sat_pct = 10 } },
+		{ "flat_line", { .flat_s = 2 } },
+		{ "zero_offset", { .offset_frac = 0.5 } },
+	};
+	struct tu_dir *f = *state;
+	struct qc_result *r = calloc(1, sizeof(*r));
+	char *clean = tu_path(f->dir, "clean.gcs");
+
+	assert_non_null(r);
+	craft_session(clean, &(struct craft){ 0 });
+	run_qc(clean, r);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		const struct qc_check *c = find(r, faults[i].id, "insole0");
+
+		if (c->status != QC_PASS)
+			fail_msg("clean: %s is %s (%g %s: %s)", c->id, qc_status_name(c->status),
+				 c->value, c->unit, c->why);
+	}
+	assert_int_equal(r->overall, QC_PASS);
+	qc_result_free(r);
+	free(clean);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		char name[64], *p;
+
+		snprintf(name, sizeof(name), "%s.gcs", faults[i].id);
+		p = tu_path(f->dir, name);
+		craft_session(p, &faults[i].c);
+		run_qc(p, r);
+		for (size_t j = 0; j < sizeof(faults) / sizeof(faults[0]); j++) {
+			const struct qc_check *c = find(r, faults[j].id, "insole0");
+			int want = i == j ? QC_FAIL : QC_PASS;
+
+			if (c->status != want)
+				fail_msg("fault %s: %s is %s, expected %s (%g %s: %s)",
+					 faults[i].id, c->id, qc_status_name(c->status),
+					 qc_status_name(want), c->value, c->unit, c->why);
+		}
+		assert_int_equal(r->overall, QC_FAIL);
+		qc_result_free(r);
+		free(p);
+	}
+	/* The same scatter from records that say they are only good to 40 ms. */
+	craft_session(clean = tu_path(f->dir, "unc.gcs"),
+		      &(struct craft){ .clock_noise_ms = 30, .clock_unc_ms = 40 });
+	run_qc(clean, r);
+	assert_int_equal(find(r, "clock_residual", "insole0")->status, QC_PASS);
+	assert_int_equal(find(r, "clock_residual", "insole0")->fail, 40);
+	qc_result_free(r);
+	free(clean);
+	free(r);
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+	char *p = tu_path(dir, name);
+
+	assert_int_equal(tu_write_file(p, text, strlen(text)), 0);
+	free(p);
+}
+
+/* strides.tsv with @n valid strides per side (and two invalid ones). */
+static void write_strides(const char *dir, int n)
+{
+	char buf[8192];
+	size_t len = (size_t)snprintf(buf, sizeof(buf), "side\tstride\tt_ic_s\tstride_s\tvalid\n");
+
+	for (int k = 0; k < 2 * n + 4; k++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s\t%d\t%.2f\t1.05\t%d\n",
+					k % 2 ? "right" : "left", k / 2, k * 0.55, k >= 4);
+	write_text(dir, "strides.tsv", buf);
+}
+
+/* events.tsv: insole and mat initial contacts, the mat's scattered by @ms. */
+static void write_events(const char *dir, double ms)
+{
+	char buf[16384];
+	size_t len = (size_t)snprintf(buf, sizeof(buf), "t_s\tside\tevent\tsource\n");
+
+	for (int k = 0; k < 20; k++) {
+		double t = 1 + k * 0.55, d = 0.005 + ms / 1000 * (k % 2 ? 1 : -1) * (k % 3) / 2;
+
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+					"%.4f\t%s\tIC\tinsole\n%.4f\t%s\tTO\tinsole\n%.4f\t%s\tIC\tmat\n",
+					t, k % 2 ? "right" : "left", t + 0.65,
+					k % 2 ? "right" : "left", t + d, k % 2 ? "right" : "left");
+	}
+	write_text(dir, "events.tsv", buf);
+}
+
+static void test_qc_refine_folder_checks(void **state)
+{
+	struct tu_dir *f = *state;
+	struct qc_result *r = calloc(1, sizeof(*r));
+	char *sess = tu_path(f->dir, "refined.gcs");
+
+	assert_non_null(r);
+	craft_session(sess, &(struct craft){ 0 });
+	write_strides(f->dir, 12);
+	write_events(f->dir, 2);
+	write_text(f->dir, "parameters.json",
+		   "{\"insole\":{\"left\":{\"stride_s\":{\"mean\":1.05,\"sd\":0.02,\"n\":12},"
+		   "\"stance_s\":{\"mean\":0.63,\"sd\":0.02,\"n\":12}},"
+		   "\"right\":{\"stride_s\":{\"mean\":1.05,\"sd\":0.02,\"n\":12},"
+		   "\"stance_s\":{\"mean\":0.64,\"sd\":0.02,\"n\":12}},"
+		   "\"cadence_steps_per_min\":114},\"mat\":{\"velocity_m_s\":1.2,"
+		   "\"step_length_m\":{\"mean\":0.63,\"sd\":0.02,\"n\":20}}}");
+	run_qc(f->dir, r);
+	assert_string_equal(r->input, "refine");
+	assert_int_equal(find(r, "valid_strides", "left")->status, QC_PASS);
+	assert_int_equal(find(r, "valid_strides", "left")->value, 12);
+	assert_int_equal(find(r, "insole_mat_agreement", NULL)->status, QC_PASS);
+	assert_int_equal(find(r, "cadence", NULL)->status, QC_NOTE);
+	assert_non_null(strstr(find(r, "cadence", NULL)->why, "usual range"));
+	assert_non_null(r->params);
+	assert_int_equal(r->overall, QC_PASS);
+	qc_result_free(r);
+	/* Refine's layout: insole and mat strides in one file, counted apart. */
+	write_text(f->dir, "strides.tsv",
+		   "source\tside\tic_s\tstride_s\tused\tflags\n"
+		   "insole\tleft\t1.0\t1.05\t1\t0x000\ninsole\tleft\t2.0\t1.05\t0\t0x004\n"
+		   "mat\tright\t1.5\t1.06\t1\t0x000\nmat\tright\t2.5\t1.06\t1\t0x000\n");
+	run_qc(f->dir, r);
+	assert_int_equal(find(r, "valid_strides", "insole left")->value, 1);
+	assert_int_equal(find(r, "valid_strides", "insole right")->value, 0);
+	assert_int_equal(find(r, "valid_strides", "mat right")->value, 2);
+	qc_result_free(r);
+	/* Too few strides, insole and mat disagreeing: both fail. */
+	write_strides(f->dir, 2);
+	write_events(f->dir, 120);
+	run_qc(f->dir, r);
+	assert_int_equal(find(r, "valid_strides", "right")->status, QC_FAIL);
+	assert_int_equal(find(r, "insole_mat_agreement", NULL)->status, QC_FAIL);
+	assert_int_equal(r->overall, QC_FAIL);
+	qc_result_free(r);
+	free(sess);
+	free(r);
+}
+
+/* Slow, asymmetric, shuffling: reported as such, and the session passes. */
+static void test_qc_clinical_outliers_never_fail(void **state)
+{
+	struct tu_dir *f = *state;
+	struct qc_result *r = calloc(1, sizeof(*r));
+	char *sess = tu_path(f->dir, "refined.gcs");
+
+	assert_non_null(r);
+	craft_session(sess, &(struct craft){ 0 });
+	write_strides(f->dir, 12);
+	write_events(f->dir, 2);
+	write_text(f->dir, "parameters.json",
+		   "{\"insole\":{\"left\":{\"stance_s\":{\"mean\":0.9,\"sd\":0.05,\"n\":12}},"
+		   "\"right\":{\"stance_s\":{\"mean\":1.3,\"sd\":0.05,\"n\":12}},"
+		   "\"cadence_steps_per_min\":52},\"mat\":{\"velocity_m_s\":0.25,"
+		   "\"step_length_m\":{\"mean\":0.21,\"sd\":0.02,\"n\":20}}}");
+	run_qc(f->dir, r);
+	assert_non_null(strstr(find(r, "cadence", NULL)->why, "slow cadence"));
+	assert_non_null(strstr(find(r, "velocity", NULL)->why, "very slow"));
+	assert_non_null(strstr(find(r, "stance_asymmetry", NULL)->why, "asymmetric"));
+	assert_non_null(strstr(find(r, "step_length", NULL)->why, "shuffling"));
+	for (size_t i = 0; i < r->n_checks; i++)
+		assert_int_not_equal(r->check[i].status, QC_FAIL);
+	assert_int_equal(r->overall, QC_PASS);
+	qc_result_free(r);
+	free(sess);
+	free(r);
+}
+
+/*
+ * refined.gcs as gaitcap refine writes it: fixed records described field
+ * by field. A calibrated left insole, and a copy whose force is stuck.
+ */
+static void craft_refined(const char *path, bool stuck)
+{
+	struct gcs_stream_def d = {
+		.kind = GCS_KIND_GENERIC, .record_size = 96, .ts_offset = 0,
+		.ts_clock = GCS_CLOCK_MONOTONIC,
+		.desc_json = "{\"device\":\"refined-insole0\",\"side\":\"left\",\"record\":"
+			     "[\"t_ns:le:s64\",\"device_us:le:u64\",\"seq:le:u32\",\"flags:le:u32\","
+			     "\"force_n:le:f32\",\"cells_kpa:16xle:f32\",\"pad:4\"]}",
+	};
+	struct gcs_writer *w;
+	uint8_t buf[100 * 96];
+	uint32_t id;
+
+	assert_int_equal(gcs_writer_create(&w, path, NULL,
+		"{\"subject\":\"LAB-01\",\"task\":\"walk\",\"appliance\":\"t\",\"software\":\"t\"}"), 0);
+	assert_int_equal(gcs_writer_add_stream(w, &d, &id), 0);
+	for (unsigned int c0 = 0; c0 < 2000; c0 += 100) {
+		struct gcs_chunk_meta m = {
+			.len = sizeof(buf), .n_records = 100, .first_seq = c0,
+			.last_seq = c0 + 99, .t_first_ns = 1000 * NS + c0 * 10000000ll,
+			.t_last_ns = 1000 * NS + (c0 + 99) * 10000000ll,
+			.flags = GCS_CHUNK_F_CONTIGUOUS,
+		};
+
+		memset(buf, 0, sizeof(buf));
+		for (unsigned int i = 0; i < 100; i++) {
+			uint8_t *r = buf + 96 * i;
+			unsigned int j = stuck && c0 + i >= 500 && c0 + i < 700 ? 520 : c0 + i;
+			double ph = fmod(j / 100.0, 1.0);
+			float force = ph < 0.6 ? (float)(700 * sin(ph / 0.6 * M_PI) + 5 * noise(j)) : 0;
+			int64_t t = 1000 * NS + (int64_t)(c0 + i) * 10000000;
+
+			memcpy(r, &t, 8);
+			le32(r + 16, c0 + i);
+			memcpy(r + 24, &force, 4);
+			for (int k = 0; k < 16; k++) {
+				float kpa = force / 16 * (1 + 0.1f * (float)(k / 2));
+
+				memcpy(r + 28 + 4 * k, &kpa, 4);
+			}
+		}
+		assert_int_equal(gcs_writer_write_chunk(w, id, buf, &m), 0);
+	}
+	assert_int_equal(gcs_writer_close(w), 0);
+}
+
+static void test_qc_refined_streams(void **state)
+{
+	struct tu_dir *f = *state;
+	struct qc_result *r = calloc(1, sizeof(*r));
+	char *sess = tu_path(f->dir, "refined.gcs");
+
+	assert_non_null(r);
+	craft_refined(sess, false);
+	run_qc(f->dir, r);
+	assert_int_equal(find(r, "packet_loss", "refined-insole0")->status, QC_PASS);
+	assert_int_equal(find(r, "flat_line", "refined-insole0")->status, QC_PASS);
+	assert_int_equal(find(r, "zero_offset", "refined-insole0")->status, QC_PASS);
+	assert_int_equal(find(r, "saturation", "refined-insole0")->status, QC_NA);
+	assert_int_equal(r->side[0].load.n, 2000);
+	assert_string_equal(r->side[0].load_unit, "N");
+	assert_true(r->side[0].cop.n > 1000);
+	qc_result_free(r);
+	unlink(sess);
+	craft_refined(sess, true);
+	run_qc(f->dir, r);
+	assert_int_equal(find(r, "flat_line", "refined-insole0")->status, QC_FAIL);
+	qc_result_free(r);
+	free(sess);
+	free(r);
+}
+
+/* A refine folder with files missing: what is missing is said, not guessed. */
+static void test_qc_refine_folder_missing_files(void **state)
+{
+	struct tu_dir *f = *state;
+	struct qc_result *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	run_qc(f->dir, r);
+	assert_int_equal(r->n_notes, 3);
+	assert_non_null(strstr(r->notes[0], "no refined.gcs"));
+	assert_int_equal(find(r, "valid_strides", "left")->status, QC_NA);
+	assert_non_null(strstr(find(r, "valid_strides", "left")->why, "no strides.tsv"));
+	assert_int_equal(find(r, "insole_mat_agreement", NULL)->status, QC_NA);
+	assert_null(r->params);
+	qc_result_free(r);
+	/* A strides.tsv without a side column. */
+	write_text(f->dir, "strides.tsv", "stride\tvalid\n1\t1\n");
+	write_text(f->dir, "parameters.json", "not json");
+	run_qc(f->dir, r);
+	assert_non_null(strstr(find(r, "valid_strides", "left")->why, "no side column"));
+	assert_null(r->params);
+	qc_result_free(r);
+	free(r);
+}
+
+static int qc_cmd(struct tu_cmd *f, const char *in, const char *json, const char *html)
+{
+	return tu_cmd_run(f, cmd_qc, "qc", in, "--json", json, "--report", html, NULL);
+}
+
+/* gaitcap synth: lost mat scans seen as packet loss, and the exit status. */
+static void test_qc_synth_gap_every(void **state)
+{
+	static const struct { const char *every; int status, rc; } runs[] = {
+		{ "0", QC_PASS, 0 }, { "3", QC_WARN, 2 }, { "1", QC_FAIL, 3 },
+	};
+	struct tu_cmd *f = *state;
+
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		char name[32], *s, *js, *html;
+		struct json_object *j, *checks, *o;
+		const char *want = qc_status_name(runs[i].status);
+		bool seen = false;
+
+		snprintf(name, sizeof(name), "synth%zu.gcs", i);
+		s = tu_path(f->dir, name);
+		js = tu_path(f->dir, "qc.json");
+		html = tu_path(f->dir, "qc.html");
+		assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--seconds", "10", "--insoles", "0",
+					    "--gap-every", runs[i].every, "--quiet", s, NULL), 0);
+		assert_int_equal(qc_cmd(f, s, js, html), runs[i].rc);
+		j = json_object_from_file(js);
+		assert_non_null(j);
+		assert_true(json_object_object_get_ex(j, "overall", &o));
+		assert_string_equal(json_object_get_string(o), want);
+		assert_true(json_object_object_get_ex(j, "checks", &checks));
+		for (size_t k = 0; k < json_object_array_length(checks); k++) {
+			struct json_object *c = json_object_array_get_idx(checks, k), *id, *st;
+
+			json_object_object_get_ex(c, "id", &id);
+			json_object_object_get_ex(c, "status", &st);
+			if (strcmp(json_object_get_string(id), "packet_loss"))
+				continue;
+			assert_string_equal(json_object_get_string(st), want);
+			seen = true;
+		}
+		assert_true(seen);
+		json_object_put(j);
+		assert_int_equal(access(html, R_OK), 0);
+		free(s);
+		free(js);
+		free(html);
+	}
+}
+
+/* The imported fixture: every check the session allows passes. */
+static void test_qc_moticon_fixture(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *s = tu_path(f->dir, "m.gcs"), *js = tu_path(f->dir, "m.json");
+	char *html = tu_path(f->dir, "m.html"), *out;
+	struct qc_result *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	assert_int_equal(tu_cmd_run(f, cmd_import, "import", "moticon", FIXTURE, "-o", s,
+				    "--subject", "LAB-01", NULL), 0);
+	assert_int_equal(qc_cmd(f, s, js, html), 0);
+	out = tu_cmd_output(f);
+	assert_non_null(strstr(out, "qc: pass, report "));
+	free(out);
+	run_qc(s, r);
+	for (int k = 0; k < 2; k++) {
+		const char *side = k ? "insole_right" : "insole_left";
+		static const char *const ids[] = { "packet_loss", "timestamp_jitter", "saturation",
+						   "flat_line", "zero_offset" };
+
+		for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+			assert_int_equal(find(r, ids[i], side)->status, QC_PASS);
+		/* Two clock records (one clock in the export): not enough for a fit. */
+		assert_int_equal(find(r, "clock_residual", side)->status, QC_NA);
+		assert_true(r->side[k].load.n == 499);
+		assert_string_equal(r->side[k].load_unit, "N");
+	}
+	assert_int_equal(r->n_events, 16);
+	qc_result_free(r);
+	free(r);
+	free(s);
+	free(js);
+	free(html);
+}
+
+static void test_qc_usage(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *out;
+
+	assert_int_equal(tu_cmd_run(f, cmd_qc, "qc", NULL), 1);
+	out = tu_cmd_output(f);
+	assert_non_null(strstr(out, "no input given"));
+	free(out);
+	assert_int_equal(tu_cmd_run(f, cmd_qc, "qc", "/nonexistent/x.gcs", NULL), 1);
+	out = tu_cmd_output(f);
+	assert_non_null(strstr(out, "No such file or directory"));
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_qc_each_check_passes_and_fails,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_refine_folder_checks,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_clinical_outliers_never_fail,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_refined_streams,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_refine_folder_missing_files,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_synth_gap_every,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_moticon_fixture,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_usage,
+						tu_cmd_setup, tu_cmd_teardown),
+	};
+
+	int ret = cmocka_run_group_tests(tests, NULL, NULL);
+
+	/* cairo's and fontconfig's caches live until exit: free them for LSan. */
+	cairo_debug_reset_static_data();
+	FcFini();
+	return ret;
+}
