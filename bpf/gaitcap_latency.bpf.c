@@ -151,9 +151,7 @@ static __always_inline void hist_add(__u32 stream, __u32 stage, __u64 v,
 		if (!h)
 			return;
 	}
-	s = slot_of(v);
-	if (s >= GL_SLOTS)
-		s = GL_SLOTS - 1;
+	s = slot_of(v) & (GL_SLOT_ARRAY - 1);
 	__sync_fetch_and_add(&h->slots[s], weight);
 	__sync_fetch_and_add(&h->count, weight);
 	__sync_fetch_and_add(&h->sum, v * weight);

@@ -27,8 +27,11 @@ enum gl_stage {
 #define GL_MAX_MSB	41		/* about 36 min in ns; longer goes last */
 #define GL_SLOTS	((GL_MAX_MSB - GL_SUB_BITS + 2) * GL_SUB)
 
+/* A power of two, so that a masked index is provably inside (6.1's verifier). */
+#define GL_SLOT_ARRAY	512
+
 struct gl_hist {
-	__u64 slots[GL_SLOTS];
+	__u64 slots[GL_SLOT_ARRAY];	/* the first GL_SLOTS are used */
 	__u64 count;
 	__u64 sum;
 	__u64 max;
