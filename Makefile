@@ -24,9 +24,9 @@ INSTALL_DEPS ?= $(TOP)/scripts/install-deps.sh
 DEMO ?= $(TOP)/scripts/demo.sh
 CHECK_TESTS ?= $(MAKE) --no-print-directory -C tests check
 
-.PHONY: all deps userspace driver check demo bench install clean
+.PHONY: all deps userspace driver bpf check demo bench install clean
 
-all: userspace driver
+all: userspace driver bpf
 
 deps:
 	@$(INSTALL_DEPS)
@@ -36,6 +36,10 @@ userspace:
 
 driver:
 	@if [ -f driver/Makefile ]; then $(MAKE) --no-print-directory -C driver all; fi
+
+# gaitcap-latency (libbpf, bpftool skeleton); needs the userspace headers only.
+bpf:
+	@$(MAKE) --no-print-directory -C bpf
 
 # Each suite is run through scripts/suite, which writes build/results/NAME;
 # check-summary prints the closing line and fails the target on any failure.

@@ -19,6 +19,7 @@ sparse clang llvm libclang-rt-14-dev dkms
 libbluetooth-dev
 libgsl-dev
 libcairo2-dev chromium
+libbpf-dev bpftool systemtap-sdt-dev
 "
 
 missing=""

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "engine/engine_internal.h"
+#include "gcprobes.h"
 
 #define DRAIN_MAX	256	/* reads at stop before giving up on a flood */
 #define MSG_MAX_DEF	512
@@ -576,6 +577,7 @@ static void rec_start_read(struct eng_chan *c)
 		sqe->flags |= IOSQE_ASYNC;
 	c->state = CH_READ;
 	c->st.reads++;
+	GCPROBE3(read_submit, c->d.stream, (uintptr_t)&c->op_read, c->req);
 }
 
 /*
@@ -702,6 +704,8 @@ static void rec_read_done(struct eng_chan *c, int res)
 				io_uring_prep_poll_add(sqe, c->d.fd, POLLIN);
 				c->state = CH_POLL;
 				c->st.polls++;
+				GCPROBE2(poll_submit, c->d.stream,
+					 (uintptr_t)&c->op_poll);
 			}
 		}
 		return;
@@ -839,6 +843,8 @@ static void msg_start_read(struct eng_chan *c)
 	io_uring_prep_recvmsg(sqe, c->d.fd, &c->msg, MSG_DONTWAIT);
 	c->state = CH_READ;
 	c->st.reads++;
+	GCPROBE3(read_submit, c->d.stream, (uintptr_t)&c->op_read,
+		 c->d.msg_max);
 }
 
 static int64_t msg_timestamp(struct eng_chan *c)
@@ -1083,6 +1089,7 @@ void chan_arm(struct eng_chan *c)
 	c->state = CH_POLL;
 	c->st.polls++;
 	c->parked = false;
+	GCPROBE2(poll_submit, c->d.stream, (uintptr_t)&c->op_poll);
 }
 
 static void poll_done(struct ring_op *op, int res)
@@ -1109,6 +1116,7 @@ static void read_done(struct ring_op *op, int res)
 {
 	struct eng_chan *c = container_of(op, struct eng_chan, op_read);
 
+	GCPROBE3(read_done, c->d.stream, (uintptr_t)op, res);
 	if (c->state == CH_DONE)
 		return;
 	c->rd->done(c, res);

@@ -23,6 +23,7 @@
 #include <zstd.h>
 
 #include "session/gcs_internal.h"
+#include "gcprobes.h"
 
 #define MAX_SLOTS	64u
 #define MIB		(1ull << 20)
@@ -332,6 +333,8 @@ static void publish(struct gcs_writer *w)
 		    index_add(w, s->off, s->type, s->stream) && !w->failed)
 			w->failed = -ENOMEM;
 		if (s->type == GCS_REC_CHUNK) {
+			GCPROBE4(chunk_commit, s->stream, s->seq_first,
+				 s->seq_last, s->off);
 			w->streams[s->stream].have_seq = true;
 			w->streams[s->stream].last_seq = s->seq_last;
 			queue_for_compaction(w, s, h);
@@ -492,6 +495,7 @@ int gcs_writer_commit(struct gcs_writer *w, struct gcs_slot *s,
 	seal(w, s, GCS_CHUNK_HDR_LEN, m->len);
 	s->seq_first = m->first_seq;
 	s->seq_last = m->last_seq;
+	GCPROBE4(chunk_seal, s->stream, s->seq_first, s->seq_last, s->off);
 	w->st.raw_bytes += m->len;
 	w->st.chunks++;
 	publish(w);

@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gaitcap-latency: where a sample's time goes between the wire and the
+ * session file (docs/latency.md).
+ *
+ * The driver's tracepoints stamp each frame by sequence number; the io_uring
+ * completion tracepoint and gaitcap's USDT probes stamp each channel's wait,
+ * read and completion; when a chunk is committed, every frame in it is
+ * charged its stages. Stages that need a hook this kernel lacks are simply
+ * not recorded (the attach code in gaitcap_latency.c decides).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
+#include "gaitcap_latency.h"
+
+#define MAX_FRAMES	65536
+#define MAX_LOOP	(1 << 20)
+
+const volatile __u32 targ_stream = GL_ANY;
+const volatile __u32 targ_link = GL_ANY;
+const volatile __u32 targ_tgid;
+/* io_uring_complete's third argument: the CQE (6.4+) or user_data */
+const volatile bool uring_cqe_arg;
+
+struct frame {
+	__u64 t_start;		/* its first byte; 0: not seen */
+	__u64 t_pushed;
+};
+
+struct op_info {
+	__u32 tgid;
+	__u32 stream;
+	__u32 poll;
+	__u32 pad;
+};
+
+struct chan_key {
+	__u32 tgid;
+	__u32 stream;
+};
+
+/* One channel's current wait and the last read it completed. */
+struct chan {
+	__u64 t_woken, t_kdone;			/* the round in progress */
+	__u64 last_woken, last_kdone, last_reap;	/* the last read */
+};
+
+struct chunk_key {
+	__u32 tgid;
+	__u32 stream;
+	__u64 first_seq;
+};
+
+struct chunk {
+	__u64 woken, kdone, reap;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_FRAMES);
+	__type(key, __u64);
+	__type(value, struct frame);
+} frames SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} link_start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct op_info);
+} ops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct chan_key);
+	__type(value, struct chan);
+} chans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct chunk_key);
+	__type(value, struct chunk);
+} chunks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct gl_hist_key);
+	__type(value, struct gl_hist);
+} hists SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct gl_stream_count);
+} counts SEC(".maps");
+
+static const struct gl_hist zero_hist;
+static const struct chan zero_chan;
+
+static __always_inline __u32 msb64(__u64 v)
+{
+	__u32 r = 0;
+
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8) { v >>= 8; r += 8; }
+	if (v >> 4) { v >>= 4; r += 4; }
+	if (v >> 2) { v >>= 2; r += 2; }
+	if (v >> 1)
+		r += 1;
+	return r;
+}
+
+static __always_inline __u32 slot_of(__u64 v)
+{
+	__u32 m;
+
+	if (v < GL_SUB)
+		return v;
+	m = msb64(v);
+	if (m > GL_MAX_MSB)
+		return GL_SLOTS - 1;
+	return (m - GL_SUB_BITS + 1) * GL_SUB +
+	       ((v >> (m - GL_SUB_BITS)) & (GL_SUB - 1));
+}
+
+static __always_inline void hist_add(__u32 stream, __u32 stage, __u64 v,
+				     __u64 weight)
+{
+	struct gl_hist_key k = { .stream = stream, .stage = stage };
+	struct gl_hist *h;
+	__u32 s;
+
+	h = bpf_map_lookup_elem(&hists, &k);
+	if (!h) {
+		bpf_map_update_elem(&hists, &k, &zero_hist, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&hists, &k);
+		if (!h)
+			return;
+	}
+	s = slot_of(v) & (GL_SLOT_ARRAY - 1);
+	__sync_fetch_and_add(&h->slots[s], weight);
+	__sync_fetch_and_add(&h->count, weight);
+	__sync_fetch_and_add(&h->sum, v * weight);
+	if (v > h->max)
+		h->max = v;
+}
+
+/* ---- The driver: raw_tp (args) or tp (the format file's fields) ---------- */
+
+static __always_inline int on_frame_start(__u32 link)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (targ_link != GL_ANY && link != targ_link)
+		return 0;
+	bpf_map_update_elem(&link_start, &link, &now, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int on_frame_pushed(__u32 link, __u64 seq)
+{
+	struct frame f = { .t_pushed = bpf_ktime_get_ns() };
+	__u64 *start;
+
+	if (targ_link != GL_ANY && link != targ_link)
+		return 0;
+	start = bpf_map_lookup_elem(&link_start, &link);
+	if (start) {
+		f.t_start = *start;
+		*start = 0;	/* the next frame has its own first byte */
+	}
+	bpf_map_update_elem(&frames, &seq, &f, BPF_ANY);
+	return 0;
+}
+
+SEC("raw_tp/gaitmat_frame_start")
+int BPF_PROG(raw_frame_start, __u32 link)
+{
+	return on_frame_start(link);
+}
+
+SEC("raw_tp/gaitmat_frame_pushed")
+int BPF_PROG(raw_frame_pushed, __u32 link, __u64 seq)
+{
+	return on_frame_pushed(link, seq);
+}
+
+/* The module has no BTF: its events' layouts, from driver/gaitmat_trace.h. */
+struct gm_tp_start {
+	__u64 common;
+	__u32 link;
+};
+
+struct gm_tp_pushed {
+	__u64 common;
+	__u32 link;
+	__u32 bytes;
+	__u64 seq;
+};
+
+SEC("tp/gaitmat/gaitmat_frame_start")
+int tp_frame_start(struct gm_tp_start *ctx)
+{
+	return on_frame_start(ctx->link);
+}
+
+SEC("tp/gaitmat/gaitmat_frame_pushed")
+int tp_frame_pushed(struct gm_tp_pushed *ctx)
+{
+	return on_frame_pushed(ctx->link, ctx->seq);
+}
+
+/* ---- io_uring: a poll of ours fired, a read of ours finished ------------- */
+
+static __always_inline int on_uring_complete(__u64 user_data)
+{
+	struct chan_key ck;
+	struct op_info *op;
+	struct chan *ch;
+
+	op = bpf_map_lookup_elem(&ops, &user_data);
+	if (!op)
+		return 0;
+	ck.tgid = op->tgid;
+	ck.stream = op->stream;
+	ch = bpf_map_lookup_elem(&chans, &ck);
+	if (!ch)
+		return 0;
+	if (op->poll) {
+		if (!ch->t_woken)
+			ch->t_woken = bpf_ktime_get_ns();
+	} else {
+		ch->t_kdone = bpf_ktime_get_ns();
+	}
+	return 0;
+}
+
+static __always_inline __u64 uring_user_data(__u64 arg)
+{
+	__u64 ud = 0;
+
+	if (!uring_cqe_arg)
+		return arg;
+	/* user_data is the CQE's first field (uapi) */
+	bpf_probe_read_kernel(&ud, sizeof(ud), (void *)arg);
+	return ud;
+}
+
+SEC("tp_btf/io_uring_complete")
+int btf_uring_complete(__u64 *ctx)
+{
+	return on_uring_complete(uring_user_data(ctx[2]));
+}
+
+SEC("raw_tp/io_uring_complete")
+int raw_uring_complete(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_uring_complete(uring_user_data(ctx->args[2]));
+}
+
+SEC("tp/io_uring/io_uring_complete")
+int tp_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
+{
+	return on_uring_complete(BPF_CORE_READ(ctx, user_data));
+}
+
+/* ---- gaitcap's USDT probes (userspace/include/gcprobes.h) ---------------- */
+
+static __always_inline bool keep(__u32 tgid, __u32 stream)
+{
+	if (targ_tgid && tgid != targ_tgid)
+		return false;
+	return targ_stream == GL_ANY || stream == targ_stream;
+}
+
+static __always_inline struct chan *chan_get(struct chan_key *k)
+{
+	struct chan *ch = bpf_map_lookup_elem(&chans, k);
+
+	if (ch)
+		return ch;
+	bpf_map_update_elem(&chans, k, &zero_chan, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&chans, k);
+}
+
+static __always_inline int note_submit(__u32 stream, __u64 op, bool poll)
+{
+	struct chan_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
+			      .stream = stream };
+	struct op_info oi = { .tgid = k.tgid, .stream = stream, .poll = poll };
+	struct chan *ch;
+
+	if (!keep(k.tgid, stream))
+		return 0;
+	bpf_map_update_elem(&ops, &op, &oi, BPF_ANY);
+	ch = chan_get(&k);
+	if (!ch)
+		return 0;
+	if (poll)
+		ch->t_woken = 0;	/* a new wait begins */
+	else if (!ch->t_woken)
+		ch->t_woken = bpf_ktime_get_ns();	/* no poll: woken now */
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_poll_submit, __u32 stream, __u64 op)
+{
+	return note_submit(stream, op, true);
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_read_submit, __u32 stream, __u64 op, __u32 bytes)
+{
+	return note_submit(stream, op, false);
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_read_done, __u32 stream, __u64 op, int res)
+{
+	struct chan_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
+			      .stream = stream };
+	__u64 now = bpf_ktime_get_ns();
+	struct chan *ch;
+
+	if (!keep(k.tgid, stream))
+		return 0;
+	ch = bpf_map_lookup_elem(&chans, &k);
+	if (!ch)
+		return 0;
+	ch->last_woken = ch->t_woken ? ch->t_woken : now;
+	/* Without the io_uring tracepoint the read and reap stages merge. */
+	ch->last_kdone = ch->t_kdone;
+	ch->last_reap = now;
+	ch->t_woken = 0;
+	ch->t_kdone = 0;
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_chunk_seal, __u32 stream, __u64 first_seq, __u64 last_seq,
+	     __u64 off)
+{
+	struct chunk_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
+			       .stream = stream, .first_seq = first_seq };
+	struct chan_key ck = { .tgid = k.tgid, .stream = stream };
+	struct chunk c = {};
+	struct chan *ch;
+
+	if (!keep(k.tgid, stream))
+		return 0;
+	ch = bpf_map_lookup_elem(&chans, &ck);
+	if (ch) {
+		c.woken = ch->last_woken;
+		c.kdone = ch->last_kdone;
+		c.reap = ch->last_reap;
+	}
+	bpf_map_update_elem(&chunks, &k, &c, BPF_ANY);
+	return 0;
+}
+
+struct commit_ctx {
+	__u64 first_seq;
+	__u64 now;
+	__u64 woken;		/* 0: the chunk's read was not seen */
+	__u32 stream;
+	__u32 matched;
+};
+
+/* One frame of a committed chunk: the stages that are its own. */
+static long commit_frame(__u32 i, struct commit_ctx *cc)
+{
+	__u64 seq = cc->first_seq + i;
+	struct frame *f;
+
+	f = bpf_map_lookup_elem(&frames, &seq);
+	if (!f)
+		return 0;
+	if (f->t_start && f->t_start <= f->t_pushed)
+		hist_add(cc->stream, GL_WIRE, f->t_pushed - f->t_start, 1);
+	if (cc->woken)
+		hist_add(cc->stream, GL_HOLD, cc->woken > f->t_pushed ?
+			 cc->woken - f->t_pushed : 0, 1);
+	if (cc->now >= f->t_pushed)
+		hist_add(cc->stream, GL_PATH, cc->now - f->t_pushed, 1);
+	bpf_map_delete_elem(&frames, &seq);
+	cc->matched++;
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq,
+	     __u64 off)
+{
+	struct chunk_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
+			       .stream = stream, .first_seq = first_seq };
+	struct commit_ctx cc = { .first_seq = first_seq, .stream = stream,
+				 .now = bpf_ktime_get_ns() };
+	static const struct gl_stream_count zero_count;
+	struct gl_stream_count *cnt;
+	struct chunk *c;
+	__u64 n;
+
+	if (!keep(k.tgid, stream) || last_seq < first_seq)
+		return 0;
+	n = last_seq - first_seq + 1;
+	c = bpf_map_lookup_elem(&chunks, &k);
+	if (c && c->reap) {
+		/* Every frame of the chunk came with the same read. */
+		cc.woken = c->woken;
+		if (c->kdone && c->kdone >= c->woken && c->kdone <= c->reap) {
+			hist_add(stream, GL_READ, c->kdone - c->woken, n);
+			hist_add(stream, GL_REAP, c->reap - c->kdone, n);
+		} else {
+			hist_add(stream, GL_READ, c->reap - c->woken, n);
+		}
+		hist_add(stream, GL_COMMIT, cc.now - c->reap, n);
+	}
+	if (c)
+		bpf_map_delete_elem(&chunks, &k);
+	bpf_loop(n < MAX_LOOP ? n : MAX_LOOP, commit_frame, &cc, 0);
+
+	cnt = bpf_map_lookup_elem(&counts, &stream);
+	if (!cnt) {
+		bpf_map_update_elem(&counts, &stream, &zero_count, BPF_NOEXIST);
+		cnt = bpf_map_lookup_elem(&counts, &stream);
+		if (!cnt)
+			return 0;
+	}
+	__sync_fetch_and_add(&cnt->frames, n);
+	__sync_fetch_and_add(&cnt->chunks, 1);
+	__sync_fetch_and_add(&cnt->matched, cc.matched);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,675 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gaitcap-latency: per-stage latency of the gait mat's samples, from the
+ * first byte at the driver to the chunk committed in the session file.
+ * docs/latency.md says what each stage is and how to read the output.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/utsname.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+
+#include "gaitcap_latency.h"
+#include "gaitcap_latency.skel.h"
+#include "gcprobes.h"
+
+#define MAX_STREAMS	256
+
+static struct env {
+	pid_t pid;
+	const char *binary;
+	__u32 stream;
+	__u32 link;
+	bool json;
+	bool cumulative;
+	bool summary;
+	bool msecs;
+	bool timestamp;
+	bool verbose;
+	int interval;
+	int times;
+} env = {
+	.stream = GL_ANY,
+	.link = GL_ANY,
+	.interval = INT_MAX,
+	.times = INT_MAX,
+};
+
+static const char *const stage_names[GL_NSTAGES] = {
+	[GL_WIRE] = "wire",
+	[GL_HOLD] = "hold",
+	[GL_READ] = "read",
+	[GL_REAP] = "reap",
+	[GL_COMMIT] = "commit",
+	[GL_PATH] = "path",
+};
+
+static const char *const stage_what[GL_NSTAGES] = {
+	[GL_WIRE] = "first byte -> frame pushed",
+	[GL_HOLD] = "frame pushed -> reader woken",
+	[GL_READ] = "reader woken -> read done",
+	[GL_REAP] = "read done -> gaitcap has it",
+	[GL_COMMIT] = "gaitcap has it -> committed",
+	[GL_PATH] = "frame pushed -> committed",
+};
+
+/* Which attach point each hook got (NULL: none on this kernel). */
+static struct hooks {
+	const char *frame_start, *frame_pushed, *uring;
+	char binary[PATH_MAX];
+} hooks;
+
+const char *argp_program_version = "gaitcap-latency 0.1";
+const char argp_program_doc[] =
+"Where each gait-mat sample's time goes, from the wire to the session file.\n"
+"\n"
+"USAGE: gaitcap-latency [-p PID] [-s STREAM] [-d LINK] [-j] [interval [count]]\n"
+"\n"
+"EXAMPLES:\n"
+"    gaitcap-latency              # histograms per stage until Ctrl-C\n"
+"    gaitcap-latency 1 10         # every second, ten times\n"
+"    gaitcap-latency -S -p 1234   # percentiles only, one capture process\n"
+"    gaitcap-latency -s 0 -d 2    # stream 0 of the session, mat link 2\n"
+"    gaitcap-latency -j 5         # a JSON object every 5 seconds\n";
+
+static const struct argp_option opts[] = {
+	{ "pid", 'p', "PID", 0, "Only this capture process", 0 },
+	{ "binary", 'b', "PATH", 0, "The gaitcap program to probe (default: next to this one, or /proc/PID/exe)", 0 },
+	{ "stream", 's', "STREAM", 0, "Only this session stream", 0 },
+	{ "device", 'd', "LINK", 0, "Only this mat (the driver's link number, \"gaitmat link N\")", 0 },
+	{ "json", 'j', NULL, 0, "One JSON object per interval (times in ns)", 0 },
+	{ "summary", 'S', NULL, 0, "Percentiles only, no histograms", 0 },
+	{ "cumulative", 'c', NULL, 0, "Keep counting across intervals", 0 },
+	{ "milliseconds", 'm', NULL, 0, "Millisecond histograms", 0 },
+	{ "timestamp", 'T', NULL, 0, "Print a timestamp with each interval", 0 },
+	{ "verbose", 'v', NULL, 0, "Verbose debug output", 0 },
+	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
+	{},
+};
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *v > max)
+		return -EINVAL;
+	return 0;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	static int pos_args;
+	unsigned long v;
+
+	switch (key) {
+	case 'h':
+		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
+		break;
+	case 'p':
+		if (parse_uint(arg, INT_MAX, &v) || !v)
+			argp_error(state, "invalid PID: %s", arg);
+		env.pid = (pid_t)v;
+		break;
+	case 'b':
+		env.binary = arg;
+		break;
+	case 's':
+		if (parse_uint(arg, MAX_STREAMS - 1, &v))
+			argp_error(state, "invalid stream (0-255): %s", arg);
+		env.stream = (__u32)v;
+		break;
+	case 'd':
+		if (parse_uint(arg, UINT_MAX - 1, &v))
+			argp_error(state, "invalid link: %s", arg);
+		env.link = (__u32)v;
+		break;
+	case 'j':
+		env.json = true;
+		break;
+	case 'S':
+		env.summary = true;
+		break;
+	case 'c':
+		env.cumulative = true;
+		break;
+	case 'm':
+		env.msecs = true;
+		break;
+	case 'T':
+		env.timestamp = true;
+		break;
+	case 'v':
+		env.verbose = true;
+		break;
+	case ARGP_KEY_ARG:
+		if (parse_uint(arg, INT_MAX, &v) || !v)
+			argp_error(state, "invalid %s: %s",
+				   pos_args ? "count" : "interval", arg);
+		if (pos_args == 0)
+			env.interval = (int)v;
+		else if (pos_args == 1)
+			env.times = (int)v;
+		else
+			argp_usage(state);
+		pos_args++;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static int libbpf_print_fn(enum libbpf_print_level level, const char *format,
+			   va_list args)
+{
+	if (level == LIBBPF_DEBUG && !env.verbose)
+		return 0;
+	if (level == LIBBPF_WARN && !env.verbose)
+		return 0;	/* failed attach tries are expected: we fall back */
+	return vfprintf(stderr, format, args);
+}
+
+static volatile sig_atomic_t exiting;
+
+/* Every link made, destroyed at exit (skeleton links cover one per program). */
+static struct bpf_link *links[16];
+static int n_links;
+
+static void keep_link(struct bpf_link *l)
+{
+	if (n_links < (int)(sizeof(links) / sizeof(links[0])))
+		links[n_links++] = l;
+}
+
+static void sig_handler(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+/* ---- Feature probing ------------------------------------------------------- */
+
+/*
+ * io_uring_complete(ctx, req, user_data, res, cflags, extra1, extra2) became
+ * io_uring_complete(ctx, req, cqe) (6.4): count the BTF prototype's
+ * parameters (plus the leading void *) when there is BTF, else go by the
+ * release.
+ */
+static bool uring_cqe_arg(const struct btf *vmlinux)
+{
+	const struct btf_type *t;
+	struct utsname u;
+	int id, major = 0, minor = 0;
+
+	if (vmlinux) {
+		id = btf__find_by_name_kind(vmlinux, "btf_trace_io_uring_complete",
+					    BTF_KIND_TYPEDEF);
+		if (id > 0) {
+			t = btf__type_by_id(vmlinux, id);
+			t = t ? btf__type_by_id(vmlinux, t->type) : NULL;
+			t = t && btf_is_ptr(t) ? btf__type_by_id(vmlinux, t->type) : NULL;
+			if (t && btf_is_func_proto(t))
+				return btf_vlen(t) <= 4;
+		}
+	}
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 4);
+}
+
+static bool btf_has_tp(const struct btf *vmlinux, const char *tp)
+{
+	char name[128];
+
+	if (!vmlinux)
+		return false;
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) > 0;
+}
+
+/* Attach the first of @progs that works; the others stay loaded, unused. */
+static const char *attach_first(struct bpf_program **progs,
+				const char *const *kinds, int n)
+{
+	struct bpf_link *l;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!progs[i] || !bpf_program__autoload(progs[i]))
+			continue;
+		l = bpf_program__attach(progs[i]);
+		if (l) {
+			keep_link(l);
+			return kinds[i];
+		}
+		if (env.verbose)
+			fprintf(stderr, "%s %s: %s\n", kinds[i],
+				bpf_program__section_name(progs[i]),
+				strerror(errno));
+	}
+	return NULL;
+}
+
+static int find_binary(char *out, size_t len)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (env.binary) {
+		snprintf(out, len, "%s", env.binary);
+	} else if (env.pid) {
+		snprintf(out, len, "/proc/%d/exe", env.pid);
+	} else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			return -errno;
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash)
+			*slash = '\0';
+		if (snprintf(out, len, "%.*s/gaitcap", (int)len - 16, self) >= (int)len ||
+		    access(out, X_OK))
+			snprintf(out, len, "/usr/bin/gaitcap");
+	}
+	return access(out, R_OK) ? -errno : 0;
+}
+
+static int attach_usdt(struct gaitcap_latency_bpf *obj)
+{
+	static const char *const names[] = {
+		"poll_submit", "read_submit", "read_done", "chunk_seal",
+		"chunk_commit",
+	};
+	struct bpf_program *progs[] = {
+		obj->progs.usdt_poll_submit, obj->progs.usdt_read_submit,
+		obj->progs.usdt_read_done, obj->progs.usdt_chunk_seal,
+		obj->progs.usdt_chunk_commit,
+	};
+	struct bpf_link *l;
+	size_t i;
+
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		l = bpf_program__attach_usdt(progs[i], env.pid ? env.pid : -1,
+					     hooks.binary, GCPROBE_PROVIDER,
+					     names[i], NULL);
+		if (!l) {
+			fprintf(stderr, "cannot attach to %s:%s in %s: %s\n",
+				GCPROBE_PROVIDER, names[i], hooks.binary,
+				strerror(errno));
+			return -errno;
+		}
+		keep_link(l);
+	}
+	return 0;
+}
+
+/* ---- Histograms --------------------------------------------------------------- */
+
+/* The lower bound of slot @i, in ns, and its width. */
+static void slot_range(unsigned int i, __u64 *low, __u64 *width)
+{
+	unsigned int m;
+
+	if (i < GL_SUB) {
+		*low = i;
+		*width = 1;
+		return;
+	}
+	m = i / GL_SUB + GL_SUB_BITS - 1;
+	*width = 1ull << (m - GL_SUB_BITS);
+	*low = (__u64)(GL_SUB + i % GL_SUB) << (m - GL_SUB_BITS);
+}
+
+/* The value below which a fraction @p of the samples lie (a slot's top). */
+static __u64 percentile(const struct gl_hist *h, double p)
+{
+	__u64 rank, cum = 0, low, width;
+	unsigned int i;
+
+	if (!h->count)
+		return 0;
+	rank = (__u64)(p * (double)h->count + 0.999999);
+	if (!rank)
+		rank = 1;
+	for (i = 0; i < GL_SLOTS; i++) {
+		cum += h->slots[i];
+		if (cum >= rank) {
+			slot_range(i, &low, &width);
+			return low + width - 1 < h->max ? low + width - 1 : h->max;
+		}
+	}
+	return h->max;
+}
+
+static void print_stars(__u64 val, __u64 max, int width)
+{
+	int n = max ? (int)(val * (__u64)width / max) : 0, i;
+
+	for (i = 0; i < width; i++)
+		putchar(i < n ? '*' : ' ');
+	if (val > max)
+		putchar('+');
+}
+
+/* Power-of-two buckets in the display unit, as libbpf-tools print them. */
+static void print_log2(const struct gl_hist *h, const char *unit, __u64 div)
+{
+	__u64 b[64] = { 0 }, low, width, v, max = 0;
+	int i, top = -1, k;
+
+	for (i = 0; i < GL_SLOTS; i++) {
+		if (!h->slots[i])
+			continue;
+		slot_range(i, &low, &width);
+		v = low / div;
+		for (k = 0; v > 1; k++)
+			v >>= 1;
+		b[k] += h->slots[i];
+		if (k > top)
+			top = k;
+	}
+	for (i = 0; i <= top; i++)
+		if (b[i] > max)
+			max = b[i];
+	if (top < 0)
+		return;
+	printf("     %-19s : count    distribution\n", unit);
+	for (i = 0; i <= top; i++) {
+		__u64 lo = i ? 1ull << i : 0, hi = (1ull << (i + 1)) - 1;
+
+		printf("%10llu -> %-10llu : %-8llu |", (unsigned long long)lo,
+		       (unsigned long long)hi, (unsigned long long)b[i]);
+		print_stars(b[i], max, 40);
+		printf("|\n");
+	}
+}
+
+struct snapshot {
+	bool have_stream[MAX_STREAMS];
+	struct gl_stream_count cnt[MAX_STREAMS];
+	bool have[MAX_STREAMS][GL_NSTAGES];
+	struct gl_hist hist[MAX_STREAMS][GL_NSTAGES];
+};
+
+static int read_maps(struct gaitcap_latency_bpf *obj, struct snapshot *s)
+{
+	int hfd = bpf_map__fd(obj->maps.hists);
+	int cfd = bpf_map__fd(obj->maps.counts);
+	struct gl_hist_key hk, next, *prev = NULL;
+	__u32 ck, cnext, *cprev = NULL;
+
+	memset(s, 0, sizeof(*s));
+	while (!bpf_map_get_next_key(hfd, prev, &next)) {
+		hk = next;
+		prev = &hk;
+		if (hk.stream >= MAX_STREAMS || hk.stage >= GL_NSTAGES)
+			continue;
+		if (bpf_map_lookup_elem(hfd, &hk, &s->hist[hk.stream][hk.stage]))
+			return -errno;
+		s->have[hk.stream][hk.stage] = true;
+		s->have_stream[hk.stream] = true;
+	}
+	while (!bpf_map_get_next_key(cfd, cprev, &cnext)) {
+		ck = cnext;
+		cprev = &ck;
+		if (ck >= MAX_STREAMS)
+			continue;
+		if (bpf_map_lookup_elem(cfd, &ck, &s->cnt[ck]))
+			return -errno;
+		s->have_stream[ck] = true;
+	}
+	if (env.cumulative)
+		return 0;
+	/* Cleared per interval, as runqlat does (a race loses a few counts). */
+	while (!bpf_map_get_next_key(hfd, NULL, &next))
+		bpf_map_delete_elem(hfd, &next);
+	while (!bpf_map_get_next_key(cfd, NULL, &cnext))
+		bpf_map_delete_elem(cfd, &cnext);
+	return 0;
+}
+
+static void print_text(const struct snapshot *s)
+{
+	const char *unit = env.msecs ? "msecs" : "usecs";
+	double div = env.msecs ? 1e6 : 1e3;
+	char ts[32];
+	time_t t;
+	int i, st;
+
+	if (env.timestamp) {
+		t = time(NULL);
+		strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&t));
+		printf("%-8s\n", ts);
+	}
+	for (i = 0; i < MAX_STREAMS; i++) {
+		if (!s->have_stream[i])
+			continue;
+		printf("stream %d: frames %llu in %llu chunks (%llu seen at the driver)\n",
+		       i, (unsigned long long)s->cnt[i].frames,
+		       (unsigned long long)s->cnt[i].chunks,
+		       (unsigned long long)s->cnt[i].matched);
+		printf("  %-7s %-29s %9s %10s %10s %10s %10s\n", "stage", "",
+		       "count", "p50", "p99", "p99.9", "max");
+		for (st = 0; st < GL_NSTAGES; st++) {
+			const struct gl_hist *h = &s->hist[i][st];
+
+			if (!s->have[i][st] || !h->count)
+				continue;
+			printf("  %-7s %-29s %9llu %10.1f %10.1f %10.1f %10.1f %s\n",
+			       stage_names[st], stage_what[st],
+			       (unsigned long long)h->count,
+			       percentile(h, 0.50) / div, percentile(h, 0.99) / div,
+			       percentile(h, 0.999) / div, h->max / div, unit);
+		}
+		if (env.summary)
+			continue;
+		for (st = 0; st < GL_NSTAGES; st++) {
+			if (!s->have[i][st] || !s->hist[i][st].count)
+				continue;
+			printf("\n  stream %d, %s (%s):\n", i, stage_names[st],
+			       stage_what[st]);
+			print_log2(&s->hist[i][st], unit, env.msecs ? 1000000 : 1000);
+		}
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+static json_object *hooks_json(void)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "frame_start", hooks.frame_start ?
+			       json_object_new_string(hooks.frame_start) : NULL);
+	json_object_object_add(o, "frame_pushed", hooks.frame_pushed ?
+			       json_object_new_string(hooks.frame_pushed) : NULL);
+	json_object_object_add(o, "io_uring_complete", hooks.uring ?
+			       json_object_new_string(hooks.uring) : NULL);
+	json_object_object_add(o, "usdt", json_object_new_string(hooks.binary));
+	return o;
+}
+
+static void print_json(const struct snapshot *s, double interval_s)
+{
+	json_object *root = json_object_new_object(), *streams, *so, *stages,
+		    *h, *slots;
+	struct timespec now;
+	int i, st, k;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	json_object_object_add(root, "time", json_object_new_double(
+		now.tv_sec + now.tv_nsec / 1e9));
+	json_object_object_add(root, "interval_s",
+			       json_object_new_double(interval_s));
+	json_object_object_add(root, "hooks", hooks_json());
+	streams = json_object_new_array();
+	for (i = 0; i < MAX_STREAMS; i++) {
+		if (!s->have_stream[i])
+			continue;
+		so = json_object_new_object();
+		json_object_object_add(so, "stream", json_object_new_int(i));
+		json_object_object_add(so, "frames",
+				       json_object_new_uint64(s->cnt[i].frames));
+		json_object_object_add(so, "chunks",
+				       json_object_new_uint64(s->cnt[i].chunks));
+		json_object_object_add(so, "driver_frames",
+				       json_object_new_uint64(s->cnt[i].matched));
+		stages = json_object_new_object();
+		for (st = 0; st < GL_NSTAGES; st++) {
+			const struct gl_hist *g = &s->hist[i][st];
+			__u64 b[64] = { 0 }, low, width, v;
+			int top = -1, j;
+
+			if (!s->have[i][st] || !g->count)
+				continue;
+			h = json_object_new_object();
+			json_object_object_add(h, "count", json_object_new_uint64(g->count));
+			json_object_object_add(h, "p50_ns", json_object_new_uint64(percentile(g, 0.50)));
+			json_object_object_add(h, "p99_ns", json_object_new_uint64(percentile(g, 0.99)));
+			json_object_object_add(h, "p99_9_ns", json_object_new_uint64(percentile(g, 0.999)));
+			json_object_object_add(h, "max_ns", json_object_new_uint64(g->max));
+			json_object_object_add(h, "mean_ns", json_object_new_uint64(g->sum / g->count));
+			/* log2 buckets of ns: slot k counts [2^k, 2^(k+1)) */
+			for (k = 0; k < GL_SLOTS; k++) {
+				if (!g->slots[k])
+					continue;
+				slot_range(k, &low, &width);
+				for (v = low, j = 0; v > 1; j++)
+					v >>= 1;
+				b[j] += g->slots[k];
+				if (j > top)
+					top = j;
+			}
+			slots = json_object_new_array();
+			for (k = 0; k <= top; k++)
+				json_object_array_add(slots, json_object_new_uint64(b[k]));
+			json_object_object_add(h, "log2_ns", slots);
+			json_object_object_add(stages, stage_names[st], h);
+		}
+		json_object_object_add(so, "stages", stages);
+		json_object_array_add(streams, so);
+	}
+	json_object_object_add(root, "streams", streams);
+	puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	fflush(stdout);
+	json_object_put(root);
+}
+
+/* ---- Main ------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = {
+		.options = opts, .parser = parse_arg, .doc = argp_program_doc,
+	};
+	static const char *const k_drv[] = { "raw_tp", "tp" };
+	static const char *const k_uring[] = { "tp_btf", "raw_tp", "tp" };
+	struct gaitcap_latency_bpf *obj = NULL;
+	struct bpf_program *p[3];
+	struct snapshot *snap = NULL;
+	struct timespec t0, t1;
+	struct btf *vmlinux;
+	int err;
+
+	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	if (err)
+		return 1;
+	libbpf_set_print(libbpf_print_fn);
+
+	err = find_binary(hooks.binary, sizeof(hooks.binary));
+	if (err) {
+		fprintf(stderr, "no gaitcap program to probe at %s: %s (use --binary)\n",
+			hooks.binary, strerror(-err));
+		return 1;
+	}
+	snap = malloc(sizeof(*snap));
+	obj = gaitcap_latency_bpf__open();
+	if (!obj || !snap) {
+		fprintf(stderr, "failed to open the BPF object\n");
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	obj->rodata->targ_stream = env.stream;
+	obj->rodata->targ_link = env.link;
+	obj->rodata->targ_tgid = (__u32)env.pid;
+
+	/* CO-RE and tp_btf need the kernel's BTF; without it, raw_tp only. */
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux && env.verbose)
+		fprintf(stderr, "no kernel BTF: io_uring through raw_tp only\n");
+	obj->rodata->uring_cqe_arg = uring_cqe_arg(vmlinux);
+	bpf_program__set_autoload(obj->progs.btf_uring_complete,
+				  btf_has_tp(vmlinux, "io_uring_complete"));
+	bpf_program__set_autoload(obj->progs.tp_uring_complete, vmlinux != NULL);
+	btf__free(vmlinux);
+
+	err = gaitcap_latency_bpf__load(obj);
+	if (err) {
+		fprintf(stderr, "failed to load the BPF object: %s\n", strerror(-err));
+		goto cleanup;
+	}
+
+	/* Each hook: the first attach point this kernel takes. */
+	p[0] = obj->progs.raw_frame_start;
+	p[1] = obj->progs.tp_frame_start;
+	hooks.frame_start = attach_first(p, k_drv, 2);
+	p[0] = obj->progs.raw_frame_pushed;
+	p[1] = obj->progs.tp_frame_pushed;
+	hooks.frame_pushed = attach_first(p, k_drv, 2);
+	p[0] = obj->progs.btf_uring_complete;
+	p[1] = obj->progs.raw_uring_complete;
+	p[2] = obj->progs.tp_uring_complete;
+	hooks.uring = attach_first(p, k_uring, 3);
+	err = attach_usdt(obj);
+	if (err)
+		goto cleanup;
+
+	/* With --json, stdout holds JSON only: the banner goes to stderr. */
+	fprintf(env.json ? stderr : stdout,
+		"Tracing gaitcap (%s%s): driver %s, io_uring %s. Hit Ctrl-C to end.\n",
+		hooks.binary, env.pid ? "" : ", every process",
+		hooks.frame_pushed ? hooks.frame_pushed : "not seen (stages wire, hold, path off)",
+		hooks.uring ? hooks.uring : "not seen (read and reap merged)");
+	fflush(env.json ? stderr : stdout);
+	signal(SIGINT, sig_handler);
+	signal(SIGTERM, sig_handler);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (1) {
+		sleep(env.interval);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		err = read_maps(obj, snap);
+		if (err) {
+			fprintf(stderr, "failed to read the maps: %s\n", strerror(-err));
+			break;
+		}
+		if (env.json)
+			print_json(snap, (t1.tv_sec - t0.tv_sec) +
+				   (t1.tv_nsec - t0.tv_nsec) / 1e9);
+		else
+			print_text(snap);
+		t0 = t1;
+		if (exiting || --env.times == 0)
+			break;
+	}
+
+cleanup:
+	while (n_links)
+		bpf_link__destroy(links[--n_links]);
+	gaitcap_latency_bpf__destroy(obj);
+	free(snap);
+	return err != 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What gaitcap_latency.bpf.c and gaitcap_latency.c share: the stages, the
+ * histogram layout, the map keys. Fixed-width types only.
+ */
+#ifndef GAITCAP_LATENCY_H
+#define GAITCAP_LATENCY_H
+
+/* One sample's path, in order (docs/latency.md, "Stages"). */
+enum gl_stage {
+	GL_WIRE,	/* first byte at the driver -> frame pushed */
+	GL_HOLD,	/* frame pushed -> reader woken (the batching hold) */
+	GL_READ,	/* reader woken -> read completed in the kernel */
+	GL_REAP,	/* read completed -> its completion reaches gaitcap */
+	GL_COMMIT,	/* completion reached gaitcap -> chunk committed */
+	GL_PATH,	/* frame pushed -> chunk committed (the whole host path) */
+	GL_NSTAGES,
+};
+
+/*
+ * Log-linear buckets: 8 per power of two (values below 8 exact), so a
+ * percentile read from them is within 12.5 %. Bucket i < 8 holds i; above,
+ * msb = i / 8 + 2 and the bucket holds [(8 + i % 8) << (msb - 3), +1 << (msb - 3)).
+ */
+#define GL_SUB_BITS	3
+#define GL_SUB		(1 << GL_SUB_BITS)
+#define GL_MAX_MSB	41		/* about 36 min in ns; longer goes last */
+#define GL_SLOTS	((GL_MAX_MSB - GL_SUB_BITS + 2) * GL_SUB)
+
+/* A power of two, so that a masked index is provably inside (6.1's verifier). */
+#define GL_SLOT_ARRAY	512
+
+struct gl_hist {
+	__u64 slots[GL_SLOT_ARRAY];	/* the first GL_SLOTS are used */
+	__u64 count;
+	__u64 sum;
+	__u64 max;
+};
+
+struct gl_hist_key {
+	__u32 stream;
+	__u32 stage;
+};
+
+/* Frames committed per stream, whether or not every stage was seen. */
+struct gl_stream_count {
+	__u64 frames;
+	__u64 chunks;
+	__u64 matched;		/* frames whose driver events were seen */
+};
+
+#define GL_ANY		0xffffffffu	/* no stream/link filter */
+
+#endif /* GAITCAP_LATENCY_H */
