@@ -13,7 +13,7 @@ UDEVD=/usr/lib/systemd/systemd-udevd
 command -v gaitcap >/dev/null || lab_skip "gaitcap not built"
 command -v gaitmat-sim >/dev/null || lab_skip "gaitmat-sim not built"
 [ -e /dev/gaitmat-virt ] || lab_skip "no /dev/gaitmat-virt (gaitmat_virt not loaded)"
-[ -f /lab/udev/70-gaitmat.rules ] || lab_skip "udev/ not in the guest"
+[ -f /lab/udev/70-gaitmat.rules.in ] || lab_skip "udev/ not in the guest"
 # util-linux's setpriv (busybox's cannot change ids).
 [ -x /usr/bin/setpriv ] && /usr/bin/setpriv --help | grep -q reuid ||
 	lab_skip "util-linux setpriv not in the guest (lab --tool)"
@@ -66,8 +66,8 @@ wait $SIM 2>/dev/null
 udevadm settle
 
 # With them (a real install puts the helper in udev's own folder).
-cp /lab/udev/70-gaitmat.rules /etc/udev/rules.d/
 mkdir -p /usr/lib/udev
+sed 's|@UDEVDIR@|/usr/lib/udev|g' /lab/udev/70-gaitmat.rules.in >/etc/udev/rules.d/70-gaitmat.rules
 cp /lab/udev/gaitmat-sysfs-access /usr/lib/udev/gaitmat-sysfs-access
 chmod 0755 /usr/lib/udev/gaitmat-sysfs-access
 udevadm control --reload
