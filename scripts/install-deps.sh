@@ -20,6 +20,7 @@ libbluetooth-dev
 libgsl-dev
 libcairo2-dev chromium
 libbpf-dev bpftool systemtap-sdt-dev
+debhelper dh-dkms lintian systemd udev groff-base libsystemd-dev libudev-dev
 "
 
 missing=""
