@@ -13,12 +13,16 @@ int cmd_mark(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_service(int argc, char **argv);
+int cmd_session(int argc, char **argv);
 
 /* The options each subcommand accepts: its --help must list every one. */
 extern const struct option cmd_capture_options[];
 extern const struct option cmd_mark_options[];
 extern const struct option cmd_info_options[];
 extern const struct option cmd_recover_options[];
+extern const struct option cmd_service_options[];
+extern const struct option cmd_session_options[];
 
 /*
  * Usage errors (cli.c): "gaitcap CMD: what was wrong", then "Try 'gaitcap

@@ -3,6 +3,7 @@
 # (LDLIBS is recursive: session/module.mk is read after this file.)
 PROGS += gaitcap
 gaitcap_SRCS := $(addprefix userspace/gaitcap/, \
-	main.c cli.c cmd_info.c cmd_recover.c cmd_synth.c cmd_capture.c cmd_mark.c)
-gaitcap_LIBS := gcengine gcsession
-gaitcap_LDLIBS = $(gcengine_LDLIBS) $(gcsession_LDLIBS) -lm
+	main.c cli.c cmd_info.c cmd_recover.c cmd_synth.c cmd_capture.c cmd_mark.c \
+	cmd_service.c cmd_session.c)
+gaitcap_LIBS := gcsvc gcengine gcsession
+gaitcap_LDLIBS = $(gcsvc_LDLIBS) $(gcengine_LDLIBS) $(gcsession_LDLIBS) -lm
