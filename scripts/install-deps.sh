@@ -16,6 +16,7 @@ libcmocka-dev libjson-c-dev libzstd-dev libxxhash-dev liburing-dev
 libiio-dev libiio-utils
 bluez bluez-test-tools e2fsprogs zstd dmsetup
 sparse clang llvm libclang-rt-14-dev dkms
+debhelper dh-dkms lintian systemd udev groff-base
 libsystemd-dev libudev-dev debootstrap
 "
 

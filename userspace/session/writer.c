@@ -110,9 +110,11 @@ struct gcs_writer {
 	int64_t last_sync_ns;
 
 	int64_t rate_t;
-	uint64_t rate_net;
-	double rate;
+	uint64_t rate_appended;	/* at rate_t: tail less compaction output */
+	double rate_in;		/* appended bytes per second, smoothed */
+	double rate;		/* rate_in as it will stay on disk */
 	bool rate_valid;
+	uint64_t punch_queued;	/* bytes handed to add_punch() */
 
 	struct gcs_writer_stats st;
 };
@@ -976,6 +978,7 @@ static int add_punch(struct gcs_writer *w, uint64_t after, uint64_t start,
 	if (ret)
 		return ret;
 	w->punch[w->n_punch++] = (struct punch){ after, start, end };
+	w->punch_queued += end - start;
 	return 0;
 }
 
@@ -1075,24 +1078,55 @@ static int compact_inline(struct gcs_writer *w, bool force)
 
 /* ---- Event loop, space ----------------------------------------------------- */
 
+/*
+ * Of each byte appended (raw chunks with their headers, markers), the part
+ * that stays on disk once compaction has replaced it: the punches it queued
+ * less the compressed copies, per raw byte it compacted. 1 until it ran.
+ */
+static double kept_fraction(const struct gcs_writer *w)
+{
+	double saved, basis, f;
+
+	if (!w->st.compacted_raw || !w->st.raw_bytes)
+		return 1.0;
+	saved = (w->o.no_reclaim ? 0.0 : (double)w->punch_queued) -
+		(double)w->st.compacted_stored;
+	basis = (double)w->st.compacted_raw *
+		(double)(w->tail - w->st.compacted_stored) / (double)w->st.raw_bytes;
+	f = 1.0 - saved / basis;
+	return f < 0.01 ? 0.01 : f > 2.0 ? 2.0 : f;
+}
+
+/*
+ * Disk use per second, for the time left. Not the net growth: compaction
+ * frees 4 MiB of raw data at a time, so the net swings from below zero to
+ * the raw rate from one second to the next (the estimate jumped between
+ * one minute and the better part of an hour on a steady input). The input
+ * is steady; it is smoothed over about RATE_TAU_S and scaled by what
+ * compaction keeps of it, a ratio that only settles as the session grows.
+ */
+#define RATE_TAU_S	10.0
+
 static void rate_update(struct gcs_writer *w, int64_t now)
 {
-	uint64_t net = w->tail - w->st.reclaimed;
+	uint64_t appended = w->tail - w->st.compacted_stored;
 	double dt, inst;
 
 	if (!w->rate_t) {
 		w->rate_t = now;
-		w->rate_net = net;
+		w->rate_appended = appended;
 		return;
 	}
 	dt = (double)(now - w->rate_t) / 1e9;
 	if (dt < 1.0)
 		return;
-	inst = ((double)net - (double)w->rate_net) / dt;
-	w->rate = w->rate_valid ? 0.7 * w->rate + 0.3 * inst : inst;
+	inst = ((double)appended - (double)w->rate_appended) / dt;
+	w->rate_in = w->rate_valid ?
+		     w->rate_in + dt / (RATE_TAU_S + dt) * (inst - w->rate_in) : inst;
+	w->rate = w->rate_in * kept_fraction(w);
 	w->rate_valid = true;
 	w->rate_t = now;
-	w->rate_net = net;
+	w->rate_appended = appended;
 }
 
 int gcs_writer_poll(struct gcs_writer *w, int64_t now, bool no_sync)
