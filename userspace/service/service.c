@@ -73,6 +73,8 @@ struct svc {
 	int64_t t0, next_status, next_alarm;
 	int stop_fd;			/* STOP's connection, answered once closed */
 	bool silent_warned[MAX_WATCH];
+	bool ended_logged[MAX_WATCH];
+	int64_t chan_t0[MAX_WATCH];	/* when the tick first saw channel i */
 	uint64_t gaps_logged[MAX_WATCH];
 	bool battery_warned[MAX_WATCH];
 	bool disk_warned;
@@ -139,12 +141,22 @@ static int jarr(struct json_object *a, struct json_object *v)
 	return 0;
 }
 
-/* How long @st's stream has been without data, in seconds (0: flowing). */
-static double silent_s(const struct eng_chan_stats *st, int64_t now, int64_t t0)
+/*
+ * How long channel @i has been without data, in seconds (0: flowing or
+ * ended): since its last record, or since it joined if it has none.
+ */
+static double silent_s(struct svc *s, size_t i, const struct eng_chan_stats *st,
+		       int64_t now)
 {
-	int64_t last = st->records ? st->t_last_ns : t0;
+	int64_t last;
 
-	return st->ended ? 0 : (double)(now - last) / 1e9;
+	if (st->ended)
+		return 0;
+	if (i < MAX_WATCH && !s->chan_t0[i])
+		s->chan_t0[i] = now;
+	last = st->records ? st->t_last_ns :
+	       i < MAX_WATCH ? s->chan_t0[i] : s->t0;
+	return (double)(now - last) / 1e9;
 }
 
 static bool battery_low(const struct svc *s, int pct)
@@ -183,7 +195,7 @@ static struct json_object *status_json(struct svc *s, int64_t now)
 		double quiet;
 
 		eng_chan_get_stats(c, &st);
-		quiet = silent_s(&st, now, s->t0);
+		quiet = silent_s(s, i, &st, now);
 		x = json_object_new_object();
 		ret = jarr(a, x) ?:
 		      jadd(x, "label", json_object_new_string(eng_chan_label(c))) ?:
@@ -306,11 +318,12 @@ static void alarms(struct svc *s, int64_t now)
 		double q;
 
 		eng_chan_get_stats(c, &st);
-		q = silent_s(&st, now, s->t0);
+		q = silent_s(s, i, &st, now);
 		if (q >= s->conf.gap_alarm_seconds && !s->silent_warned[i]) {
 			logp(LOG_WARN_, "%s: no data for %.0f s", eng_chan_label(c), q);
 			s->silent_warned[i] = true;
-		} else if (q < s->conf.gap_alarm_seconds && s->silent_warned[i]) {
+		} else if (!st.ended && q < s->conf.gap_alarm_seconds &&
+			   s->silent_warned[i]) {
 			logp(LOG_NOTICE_, "%s: data flows again", eng_chan_label(c));
 			s->silent_warned[i] = false;
 		}
@@ -319,10 +332,12 @@ static void alarms(struct svc *s, int64_t now)
 			     " frames lost in all)", eng_chan_label(c), st.gaps, st.lost);
 			s->gaps_logged[i] = st.gaps;
 		}
-		if (st.ended && st.end_err && !s->silent_warned[i]) {
-			logp(LOG_WARN_, "%s: ended: %s", eng_chan_label(c),
-			     gcs_strerror(st.end_err));
-			s->silent_warned[i] = true;
+		if (st.ended && !s->ended_logged[i]) {
+			logp(st.end_err ? LOG_WARN_ : LOG_NOTICE_, "%s (stream %u): ended%s%s",
+			     eng_chan_label(c), eng_chan_stream(c),
+			     st.end_err ? ": " : "",
+			     st.end_err ? gcs_strerror(st.end_err) : "");
+			s->ended_logged[i] = true;
 		}
 	}
 	for (size_t i = 0; i < eng_n_sources(s->e) && i < MAX_WATCH; i++) {
@@ -503,7 +518,7 @@ static int session_start(struct svc *s, const struct svc_request *r,
 {
 	struct gcs_writer_opts wo;
 	struct eng_opts eo;
-	char name[80], mark[PATH_MAX], *meta;
+	char name[80], mark[PATH_MAX + 16], dir[PATH_MAX], *meta;
 	const char *why = NULL;
 	int ret;
 
@@ -557,8 +572,8 @@ static int session_start(struct svc *s, const struct svc_request *r,
 	if (!eng_features(s->e)->restricted)
 		logp(LOG_WARN_, "io_uring restrictions unavailable (kernel before 5.10): the ring is not limited");
 	/* `gaitcap mark` reaches a session through the engine's own socket. */
-	snprintf(mark, sizeof(mark), "%s", s->o->control_path);
-	snprintf(mark, sizeof(mark), "%s/" ENG_CTL_DEFAULT_NAME, dirname(mark));
+	snprintf(dir, sizeof(dir), "%s", s->o->control_path);
+	snprintf(mark, sizeof(mark), "%s/" ENG_CTL_DEFAULT_NAME, dirname(dir));
 	ret = eng_control_listen(s->e, mark);
 	if (ret)
 		logp(LOG_WARN_, "marker socket %s: %s (gaitcap mark will not reach this session)",
@@ -572,6 +587,8 @@ static int session_start(struct svc *s, const struct svc_request *r,
 	s->next_alarm = s->t0;
 	s->stop_fd = -1;
 	memset(s->silent_warned, 0, sizeof(s->silent_warned));
+	memset(s->ended_logged, 0, sizeof(s->ended_logged));
+	memset(s->chan_t0, 0, sizeof(s->chan_t0));
 	memset(s->gaps_logged, 0, sizeof(s->gaps_logged));
 	memset(s->battery_warned, 0, sizeof(s->battery_warned));
 	s->disk_warned = false;
