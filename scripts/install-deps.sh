@@ -21,6 +21,7 @@ libgsl-dev
 libcairo2-dev chromium
 libbpf-dev bpftool systemtap-sdt-dev
 debhelper dh-dkms lintian systemd udev groff-base libsystemd-dev libudev-dev
+debootstrap
 "
 
 missing=""

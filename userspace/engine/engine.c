@@ -78,6 +78,7 @@ void eng_opts_init(struct eng_opts *o)
 	o->max_read_bytes = 4u << 20;
 	o->compact_thread = true;
 	o->prefault = true;
+	o->restrict_ops = true;
 }
 
 /* ---- Probing ---------------------------------------------------------------- */
@@ -542,7 +543,8 @@ int eng_create(struct eng **ep, struct gcs_writer *w, const struct eng_opts *o)
 	e->op_sync.done = sync_complete;
 	e->tick_timer.fire = tick_fire;
 
-	ret = ring_init(&e->ring, e->o.ring_entries, &e->f);
+	ret = ring_init_restricted(&e->ring, e->o.ring_entries, &e->f,
+				   e->o.restrict_ops);
 	if (ret)
 		goto err;
 	choose(&e->o, &e->f);

@@ -63,6 +63,8 @@ struct eng_opts {
 	bool blocking_sync;		/* fdatasync() in the loop, not on the ring */
 	bool force_readv;		/* IORING_OP_READV even if READ exists */
 	bool prefault;			/* MADV_POPULATE_WRITE ahead of reads (default) */
+	/* The ring limited to capture's opcodes (default; ring.c) */
+	bool restrict_ops;
 };
 
 void eng_opts_init(struct eng_opts *o);
@@ -80,6 +82,7 @@ struct eng_features {
 	bool prefault;			/* MADV_POPULATE_WRITE on reservations */
 	bool compact_thread;
 	unsigned int sq_entries, cq_entries;
+	bool restricted;		/* IORING_REGISTER_RESTRICTIONS in force */
 };
 
 /*
@@ -112,6 +115,12 @@ struct eng_source_ops {
 	/* Counters of the device itself, for status and reports (optional). */
 	int (*describe)(struct eng_source *s, char *buf, size_t len);
 	void (*destroy)(struct eng_source *s);
+	/*
+	 * Battery charge in percent (0..100), -ENODATA while unknown
+	 * (optional: insoles). gaitcap service reports it and warns when it
+	 * is low (docs/operating.md).
+	 */
+	int (*battery)(struct eng_source *s);
 };
 
 struct eng_source {
@@ -360,10 +369,19 @@ struct eng_iio_opts {
 	unsigned int wait_ms;		/* wait this long for the device to appear */
 	const char *clock;		/* current_timestamp_clock ("monotonic") */
 	bool no_reattach;		/* a mat that resets ends the capture */
+	/* No mat yet is no error: the source waits for one (the service). */
+	bool absent_ok;
+	/*
+	 * Look for a (returning) mat only after eng_source_iio_rescan(), e.g.
+	 * on a udev add event once udev's rules ran, not every 500 ms.
+	 */
+	bool rescan_on_request;
 };
 
 void eng_iio_opts_init(struct eng_iio_opts *o);
 int eng_source_iio_create(struct eng_source **sp, const struct eng_iio_opts *o);
+/* A device may have appeared: look for the mat for the next few seconds. */
+void eng_source_iio_rescan(struct eng_source *s);
 
 /*
  * An insole over Bluetooth LE (src_ble.c): an L2CAP ATT socket (CID 4) to

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "engine/ring.h"
 
@@ -61,7 +63,53 @@ static void cancel_done(struct ring_op *op, int res)
 	(void)res;
 }
 
+/*
+ * The operations capture submits (chan.c, engine.c, control.c, this file;
+ * TIMEOUT is liburing's own wait on kernels without IORING_FEAT_EXT_ARG),
+ * and the one SQE flag it sets. A source that needs another opcode adds it
+ * here; anything else fails with -EACCES (docs/capture.md, "Least
+ * privilege"). No io_uring_register() opcode is allowed once enabled.
+ */
+const uint8_t ring_allowed_ops[] = {
+	IORING_OP_READ, IORING_OP_READV, IORING_OP_POLL_ADD, IORING_OP_FSYNC,
+	IORING_OP_RECVMSG, IORING_OP_SENDMSG, IORING_OP_ASYNC_CANCEL,
+	IORING_OP_TIMEOUT,
+};
+const size_t ring_n_allowed_ops = sizeof(ring_allowed_ops);
+#define RING_ALLOWED_FLAGS	IOSQE_ASYNC
+
+static int restrict_ring(struct io_uring *u)
+{
+	struct io_uring_restriction res[sizeof(ring_allowed_ops) + 1];
+	size_t n = 0;
+
+	memset(res, 0, sizeof(res));
+	for (; n < ring_n_allowed_ops; n++) {
+		res[n].opcode = IORING_RESTRICTION_SQE_OP;
+		res[n].sqe_op = ring_allowed_ops[n];
+	}
+	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+	res[n++].sqe_flags = RING_ALLOWED_FLAGS;
+	/*
+	 * Raw io_uring_register(): Debian's liburing 2.3 declares
+	 * io_uring_register_restrictions() and io_uring_enable_rings() but its
+	 * shared library does not export them (only liburing.a has them).
+	 */
+	if (syscall(__NR_io_uring_register, u->ring_fd,
+		    IORING_REGISTER_RESTRICTIONS, res, (unsigned int)n) ||
+	    syscall(__NR_io_uring_register, u->ring_fd,
+		    IORING_REGISTER_ENABLE_RINGS, NULL, 0))
+		return -errno;
+	return 0;
+}
+
 int ring_init(struct ring *r, unsigned int entries, struct eng_features *f)
+{
+	return ring_init_restricted(r, entries, f, false);
+}
+
+int ring_init_restricted(struct ring *r, unsigned int entries,
+			 struct eng_features *f, bool restricted)
 {
 	struct io_uring_params params = { 0 };
 	int ret;
@@ -71,16 +119,29 @@ int ring_init(struct ring *r, unsigned int entries, struct eng_features *f)
 	/*
 	 * The completion queue is twice the submission queue (the default),
 	 * and with IORING_FEAT_NODROP the kernel never drops a completion.
+	 * Restrictions can only be registered on a ring created disabled.
 	 */
+	if (restricted)
+		params.flags = IORING_SETUP_R_DISABLED;
 	ret = io_uring_queue_init_params(entries, &r->uring, &params);
+	if (ret == -EINVAL && restricted) {
+		/* Before 5.10: no restrictions; eng_features says so. */
+		memset(&params, 0, sizeof(params));
+		restricted = false;
+		ret = io_uring_queue_init_params(entries, &r->uring, &params);
+	}
 	if (ret)
 		return ret;
 	r->ok = true;
+	/* The probe is an io_uring_register() call: before the limits. */
 	ret = probe(&r->uring, params.features, f);
+	if (!ret && restricted)
+		ret = restrict_ring(&r->uring);
 	if (ret) {
 		ring_exit(r);
 		return ret;
 	}
+	f->restricted = restricted;
 	f->sq_entries = params.sq_entries;
 	f->cq_entries = params.cq_entries;
 	r->can_cancel = f->op_async_cancel;

@@ -67,6 +67,15 @@ int64_t eng_clock_ns(clockid_t id);
  * op_* and feat_* fields, sq/cq_entries). -EOPNOTSUPP: no usable reads.
  */
 int ring_init(struct ring *r, unsigned int entries, struct eng_features *f);
+/*
+ * The same, limited with IORING_REGISTER_RESTRICTIONS to ring_allowed_ops
+ * (and IOSQE_ASYNC) when @restricted; f->restricted says whether it is
+ * (kernels before 5.10 have no restrictions).
+ */
+int ring_init_restricted(struct ring *r, unsigned int entries,
+			 struct eng_features *f, bool restricted);
+extern const uint8_t ring_allowed_ops[];
+extern const size_t ring_n_allowed_ops;
 /* Nothing in flight may point into what is freed after this. */
 void ring_exit(struct ring *r);
 

@@ -87,6 +87,7 @@ struct src_iio {
 	unsigned int rate, length, watermark;
 	char serial[48], firmware[24];
 	int64_t next_scan;
+	int64_t scan_until;	/* rescan_on_request: look until then */
 	int64_t next_check;
 	char final[160];	/* the driver's counters when we stopped */
 	int64_t lost_t;		/* last scan before the mat went away */
@@ -729,6 +730,14 @@ static int iio_start(struct eng_source *s)
 			break;
 		usleep(200000);
 	}
+	if (ret && x->o.absent_ok) {
+		/* The mat joins when it appears (iio_tick). */
+		why(x, 0, "waiting for the mat");
+		s->waiting = true;
+		x->next_scan = eng_now();
+		x->scan_until = 0;
+		return 0;
+	}
 	if (ret)
 		return why(x, ret, "no IIO device %s%s%s",
 			   x->device ? x->device : "named " DRIVER_NAME,
@@ -778,11 +787,18 @@ static void iio_tick(struct eng_source *s, int64_t now)
 	}
 	if (!s->waiting || now < x->next_scan)
 		return;
+	if (x->o.rescan_on_request && now > x->scan_until)
+		return;
 	x->next_scan = now + RESCAN_NS;
 	if (find_device(x))
 		return;
 	if (attach(x)) {
 		/* Not ready yet (or refused): try again later. */
+		return;
+	}
+	if (x->n_attach == 1) {
+		/* The first mat of a capture that started without one. */
+		why(x, 0, "%s: joined as stream %u", x->id, x->stream);
 		return;
 	}
 	/*
@@ -887,4 +903,16 @@ int eng_source_iio_create(struct eng_source **sp, const struct eng_iio_opts *o)
 	snprintf(x->s.name, sizeof(x->s.name), "mat0");
 	*sp = &x->s;
 	return 0;
+}
+
+void eng_source_iio_rescan(struct eng_source *s)
+{
+	struct src_iio *x = s->priv;
+	int64_t now = eng_now();
+
+	if (s->ops != &iio_ops)
+		return;
+	/* A few tries: udev's event may come before the driver is ready. */
+	x->next_scan = now;
+	x->scan_until = now + 5 * (int64_t)NS_PER_MS * 1000;
 }

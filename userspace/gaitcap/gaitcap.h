@@ -16,6 +16,8 @@ int cmd_import(int argc, char **argv);
 int cmd_qc(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_refine(int argc, char **argv);
+int cmd_service(int argc, char **argv);
+int cmd_session(int argc, char **argv);
 
 /* The options each subcommand accepts: its --help must list every one. */
 extern const struct option cmd_capture_options[];
@@ -24,6 +26,8 @@ extern const struct option cmd_info_options[];
 extern const struct option cmd_recover_options[];
 extern const struct option cmd_import_options[];
 extern const struct option cmd_qc_options[];
+extern const struct option cmd_service_options[];
+extern const struct option cmd_session_options[];
 
 /*
  * Usage errors (cli.c): "gaitcap CMD: what was wrong", then "Try 'gaitcap

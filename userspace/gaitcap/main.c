@@ -23,6 +23,8 @@ static const struct command commands[] = {
 	{ "qc", cmd_qc, "check a session's signal quality; JSON and HTML report" },
 	{ "synth", cmd_synth, NULL },
 	{ "refine", cmd_refine, "events, strides and gait parameters of a session" },
+	{ "service", cmd_service, "the appliance's capture service (run by systemd)" },
+	{ "session", cmd_session, "start, stop or show the service's recording" },
 };
 
 static void usage(FILE *f)
@@ -55,7 +57,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "gaitcap: unknown command '%s': expected capture, mark, info or recover\n"
+	fprintf(stderr, "gaitcap: unknown command '%s': expected capture, mark, info, recover, service or session\n"
 		"Try 'gaitcap --help'.\n", argv[1]);
 	return 1;
 }

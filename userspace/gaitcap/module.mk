@@ -3,6 +3,8 @@
 # (LDLIBS is recursive: session/module.mk is read after this file.)
 PROGS += gaitcap
 gaitcap_SRCS := $(addprefix userspace/gaitcap/, \
-	main.c cli.c cmd_info.c cmd_recover.c cmd_synth.c cmd_capture.c cmd_mark.c cmd_refine.c)
-gaitcap_LIBS := gcrefine gcengine gaitble gcsession gaitsim
-gaitcap_LDLIBS = $(gcengine_LDLIBS) $(gcsession_LDLIBS) $(gcrefine_LDLIBS) $(gaitble_LDLIBS) -ljson-c -lm
+	main.c cli.c cmd_info.c cmd_recover.c cmd_synth.c cmd_capture.c cmd_mark.c \
+	cmd_refine.c cmd_service.c cmd_session.c)
+gaitcap_LIBS := gcsvc gcrefine gcengine gaitble gcsession gaitsim
+gaitcap_LDLIBS = $(gcsvc_LDLIBS) $(gcengine_LDLIBS) $(gcsession_LDLIBS) $(gcrefine_LDLIBS) \
+	$(gaitble_LDLIBS) -ljson-c -lm

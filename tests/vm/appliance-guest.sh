@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# In the appliance guest (tests/vm/appliance), run by appliance-test.service
+# once gaitcap.service is up: the operator's session with the mat joining,
+# going silent and coming back, checked through the service's socket, the
+# journal, systemd's status and `gaitcap info`. One "APPTEST ok|not ok N -
+# what" line per check on the console; "APPTEST done" at the end.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+n=0
+say() { echo "APPTEST $*"; }
+check() {
+	local what=$1
+	shift
+	n=$((n + 1))
+	if "$@" >/tmp/check.out 2>&1; then
+		say "ok $n - $what"
+	else
+		say "not ok $n - $what"
+		head -20 /tmp/check.out | sed 's/^/APPTEST # /'
+	fi
+}
+# wait_for SECONDS CMD...: until CMD succeeds.
+wait_for() {
+	local end=$(($(date +%s) + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.5
+	done
+}
+
+T0=$(date +%s)
+wait_for 60 systemctl is-active -q gaitcap.service
+check "gaitcap.service is active (Type=notify: READY=1 arrived)" \
+	systemctl is-active gaitcap.service
+check "systemd shows the service's STATUS=idle" \
+	sh -c 'systemctl show -p StatusText gaitcap.service | grep -qx "StatusText=idle"'
+PID=$(systemctl show -p MainPID --value gaitcap.service)
+check "it runs as user gaitcap, with no capability" sh -c "
+	grep -q \"^Uid:\\s*$(id -u gaitcap)\\s\" /proc/$PID/status &&
+	grep -q '^CapEff:\\s*0000000000000000' /proc/$PID/status &&
+	grep -q '^CapPrm:\\s*0000000000000000' /proc/$PID/status"
+check "the control socket is 0660, group gaitcap" \
+	sh -c '[ "$(stat -c "%a %G" /run/gaitcap/control.sock)" = "660 gaitcap" ]'
+
+# -N: Debian already has a group named operator.
+useradd -M -N -G gaitcap clinician
+useradd -M -N visitor
+check "a user outside group gaitcap is refused" \
+	sh -c 'runuser -u visitor -- gaitcap session status 2>&1 | tee /dev/stderr | grep -q "permission denied"'
+check "the operator starts a session (subject and task)" \
+	sh -c 'runuser -u clinician -- gaitcap session start --subject LAB-01 --task walk >/tmp/start.out'
+FILE=$(sed -n 's/^file=//p' /tmp/start.out)
+check "a second start is refused: one session at a time" \
+	sh -c 'runuser -u clinician -- gaitcap session start --subject LAB-02 2>&1 | tee /dev/stderr | grep -q "busy: .*_LAB-01.gcs is recording"'
+check "with no mat yet the session waits for it" \
+	sh -c 'gaitcap session status --json | tee /dev/stderr | grep -q "\"waiting\":true"'
+
+# The emulator on the driver's virtual transport: the controller announces
+# itself, the driver registers the IIO device (udev add), then at scan 600
+# it goes silent for 6 s: the driver loses it after silence_ms (2 s) and
+# removes the device; when it answers again a new device appears.
+modprobe gaitmat_virt
+wait_for 10 test -e /dev/gaitmat-virt
+gaitmat-sim --out /dev/gaitmat-virt --tiles 1 --rate 100 --duration 60 --seed 7 \
+	--fault silence:at=600,ms=6000 --quiet >/tmp/sim.log 2>&1 &
+SIM=$!
+wait_for 40 sh -c 'journalctl -q -o cat -u gaitcap.service | grep -q "appeared: joining the session"'
+check "udev's add event makes the mat join the running session" \
+	sh -c 'journalctl -q -o cat -u gaitcap.service | grep "mat iio:device[0-9]* appeared: joining the session"'
+wait_for 20 sh -c 'gaitcap session status --json | grep -q "\"label\":\"mat0\",\"stream\":0"'
+check "frames flow on stream 0" sh -c 'gaitcap session status | tee /dev/stderr | grep -Eq "mat0 \(stream 0\): [0-9.]+ Hz, [1-9][0-9]* frames"'
+wait_for 40 sh -c 'journalctl -q -o cat -u gaitcap.service | grep -q "went away"'
+check "the silent mat's device goes away (udev remove seen)" \
+	sh -c 'journalctl -q -o cat -u gaitcap.service | grep "IIO device iio:device[0-9]* went away"'
+wait_for 40 sh -c '[ $(journalctl -q -o cat -u gaitcap.service | grep -c "appeared: joining the session") -ge 2 ]'
+check "it comes back: udev add again, joining the same session" \
+	sh -c '[ $(journalctl -q -o cat -u gaitcap.service | grep -c "appeared: joining the session") -ge 2 ]'
+wait_for 30 sh -c 'gaitcap session status | grep -Eq "mat0 \(stream 1\): [0-9.]+ Hz, [1-9][0-9]{2,} frames"'
+check "status: stream 0 ended, stream 1 recording, same file" sh -c "
+	gaitcap session status | tee /dev/stderr >/tmp/st.txt
+	grep -q 'file: $FILE' /tmp/st.txt &&
+	grep -Eq 'mat0 \(stream 0\): ended' /tmp/st.txt &&
+	grep -Eq 'mat0 \(stream 1\): [0-9.]+ Hz, [1-9][0-9]{2,} frames' /tmp/st.txt"
+check "journal: status lines with rate, frames, gaps and disk left" \
+	sh -c 'journalctl -q -o cat -u gaitcap.service -p info | grep -E "recording .*mat0 [0-9.]+ Hz frames [0-9]+ gaps [0-9]+ lost [0-9]+; disk .* free"'
+check "journal: the outage is a warning (priority 4)" \
+	sh -c 'journalctl -q -o cat -u gaitcap.service -p warning | grep -E "mat0: no data for|mat0 \(stream 0\): ended: "'
+check "systemd's StatusText follows the recording" \
+	sh -c 'systemctl show -p StatusText gaitcap.service | grep "StatusText=recording .*LAB-01.gcs"'
+
+check "the operator stops: the file is closed" \
+	sh -c "runuser -u clinician -- gaitcap session stop | tee /dev/stderr | grep -q '^file=$FILE frames='"
+kill $SIM 2>/dev/null
+wait $SIM 2>/dev/null
+check "the session file is named by UTC time and the pseudonymous id only" \
+	sh -c "basename '$FILE' | grep -Eqx '[0-9]{8}T[0-9]{6}Z_LAB-01\.gcs' && [ \$(dirname '$FILE') = /var/lib/gaitcap/sessions ]"
+check "it is 0640, owned by gaitcap:gaitcap, in a 0750 folder" \
+	sh -c "[ \"\$(stat -c '%a %U %G' '$FILE')\" = '640 gaitcap gaitcap' ] &&
+		[ \"\$(stat -c '%a' /var/lib/gaitcap/sessions)\" = 750 ]"
+gaitcap info "$FILE" >/tmp/info.txt 2>&1
+gaitcap info --json "$FILE" >/tmp/info.json 2>&1
+sed 's/^/# /' /tmp/info.txt
+check "info: closed, integrity OK" \
+	sh -c 'grep -q "closed" /tmp/info.txt && grep -q "^integrity *OK" /tmp/info.txt'
+check "info: the subject and task in the metadata" \
+	sh -c 'grep -q "\"subject\":\"LAB-01\",\"task\":\"walk\"" /tmp/info.txt'
+check "info: two mat streams, each without sequence jumps" \
+	sh -c '[ $(grep -c "iio_scan mat0" /tmp/info.txt) = 2 ] && [ $(grep -c "jumps 0 (0 unexplained)" /tmp/info.txt) = 2 ]'
+check "info: the outage is a disconnect gap record" \
+	grep -q '"reason":"disconnect"' /tmp/info.json
+check "info: a device_reset marker names the new stream" \
+	grep -q 'device_reset stream 0 value 1' /tmp/info.txt
+systemctl stop gaitcap.service
+check "the service stops cleanly on SIGTERM" \
+	sh -c '[ "$(systemctl show -p ExecMainStatus --value gaitcap.service)" = 0 ] &&
+		! systemctl is-failed -q gaitcap.service'
+say "# guest test took $(($(date +%s) - T0)) s; boot to test start $(cut -d. -f1 /proc/uptime) s before the end"
+say "done"
+sync
+systemctl --no-block poweroff
