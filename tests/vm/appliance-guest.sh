@@ -31,6 +31,49 @@ wait_for() {
 }
 
 T0=$(date +%s)
+# ---- The package, installed the Debian way ----------------------------------
+VER=$(cat /opt/apptest/version)
+check "dpkg -i gaitcap_${VER}_amd64.deb installs (its dependencies are in the root)" \
+	dpkg -i "/opt/apptest/debs/gaitcap_${VER}_amd64.deb"
+check "dpkg says gaitcap $VER is installed" \
+	sh -c "[ \"\$(dpkg-query -W -f='\${Status} \${Version}' gaitcap)\" = 'install ok installed $VER' ]"
+# dpkg --verify compares every file the package lists with its md5sums.
+check "every file dpkg -L gaitcap lists is there, as packaged (dpkg --verify)" sh -c '
+	dpkg -L gaitcap | while read -r f; do [ -e "$f" ] || { echo "missing $f"; exit 1; }; done &&
+	out=$(dpkg --verify gaitcap); echo "$out"; [ -z "$out" ]'
+check "the tools, units, rules, helper and config belong to gaitcap (dpkg -S)" sh -c '
+	for f in /usr/bin/gaitcap /usr/bin/gaitmat-attach /usr/bin/gaitmat-sim \
+		/lib/systemd/system/gaitcap.service /lib/systemd/system/gaitmat-attach@.service \
+		/lib/udev/rules.d/70-gaitmat.rules /lib/udev/gaitmat-sysfs-access \
+		/usr/lib/sysusers.d/gaitcap.conf /usr/lib/tmpfiles.d/gaitcap.conf \
+		/usr/lib/modules-load.d/gaitmat.conf /etc/gaitcap/appliance.conf; do
+		dpkg -S "$f" | grep -qx "gaitcap: $f" || { echo "not from gaitcap: $f"; exit 1; }
+	done'
+check "nothing came from make install (no /usr/local files, no file of ours outside the package)" sh -c '
+	[ -z "$(find /usr/local -type f)" ] &&
+	for f in $(ls /usr/bin/gait* /lib/udev/gait* /lib/udev/rules.d/*gait* /lib/systemd/system/gait*); do
+		dpkg -S "$f" >/dev/null 2>&1 || { echo "unowned $f"; exit 1; }
+	done'
+check "the package's postinst enabled gaitcap.service" sh -c '
+	[ "$(systemctl is-enabled gaitcap.service)" = enabled ] &&
+	[ -L /etc/systemd/system/multi-user.target.wants/gaitcap.service ]'
+check "sysusers made gaitcap a system user and group (no login, no home of its own)" sh -c '
+	getent passwd gaitcap | tee /dev/stderr | awk -F: "\$3 > 0 && \$3 < 1000 && \$7 ~ /nologin\$/ {ok=1} END {exit !ok}" &&
+	getent group gaitcap'
+check "the driver modprobe finds is gaitmat-dkms's DKMS build (updates/dkms)" sh -c "
+	modinfo -n gaitmat_virt | grep -q '/updates/dkms/gaitmat_virt.ko' &&
+	modinfo -n gaitmat | grep -q '/updates/dkms/gaitmat.ko'"
+# The postinst started it; a status line every 5 s instead of every minute
+# (the test is short): the operator's edit of the conffile, then a restart.
+wait_for 60 systemctl is-active -q gaitcap.service
+check "the package's postinst started gaitcap.service" systemctl is-active gaitcap.service
+conf=/etc/gaitcap/appliance.conf
+if grep -q '^status_seconds' $conf; then
+	sed -i 's/^status_seconds.*/status_seconds = 5/' $conf
+else
+	echo "status_seconds = 5" >>$conf
+fi
+systemctl restart gaitcap.service
 wait_for 60 systemctl is-active -q gaitcap.service
 check "gaitcap.service is active (Type=notify: READY=1 arrived)" \
 	systemctl is-active gaitcap.service
