@@ -133,7 +133,7 @@ static void build_table(uint8_t side)
 	n_attr = 0;
 	service16(GATT_SVC_DEVICE_INFO);			/* 1 */
 	chr(0x02, GATT_CHR_MANUFACTURER, NULL, "Gaitcap", 7);	/* 2, 3 */
-	chr(0x02, GATT_CHR_MODEL_NUMBER, NULL, "GI-T1", 5);	/* 4, 5 */
+	chr(0x02, GATT_CHR_MODEL_NUMBER, NULL, "GI T1 (test)", 12);	/* 4, 5 */
 	chr(0x02, GATT_CHR_SERIAL_NUMBER, NULL, side ? "TR-0002" : "TL-0001", 7);
 	chr(0x02, GATT_CHR_FIRMWARE_REV, NULL, "0.9", 3);	/* 8, 9 */
 	service16(GATT_SVC_BATTERY);				/* 10 */

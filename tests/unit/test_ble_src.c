@@ -248,7 +248,7 @@ static void check_desc(const char *d)
 	static const char *const want[] = {
 		"\"device\":\"insole-left\"", "\"side\":\"left\"",
 		"\"decoder\":\"gaitcap-v1\"", "\"profile\":\"gaitcap\"",
-		"\"model\":\"GI-T1\"", "\"manufacturer\":\"Gaitcap\"",
+		"\"model\":\"GI_T1__test_\"", "\"manufacturer\":\"Gaitcap\"",
 		"\"serial\":\"TL-0001\"", "\"firmware\":\"0.9\"",
 		"\"battery_pct\":87", "\"cells\":16", "\"rate_hz\":100",
 		"\"kpa_per_code\":0.25", "\"att_handle\":15",
@@ -295,6 +295,9 @@ static void test_ble_walk_gap_reconnect(void **state)
 	eng_set_tick(e, 20, stop_when_done, &sc);
 	assert_int_equal(eng_run(e, mono() + 20000000000ll), 0);
 	assert_true(s->ops->describe(s, st, sizeof(st)) > 0);
+	/* The Battery Service level, read at connect (gaitcap service). */
+	assert_non_null(s->ops->battery);
+	assert_int_equal(s->ops->battery(s), 87);
 	eng_stop_sources(e);
 	sc.release = true;
 	pthread_join(sc.th, NULL);

@@ -413,5 +413,11 @@ int eng_ble_parse(const char *spec, struct eng_ble_opts *o, const char **why);
 /* "AA:BB:CC:DD:EE:FF" into the 6 bytes, least significant first. */
 int eng_ble_addr_parse(const char *s, uint8_t out[6]);
 int eng_source_ble_create(struct eng_source **sp, const struct eng_ble_opts *o);
+/*
+ * A Bluetooth adapter appeared (gaitcap service's udev monitor): a source
+ * waiting between attempts tries again now, with its backoff reset.
+ * Anything but a ble source is left alone.
+ */
+void eng_source_ble_kick(struct eng_source *s);
 
 #endif /* GCENGINE_H */

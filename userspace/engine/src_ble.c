@@ -18,6 +18,7 @@
  * gap from the last record before it to the first after it; a notification
  * the counter says was already stored is dropped, never stored twice.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -278,6 +279,24 @@ static void jadd_str(struct json_object *o, const char *k, const char *v)
 		json_object_object_add(o, k, json_object_new_string(v));
 }
 
+/*
+ * A string the insole chose (Device Information): free text such as
+ * "ACME insole v2 (L)", which the session's metadata policy refuses
+ * (tokens only, docs/session-format.md). Kept as a token: every other
+ * character becomes '_', at most 64.
+ */
+static void jadd_device_str(struct json_object *o, const char *k, const char *v)
+{
+	char t[65];
+	size_t i;
+
+	for (i = 0; v && v[i] && i < sizeof(t) - 1; i++)
+		t[i] = isalnum((unsigned char)v[i]) || strchr("._:/+<>=-", v[i]) ?
+		       v[i] : '_';
+	t[i] = '\0';
+	jadd_str(o, k, t);
+}
+
 static void jadd_int(struct json_object *o, const char *k, int64_t v)
 {
 	json_object_object_add(o, k, json_object_new_int64(v));
@@ -305,11 +324,11 @@ static struct json_object *ble_describe(const struct ble_src *b)
 	jadd_str(o, "bdaddr_type", b->o.random ? "random" : "public");
 	jadd_str(o, "profile", gaitcap ? "gaitcap" : "fff0");
 	jadd_str(o, "decoder", in->decoder ? in->decoder->name : "");
-	jadd_str(o, "model", in->model[0] ? in->model :
-			     (in->decoder ? in->decoder->name : "unknown"));
-	jadd_str(o, "manufacturer", in->manufacturer);
-	jadd_str(o, "serial", in->serial);
-	jadd_str(o, "firmware", in->firmware);
+	jadd_device_str(o, "model", in->model[0] ? in->model :
+			    (in->decoder ? in->decoder->name : "unknown"));
+	jadd_device_str(o, "manufacturer", in->manufacturer);
+	jadd_device_str(o, "serial", in->serial);
+	jadd_device_str(o, "firmware", in->firmware);
 	if (in->battery_pct >= 0)
 		jadd_int(o, "battery_pct", in->battery_pct);
 	if (in->has_rsc)
@@ -809,6 +828,26 @@ static int ble_describe_status(struct eng_source *s, char *buf, size_t len)
 			b->state != BS_STREAMING ? s->why : "");
 }
 
+/* The Battery Service level read at the last connect; -ENODATA: none. */
+static int ble_battery(struct eng_source *s)
+{
+	struct ble_src *b = s->priv;
+
+	return b->ever_connected && b->info.battery_pct >= 0 ?
+	       b->info.battery_pct : -ENODATA;
+}
+
+void eng_source_ble_kick(struct eng_source *s)
+{
+	struct ble_src *b = s->priv;
+
+	if (s->ops->battery != ble_battery || b->state != BS_IDLE ||
+	    b->next_try == INT64_MAX)
+		return;
+	b->backoff_ms = b->o.backoff_min_ms;
+	b->next_try = eng_now();
+}
+
 static void ble_destroy(struct eng_source *s)
 {
 	struct ble_src *b = s->priv;
@@ -822,6 +861,7 @@ static const struct eng_source_ops ble_ops = {
 	.kind = "ble", .start = ble_start, .tick = ble_tick,
 	.chan_end = ble_chan_end, .stopping = ble_stopping, .stop = ble_stop,
 	.describe = ble_describe_status, .destroy = ble_destroy,
+	.battery = ble_battery,
 };
 
 int eng_source_ble_create(struct eng_source **sp, const struct eng_ble_opts *o)
