@@ -6,7 +6,7 @@ UNIT_TESTS += test_svc
 test_svc_SRCS := tests/unit/test_svc.c \
 	$(addprefix userspace/service/, conf.c proto.c service.c) \
 	$(addprefix userspace/engine/, ring.c engine.c chan.c compact.c control.c \
-		src_fd.c src_iio.c) \
+		src_fd.c src_iio.c src_ble.c) $(GAITBLE_TEST_SRCS) \
 	$(addprefix userspace/session/, crc32c.c format.c meta.c writer.c \
 		reader.c recover.c)
-test_svc_LDLIBS := -lsystemd -ludev -luring -liio -lpthread -ljson-c -lzstd -lxxhash
+test_svc_LDLIBS := -lsystemd -ludev -luring -liio -lpthread -ljson-c -lzstd -lxxhash -lm

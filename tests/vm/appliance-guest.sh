@@ -17,6 +17,7 @@ check() {
 		say "ok $n - $what"
 	else
 		say "not ok $n - $what"
+		failed=1
 		head -20 /tmp/check.out | sed 's/^/APPTEST # /'
 	fi
 }
@@ -155,10 +156,78 @@ check "info: the outage is a disconnect gap record" \
 	grep -q '"reason":"disconnect"' /tmp/info.json
 check "info: a device_reset marker names the new stream" \
 	grep -q 'device_reset stream 0 value 1' /tmp/info.txt
+# ---- The insoles: configured, connected when an adapter comes up ------------
+# btvirt's controllers get fixed addresses: hci0 00:AA:01:00:00:00 (the
+# appliance), hci1 00:AA:01:01:00:01 (the left insole, gaitinsole-sim).
+# battery_low_percent 90: the simulator's 87 % must raise the warning.
+export PATH=$PATH:/opt/apptest/bin
+LEFT=00:AA:01:01:00:01
+sed -i "s/^#\{0,1\}insole_left = .*/insole_left = $LEFT/; s/^battery_low_percent = .*/battery_low_percent = 90/" $conf
+systemctl restart gaitcap.service
+wait_for 60 systemctl is-active -q gaitcap.service
+check "the service reads the insole from appliance.conf" sh -c \
+	'journalctl -q -o cat -u gaitcap.service | grep "ready: .*insoles left$"'
+PID=$(systemctl show -p MainPID --value gaitcap.service)
+check "with insoles configured it still runs as gaitcap without capabilities" sh -c "
+	grep -q \"^Uid:\\s*$(id -u gaitcap)\\s\" /proc/$PID/status &&
+	grep -q '^CapEff:\\s*0000000000000000' /proc/$PID/status"
+check "the operator starts a session with no Bluetooth adapter present" \
+	sh -c 'runuser -u clinician -- gaitcap session start --subject LAB-03 --task insoles >/tmp/start2.out'
+FILE2=$(sed -n 's/^file=//p' /tmp/start2.out)
+sleep 2
+check "the insole waits for its adapter (session status)" \
+	sh -c 'gaitcap session status --json | tee /dev/stderr | grep -q "\"name\":\"insole-left\",\"kind\":\"ble\",\"waiting\":true"'
+# The adapters come up: the crypto btvirt needs, the virtual controllers.
+for m in sha3_generic jitterentropy_rng drbg af_alg algif_hash algif_skcipher cmac ecb ecc ecdh_generic crc16 rfkill bluetooth hci_vhci; do
+	modprobe $m
+done
+LD_LIBRARY_PATH=/opt/apptest/lib
+export LD_LIBRARY_PATH
+btvirt -L -l2 >/tmp/btvirt.log 2>&1 &
+BTV=$!
+wait_for 20 test -e /sys/class/bluetooth/hci1
+check "udev's add event of the adapter: the service connects the insoles" sh -c \
+	'journalctl -q -o cat -u gaitcap.service | grep "Bluetooth adapter hci[01] appeared: connecting the insoles"'
+btmgmt -i 0 power on >/dev/null
+gaitinsole-sim --hci 1 --side left --autostart --seed 5 --duration 120 \
+	--ready-file /tmp/left.ready 2>/tmp/left.log &
+INS=$!
+wait_for 30 test -s /tmp/left.ready
+check "the simulated left insole advertises at $LEFT" grep -qx "$LEFT" /tmp/left.ready
+wait_for 60 sh -c 'gaitcap session status | grep -Eq "insole-left \(stream [0-9]+\): [0-9.]+ Hz, [1-9][0-9]{2,} frames"'
+check "status: the insole's stream, rate and frames" sh -c \
+	'gaitcap session status | tee /dev/stderr | grep -Eq "insole-left \(stream [0-9]+\): [0-9.]+ Hz, [1-9][0-9]{2,} frames"'
+check "status: its battery level, read from the Battery Service (87 %)" sh -c \
+	'gaitcap session status --json | tee /dev/stderr | grep -q "\"name\":\"insole-left\",[^}]*\"battery_percent\":87"'
+check "status: the low-battery warning (below battery_low_percent)" sh -c \
+	'gaitcap session status --json | grep -q "insole-left: battery low, 87 % (below 90 %)"'
+check "journal: the low-battery warning at priority warning" sh -c \
+	'journalctl -q -o cat -u gaitcap.service -p warning | grep "insole-left: battery low, 87 % (below 90 %)"'
+wait_for 12 sh -c 'journalctl -q -o cat -u gaitcap.service -p info | grep -Eq "recording .*insole-left [0-9.]+ Hz frames [0-9]+ gaps [0-9]+ lost [0-9]+;.* insole-left battery 87 %;"'
+check "journal: status lines with the insole's rate, frames, gaps and battery" sh -c \
+	'journalctl -q -o cat -u gaitcap.service -p info | grep -E "recording .*LAB-03.*insole-left [0-9.]+ Hz frames [0-9]+ gaps [0-9]+ lost [0-9]+;.* insole-left battery 87 %;"'
+check "systemd's StatusText shows the insole and its battery" sh -c \
+	'systemctl show -p StatusText gaitcap.service | grep -E "StatusText=recording .*LAB-03.*insole-left .*insole-left battery 87 %"'
+check "the operator stops the insole session" \
+	sh -c "runuser -u clinician -- gaitcap session stop | tee /dev/stderr | grep -q '^file=$FILE2 frames='"
+kill $INS $BTV 2>/dev/null
+wait $INS $BTV 2>/dev/null
+gaitcap info "$FILE2" >/tmp/info2.txt 2>&1
+sed 's/^/# /' /tmp/info2.txt
+check "info: closed, integrity OK, the insole's stream in the file" sh -c \
+	'grep -q "^integrity *OK" /tmp/info2.txt && grep -Eq "ble_att +insole-left" /tmp/info2.txt'
+check "info: the session's devices list the insole" \
+	grep -q '"id":"insole-left","kind":"insole"' /tmp/info2.txt
+gaitcap info --json "$FILE2" >/tmp/info2.json 2>&1
+check "info: its stream holds the insole's battery level at connect" \
+	grep -Eq 'battery_pct(\\)?":87' /tmp/info2.json
+
 systemctl stop gaitcap.service
 check "the service stops cleanly on SIGTERM" \
 	sh -c '[ "$(systemctl show -p ExecMainStatus --value gaitcap.service)" = 0 ] &&
 		! systemctl is-failed -q gaitcap.service'
+# Any failure: the service's journal says why.
+[ "${failed:-0}" = 1 ] && journalctl -q -o cat -u gaitcap.service | tail -40 | sed 's/^/APPTEST # journal: /'
 say "# guest test took $(($(date +%s) - T0)) s; boot to test start $(cut -d. -f1 /proc/uptime) s before the end"
 say "done"
 sync

@@ -69,6 +69,7 @@ struct svc {
 	struct eng *e;
 	struct gcs_writer *w;
 	struct eng_source *mat;
+	struct eng_source *insoles[2];	/* left, right: as configured */
 	char path[PATH_MAX], name[80], task[65];
 	int64_t t0, next_status, next_alarm;
 	int stop_fd;			/* STOP's connection, answered once closed */
@@ -380,8 +381,10 @@ static void udev_open(struct svc *s)
 	s->udev = udev_new();
 	if (s->udev)
 		s->mon = udev_monitor_new_from_netlink(s->udev, "udev");
+	/* bluetooth: an adapter coming up lets the insoles connect at once. */
 	if (!s->mon ||
 	    udev_monitor_filter_add_match_subsystem_devtype(s->mon, "iio", NULL) ||
+	    udev_monitor_filter_add_match_subsystem_devtype(s->mon, "bluetooth", "host") ||
 	    udev_monitor_enable_receiving(s->mon)) {
 		logp(LOG_WARN_, "udev monitor unavailable: looking for the mat every 0.5 s instead");
 		if (s->mon)
@@ -394,6 +397,30 @@ static void udev_open(struct svc *s)
 	fcntl(s->mon_fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+static bool have_insoles(const struct svc *s)
+{
+	return *s->conf.insole_left || *s->conf.insole_right;
+}
+
+/*
+ * A Bluetooth adapter (hciN) registered: the insoles' sources, waiting
+ * between connection attempts (their backoff reaches 8 s), try now.
+ */
+static void bt_event(struct svc *s, const char *act, const char *sys)
+{
+	if (!act || !have_insoles(s))
+		return;
+	if (!strcmp(act, "add")) {
+		logp(LOG_NOTICE_, "Bluetooth adapter %s appeared%s", sys,
+		     s->e ? ": connecting the insoles" : " (no session recording)");
+		for (int i = 0; i < 2 && s->e; i++)
+			if (s->insoles[i])
+				eng_source_ble_kick(s->insoles[i]);
+	} else if (!strcmp(act, "remove")) {
+		logp(LOG_WARN_, "Bluetooth adapter %s went away", sys);
+	}
+}
+
 static void udev_events(struct svc *s)
 {
 	struct udev_device *d;
@@ -403,8 +430,15 @@ static void udev_events(struct svc *s)
 	while ((d = udev_monitor_receive_device(s->mon))) {
 		const char *act = udev_device_get_action(d);
 		const char *sys = udev_device_get_sysname(d);
-		const char *name = udev_device_get_sysattr_value(d, "name");
+		const char *ss = udev_device_get_subsystem(d);
+		const char *name;
 
+		if (ss && !strcmp(ss, "bluetooth")) {
+			bt_event(s, act, sys);
+			udev_device_unref(d);
+			continue;
+		}
+		name = udev_device_get_sysattr_value(d, "name");
 		if (act && !strcmp(act, "add") && name && !strcmp(name, s->mat_name)) {
 			logp(LOG_NOTICE_, "mat %s appeared%s", sys,
 			     s->mat ? ": joining the session" : " (no session recording)");
@@ -446,6 +480,14 @@ static char *session_meta(const struct svc *s, const struct svc_request *r)
 		ret = jarr(devs, d) ?: jadd(d, "id", json_object_new_string("mat0")) ?:
 		      jadd(d, "kind", json_object_new_string("gaitmat"));
 	}
+	for (int i = 0; i < 2 && !ret; i++) {
+		if (!*(i ? s->conf.insole_right : s->conf.insole_left))
+			continue;
+		d = json_object_new_object();
+		ret = jarr(devs, d) ?:
+		      jadd(d, "id", json_object_new_string(i ? "insole-right" : "insole-left")) ?:
+		      jadd(d, "kind", json_object_new_string("insole"));
+	}
 	if (!ret && *s->conf.source) {
 		d = json_object_new_object();
 		ret = jarr(devs, d) ?: jadd(d, "id", json_object_new_string("src0")) ?:
@@ -471,6 +513,39 @@ static void session_cleanup(struct svc *s, bool unlink_file)
 	s->e = NULL;
 	s->w = NULL;
 	s->mat = NULL;
+	s->insoles[0] = s->insoles[1] = NULL;
+}
+
+/*
+ * The insole of side @i (0 left, 1 right) from appliance.conf, on the same
+ * BLE source as `gaitcap capture --insole`: it waits for the insole as
+ * long as the session lasts and reconnects after a loss.
+ */
+static int add_insole(struct svc *s, int i, char *err, size_t len)
+{
+	const char *addr = i ? s->conf.insole_right : s->conf.insole_left;
+	struct eng_ble_opts bo;
+	struct eng_source *src;
+	int ret;
+
+	if (!*addr)
+		return 0;
+	eng_ble_opts_init(&bo);
+	snprintf(bo.side, sizeof(bo.side), "%s", i ? "right" : "left");
+	snprintf(bo.bdaddr, sizeof(bo.bdaddr), "%s", addr);
+	ret = eng_source_ble_create(&src, &bo);
+	if (ret) {
+		snprintf(err, len, "insole_%s: %s", bo.side, strerror(-ret));
+		return ret;
+	}
+	ret = eng_add_source(s->e, src);
+	if (ret) {
+		snprintf(err, len, "insole_%s: %s", bo.side,
+			 *src->why ? src->why : strerror(-ret));
+		return ret;
+	}
+	s->insoles[i] = src;
+	return 0;
 }
 
 static int add_sources(struct svc *s, char *err, size_t len)
@@ -495,6 +570,11 @@ static int add_sources(struct svc *s, char *err, size_t len)
 			return ret;
 		}
 		s->mat = src;
+	}
+	for (int i = 0; i < 2; i++) {
+		ret = add_insole(s, i, err, len);
+		if (ret)
+			return ret;
 	}
 	if (*s->conf.source) {
 		ret = eng_source_fd_create(&src, s->conf.source);
@@ -655,6 +735,7 @@ static void session_run(struct svc *s)
 		s->stop_fd = -1;
 	}
 	s->mat = NULL;
+	s->insoles[0] = s->insoles[1] = NULL;
 	eng_destroy(s->e);
 	s->e = NULL;
 	if (sig) {
@@ -862,8 +943,6 @@ int svc_main(const struct svc_opts *o)
 	}
 	snprintf(s.mat_name, sizeof(s.mat_name), "%s",
 		 strcmp(s.conf.mat, "auto") ? s.conf.mat : "gaitmat");
-	if (*s.conf.insole_left || *s.conf.insole_right)
-		logp(LOG_WARN_, "insole_left/insole_right are set but this build records no insoles yet: they are ignored");
 	s.uid = geteuid();
 	s.gid = getegid();
 	ret = setup_signals(&s);
@@ -875,8 +954,10 @@ int svc_main(const struct svc_opts *o)
 		return 1;
 	}
 	udev_open(&s);
-	logp(LOG_NOTICE_, "ready: control socket %s, sessions in %s, mat %s",
-	     o->control_path, s.conf.sessions, s.conf.mat);
+	logp(LOG_NOTICE_, "ready: control socket %s, sessions in %s, mat %s, insoles%s%s%s",
+	     o->control_path, s.conf.sessions, s.conf.mat,
+	     *s.conf.insole_left ? " left" : "", *s.conf.insole_right ? " right" : "",
+	     have_insoles(&s) ? "" : " none");
 	sd_notify(0, "READY=1\nSTATUS=idle");
 	while (!s.quit) {
 		size_t n = 0;
