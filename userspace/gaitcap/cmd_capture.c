@@ -45,6 +45,7 @@ struct capture {
 	int n_sources;
 	struct eng_ble_opts ins[MAX_INSOLES];
 	int n_ins;
+	char ins_adapter[MAX_INSOLES][18];	/* SIDE=ADDR@ADAPTER, or "" */
 	double insole_wait;
 	const char *adapter;
 	struct eng_iio_opts iio;
@@ -101,10 +102,11 @@ static void usage(FILE *f)
 		"      --clock C          IIO timestamp clock: monotonic (default), boottime,\n"
 		"                         realtime\n"
 		"      --no-reattach      a mat that resets or vanishes ends the capture\n"
-		"      --insole SIDE=ADDR[/random]\n"
+		"      --insole SIDE=ADDR[/random][@ADAPTER]\n"
 		"                         a BLE insole, SIDE left or right, ADDR its Bluetooth\n"
 		"                         address (AA:BB:CC:DD:EE:FF), /random for a random\n"
-		"                         static one (repeatable: left and right)\n"
+		"                         static one (repeatable: left and right); @ADAPTER\n"
+		"                         reaches it through that local controller\n"
 		"      --insole-wait S    an insole never reached within S seconds ends the\n"
 		"                         capture, 1..3600 (default 30); lost later, it is\n"
 		"                         reconnected\n"
@@ -513,12 +515,27 @@ static const char *spec_name(const char *spec)
 static int check_insole(struct capture *c, const char *spec)
 {
 	struct eng_ble_opts *o = &c->ins[c->n_ins];
-	const char *why;
+	char *ad = c->ins_adapter[c->n_ins];
+	const char *why, *at = strchr(spec, '@');
+	char head[64];
+	uint8_t b[6];
 
 	if (c->n_ins == MAX_INSOLES)
 		return cli_usage_error("capture", "too many --insole: at most %d (left and right)",
 				       MAX_INSOLES);
 	eng_ble_opts_init(o);
+	ad[0] = '\0';
+	/* @ADAPTER: one controller per insole (docs/capture.md, "Insoles"). */
+	if (at) {
+		if ((size_t)(at - spec) >= sizeof(head) || strlen(at + 1) != 17 ||
+		    eng_ble_addr_parse(at + 1, b))
+			return cli_usage_error("capture", "invalid --insole '%s': %s", spec,
+					       "@ADAPTER must be a Bluetooth address, AA:BB:CC:DD:EE:FF");
+		memcpy(head, spec, (size_t)(at - spec));
+		head[at - spec] = '\0';
+		memcpy(ad, at + 1, 18);
+		spec = head;
+	}
 	if (eng_ble_parse(spec, o, &why))
 		return cli_usage_error("capture", "invalid --insole '%s': %s", spec,
 				       why);
@@ -939,7 +956,7 @@ int cmd_capture(int argc, char **argv)
 	}
 	for (int i = 0; i < c.n_ins; i++) {
 		c.ins[i].wait_ms = (unsigned int)(c.insole_wait * 1000);
-		c.ins[i].adapter = c.adapter;
+		c.ins[i].adapter = c.ins_adapter[i][0] ? c.ins_adapter[i] : c.adapter;
 		ret = eng_source_ble_create(&s, &c.ins[i]);
 		if (!ret)
 			ret = eng_add_source(c.e, s);
