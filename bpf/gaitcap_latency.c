@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * gaitcap-latency: per-stage latency of the gait mat's samples, from the
- * first byte at the driver to the chunk committed in the session file.
+ * first byte at the driver to the chunk committed in the session file, and
+ * of the insoles' notifications, from the ACL packet at the HCI core.
  * docs/latency.md says what each stage is and how to read the output.
  */
 #include <argp.h>
@@ -80,7 +81,8 @@ static struct hooks {
 
 const char *argp_program_version = "gaitcap-latency 0.1";
 const char argp_program_doc[] =
-"Where each gait-mat sample's time goes, from the wire to the session file.\n"
+"Where each gait-mat sample's and insole notification's time goes, from the\n"
+"wire to the session file.\n"
 "\n"
 "USAGE: gaitcap-latency [-p PID] [-s STREAM] [-d LINK] [-j] [interval [count]]\n"
 "\n"
@@ -89,6 +91,7 @@ const char argp_program_doc[] =
 "    gaitcap-latency 1 10         # every second, ten times\n"
 "    gaitcap-latency -S -p 1234   # percentiles only, one capture process\n"
 "    gaitcap-latency -s 0 -d 2    # stream 0 of the session, mat link 2\n"
+"    gaitcap-latency -S -s 1      # one insole (session stream 1)\n"
 "    gaitcap-latency -j 5         # a JSON object every 5 seconds\n";
 
 static const struct argp_option opts[] = {
