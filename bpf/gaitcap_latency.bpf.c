@@ -46,6 +46,7 @@ struct chan_key {
 struct chan {
 	__u64 t_woken, t_kdone;			/* the round in progress */
 	__u64 last_woken, last_kdone, last_reap;	/* the last read */
+	__u64 msgs;		/* a message channel (insole): stages per message */
 };
 
 struct chunk_key {
@@ -373,6 +374,246 @@ int BPF_USDT(usdt_chunk_seal, __u32 stream, __u64 first_seq, __u64 last_seq,
 	return 0;
 }
 
+/* ---- Insoles: the kernel's Bluetooth receive path ------------------------- */
+
+#define HCI_ACLDATA_PKT	0x02	/* bt_cb(skb)->pkt_type, the skb's first cb byte */
+#define ACL_CONT	0x01	/* packet boundary flag: a continuation fragment */
+#define ATT_OP_NOTIFY	0x1b
+#define GL_AF_BLUETOOTH	31
+
+/* An ATT notification queued on a socket, until gaitcap receives it. */
+struct att_times {
+	__u64 t_acl;		/* its first ACL packet at the HCI core; 0: not seen */
+	__u64 t_queued;
+};
+
+struct msg_key {
+	__u32 tgid;
+	__u32 stream;
+	__u64 seq;
+};
+
+/* One notification stored as record seq, until its chunk is committed. */
+struct msg_times {
+	__u64 t_acl, t_queued;	/* from att_times; 0: not seen */
+	__u64 t_kdone;		/* its RECVMSG completed in the kernel; 0: unknown */
+	__u64 t_reap;		/* its completion reached gaitcap; 0: early */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);		/* the skb */
+	__type(value, __u64);
+} acl_rx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64);		/* the receiving thread (hci_rx_work) */
+	__type(value, __u64);		/* when the PDU's first ACL packet came */
+} acl_cur SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_FRAMES);
+	__type(key, struct gl_pdu_key);
+	__type(value, struct att_times);
+} att_queued SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_FRAMES);
+	__type(key, struct msg_key);
+	__type(value, struct msg_times);
+} msg_recs SEC(".maps");
+
+/* Bytes past the PDU's end are zero on both sides. */
+static __always_inline void pdu_key_trim(struct gl_pdu_key *k, __u32 len)
+{
+	int i;
+
+	k->len = len;
+#pragma unroll
+	for (i = 0; i < GL_PDU_HEAD; i++)
+		if ((__u32)i >= len)
+			k->head[i] = 0;
+}
+
+/* The controller's driver hands an ACL packet to the HCI core. */
+SEC("kprobe/hci_recv_frame")
+int BPF_KPROBE(kp_hci_recv_frame, void *hdev, struct sk_buff *skb)
+{
+	__u64 now = bpf_ktime_get_ns(), key = (__u64)skb;
+	__u8 type = 0;
+
+	bpf_core_read(&type, sizeof(type), &skb->cb[0]);
+	if (type != HCI_ACLDATA_PKT)
+		return 0;
+	bpf_map_update_elem(&acl_rx, &key, &now, BPF_ANY);
+	return 0;
+}
+
+/*
+ * The HCI core's rx work hands it to L2CAP, which queues the reassembled
+ * PDU on the socket in the same call: the thread remembers when the PDU's
+ * first packet came (a continuation keeps it).
+ */
+SEC("kprobe/l2cap_recv_acldata")
+int BPF_KPROBE(kp_l2cap_recv_acldata, void *hcon, struct sk_buff *skb,
+	       __u16 flags)
+{
+	__u64 key = (__u64)skb, tid = bpf_get_current_pid_tgid(), t, *in;
+
+	in = bpf_map_lookup_elem(&acl_rx, &key);
+	t = in ? *in : 0;
+	if (in)
+		bpf_map_delete_elem(&acl_rx, &key);
+	if ((flags & 0x3) == ACL_CONT)
+		return 0;
+	if (t)
+		bpf_map_update_elem(&acl_cur, &tid, &t, BPF_ANY);
+	else
+		bpf_map_delete_elem(&acl_cur, &tid);
+	return 0;
+}
+
+static __always_inline int on_att_queued(struct sk_buff *skb)
+{
+	struct att_times at = { .t_queued = bpf_ktime_get_ns() };
+	__u64 tid = bpf_get_current_pid_tgid(), *t;
+	struct gl_pdu_key k = {};
+	unsigned char *data;
+	__u32 len;
+
+	data = BPF_CORE_READ(skb, data);
+	len = BPF_CORE_READ(skb, len);
+	if (len < 3 || bpf_probe_read_kernel(k.head, sizeof(k.head), data) ||
+	    k.head[0] != ATT_OP_NOTIFY)
+		return 0;
+	pdu_key_trim(&k, len);
+	t = bpf_map_lookup_elem(&acl_cur, &tid);
+	if (t) {
+		at.t_acl = *t;
+		bpf_map_delete_elem(&acl_cur, &tid);
+	}
+	bpf_map_update_elem(&att_queued, &k, &at, BPF_ANY);
+	return 0;
+}
+
+/* Every socket queues through these: Bluetooth ones only. */
+SEC("kprobe/__sock_queue_rcv_skb")
+int BPF_KPROBE(kp_sock_queue, struct sock *sk, struct sk_buff *skb)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) != GL_AF_BLUETOOTH)
+		return 0;
+	return on_att_queued(skb);
+}
+
+SEC("kprobe/sock_queue_rcv_skb_reason")
+int BPF_KPROBE(kp_sock_queue_reason, struct sock *sk, struct sk_buff *skb)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) != GL_AF_BLUETOOTH)
+		return 0;
+	return on_att_queued(skb);
+}
+
+/* L2CAP's own: just before it queues (the last resort, static). */
+SEC("kprobe/l2cap_sock_recv_cb")
+int BPF_KPROBE(kp_l2cap_sock_recv_cb, void *chan, struct sk_buff *skb)
+{
+	return on_att_queued(skb);
+}
+
+/* gaitcap stored a received message as record @seq of @stream. */
+static __always_inline int on_msg(__u32 stream, __u64 seq, const void *pdu,
+				  __u32 len, bool early)
+{
+	struct msg_key mk = { .tgid = bpf_get_current_pid_tgid() >> 32,
+			      .stream = stream, .seq = seq };
+	struct chan_key ck = { .tgid = mk.tgid, .stream = stream };
+	struct msg_times mt = {};
+	struct gl_pdu_key k = {};
+	struct att_times *at;
+	struct chan *ch;
+
+	if (!keep(mk.tgid, stream))
+		return 0;
+	ch = chan_get(&ck);
+	if (!ch)
+		return 0;
+	ch->msgs = 1;
+	if (!early) {
+		/* usdt_read_done of this very receive has just run */
+		mt.t_kdone = ch->last_kdone;
+		mt.t_reap = ch->last_reap;
+	}
+	if (len >= 3 && !bpf_probe_read_user(k.head, sizeof(k.head), pdu)) {
+		pdu_key_trim(&k, len);
+		at = bpf_map_lookup_elem(&att_queued, &k);
+		if (at) {
+			mt.t_acl = at->t_acl;
+			mt.t_queued = at->t_queued;
+			bpf_map_delete_elem(&att_queued, &k);
+		}
+	}
+	bpf_map_update_elem(&msg_recs, &mk, &mt, BPF_ANY);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_msg_record, __u32 stream, __u64 seq, __u64 pdu, __u32 len)
+{
+	return on_msg(stream, seq, (const void *)pdu, len, false);
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_msg_early, __u32 stream, __u64 seq, __u64 pdu, __u32 len)
+{
+	return on_msg(stream, seq, (const void *)pdu, len, true);
+}
+
+struct msg_commit_ctx {
+	__u64 first_seq;
+	__u64 now;
+	__u32 tgid;
+	__u32 stream;
+	__u64 msgs, hci, early;
+};
+
+/* One notification of a committed chunk: its insole stages. */
+static long commit_msg(__u32 i, struct msg_commit_ctx *mc)
+{
+	struct msg_key k = { .tgid = mc->tgid, .stream = mc->stream,
+			     .seq = mc->first_seq + i };
+	struct msg_times *m;
+	__u64 done;
+
+	m = bpf_map_lookup_elem(&msg_recs, &k);
+	if (!m)
+		return 0;
+	mc->msgs++;
+	if (m->t_acl && m->t_queued >= m->t_acl && mc->now >= m->t_acl) {
+		hist_add(mc->stream, GL_ACL, m->t_queued - m->t_acl, 1);
+		hist_add(mc->stream, GL_BLE_PATH, mc->now - m->t_acl, 1);
+		mc->hci++;
+	}
+	if (!m->t_reap) {
+		mc->early++;	/* received by the GATT sequence's own read */
+	} else {
+		/* Without the io_uring tracepoint, queue and reap merge. */
+		done = m->t_kdone && m->t_kdone <= m->t_reap ? m->t_kdone : m->t_reap;
+		if (m->t_queued && done >= m->t_queued)
+			hist_add(mc->stream, GL_QUEUE, done - m->t_queued, 1);
+		if (m->t_kdone && m->t_kdone <= m->t_reap)
+			hist_add(mc->stream, GL_REAP, m->t_reap - m->t_kdone, 1);
+		if (mc->now >= m->t_reap)
+			hist_add(mc->stream, GL_COMMIT, mc->now - m->t_reap, 1);
+	}
+	bpf_map_delete_elem(&msg_recs, &k);
+	return 0;
+}
+
 struct commit_ctx {
 	__u64 first_seq;
 	__u64 now;
@@ -410,16 +651,26 @@ int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq,
 			       .stream = stream, .first_seq = first_seq };
 	struct commit_ctx cc = { .first_seq = first_seq, .stream = stream,
 				 .now = bpf_ktime_get_ns() };
+	struct msg_commit_ctx mc = { .first_seq = first_seq, .now = cc.now,
+				     .tgid = k.tgid, .stream = stream };
+	struct chan_key ck = { .tgid = k.tgid, .stream = stream };
 	static const struct gl_stream_count zero_count;
 	struct gl_stream_count *cnt;
 	struct chunk *c;
+	struct chan *ch;
+	bool is_msgs;
 	__u64 n;
 
 	if (!keep(k.tgid, stream) || last_seq < first_seq)
 		return 0;
 	n = last_seq - first_seq + 1;
 	c = bpf_map_lookup_elem(&chunks, &k);
-	if (c && c->reap) {
+	ch = bpf_map_lookup_elem(&chans, &ck);
+	is_msgs = ch && ch->msgs;
+	if (is_msgs) {
+		/* An insole: every message has times of its own. */
+		bpf_loop(n < MAX_LOOP ? n : MAX_LOOP, commit_msg, &mc, 0);
+	} else if (c && c->reap) {
 		/* Every frame of the chunk came with the same read. */
 		cc.woken = c->woken;
 		if (c->kdone && c->kdone >= c->woken && c->kdone <= c->reap) {
@@ -432,7 +683,8 @@ int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq,
 	}
 	if (c)
 		bpf_map_delete_elem(&chunks, &k);
-	bpf_loop(n < MAX_LOOP ? n : MAX_LOOP, commit_frame, &cc, 0);
+	if (!is_msgs)
+		bpf_loop(n < MAX_LOOP ? n : MAX_LOOP, commit_frame, &cc, 0);
 
 	cnt = bpf_map_lookup_elem(&counts, &stream);
 	if (!cnt) {
@@ -444,6 +696,9 @@ int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq,
 	__sync_fetch_and_add(&cnt->frames, n);
 	__sync_fetch_and_add(&cnt->chunks, 1);
 	__sync_fetch_and_add(&cnt->matched, cc.matched);
+	__sync_fetch_and_add(&cnt->msgs, mc.msgs);
+	__sync_fetch_and_add(&cnt->hci, mc.hci);
+	__sync_fetch_and_add(&cnt->early, mc.early);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * gaitcap-latency: per-stage latency of the gait mat's samples, from the
- * first byte at the driver to the chunk committed in the session file.
+ * first byte at the driver to the chunk committed in the session file, and
+ * of the insoles' notifications, from the ACL packet at the HCI core.
  * docs/latency.md says what each stage is and how to read the output.
  */
 #include <argp.h>
@@ -53,6 +54,9 @@ static const char *const stage_names[GL_NSTAGES] = {
 	[GL_REAP] = "reap",
 	[GL_COMMIT] = "commit",
 	[GL_PATH] = "path",
+	[GL_ACL] = "acl",
+	[GL_QUEUE] = "queue",
+	[GL_BLE_PATH] = "ble_path",
 };
 
 static const char *const stage_what[GL_NSTAGES] = {
@@ -62,17 +66,23 @@ static const char *const stage_what[GL_NSTAGES] = {
 	[GL_REAP] = "read done -> gaitcap has it",
 	[GL_COMMIT] = "gaitcap has it -> committed",
 	[GL_PATH] = "frame pushed -> committed",
+	[GL_ACL] = "ACL at HCI core -> on socket",
+	[GL_QUEUE] = "on socket -> receive done",
+	[GL_BLE_PATH] = "ACL at HCI core -> committed",
 };
 
 /* Which attach point each hook got (NULL: none on this kernel). */
 static struct hooks {
 	const char *frame_start, *frame_pushed, *uring;
+	const char *hci_recv, *l2cap_recv, *sock_queue;
+	bool usdt_msgs;
 	char binary[PATH_MAX];
 } hooks;
 
 const char *argp_program_version = "gaitcap-latency 0.1";
 const char argp_program_doc[] =
-"Where each gait-mat sample's time goes, from the wire to the session file.\n"
+"Where each gait-mat sample's and insole notification's time goes, from the\n"
+"wire to the session file.\n"
 "\n"
 "USAGE: gaitcap-latency [-p PID] [-s STREAM] [-d LINK] [-j] [interval [count]]\n"
 "\n"
@@ -81,6 +91,7 @@ const char argp_program_doc[] =
 "    gaitcap-latency 1 10         # every second, ten times\n"
 "    gaitcap-latency -S -p 1234   # percentiles only, one capture process\n"
 "    gaitcap-latency -s 0 -d 2    # stream 0 of the session, mat link 2\n"
+"    gaitcap-latency -S -s 1      # one insole (session stream 1)\n"
 "    gaitcap-latency -j 5         # a JSON object every 5 seconds\n";
 
 static const struct argp_option opts[] = {
@@ -185,7 +196,7 @@ static int libbpf_print_fn(enum libbpf_print_level level, const char *format,
 static volatile sig_atomic_t exiting;
 
 /* Every link made, destroyed at exit (skeleton links cover one per program). */
-static struct bpf_link *links[16];
+static struct bpf_link *links[32];
 static int n_links;
 
 static void keep_link(struct bpf_link *l)
@@ -301,6 +312,19 @@ static int attach_usdt(struct gaitcap_latency_bpf *obj)
 	struct bpf_link *l;
 	size_t i;
 
+	/* Insole messages: optional, a gaitcap without them still has mats. */
+	l = bpf_program__attach_usdt(obj->progs.usdt_msg_record,
+				     env.pid ? env.pid : -1, hooks.binary,
+				     GCPROBE_PROVIDER, "msg_record", NULL);
+	if (l) {
+		keep_link(l);
+		hooks.usdt_msgs = true;
+		l = bpf_program__attach_usdt(obj->progs.usdt_msg_early,
+					     env.pid ? env.pid : -1, hooks.binary,
+					     GCPROBE_PROVIDER, "msg_early", NULL);
+		if (l)
+			keep_link(l);
+	}
 	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		l = bpf_program__attach_usdt(progs[i], env.pid ? env.pid : -1,
 					     hooks.binary, GCPROBE_PROVIDER,
@@ -457,10 +481,17 @@ static void print_text(const struct snapshot *s)
 	for (i = 0; i < MAX_STREAMS; i++) {
 		if (!s->have_stream[i])
 			continue;
-		printf("stream %d: frames %llu in %llu chunks (%llu seen at the driver)\n",
-		       i, (unsigned long long)s->cnt[i].frames,
-		       (unsigned long long)s->cnt[i].chunks,
-		       (unsigned long long)s->cnt[i].matched);
+		if (s->cnt[i].msgs)
+			printf("stream %d: notifications %llu in %llu chunks (%llu seen at the HCI core, %llu early)\n",
+			       i, (unsigned long long)s->cnt[i].frames,
+			       (unsigned long long)s->cnt[i].chunks,
+			       (unsigned long long)s->cnt[i].hci,
+			       (unsigned long long)s->cnt[i].early);
+		else
+			printf("stream %d: frames %llu in %llu chunks (%llu seen at the driver)\n",
+			       i, (unsigned long long)s->cnt[i].frames,
+			       (unsigned long long)s->cnt[i].chunks,
+			       (unsigned long long)s->cnt[i].matched);
 		printf("  %-7s %-29s %9s %10s %10s %10s %10s\n", "stage", "",
 		       "count", "p50", "p99", "p99.9", "max");
 		for (st = 0; st < GL_NSTAGES; st++) {
@@ -498,6 +529,13 @@ static json_object *hooks_json(void)
 			       json_object_new_string(hooks.frame_pushed) : NULL);
 	json_object_object_add(o, "io_uring_complete", hooks.uring ?
 			       json_object_new_string(hooks.uring) : NULL);
+	json_object_object_add(o, "hci_recv", hooks.hci_recv ?
+			       json_object_new_string(hooks.hci_recv) : NULL);
+	json_object_object_add(o, "l2cap_recv", hooks.l2cap_recv ?
+			       json_object_new_string(hooks.l2cap_recv) : NULL);
+	json_object_object_add(o, "sock_queue", hooks.sock_queue ?
+			       json_object_new_string(hooks.sock_queue) : NULL);
+	json_object_object_add(o, "usdt_msgs", json_object_new_boolean(hooks.usdt_msgs));
 	json_object_object_add(o, "usdt", json_object_new_string(hooks.binary));
 	return o;
 }
@@ -527,6 +565,14 @@ static void print_json(const struct snapshot *s, double interval_s)
 				       json_object_new_uint64(s->cnt[i].chunks));
 		json_object_object_add(so, "driver_frames",
 				       json_object_new_uint64(s->cnt[i].matched));
+		if (s->cnt[i].msgs) {
+			json_object_object_add(so, "messages",
+					       json_object_new_uint64(s->cnt[i].msgs));
+			json_object_object_add(so, "hci_messages",
+					       json_object_new_uint64(s->cnt[i].hci));
+			json_object_object_add(so, "early",
+					       json_object_new_uint64(s->cnt[i].early));
+		}
 		stages = json_object_new_object();
 		for (st = 0; st < GL_NSTAGES; st++) {
 			const struct gl_hist *g = &s->hist[i][st];
@@ -577,6 +623,12 @@ int main(int argc, char **argv)
 	};
 	static const char *const k_drv[] = { "raw_tp", "tp" };
 	static const char *const k_uring[] = { "tp_btf", "raw_tp", "tp" };
+	static const char *const k_hci[] = { "kprobe:hci_recv_frame" };
+	static const char *const k_l2cap[] = { "kprobe:l2cap_recv_acldata" };
+	static const char *const k_queue[] = {
+		"kprobe:__sock_queue_rcv_skb", "kprobe:sock_queue_rcv_skb_reason",
+		"kprobe:l2cap_sock_recv_cb",
+	};
 	struct gaitcap_latency_bpf *obj = NULL;
 	struct bpf_program *p[3];
 	struct snapshot *snap = NULL;
@@ -633,16 +685,26 @@ int main(int argc, char **argv)
 	p[1] = obj->progs.raw_uring_complete;
 	p[2] = obj->progs.tp_uring_complete;
 	hooks.uring = attach_first(p, k_uring, 3);
+	/* The insole chain: kprobes on the Bluetooth module, where loaded. */
+	p[0] = obj->progs.kp_hci_recv_frame;
+	hooks.hci_recv = attach_first(p, k_hci, 1);
+	p[0] = obj->progs.kp_l2cap_recv_acldata;
+	hooks.l2cap_recv = attach_first(p, k_l2cap, 1);
+	p[0] = obj->progs.kp_sock_queue;
+	p[1] = obj->progs.kp_sock_queue_reason;
+	p[2] = obj->progs.kp_l2cap_sock_recv_cb;
+	hooks.sock_queue = attach_first(p, k_queue, 3);
 	err = attach_usdt(obj);
 	if (err)
 		goto cleanup;
 
 	/* With --json, stdout holds JSON only: the banner goes to stderr. */
 	fprintf(env.json ? stderr : stdout,
-		"Tracing gaitcap (%s%s): driver %s, io_uring %s. Hit Ctrl-C to end.\n",
+		"Tracing gaitcap (%s%s): driver %s, io_uring %s, bluetooth %s. Hit Ctrl-C to end.\n",
 		hooks.binary, env.pid ? "" : ", every process",
 		hooks.frame_pushed ? hooks.frame_pushed : "not seen (stages wire, hold, path off)",
-		hooks.uring ? hooks.uring : "not seen (read and reap merged)");
+		hooks.uring ? hooks.uring : "not seen (read and reap merged)",
+		hooks.sock_queue ? hooks.sock_queue : "not seen (stages acl, queue, ble_path off)");
 	fflush(env.json ? stderr : stdout);
 	signal(SIGINT, sig_handler);
 	signal(SIGTERM, sig_handler);

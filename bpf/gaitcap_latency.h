@@ -14,6 +14,13 @@ enum gl_stage {
 	GL_REAP,	/* read completed -> its completion reaches gaitcap */
 	GL_COMMIT,	/* completion reached gaitcap -> chunk committed */
 	GL_PATH,	/* frame pushed -> chunk committed (the whole host path) */
+	/*
+	 * Insoles, one BLE notification each: ACL in -> ATT PDU on the socket
+	 * -> RECVMSG completed; then GL_REAP and GL_COMMIT per notification.
+	 */
+	GL_ACL,		/* ACL data received by the HCI core -> queued on the socket */
+	GL_QUEUE,	/* queued on the socket -> the RECVMSG completed */
+	GL_BLE_PATH,	/* ACL data received -> chunk committed */
 	GL_NSTAGES,
 };
 
@@ -47,8 +54,23 @@ struct gl_stream_count {
 	__u64 frames;
 	__u64 chunks;
 	__u64 matched;		/* frames whose driver events were seen */
+	__u64 msgs;		/* of frames: messages the capture announced */
+	__u64 hci;		/* of msgs: seen at the HCI core and on the socket */
+	__u64 early;		/* of msgs: received before the channel (no CQE) */
 };
 
 #define GL_ANY		0xffffffffu	/* no stream/link filter */
+
+/*
+ * A notification is recognised at the socket and in gaitcap by its ATT
+ * PDU's length and first bytes: for the gaitcap-v1 profile they hold the
+ * handle, the sample counter and the insole's clock (docs/latency.md).
+ */
+#define GL_PDU_HEAD	24
+
+struct gl_pdu_key {
+	__u32 len;
+	__u8 head[GL_PDU_HEAD];	/* zero past len */
+};
 
 #endif /* GAITCAP_LATENCY_H */

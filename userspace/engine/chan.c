@@ -966,6 +966,7 @@ static void msg_read_done(struct eng_chan *c, int res)
 		c->stage_t_first = tm;	/* the mapping moved by a few ns */
 	if (tm > c->stage_t_last)
 		c->stage_t_last = tm;
+	GCPROBE4(msg_record, c->d.stream, ri.seq, (uintptr_t)data, len);
 	c->fill += size;
 	c->stage_n++;
 	c->have_seq = true;

@@ -35,6 +35,7 @@
 
 #include "ble/insole_link.h"
 #include "engine/engine_internal.h"
+#include "gcprobes.h"
 
 #define ATT_CID			4
 #define MAX_PENDING		32	/* notifications before the channel exists */
@@ -440,6 +441,7 @@ static int ble_flush_pending(struct ble_src *b)
 			m.first_seq = ri.seq;
 			m.t_first_ns = p->t_mono;
 		}
+		GCPROBE4(msg_early, b->stream, ri.seq, (uintptr_t)p->pdu, p->len);
 		m.last_seq = ri.seq;
 		m.t_last_ns = p->t_mono > m.t_first_ns ? p->t_mono : m.t_first_ns;
 		len += gcs_var_rec_put(body + len, p->t_real, p->pdu, p->len);

@@ -9,10 +9,14 @@
  *   read_done(stream, op, res)               its completion reaches the channel
  *   chunk_seal(stream, first_seq, last_seq, off)    handed to the writer
  *   chunk_commit(stream, first_seq, last_seq, off)  its commit word stored
+ *   msg_record(stream, seq, pdu, len)        a received message became record seq
+ *   msg_early(stream, seq, pdu, len)         one received before its channel
  *
  * @op is the struct ring_op whose address is the SQE's user_data, so the
  * io_uring tracepoints can be matched with the channel. Sequence numbers
- * are the chunk's (session-format.md 4.4); @off its file offset.
+ * are the chunk's (session-format.md 4.4); @off its file offset. @pdu
+ * points at the message's bytes (an ATT PDU for insoles), so the probe can
+ * match it with what the kernel queued on the socket.
  */
 #ifndef GCPROBES_H
 #define GCPROBES_H
