@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # In the lab guest (tests/bench/run-latency-bench): gaitcap capture of the
 # emulated mat at its nominal rate, with --watermark 1 and with the default
-# hold, each with and without gaitcap-latency attached, in alternating
-# order, ROUNDS times. Prints one LATCPU line per capture (its CPU time from
-# the shell's `times`) and, when the tool was attached, LATSTAGE lines with
-# its percentiles. Arguments: SECONDS ROUNDS RATE.
+# hold, each with and without gaitcap-latency attached, the order of each
+# pair alternating, ROUNDS times. Prints one LATCPU line per capture (the
+# capture's own CPU time over a fixed window, from /proc/PID/schedstat, in
+# ns) and, when the tool was attached, LATSTAGE lines with its percentiles.
+# Arguments: SECONDS ROUNDS RATE.
 SECS=${1:-10}
 ROUNDS=${2:-3}
 RATE=${3:-100}
@@ -14,18 +15,42 @@ mkdir -p $D
 gaitmat-sim --out /dev/gaitmat-virt --tiles 1 --rate "$RATE" --duration 3600 --seed 7 --quiet &
 SIM=$!
 
-# capture_cpu FILE OPTS: the capture's user + system seconds
-capture_cpu() {
-	sh -c "gaitcap capture -o $1 --subject LAB-01 --wait 15 --duration $SECS --rate $RATE $2 \
-		--status 0 --quiet --control none >/dev/null 2>&1; times" | tail -n1 |
-		awk '{ n = split($0, f, " "); t = 0
-			for (i = 1; i <= n; i++) { split(f[i], p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] }
-			printf "%.3f\n", t }'
+# cpu_ns PID: CPU time the process has run, in ns (schedstat), else from
+# /proc/PID/stat's utime + stime (clock ticks, 10 ms here).
+cpu_ns() {
+	if [ -r /proc/$1/schedstat ]; then
+		cut -d' ' -f1 /proc/$1/schedstat
+	else
+		awk '{ print ($14 + $15) * 10000000 }' /proc/$1/stat
+	fi
+}
+
+# capture FILE OPTS: a capture whose CPU is counted from 1 s after it
+# started (the device found, the buffer on) for SECS seconds, then stopped.
+# Echoes the CPU ns of that window; the capture's exit status goes to
+# $D/cap.rc (a command substitution cannot set a variable).
+capture() {
+	gaitcap capture -o $1 --subject LAB-01 --wait 15 --duration $((SECS + 30)) --rate $RATE $2 \
+		--status 0 --quiet --control none >$D/cap.log 2>&1 &
+	P=$!
+	sleep 1
+	c0=$(cpu_ns $P)
+	sleep "$SECS"
+	c1=$(cpu_ns $P)
+	kill -INT $P
+	wait $P
+	echo $? >$D/cap.rc
+	echo $((c1 - c0))
 }
 jstage() {	# FILE STAGE NAME
 	sed -n "s/.*\"$2\":{\([^}]*\)}.*/\1/p" "$1" | sed -n "s/.*\"$3\":\([0-9]*\).*/\1/p" | head -n1
 }
 
+[ -r /proc/self/schedstat ] && echo "LATCLOCK schedstat" || echo "LATCLOCK ticks"
+# A warm-up capture, not counted: the first one in a fresh guest pays for
+# cold caches and page faults of everything it touches (x 4 CPU seen).
+capture $D/warm.gcs "--watermark 1" >/dev/null
+rm -f $D/warm.gcs
 r=0
 while [ $r -lt "$ROUNDS" ]; do
 	r=$((r + 1))
@@ -42,9 +67,9 @@ while [ $r -lt "$ROUNDS" ]; do
 				n=0
 				while ! grep -q '^Tracing' $D/t.err && [ $n -lt 200 ]; do sleep 0.1; n=$((n + 1)); done
 			fi
-			cpu=$(capture_cpu $f "$opt")
+			cpu=$(capture $f "$opt")
 			frames=$(gaitcap info $f | sed -n 's/.*iio_scan .* \([0-9]*\) records in .*/\1/p' | head -n1)
-			echo "LATCPU mode=$wm tool=$tool round=$r cpu_s=$cpu frames=${frames:-0}"
+			echo "LATCPU mode=$wm tool=$tool round=$r cpu_ns=${cpu:-0} frames=${frames:-0} window_s=$SECS rc=$(cat $D/cap.rc)"
 			if [ $tool = on ]; then
 				kill -INT $T
 				wait $T

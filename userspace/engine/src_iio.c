@@ -698,10 +698,11 @@ static int attach(struct src_iio *x)
 		/*
 		 * IIO wakes pollers on every scan: read about a watermark at a
 		 * time instead (the engine shortens the hold if scans come
-		 * faster than the device's rate says).
+		 * faster than the device's rate says). A watermark of 1 asks
+		 * for one wakeup per scan: no hold, read as soon as it polls.
 		 */
-		.hold_us = x->rate ? (uint32_t)((uint64_t)x->watermark *
-						1000000 / x->rate) : 0,
+		.hold_us = x->rate && x->watermark > 1 ?
+			(uint32_t)((uint64_t)x->watermark * 1000000 / x->rate) : 0,
 		.has_seq = true, .rec_ts = true, .rec_info = iio_rec_info,
 		.priv = x,
 	};
