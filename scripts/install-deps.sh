@@ -22,6 +22,7 @@ libcairo2-dev chromium
 libbpf-dev bpftool systemtap-sdt-dev
 debhelper dh-dkms lintian systemd udev groff-base libsystemd-dev libudev-dev
 debootstrap
+time
 "
 
 missing=""

@@ -116,14 +116,19 @@ static int pass_b_rec(struct refine *R, const struct gcs_record *rec)
 	return 0;
 }
 
-/* Every record in file order; a lost chunk is counted and stepped over. */
-static int walk(struct refine *R, rec_fn fn, bool count)
+/*
+ * Every record of one stream in order; a lost chunk is counted and stepped
+ * over. One stream at a time, not file order: compaction groups a stream's
+ * chunks into shared compressed records and the reader caches one of them,
+ * so interleaving streams decompressed a whole record per chunk.
+ */
+static int walk_stream(struct refine *R, uint32_t stream, rec_fn fn, bool count)
 {
 	struct gcs_rec_iter it;
 	struct gcs_record rec;
 	int ret;
 
-	gcs_rec_iter_init(&it, R->r, GCS_STREAM_NONE);
+	gcs_rec_iter_init(&it, R->r, stream);
 	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
 		if (ret == -EBADMSG) {
 			if (count)
@@ -137,6 +142,18 @@ static int walk(struct refine *R, rec_fn fn, bool count)
 			return ret;
 	}
 	return 0;
+}
+
+/* The devices never look at each other's records while walking. */
+static int walk(struct refine *R, rec_fn fn, bool count)
+{
+	int ret = 0;
+
+	for (unsigned int k = 0; !ret && k < R->n_ins; k++)
+		ret = walk_stream(R, R->ins[k].stream, fn, count);
+	if (!ret && R->mat.present)
+		ret = walk_stream(R, R->mat.stream, fn, count);
+	return ret;
 }
 
 static int open_output(struct refine *R)

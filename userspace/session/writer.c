@@ -1003,6 +1003,26 @@ static void index_drop(struct gcs_writer *w, uint64_t off)
 		w->idx[lo].type = 0;
 }
 
+/*
+ * The job read its raw chunks through the mapping, faulting them back in
+ * behind unmap_behind(): zap them again, or a long writer's resident set
+ * grows with everything it compacted (refine's close compacts it all).
+ */
+static void drop_sources(struct gcs_writer *w, const struct gcs_compact_job *j)
+{
+	for (uint32_t i = 0; i < j->n_parts; i++) {
+		uint64_t a = j->parts[i].orig_off + j->hdr_lens[i];
+		uint64_t b = a + j->parts[i].raw_len;
+
+		a = (a + w->page - 1) / w->page * w->page;
+		b = b / w->page * w->page;
+		if (b > w->committed / w->page * w->page)
+			b = w->committed / w->page * w->page;
+		if (a < b)
+			madvise(w->base + a, b - a, MADV_DONTNEED);
+	}
+}
+
 int gcs_writer_compact_finish(struct gcs_writer *w, struct gcs_compact_job *j)
 {
 	struct gcs_zchunk_ext z;
@@ -1063,6 +1083,7 @@ int gcs_writer_compact_finish(struct gcs_writer *w, struct gcs_compact_job *j)
 	w->st.compacted_stored += s->size;
 	publish(w);
 out:
+	drop_sources(w, j);
 	job_free(j);
 	return ret;
 }
