@@ -105,7 +105,7 @@ lab_check "the right insole kept its one link" \
 	sh -c "[ \$(grep -c '^connected' $D/right.log) -eq 1 ] || tail -5 $D/right.log"
 gaitcap info --json $D/s.gcs >$D/s.json 2>&1
 lab_check "the stream description carries the insole's model, decoder and side" \
-	sh -c "grep -q '\"decoder\":\"gaitcap-v1\"' $D/s.json && grep -q '\"model\":\"GI-T1\"' $D/s.json &&
+	sh -c "grep -q '\"decoder\":\"gaitcap-v1\"' $D/s.json && grep -q '\"model\":\"GI_T1__test_\"' $D/s.json &&
 		grep -q '\"side\":\"left\"' $D/s.json && grep -q '\"battery_pct\":87' $D/s.json"
 lab_check "the session lists both insoles as devices" \
 	sh -c "grep -q '\"id\":\"insole-left\"' $D/s.json && grep -q '\"id\":\"insole-right\"' $D/s.json &&
