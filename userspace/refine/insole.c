@@ -185,9 +185,23 @@ static void unwrap(struct ins *in, const struct insole_sample *s,
 	*dev = in->dev_us;
 }
 
-static int64_t rx_time(const struct ins *in, const struct gcs_record *rec)
+/*
+ * A record's arrival on the host timeline. A device-clock stamp (an import,
+ * docs/import-moticon.md) is no arrival: the record goes at its chunk's host
+ * time plus its distance from the chunk's first record, as qc places it.
+ */
+static int64_t rx_time(struct refine *R, struct ins *in,
+		       const struct gcs_record *rec)
 {
-	return rec->t_ns + in->rx_to_mono;
+	if (rec->ts_clock != GCS_CLOCK_DEVICE || rec->ts_source != GCS_TS_RECORD)
+		return rec->t_ns + in->rx_to_mono;
+	if (!in->have_rx_chunk || rec->chunk != in->rx_chunk) {
+		in->have_rx_chunk = true;
+		in->rx_chunk = rec->chunk;
+		in->rx_dev0 = rec->t_ns;
+	}
+	return gcs_reader_chunk(R->r, rec->chunk)->t_first_ns +
+	       (rec->t_ns - in->rx_dev0);
 }
 
 int refine_insole_pass_a(struct refine *R, struct ins *in,
@@ -195,7 +209,7 @@ int refine_insole_pass_a(struct refine *R, struct ins *in,
 {
 	struct insole_sample s[INSOLE_MAX_BATCH];
 	int n = decode_rec(in, rec, s, false);
-	int64_t rx = rx_time(in, rec), key;
+	int64_t rx = rx_time(R, in, rec), key;
 	uint64_t seq, dev = 0;
 
 	for (int k = 0; k < n; k++) {
@@ -488,7 +502,7 @@ int refine_insole_pass_b(struct refine *R, struct ins *in,
 
 	in->st.notifications++;
 	for (int k = 0; k < n; k++) {
-		struct rsample r = { .rx_ns = rx_time(in, rec), .flags = s[k].flags };
+		struct rsample r = { .rx_ns = rx_time(R, in, rec), .flags = s[k].flags };
 		int ret;
 
 		unwrap(in, &s[k], &r.seq, &r.dev_us);

@@ -40,6 +40,9 @@ struct ins {
 	uint16_t full_code;
 	double rate_hz;
 	int64_t rx_to_mono;		/* add to arrival stamps (REALTIME files) */
+	bool have_rx_chunk;		/* device-clock stamps: chunk of rx_dev0 */
+	size_t rx_chunk;
+	int64_t rx_dev0;		/* its first record's stamp */
 
 	/* unwrapping, identical in both passes */
 	bool have_raw;
