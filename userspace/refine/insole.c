@@ -423,7 +423,7 @@ static int detect(struct refine *R, struct ins *in, int64_t t, double f,
 static int emit(struct refine *R, struct ins *in, const struct rsample *s)
 {
 	uint32_t flags = 0;
-	bool held = in->emitted_any;
+	bool held = in->emitted_any, imu = false;
 	double f = -in->zero_sum_n;
 	int64_t t;
 	int ret;
@@ -448,11 +448,24 @@ static int emit(struct refine *R, struct ins *in, const struct rsample *s)
 		}
 		f += s->cell[c] * in->k_cell[c];
 	}
+	/*
+	 * Held: the whole sample again. Quantised cells of an unloaded foot
+	 * repeat for real, its IMU never does; without an IMU (all zero) only
+	 * a repeat under load is suspect.
+	 */
+	for (int a = 0; a < 6; a++) {
+		imu |= s->imu[a] != 0;
+		if (s->imu[a] != in->last_imu[a])
+			held = false;
+	}
+	if (held && !imu && f < in->st.threshold_n)
+		held = false;
 	if (held)
 		in->st.held++, flags |= REFINE_Q_HELD;
 	if (flags & REFINE_Q_SATURATED)
 		in->st.saturated++;
 	memcpy(in->last_cell, s->cell, sizeof(in->last_cell));
+	memcpy(in->last_imu, s->imu, sizeof(in->last_imu));
 	in->last_seq = s->seq;
 	in->emitted_any = true;
 	t = refine_clock_map(&in->fit, s->dev_us);
@@ -507,6 +520,8 @@ int refine_insole_pass_b(struct refine *R, struct ins *in,
 
 		unwrap(in, &s[k], &r.seq, &r.dev_us);
 		memcpy(r.cell, s[k].cell, sizeof(r.cell));
+		memcpy(r.imu, s[k].acc, sizeof(s[k].acc));
+		memcpy(r.imu + 3, s[k].gyro, sizeof(s[k].gyro));
 		ret = push(R, in, &r);
 		if (ret)
 			return ret;

@@ -27,6 +27,7 @@ struct rsample {
 	int64_t rx_ns;
 	uint16_t flags;
 	uint16_t cell[INSOLE_MAX_CELLS];
+	int16_t imu[6];			/* acc, gyro: all zero without an IMU */
 };
 
 struct ins {
@@ -63,6 +64,7 @@ struct ins {
 	bool emitted_any;
 	uint64_t last_seq;
 	uint16_t last_cell[INSOLE_MAX_CELLS];
+	int16_t last_imu[6];
 	uint32_t flat_run[INSOLE_MAX_CELLS];
 	bool flat_seen[INSOLE_MAX_CELLS];
 	bool gap_pending;
