@@ -19,6 +19,10 @@
 #define FLAT_S		2.0
 #define OUT_REC		96	/* refined.gcs insole record, see refine.c */
 #define OUT_BATCH	256
+#define QUANTA_WINDOW	3	/* the zero's spread: +-3 steps of a quantised cell */
+#define KNEE_S		0.3	/* a toe-off's unloading is searched back this far */
+#define KNEE_RATE	2.0	/* fast unloading: peak forces per second */
+#define KNEE_TAIL	0.15	/* a relaxation tail stays below this share of the peak */
 
 static uint16_t le16(const uint8_t *p)
 {
@@ -256,11 +260,30 @@ int refine_insole_pass_a(struct refine *R, struct ins *in,
 	return 0;
 }
 
+/*
+ * The smallest step between codes the cell took: 1 for a noisy ADC, 25 for
+ * the OpenGo's 0.25 N/cm2 in 0.01 N/cm2 codes. 0 if it took one code only.
+ */
+static unsigned int cell_quantum(const uint32_t *h)
+{
+	unsigned int q = 0;
+	int last = -1;
+
+	for (unsigned int v = 0; v < CODES; v++) {
+		if (!h[v])
+			continue;
+		if (last >= 0 && (!q || v - (unsigned int)last < q))
+			q = v - (unsigned int)last;
+		last = (int)v;
+	}
+	return q;
+}
+
 /* The most frequent code of a cell: an unloaded insole most of the time. */
 static double cell_zero(const uint32_t *h, double *sd)
 {
 	uint64_t best = 0, n = 0;
-	unsigned int at = 0;
+	unsigned int at = 0, win;
 	double s = 0, ss = 0;
 
 	for (unsigned int v = 0; v < CODES; v++) {
@@ -271,7 +294,11 @@ static double cell_zero(const uint32_t *h, double *sd)
 			at = v;
 		}
 	}
-	for (unsigned int v = at >= 8 ? at - 8 : 0; v <= at + 8 && v < CODES; v++) {
+	/* A quantised cell's noise is whole steps: a window of 8 codes sees none. */
+	win = cell_quantum(h) * QUANTA_WINDOW;
+	if (win < 8)
+		win = 8;
+	for (unsigned int v = at >= win ? at - win : 0; v <= at + win && v < CODES; v++) {
 		n += h[v];
 		s += (double)v * h[v];
 		ss += (double)v * v * h[v];
@@ -384,12 +411,43 @@ static int out_sample(struct refine *R, struct ins *in, const struct rsample *s,
 	return 0;
 }
 
+/*
+ * A toe-off whose force crept down to the threshold (a cell relaxing, the
+ * shoe pressing: seen on the OpenGo) happened where the fast unloading
+ * ended: the last pair, at most KNEE_S back from the crossing @age samples
+ * ago, falling faster than KNEE_RATE peaks per second into a tail below
+ * KNEE_TAIL of the peak. Otherwise the crossing's @t stands.
+ */
+static int64_t to_knee(const struct ins *in, unsigned int age, int64_t t)
+{
+	double peak = in->st.peak_n;
+
+	for (unsigned int a = age; a + 1 < in->knee_n; a++) {
+		unsigned int i = (in->knee_at + KNEE_RING - a) % KNEE_RING;
+		unsigned int j = (in->knee_at + KNEE_RING - a - 1) % KNEE_RING;
+		double dt = (double)(in->knee_t[i] - in->knee_t[j]) / 1e9;
+
+		if (!(peak > 0) || dt <= 0 || in->knee_f[i] > KNEE_TAIL * peak ||
+		    t - in->knee_t[i] > (int64_t)(KNEE_S * NS_PER_S) ||
+		    in->knee_t[j] < in->last_ic)
+			break;
+		if (in->knee_f[j] - in->knee_f[i] >= KNEE_RATE * peak * dt)
+			return in->knee_t[j] + (in->knee_t[i] - in->knee_t[j]) / 2;
+	}
+	return t;
+}
+
 static int detect(struct refine *R, struct ins *in, int64_t t, double f,
 		  uint32_t flags)
 {
 	int side_now = f >= in->st.threshold_n;
 	int ret = 0;
 
+	in->knee_at = (in->knee_at + 1) % KNEE_RING;
+	in->knee_t[in->knee_at] = t;
+	in->knee_f[in->knee_at] = f;
+	if (in->knee_n < KNEE_RING)
+		in->knee_n++;
 	in->run_flags |= flags & (REFINE_Q_HELD | REFINE_Q_SATURATED | REFINE_Q_GAP);
 	if (in->state < 0) {
 		in->state = side_now;	/* no event at the very start */
@@ -401,6 +459,10 @@ static int detect(struct refine *R, struct ins *in, int64_t t, double f,
 		}
 		if (++in->cand_n >= in->confirm) {
 			in->state = side_now;
+			if (!side_now)
+				in->cand_t = to_knee(in, in->cand_n - 1, in->cand_t);
+			else
+				in->last_ic = in->cand_t;
 			ret = refine_add_event(R, in->cand_t, in->side,
 					       side_now ? REFINE_IC : REFINE_TO,
 					       REFINE_SRC_INSOLE,

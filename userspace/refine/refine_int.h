@@ -14,6 +14,7 @@
 #define REORDER_MAX	16		/* samples held back to put them in order */
 #define CONFIRM_S	0.03		/* a crossing must hold this long */
 #define MAX_FOOTPRINTS_OPEN 16
+#define KNEE_RING	64		/* samples kept to place a toe-off */
 
 struct env_bin {
 	int64_t key;			/* host second since the first arrival */
@@ -79,6 +80,11 @@ struct ins {
 	uint32_t run_flags;		/* held/saturated since the last event */
 	unsigned int confirm;
 	double zero_sum_n;
+	/* the last samples, for the toe-off's end of unloading */
+	int64_t knee_t[KNEE_RING];
+	double knee_f[KNEE_RING];
+	unsigned int knee_n, knee_at;
+	int64_t last_ic;		/* the search stops there */
 	/* refined.gcs */
 	uint32_t out_stream;
 	uint8_t *out_buf;
