@@ -445,6 +445,39 @@ static void test_refine_moticon_held_imu(void **state)
 }
 
 /*
+ * In swing (data row 106, 1.07 s: the left foot unloaded), with an IMU: a
+ * lone repeat of cells and IMU is chance (the fixture's unloaded cells
+ * repeat in a fifth of its samples, its IMU in 1 of 500), three in a row
+ * are a hold, every one counted.
+ */
+static void test_refine_moticon_held_unloaded(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *one = edited_fixture(f, "swing1.txt", false, 106, 1);
+	char *three = edited_fixture(f, "swing3.txt", false, 106, 3);
+	const struct refine_event *e;
+	struct run rn;
+
+	import_refine(f, one, "swing1.gcs", &rn);
+	assert_int_equal(rn.res.insole[rn.left].held, 0);
+	run_free(&rn);
+
+	import_refine(f, three, "swing3.gcs", &rn);
+	print_message("# swing hold of 3: held left %llu, right %llu\n",
+		      (unsigned long long)rn.res.insole[rn.left].held,
+		      (unsigned long long)rn.res.insole[rn.right].held);
+	assert_int_equal(rn.res.insole[rn.left].held, 3);
+	assert_int_equal(rn.res.insole[rn.right].held, 0);
+	e = next_event(&rn, REFINE_LEFT, 1.07);
+	assert_non_null(e);
+	assert_int_equal(e->kind, REFINE_IC);
+	assert_true(e->flags & REFINE_Q_HELD);
+	run_free(&rn);
+	free(one);
+	free(three);
+}
+
+/*
  * Without an IMU only the cells tell: the unloaded foot's repeats (41 in
  * the fixture) are no hold, a repeat under load is.
  */
@@ -483,6 +516,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refine_moticon_parameters,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_refine_moticon_held_imu,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_moticon_held_unloaded,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_refine_moticon_held_no_imu,
 						tu_cmd_setup, tu_cmd_teardown),

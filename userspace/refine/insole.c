@@ -512,18 +512,22 @@ static int emit(struct refine *R, struct ins *in, const struct rsample *s)
 	}
 	/*
 	 * Held: the whole sample again. Quantised cells of an unloaded foot
-	 * repeat for real, its IMU never does; without an IMU (all zero) only
-	 * a repeat under load is suspect.
+	 * repeat for real (a fifth of the fixture's), the IMU rarely (1 in
+	 * 500): unloaded, two repeats in a row are needed, and without an IMU
+	 * (all zero) nothing tells. Under load 16 cells never stand still.
 	 */
 	for (int a = 0; a < 6; a++) {
 		imu |= s->imu[a] != 0;
 		if (s->imu[a] != in->last_imu[a])
 			held = false;
 	}
-	if (held && !imu && f < in->st.threshold_n)
-		held = false;
-	if (held)
-		in->st.held++, flags |= REFINE_Q_HELD;
+	in->held_run = held ? in->held_run + 1 : 0;
+	if (held && (f >= in->st.threshold_n || (imu && in->held_run >= 2))) {
+		/* an unloaded run's first repeat counts once a second confirms it */
+		in->st.held += 1 + (in->held_run == 2 && in->held_wait);
+		flags |= REFINE_Q_HELD;
+	}
+	in->held_wait = held && imu && in->held_run == 1 && f < in->st.threshold_n;
 	if (flags & REFINE_Q_SATURATED)
 		in->st.saturated++;
 	memcpy(in->last_cell, s->cell, sizeof(in->last_cell));

@@ -66,6 +66,8 @@ struct ins {
 	uint64_t last_seq;
 	uint16_t last_cell[INSOLE_MAX_CELLS];
 	int16_t last_imu[6];
+	unsigned int held_run;		/* repeats in a row, this one included */
+	bool held_wait;			/* the run's first, unloaded: not yet counted */
 	uint32_t flat_run[INSOLE_MAX_CELLS];
 	bool flat_seen[INSOLE_MAX_CELLS];
 	bool gap_pending;
