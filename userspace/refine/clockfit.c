@@ -240,7 +240,8 @@ int refine_clock_fit(struct refine *R, struct ins *in)
 
 		feasible(cr, m, 0, c1, &L, &U);
 		f->offset_ns = (L <= U ? (L + U) / 2 : (L + U) / 2) * 1e6;
-		f->bound_ns = L <= U ? (U - L) / 2 * 1e6 : NAN;
+		/* Exact records (an import's) give a zero band: rounding may invert it. */
+		f->bound_ns = U - L > -1e-6 ? fmax(U - L, 0) / 2 * 1e6 : NAN;
 		f->from_records = true;
 	}
 	if (m) {

@@ -19,6 +19,10 @@
 #define FLAT_S		2.0
 #define OUT_REC		96	/* refined.gcs insole record, see refine.c */
 #define OUT_BATCH	256
+#define QUANTA_WINDOW	3	/* the zero's spread: +-3 steps of a quantised cell */
+#define KNEE_S		0.3	/* a toe-off's unloading is searched back this far */
+#define KNEE_RATE	2.0	/* fast unloading: peak forces per second */
+#define KNEE_TAIL	0.15	/* a relaxation tail stays below this share of the peak */
 
 static uint16_t le16(const uint8_t *p)
 {
@@ -185,9 +189,23 @@ static void unwrap(struct ins *in, const struct insole_sample *s,
 	*dev = in->dev_us;
 }
 
-static int64_t rx_time(const struct ins *in, const struct gcs_record *rec)
+/*
+ * A record's arrival on the host timeline. A device-clock stamp (an import,
+ * docs/import-moticon.md) is no arrival: the record goes at its chunk's host
+ * time plus its distance from the chunk's first record, as qc places it.
+ */
+static int64_t rx_time(struct refine *R, struct ins *in,
+		       const struct gcs_record *rec)
 {
-	return rec->t_ns + in->rx_to_mono;
+	if (rec->ts_clock != GCS_CLOCK_DEVICE || rec->ts_source != GCS_TS_RECORD)
+		return rec->t_ns + in->rx_to_mono;
+	if (!in->have_rx_chunk || rec->chunk != in->rx_chunk) {
+		in->have_rx_chunk = true;
+		in->rx_chunk = rec->chunk;
+		in->rx_dev0 = rec->t_ns;
+	}
+	return gcs_reader_chunk(R->r, rec->chunk)->t_first_ns +
+	       (rec->t_ns - in->rx_dev0);
 }
 
 int refine_insole_pass_a(struct refine *R, struct ins *in,
@@ -195,7 +213,7 @@ int refine_insole_pass_a(struct refine *R, struct ins *in,
 {
 	struct insole_sample s[INSOLE_MAX_BATCH];
 	int n = decode_rec(in, rec, s, false);
-	int64_t rx = rx_time(in, rec), key;
+	int64_t rx = rx_time(R, in, rec), key;
 	uint64_t seq, dev = 0;
 
 	for (int k = 0; k < n; k++) {
@@ -242,11 +260,30 @@ int refine_insole_pass_a(struct refine *R, struct ins *in,
 	return 0;
 }
 
+/*
+ * The smallest step between codes the cell took: 1 for a noisy ADC, 25 for
+ * the OpenGo's 0.25 N/cm2 in 0.01 N/cm2 codes. 0 if it took one code only.
+ */
+static unsigned int cell_quantum(const uint32_t *h)
+{
+	unsigned int q = 0;
+	int last = -1;
+
+	for (unsigned int v = 0; v < CODES; v++) {
+		if (!h[v])
+			continue;
+		if (last >= 0 && (!q || v - (unsigned int)last < q))
+			q = v - (unsigned int)last;
+		last = (int)v;
+	}
+	return q;
+}
+
 /* The most frequent code of a cell: an unloaded insole most of the time. */
 static double cell_zero(const uint32_t *h, double *sd)
 {
 	uint64_t best = 0, n = 0;
-	unsigned int at = 0;
+	unsigned int at = 0, win;
 	double s = 0, ss = 0;
 
 	for (unsigned int v = 0; v < CODES; v++) {
@@ -257,7 +294,11 @@ static double cell_zero(const uint32_t *h, double *sd)
 			at = v;
 		}
 	}
-	for (unsigned int v = at >= 8 ? at - 8 : 0; v <= at + 8 && v < CODES; v++) {
+	/* A quantised cell's noise is whole steps: a window of 8 codes sees none. */
+	win = cell_quantum(h) * QUANTA_WINDOW;
+	if (win < 8)
+		win = 8;
+	for (unsigned int v = at >= win ? at - win : 0; v <= at + win && v < CODES; v++) {
 		n += h[v];
 		s += (double)v * h[v];
 		ss += (double)v * v * h[v];
@@ -370,12 +411,43 @@ static int out_sample(struct refine *R, struct ins *in, const struct rsample *s,
 	return 0;
 }
 
+/*
+ * A toe-off whose force crept down to the threshold (a cell relaxing, the
+ * shoe pressing: seen on the OpenGo) happened where the fast unloading
+ * ended: the last pair, at most KNEE_S back from the crossing @age samples
+ * ago, falling faster than KNEE_RATE peaks per second into a tail below
+ * KNEE_TAIL of the peak. Otherwise the crossing's @t stands.
+ */
+static int64_t to_knee(const struct ins *in, unsigned int age, int64_t t)
+{
+	double peak = in->st.peak_n;
+
+	for (unsigned int a = age; a + 1 < in->knee_n; a++) {
+		unsigned int i = (in->knee_at + KNEE_RING - a) % KNEE_RING;
+		unsigned int j = (in->knee_at + KNEE_RING - a - 1) % KNEE_RING;
+		double dt = (double)(in->knee_t[i] - in->knee_t[j]) / 1e9;
+
+		if (!(peak > 0) || dt <= 0 || in->knee_f[i] > KNEE_TAIL * peak ||
+		    t - in->knee_t[i] > (int64_t)(KNEE_S * NS_PER_S) ||
+		    in->knee_t[j] < in->last_ic)
+			break;
+		if (in->knee_f[j] - in->knee_f[i] >= KNEE_RATE * peak * dt)
+			return in->knee_t[j] + (in->knee_t[i] - in->knee_t[j]) / 2;
+	}
+	return t;
+}
+
 static int detect(struct refine *R, struct ins *in, int64_t t, double f,
 		  uint32_t flags)
 {
 	int side_now = f >= in->st.threshold_n;
 	int ret = 0;
 
+	in->knee_at = (in->knee_at + 1) % KNEE_RING;
+	in->knee_t[in->knee_at] = t;
+	in->knee_f[in->knee_at] = f;
+	if (in->knee_n < KNEE_RING)
+		in->knee_n++;
 	in->run_flags |= flags & (REFINE_Q_HELD | REFINE_Q_SATURATED | REFINE_Q_GAP);
 	if (in->state < 0) {
 		in->state = side_now;	/* no event at the very start */
@@ -387,6 +459,10 @@ static int detect(struct refine *R, struct ins *in, int64_t t, double f,
 		}
 		if (++in->cand_n >= in->confirm) {
 			in->state = side_now;
+			if (!side_now)
+				in->cand_t = to_knee(in, in->cand_n - 1, in->cand_t);
+			else
+				in->last_ic = in->cand_t;
 			ret = refine_add_event(R, in->cand_t, in->side,
 					       side_now ? REFINE_IC : REFINE_TO,
 					       REFINE_SRC_INSOLE,
@@ -409,7 +485,7 @@ static int detect(struct refine *R, struct ins *in, int64_t t, double f,
 static int emit(struct refine *R, struct ins *in, const struct rsample *s)
 {
 	uint32_t flags = 0;
-	bool held = in->emitted_any;
+	bool held = in->emitted_any, imu = false;
 	double f = -in->zero_sum_n;
 	int64_t t;
 	int ret;
@@ -434,11 +510,28 @@ static int emit(struct refine *R, struct ins *in, const struct rsample *s)
 		}
 		f += s->cell[c] * in->k_cell[c];
 	}
-	if (held)
-		in->st.held++, flags |= REFINE_Q_HELD;
+	/*
+	 * Held: the whole sample again. Quantised cells of an unloaded foot
+	 * repeat for real (a fifth of the fixture's), the IMU rarely (1 in
+	 * 500): unloaded, two repeats in a row are needed, and without an IMU
+	 * (all zero) nothing tells. Under load 16 cells never stand still.
+	 */
+	for (int a = 0; a < 6; a++) {
+		imu |= s->imu[a] != 0;
+		if (s->imu[a] != in->last_imu[a])
+			held = false;
+	}
+	in->held_run = held ? in->held_run + 1 : 0;
+	if (held && (f >= in->st.threshold_n || (imu && in->held_run >= 2))) {
+		/* an unloaded run's first repeat counts once a second confirms it */
+		in->st.held += 1 + (in->held_run == 2 && in->held_wait);
+		flags |= REFINE_Q_HELD;
+	}
+	in->held_wait = held && imu && in->held_run == 1 && f < in->st.threshold_n;
 	if (flags & REFINE_Q_SATURATED)
 		in->st.saturated++;
 	memcpy(in->last_cell, s->cell, sizeof(in->last_cell));
+	memcpy(in->last_imu, s->imu, sizeof(in->last_imu));
 	in->last_seq = s->seq;
 	in->emitted_any = true;
 	t = refine_clock_map(&in->fit, s->dev_us);
@@ -488,11 +581,13 @@ int refine_insole_pass_b(struct refine *R, struct ins *in,
 
 	in->st.notifications++;
 	for (int k = 0; k < n; k++) {
-		struct rsample r = { .rx_ns = rx_time(in, rec), .flags = s[k].flags };
+		struct rsample r = { .rx_ns = rx_time(R, in, rec), .flags = s[k].flags };
 		int ret;
 
 		unwrap(in, &s[k], &r.seq, &r.dev_us);
 		memcpy(r.cell, s[k].cell, sizeof(r.cell));
+		memcpy(r.imu, s[k].acc, sizeof(s[k].acc));
+		memcpy(r.imu + 3, s[k].gyro, sizeof(s[k].gyro));
 		ret = push(R, in, &r);
 		if (ret)
 			return ret;

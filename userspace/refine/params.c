@@ -17,6 +17,7 @@
 #include "refine/refine_int.h"
 
 #define STEADY_TOL	0.10	/* stride within 10 % of its bout's median */
+#define STEADY_MIN_BOUT	5	/* strides a bout needs to lose its first and last */
 #define BOUT_BREAK_S	2.5	/* no initial contact for longer: standing */
 #define SYNC_WINDOW_S	0.15	/* mat and insole contacts this close match */
 
@@ -215,7 +216,8 @@ static int cmp_double(const void *a, const void *b)
 /*
  * Steady state (docs/gait-parameters.md): bouts split at standing; the
  * first and last stride of a bout dropped; a stride used when it and its
- * neighbours lie within STEADY_TOL of the bout's median stride time.
+ * neighbours lie within STEADY_TOL of the bout's median stride time. A bout
+ * too short to spare two strides keeps them all, flagged SHORT_BOUT.
  */
 static void steady(struct strides *S, size_t from, size_t to)
 {
@@ -237,7 +239,10 @@ static void steady(struct strides *S, size_t from, size_t to)
 			med = d[n / 2];
 			free(d);
 			for (k = i; k < j; k++) {
-				bool ok = k > i && k + 1 < j;
+				bool ok = n < STEADY_MIN_BOUT || (k > i && k + 1 < j);
+
+				if (n < STEADY_MIN_BOUT)
+					S->v[k].flags |= REFINE_Q_SHORT_BOUT;
 
 				for (size_t q = k ? k - 1 : k; ok && q <= k + 1 && q < j; q++)
 					ok = fabs(S->v[q].stride_s - med) <= STEADY_TOL * med;
@@ -248,7 +253,7 @@ static void steady(struct strides *S, size_t from, size_t to)
 		i = j;
 	}
 	for (i = from; i < to; i++)
-		S->v[i].used = !S->v[i].flags;
+		S->v[i].used = !(S->v[i].flags & ~REFINE_Q_SHORT_BOUT);
 }
 
 /* Mat steps: each footprint measured against the two before it in its pass. */
@@ -421,7 +426,7 @@ static void collect(const struct strides *S, unsigned int src, unsigned int side
 }
 
 static struct json_object *side_obj(const struct pstat st[P_COUNT], int from, int to,
-				    unsigned int n_total)
+				    unsigned int n_total, int n_short)
 {
 	struct json_object *o = json_object_new_object();
 	int bad = !o;
@@ -431,6 +436,9 @@ static struct json_object *side_obj(const struct pstat st[P_COUNT], int from, in
 	if (!bad)
 		bad = jadd(o, "strides_used", json_object_new_int64(st[P_STRIDE].n)) ||
 		      jadd(o, "strides_found", json_object_new_int64(n_total));
+	/* Insoles: how many used strides come untrimmed from a short bout. */
+	if (!bad && n_short >= 0)
+		bad = jadd(o, "strides_short_bout", json_object_new_int64(n_short));
 	if (bad) {
 		json_object_put(o);
 		return NULL;
@@ -444,6 +452,16 @@ static unsigned int n_of(const struct strides *S, unsigned int src, unsigned int
 
 	for (size_t i = 0; i < S->n; i++)
 		n += S->v[i].src == src && S->v[i].side == side;
+	return n;
+}
+
+static int n_short(const struct strides *S, unsigned int side)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < S->n; i++)
+		n += S->v[i].src == REFINE_SRC_INSOLE && S->v[i].side == side &&
+		     S->v[i].used && (S->v[i].flags & REFINE_Q_SHORT_BOUT);
 	return n;
 }
 
@@ -548,9 +566,11 @@ static int write_params(struct refine *R, const struct strides *S)
 	sync_offset(R, REFINE_TO, &s_to);
 	bad = !root || !ins || !mat || !sym || !q || !sync ||
 	      jadd(ins, "left", side_obj(l, P_STRIDE, P_STEP_M,
-					 n_of(S, REFINE_SRC_INSOLE, REFINE_LEFT))) ||
+					 n_of(S, REFINE_SRC_INSOLE, REFINE_LEFT),
+					 n_short(S, REFINE_LEFT))) ||
 	      jadd(ins, "right", side_obj(r, P_STRIDE, P_STEP_M,
-					  n_of(S, REFINE_SRC_INSOLE, REFINE_RIGHT))) ||
+					  n_of(S, REFINE_SRC_INSOLE, REFINE_RIGHT),
+					  n_short(S, REFINE_RIGHT))) ||
 	      jaddn(ins, "cadence_steps_per_min", 60 / stat_mean(&steps)) ||
 	      jaddn(sym, "stride_s", si_pct(&l[P_STRIDE], &r[P_STRIDE])) ||
 	      jaddn(sym, "step_s", si_pct(&l[P_STEP], &r[P_STEP])) ||
@@ -566,9 +586,9 @@ static int write_params(struct refine *R, const struct strides *S)
 	      jadd(mat, "duplicate_or_late_scans", json_object_new_int64(R->mat.dup)) ||
 	      jadd(mat, "corrupt_scans", json_object_new_int64(R->mat.corrupt)) ||
 	      jadd(mat, "saturated_scans", json_object_new_int64(R->mat.saturated)) ||
-	      jadd(mat, "all", side_obj(ma, P_STEP, P_COUNT, 0)) ||
-	      jadd(mat, "left", side_obj(ml, P_STEP, P_COUNT, 0)) ||
-	      jadd(mat, "right", side_obj(mr, P_STEP, P_COUNT, 0)) ||
+	      jadd(mat, "all", side_obj(ma, P_STEP, P_COUNT, 0, -1)) ||
+	      jadd(mat, "left", side_obj(ml, P_STEP, P_COUNT, 0, -1)) ||
+	      jadd(mat, "right", side_obj(mr, P_STEP, P_COUNT, 0, -1)) ||
 	      jaddn(mat, "cadence_steps_per_min", 60 / stat_mean(&ma[P_STEP])) ||
 	      jadd(sync, "ic_offset_ms", jstat(&s_ic)) ||
 	      jadd(sync, "to_offset_ms", jstat(&s_to)) ||

@@ -29,6 +29,7 @@ enum refine_source { REFINE_SRC_INSOLE = 0, REFINE_SRC_MAT = 1 };
 #define REFINE_Q_NOT_STEADY	0x010	/* start/end of a bout, turn, outlier */
 #define REFINE_Q_PARTIAL	0x020	/* footprint touches the mat's edge */
 #define REFINE_Q_INCOMPLETE	0x040	/* a needed event is missing */
+#define REFINE_Q_SHORT_BOUT	0x080	/* used, but its bout is too short to trim */
 
 struct refine_event {
 	int64_t t_ns;			/* common timeline: host CLOCK_MONOTONIC */

@@ -14,6 +14,7 @@
 #define REORDER_MAX	16		/* samples held back to put them in order */
 #define CONFIRM_S	0.03		/* a crossing must hold this long */
 #define MAX_FOOTPRINTS_OPEN 16
+#define KNEE_RING	64		/* samples kept to place a toe-off */
 
 struct env_bin {
 	int64_t key;			/* host second since the first arrival */
@@ -27,6 +28,7 @@ struct rsample {
 	int64_t rx_ns;
 	uint16_t flags;
 	uint16_t cell[INSOLE_MAX_CELLS];
+	int16_t imu[6];			/* acc, gyro: all zero without an IMU */
 };
 
 struct ins {
@@ -40,6 +42,9 @@ struct ins {
 	uint16_t full_code;
 	double rate_hz;
 	int64_t rx_to_mono;		/* add to arrival stamps (REALTIME files) */
+	bool have_rx_chunk;		/* device-clock stamps: chunk of rx_dev0 */
+	size_t rx_chunk;
+	int64_t rx_dev0;		/* its first record's stamp */
 
 	/* unwrapping, identical in both passes */
 	bool have_raw;
@@ -60,6 +65,9 @@ struct ins {
 	bool emitted_any;
 	uint64_t last_seq;
 	uint16_t last_cell[INSOLE_MAX_CELLS];
+	int16_t last_imu[6];
+	unsigned int held_run;		/* repeats in a row, this one included */
+	bool held_wait;			/* the run's first, unloaded: not yet counted */
 	uint32_t flat_run[INSOLE_MAX_CELLS];
 	bool flat_seen[INSOLE_MAX_CELLS];
 	bool gap_pending;
@@ -74,6 +82,11 @@ struct ins {
 	uint32_t run_flags;		/* held/saturated since the last event */
 	unsigned int confirm;
 	double zero_sum_n;
+	/* the last samples, for the toe-off's end of unloading */
+	int64_t knee_t[KNEE_RING];
+	double knee_f[KNEE_RING];
+	unsigned int knee_n, knee_at;
+	int64_t last_ic;		/* the search stops there */
 	/* refined.gcs */
 	uint32_t out_stream;
 	uint8_t *out_buf;
