@@ -108,7 +108,8 @@ static int command(struct ble_mgmt *m, uint16_t op, const void *param,
 	put16(buf, op);
 	put16(buf + 2, m->index);
 	put16(buf + 4, plen);
-	memcpy(buf + 6, param, plen);
+	if (plen)
+		memcpy(buf + 6, param, plen);
 	/*
 	 * A command refused before it ran (no such index, no permission)
 	 * "writes" 0 bytes: its Command Status is queued all the same.
