@@ -18,6 +18,8 @@ CLI_TEST_SRCS := \
 	driver/gaitmat_proto.c tests/unit/test_session_util.c
 # The insole source and libgaitble (gaitcap capture --insole).
 CLI_TEST_SRCS += userspace/engine/src_ble.c $(GAITBLE_TEST_SRCS)
+# gaitcap devices (its mgmt helpers, ble_mgmt.c, are above).
+CLI_TEST_SRCS += userspace/gaitcap/cmd_devices.c userspace/ble/adv.c
 
 UNIT_TESTS += test_gaitcap_cli
 test_gaitcap_cli_SRCS := tests/unit/test_gaitcap_cli.c $(CLI_TEST_SRCS)

@@ -158,6 +158,18 @@ static const struct refusal refusals[] = {
 	{ cmd_mark, "mark", { "mark", "trial-begin" },
 	  "invalid CODE 'trial-begin': expected event, trial-start", NULL },
 	{ cmd_mark, "mark", { "mark", "--timeout" }, "option '--timeout' needs a value", NULL },
+	{ cmd_devices, "devices", { "devices", "--hci", "x" },
+	  "invalid --hci 'x': expected a controller number, e.g. 0 or hci0", NULL },
+	{ cmd_devices, "devices", { "devices", "--hci", "-1" }, "invalid --hci '-1'", NULL },
+	{ cmd_devices, "devices", { "devices", "--hci", "hci65535" },
+	  "invalid --hci 'hci65535'", NULL },
+	{ cmd_devices, "devices", { "devices", "--timeout", "0" },
+	  "invalid --timeout '0': expected whole seconds, 1..600", NULL },
+	{ cmd_devices, "devices", { "devices", "-t", "2.5" },
+	  "invalid --timeout '2.5': expected whole seconds, 1..600", NULL },
+	{ cmd_devices, "devices", { "devices", "--hci" }, "option '--hci' needs a value", NULL },
+	{ cmd_devices, "devices", { "devices", "--all=yes" }, "option '--all' takes no value", NULL },
+	{ cmd_devices, "devices", { "devices", "hci0" }, "unexpected argument 'hci0'", NULL },
 };
 
 static void test_gaitcap_cli_refusals_name_what_was_wrong(void **state)
@@ -505,6 +517,8 @@ static void test_gaitcap_cli_help_matches_docs(void **state)
 		  "operating.md", "\n### gaitcap info\n", NULL },
 		{ "gaitcap recover", cmd_recover, "recover", cmd_recover_options,
 		  "operating.md", "\n### gaitcap recover\n", NULL },
+		{ "gaitcap devices", cmd_devices, "devices", cmd_devices_options,
+		  "operating.md", "\n### gaitcap devices\n", NULL },
 		{ "gaitmat-attach", attach_main, "gaitmat-attach", NULL,
 		  "driver.md", "\n### gaitmat-attach\n", NULL },
 		{ "gaitmat-sim", sim_main, "gaitmat-sim", NULL,

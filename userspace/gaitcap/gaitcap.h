@@ -18,6 +18,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_refine(int argc, char **argv);
 int cmd_service(int argc, char **argv);
 int cmd_session(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 
 /* The options each subcommand accepts: its --help must list every one. */
 extern const struct option cmd_capture_options[];
@@ -28,6 +29,7 @@ extern const struct option cmd_import_options[];
 extern const struct option cmd_qc_options[];
 extern const struct option cmd_service_options[];
 extern const struct option cmd_session_options[];
+extern const struct option cmd_devices_options[];
 
 /*
  * Usage errors (cli.c): "gaitcap CMD: what was wrong", then "Try 'gaitcap

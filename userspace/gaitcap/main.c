@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	{ "refine", cmd_refine, "events, strides and gait parameters of a session" },
 	{ "service", cmd_service, "the appliance's capture service (run by systemd)" },
 	{ "session", cmd_session, "start, stop or show the service's recording" },
+	{ "devices", cmd_devices, "list the BLE insoles advertising nearby" },
 };
 
 static void usage(FILE *f)

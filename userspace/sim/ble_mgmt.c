@@ -15,6 +15,8 @@
 #define MGMT_OP_SET_POWERED		0x0005
 #define MGMT_OP_SET_LE			0x000d
 #define MGMT_OP_DISCONNECT		0x0014
+#define MGMT_OP_START_DISCOVERY		0x0023
+#define MGMT_OP_STOP_DISCOVERY		0x0024
 #define MGMT_OP_ADD_ADVERTISING		0x003e
 #define MGMT_OP_REMOVE_ADVERTISING	0x003f
 #define MGMT_EV_CMD_COMPLETE		0x0001
@@ -22,6 +24,11 @@
 #define MGMT_ADV_CONNECTABLE		(1u << 0)
 #define MGMT_ADV_DISCOVERABLE		(1u << 1)
 #define MGMT_REPLY_TIMEOUT_MS		5000
+/*
+ * Room for any event: a Device Found carries advertising data and scan
+ * response, up to 251 bytes each with extended advertising.
+ */
+#define MGMT_MAX_MSG			2048
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -67,7 +74,7 @@ void ble_mgmt_close(struct ble_mgmt *m)
 /* One event; returns its code and fills @p (@len in/out), or -errno. */
 static int read_event(struct ble_mgmt *m, uint8_t *p, size_t *len, int wait_ms)
 {
-	uint8_t buf[512];
+	uint8_t buf[6 + MGMT_MAX_MSG];
 	struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
 	ssize_t n;
 	size_t plen;
@@ -95,19 +102,26 @@ static int read_event(struct ble_mgmt *m, uint8_t *p, size_t *len, int wait_ms)
 static int command(struct ble_mgmt *m, uint16_t op, const void *param,
 		   size_t plen, uint8_t *rsp, size_t *rsp_len)
 {
-	uint8_t buf[6 + 512], ev[512];
+	uint8_t buf[6 + 512], ev[MGMT_MAX_MSG];
 	int code;
 
 	put16(buf, op);
 	put16(buf + 2, m->index);
 	put16(buf + 4, plen);
-	memcpy(buf + 6, param, plen);
-	if (write(m->fd, buf, 6 + plen) != (ssize_t)(6 + plen))
-		return -errno ? -errno : -EIO;
+	if (plen)
+		memcpy(buf + 6, param, plen);
+	/*
+	 * A command refused before it ran (no such index, no permission)
+	 * "writes" 0 bytes: its Command Status is queued all the same.
+	 */
+	if (write(m->fd, buf, 6 + plen) < 0)
+		return -errno;
 	for (;;) {
 		size_t len = sizeof(ev);
 
 		code = read_event(m, ev, &len, MGMT_REPLY_TIMEOUT_MS);
+		if (code == -EBADMSG)
+			continue;
 		if (code < 0)
 			return code;
 		if ((code == MGMT_EV_CMD_COMPLETE ||
@@ -192,7 +206,7 @@ int ble_mgmt_disconnect(struct ble_mgmt *m, const uint8_t addr[6],
 
 int ble_mgmt_drain(struct ble_mgmt *m)
 {
-	uint8_t ev[512];
+	uint8_t ev[MGMT_MAX_MSG];
 
 	for (;;) {
 		size_t len = sizeof(ev);
@@ -200,9 +214,28 @@ int ble_mgmt_drain(struct ble_mgmt *m)
 
 		if (code == -EAGAIN)
 			return 0;
+		/* A malformed message is consumed: go on with the next. */
+		if (code == -EBADMSG)
+			continue;
 		if (code < 0)
 			return code;
 		if (code > MGMT_EV_CMD_STATUS && m->on_event)
 			m->on_event(m->ctx, code, ev, len);
 	}
+}
+
+int ble_mgmt_start_discovery(struct ble_mgmt *m, uint8_t type)
+{
+	uint8_t rsp[1];
+	size_t rlen = sizeof(rsp);
+
+	return command(m, MGMT_OP_START_DISCOVERY, &type, 1, rsp, &rlen);
+}
+
+int ble_mgmt_stop_discovery(struct ble_mgmt *m, uint8_t type)
+{
+	uint8_t rsp[1];
+	size_t rlen = sizeof(rsp);
+
+	return command(m, MGMT_OP_STOP_DISCOVERY, &type, 1, rsp, &rlen);
 }

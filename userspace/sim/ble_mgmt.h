@@ -2,8 +2,9 @@
 /*
  * The few Bluetooth management commands (BlueZ doc/mgmt-api.txt) the
  * insole simulator needs to be a peripheral: power, LE, the controller's
- * address, an advertising instance, and dropping a link. One socket on
- * HCI_CHANNEL_CONTROL; commands are synchronous.
+ * address, an advertising instance, and dropping a link; and the LE
+ * discovery of gaitcap devices. One socket on HCI_CHANNEL_CONTROL;
+ * commands are synchronous.
  */
 #ifndef BLE_MGMT_H
 #define BLE_MGMT_H
@@ -40,6 +41,25 @@ int ble_mgmt_stop_advertising(struct ble_mgmt *m);
 /* Drop the LE link to @addr (@type: 1 public, 2 random). */
 int ble_mgmt_disconnect(struct ble_mgmt *m, const uint8_t addr[6],
 			uint8_t type);
+/*
+ * Discovery (mgmt-api Start Discovery): @type 0x06 is LE public + random.
+ * Each Device Found and Discovering event reaches on_event while waiting
+ * or draining. The kernel ends an LE discovery by itself after about 10 s
+ * (Discovering with 0). Stop Discovery stops whoever's discovery runs.
+ */
+#define MGMT_EV_DEVICE_FOUND		0x0012
+#define MGMT_EV_DISCOVERING		0x0013
+#define MGMT_DISCOV_LE			0x06
+/* Command status codes (mgmt-api "Error Codes") in ble_mgmt.status. */
+#define MGMT_STATUS_BUSY		0x0a
+#define MGMT_STATUS_REJECTED		0x0b
+#define MGMT_STATUS_NOT_SUPPORTED	0x0c
+#define MGMT_STATUS_NOT_POWERED		0x0f
+#define MGMT_STATUS_INVALID_INDEX	0x11
+#define MGMT_STATUS_RFKILLED		0x12
+#define MGMT_STATUS_PERMISSION_DENIED	0x14
+int ble_mgmt_start_discovery(struct ble_mgmt *m, uint8_t type);
+int ble_mgmt_stop_discovery(struct ble_mgmt *m, uint8_t type);
 /* Read and report pending events (the socket polled readable). */
 int ble_mgmt_drain(struct ble_mgmt *m);
 
