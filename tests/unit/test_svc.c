@@ -307,8 +307,15 @@ static void test_svc_session_start_status_stop(void **state)
 	assert_non_null(strstr(reply, "\"label\":\"src0\""));
 	assert_non_null(strstr(reply, "\"free_bytes\""));
 	/* Stop is answered once the file is closed, with its counts. */
+	/* The feeder paces 300 records 5 ms apart: wait for all of them, not a
+	 * fixed time, which a loaded machine overruns. */
+	for (int i = 0; i < 150; i++) {
+		assert_int_equal(svc_request(r->sock, "STATUS", reply, sizeof(reply), 2000), 0);
+		if (strstr(reply, "\"frames\":300"))
+			break;
+		usleep(100000);
+	}
 	waitpid(r->feeder, &st, WNOHANG);
-	usleep(1300000);
 	assert_int_equal(svc_request(r->sock, "STOP", reply, sizeof(reply), 5000), 0);
 	assert_int_equal(strncmp(reply, "OK file=", 8), 0);
 	sp = strstr(reply, " frames=");
