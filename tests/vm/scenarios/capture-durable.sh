@@ -153,7 +153,7 @@ lab_check "unbind: the transport module unloads afterwards" \
 lab_check "full: every committed scan reads back equal to the walk" \
 	gaitmat-simcheck --truth $D/truth.json $CHECK --contiguous --min-scans 1000 $D/full.gcs
 lab_check "flakey: the records kept by recovery are equal to the walk" \
-	gaitmat-simcheck --truth $D/truth.json $CHECK --contiguous --min-scans 300 $M/fail.gcs
+	gaitmat-simcheck --truth $D/truth.json $CHECK --contiguous --min-scans 100 $M/fail.gcs
 lab_check "realtime: every scan equal to the walk" \
 	gaitmat-simcheck --truth $D/truth.json $CHECK --contiguous --min-scans 250 $D/rt.gcs
 lab_check "unbind: what it read is there, equal to the walk" \

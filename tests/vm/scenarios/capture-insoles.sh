@@ -3,8 +3,9 @@
 # kernel Bluetooth stack (btvirt -L -l4: hci1 the left insole, hci2 the
 # right one, hci0 and hci3 the appliance's two centrals). The insoles are
 # gaitcap-test-insole, a minimal peripheral serving the gaitcap profile on
-# an L2CAP ATT socket. The left drops notifications 100, 101 and 250 and
-# its link is cut with `btmgmt disconnect` mid-walk: the capture
+# an L2CAP ATT socket. The left drops notifications 100, 101 and 470 (6 s after
+# the cut, so a slow reconnect cannot swallow it) and its link is cut with
+# `btmgmt disconnect` mid-walk: the capture
 # reconnects; the right drops 50 and 300 and stays up. The oracle
 # (gaitcap-test-insole check) then finds, for each side, every notification
 # it sent in the file exactly once, in order, and every missing one inside
@@ -52,7 +53,7 @@ fi
 
 # 500 notifications each, one every 20 ms (10 s): 1000 samples at 100 Hz.
 gaitcap-test-insole serve --adapter "$A1" --side left --count 500 \
-	--drop 100,101,250 --max-s 40 --linger-s 30 --log $D/left.log &
+	--drop 100,101,470 --max-s 40 --linger-s 30 --log $D/left.log &
 LPID=$!
 gaitcap-test-insole serve --adapter "$A2" --side right --count 500 \
 	--drop 50,300 --max-s 40 --linger-s 30 --log $D/right.log &
