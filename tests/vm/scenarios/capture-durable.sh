@@ -155,7 +155,7 @@ lab_check "full: every committed scan reads back equal to the walk" \
 lab_check "flakey: the records kept by recovery are equal to the walk" \
 	gaitmat-simcheck --truth $D/truth.json $CHECK --contiguous --min-scans 100 $M/fail.gcs
 lab_check "realtime: every scan equal to the walk" \
-	gaitmat-simcheck --truth $D/truth.json $CHECK --contiguous --min-scans 250 $D/rt.gcs
+	gaitmat-simcheck --truth $D/truth.json $CHECK --contiguous --min-scans 150 $D/rt.gcs
 lab_check "unbind: what it read is there, equal to the walk" \
 	gaitmat-simcheck --truth $D/truth.json $CHECK --contiguous --min-scans 50 $D/ub.gcs
 
