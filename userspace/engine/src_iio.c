@@ -775,6 +775,7 @@ static void iio_tick(struct eng_source *s, int64_t now)
 	struct src_iio *x = s->priv;
 	uint32_t old = x->stream;
 	struct stat sb;
+	int ret;
 
 	if (x->chan && now >= x->next_check) {
 		x->next_check = now + 200 * NS_PER_MS;
@@ -791,8 +792,13 @@ static void iio_tick(struct eng_source *s, int64_t now)
 	if (x->o.rescan_on_request && now > x->scan_until)
 		return;
 	x->next_scan = now + RESCAN_NS;
-	if (find_device(x))
+	ret = find_device(x);
+	if (ret) {
+		/* Say why in the status: the operator sees more than "waiting". */
+		if (ret != -ENODEV)
+			why(x, 0, "looking for the mat: %s", strerror(-ret));
 		return;
+	}
 	if (attach(x)) {
 		/* Not ready yet (or refused): try again later. */
 		return;
@@ -913,7 +919,7 @@ void eng_source_iio_rescan(struct eng_source *s)
 
 	if (s->ops != &iio_ops)
 		return;
-	/* A few tries: udev's event may come before the driver is ready. */
+	/* Tries for a while: under load, 5 s once missed the mat for good. */
 	x->next_scan = now;
-	x->scan_until = now + 5 * (int64_t)NS_PER_MS * 1000;
+	x->scan_until = now + 30 * (int64_t)NS_PER_MS * 1000;
 }
