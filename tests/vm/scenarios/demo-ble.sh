@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: GPL-2.0
+# The lab half of `make demo` (scripts/demo.sh), and VM suite demo-ble: one
+# simulated subject walks back and forth over a 4-tile mat wearing two BLE
+# insoles. gaitmat-sim plays the mat through /dev/gaitmat-virt, and one
+# `gaitcap capture` records it and two gaitinsole-sim insoles on btvirt
+# controllers hci1 and hci2, each reached through its own central (hci0,
+# hci3: btvirt 5.66 forwards ACL packets with the sender's handle,
+# docs/capture.md "Insoles"). The insoles walk the same walk (the same
+# walking model, seed and length), with their walk time 0 set to the mat's:
+# the mat's walk starts at its first scan, which the capture's START asks
+# for, so the insoles are started once that scan is in the (live) session.
+# The right insole is told to drop two notifications: the only gap the
+# session may have. Then gaitcap info, and the oracles: every mat scan
+# against the emulator's walk (gaitmat-simcheck), every insole notification
+# against the simulators' ground truth (gaitinsole-simcheck). With --disk
+# the session and the truths are copied to the disk for the host
+# (scripts/demo.sh reads them back with debugfs). TAP.
+. /lab/lib.sh
+
+[ "$LAB_BTVIRT" -ge 4 ] || lab_skip "needs lab --btvirt 4"
+for t in gaitcap gaitmat-sim gaitinsole-sim gaitmat-simcheck gaitinsole-simcheck; do
+	command -v $t >/dev/null || lab_skip "$t not built"
+done
+D=/tmp/demo
+mkdir -p $D
+SEED=${DEMO_SEED:-7}
+SECS=${DEMO_SECONDS:-20}
+# The walk outlasts the capture: the subject is still walking when it ends.
+WALK="--tiles 4 --duration 60 --seed $SEED"
+DROP=300
+
+addr() {
+	lab_btmgmt -i "$1" info | sed -n 's/.*addr \([0-9A-F:]*\) .*/\1/p' | head -1
+}
+for i in 0 1 2 3; do
+	lab_btmgmt -i $i power on >/dev/null
+done
+A0=$(addr 0)
+A3=$(addr 3)
+
+echo "== gaitmat-sim: a normal walk back and forth over 4 tiles at 100 Hz (seed $SEED)"
+gaitmat-sim --out /dev/gaitmat-virt $WALK --rate 100 --truth $D/mat.json --quiet &
+MPID=$!
+lab_check "the mat is there" sh -c "
+	n=0
+	while ! grep -qx gaitmat /sys/bus/iio/devices/iio:device*/name 2>/dev/null; do
+		[ \$n -ge 300 ] && exit 1
+		sleep 0.1
+		n=\$((n + 1))
+	done"
+A1=$(addr 1)
+A2=$(addr 2)
+# mat_t0 FILE: the mat's walk time 0 on CLOCK_MONOTONIC, from the session's
+# (live) mat stream: its first scan's kernel timestamp less seq x 10 ms (the
+# walk starts at scan 0, 100 Hz).
+mat_t0() {
+	gaitcap info --json --quick "$1" 2>/dev/null | awk -F'[:,]' '
+		/"kind": *"iio_scan"/ { m = 1 }
+		m && /"records"/ && $2 + 0 == 0 { exit }
+		m && /"first_seq"/ { s = $2 }
+		m && /"t_first_ns"/ { printf "%.0f", $2 - s * 1e7; exit }'
+}
+
+echo "== gaitcap capture: the mat and both insoles, $SECS s"
+gaitcap capture -o $D/walk.gcs --subject DEMO-001 --task walk_back_and_forth \
+	--wait 15 --insole "left=$A1@$A0" --insole "right=$A2@$A3" --insole-wait 30 \
+	--duration "$SECS" --status 5 --control none >$D/cap.log 2>&1 &
+CAP=$!
+# The insoles walk from the mat's walk time 0: one walk, one timeline.
+T=""
+n=0
+while [ -z "$T" ] && [ $n -lt 100 ]; do
+	sleep 0.2
+	T=$(mat_t0 $D/walk.gcs)
+	n=$((n + 1))
+done
+lab_check "the mat streams into the session" test -n "$T"
+echo "== gaitinsole-sim: the same walk on the left (hci1) and right (hci2) insoles," \
+	"100 Hz, 5 samples a notification; the right drops notifications $DROP and $((DROP + 1))"
+gaitinsole-sim --hci 1 --side left $WALK --walk-start "$T" --truth $D/left.tsv \
+	--exit-after 150 2>$D/left.log &
+LPID=$!
+gaitinsole-sim --hci 2 --side right $WALK --walk-start "$T" --truth $D/right.tsv \
+	--fault drop:2,at=$DROP --exit-after 150 2>$D/right.log &
+RPID=$!
+wait $CAP
+rc=$?
+sed -n 's/^gaitcap capture: //p' $D/cap.log | grep -v '^recording' | sed 's/^/   /'
+kill -TERM $MPID $LPID $RPID 2>/dev/null
+wait $MPID $LPID $RPID 2>/dev/null
+lab_check "capture exits 0 (exit $rc)" sh -c "[ $rc = 0 ] || { tail -20 $D/cap.log; false; }"
+
+echo "== gaitcap info"
+gaitcap info $D/walk.gcs | tee $D/info
+lab_check "closed, integrity OK" sh -c "grep -q '^format .*closed' $D/info && grep -q '^integrity   OK' $D/info"
+lab_check "three streams: the mat and the two insoles" sh -c "
+	grep -q '^streams     3$' $D/info &&
+	grep -q '^  [0-9] iio_scan mat0 ' $D/info &&
+	grep -q '^  [0-9] ble_att  insole-left ' $D/info &&
+	grep -q '^  [0-9] ble_att  insole-right ' $D/info"
+lab_check "each stream with its device clock" sh -c "
+	[ \$(grep -c '^  [012] [a-z0-9-]* *device clock ' $D/info) = 3 ]"
+lab_check "no unexplained jump" sh -c "! grep -q '[1-9][0-9]* unexplained' $D/info"
+R=$(sed -n 's/^  \([0-9]\) ble_att  insole-right .*/\1/p' $D/info)
+lab_check "one gap: the right insole's two drops, a device gap" sh -c "
+	[ \$(grep -c '^  stream [0-9]*, ' $D/info) = 1 ] &&
+	grep -q '^  stream $R, device_overflow, seq [0-9]*\.\.[0-9]*, ' $D/info"
+
+echo "== every mat scan against the emulator's walk"
+gaitmat-simcheck --truth $D/mat.json $WALK --contiguous --min-scans $((SECS * 80)) \
+	$D/walk.gcs >$D/matcheck 2>&1
+mrc=$?
+tail -3 $D/matcheck | sed 's/^/   /'
+lab_check "mat: every scan as the emulator sent it, none missing" sh -c "[ $mrc = 0 ]"
+echo "== every insole notification against the simulators' ground truth"
+for s in left right; do
+	gaitinsole-simcheck $D/walk.gcs --side $s --truth $D/$s.tsv \
+		--min $((SECS * 15)) >$D/$s.check 2>&1
+	echo "$?" >$D/$s.rc
+	sed 's/^/   /' $D/$s.check
+done
+lab_check "left: every notification sent is there once, in order, no gap" sh -c "
+	[ \$(cat $D/left.rc) = 0 ] && grep -q ' 0 gaps ' $D/left.check"
+lab_check "right: the same, its two drops in the one gap" sh -c "
+	[ \$(cat $D/right.rc) = 0 ] && grep -q ' 2 never sent (inside gaps)' $D/right.check &&
+	grep -q ' 1 gaps (0 the simulator' $D/right.check"
+
+if [ "${LAB_DISK:-0}" = 1 ]; then
+	cp $D/walk.gcs $D/mat.json $D/left.tsv $D/right.tsv \
+		"$LAB_DISK_DIR"/ && sync
+	lab_check "session and ground truths copied to the disk" test -s "$LAB_DISK_DIR/walk.gcs"
+fi
+lab_done
