@@ -15,8 +15,8 @@
  * the link went). Every gap record of the stream must be such a gap: none
  * the simulator did not cause. Sent notifications before the first record
  * are errors; those after the last are listed (sent as the capture
- * stopped) and must have left the simulator after its last STOP or within
- * --tail-ms (default 200) of the last record's arrival.
+ * stopped) and must have left the simulator at most --tail-ms (default
+ * 3000: a loaded guest's drain and close) before the session_end marker.
  *
  * Exit status: 0 they agree; 1 they do not (or fewer than --min records);
  * 2 usage or I/O error.
@@ -49,7 +49,6 @@ struct truth {
 	struct notif *n;
 	size_t count, cap;
 	unsigned int handle;
-	int64_t last_stop_mono_ns;	/* 0: none */
 };
 
 static int hexval(int c)
@@ -117,8 +116,6 @@ static int read_truth(const char *path, struct truth *t)
 
 		if (nf >= 3 && !strcmp(f[0], "run") && !strcmp(f[1], "data_handle"))
 			t->handle = (unsigned int)strtoul(f[2], NULL, 0);
-		if (nf >= 3 && !strcmp(f[0], "event") && !strcmp(f[1], "stop"))
-			t->last_stop_mono_ns = strtoll(f[2], NULL, 10);
 		if (nf < 12 || strcmp(f[0], "notify"))
 			continue;
 		if (t->count == t->cap) {
@@ -193,7 +190,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *side = NULL, *truth_path = NULL, *path;
-	unsigned long min = 0, tail_ms = 200;
+	unsigned long min = 0, tail_ms = 3000;
 	struct truth t = { 0 };
 	struct gcs_reader *r = NULL;
 	struct gcs_rec_iter it;
@@ -202,7 +199,7 @@ int main(int argc, char **argv)
 	char want[32];
 	bool *gap_used = NULL, have_prev = false;
 	uint64_t prev_seq = 0;
-	int64_t last_t_ns = 0;
+	int64_t end_mono_ns = 0;
 	long prev = -1, first = -1;
 	unsigned long n_rec = 0, bad = 0, dups = 0, foreign = 0, missing = 0;
 	unsigned long lost_link = 0, not_sent = 0, jumps_bad = 0, tail = 0;
@@ -309,22 +306,22 @@ int main(int argc, char **argv)
 		have_prev = true;
 		prev = j;
 		prev_seq = rec.seq;
-		last_t_ns = rec.t_ns;
 	}
-	/*
-	 * What the simulator sent after the last record: left after its STOP
-	 * (or, without one, as the capture ended), never long before.
-	 */
+	/* What the simulator sent after the last record: as the capture ended. */
+	for (size_t g = 0; g < gcs_reader_n_markers(r); g++) {
+		const struct gcs_marker *m = gcs_reader_marker(r, g);
+
+		if (m->code == GCS_MARK_SESSION_END)
+			end_mono_ns = m->t_ns;
+	}
 	for (size_t i = prev < 0 ? t.count : (size_t)prev + 1; i < t.count; i++) {
 		const struct notif *n = &t.n[i];
-		int64_t slack = (int64_t)tail_ms * 1000000;
 
 		if (n->st != N_SENT)
 			continue;
 		tail++;
-		if (t.last_stop_mono_ns ?
-		    n->send_mono_ns + slack < t.last_stop_mono_ns :
-		    n->send_real_ns + slack < last_t_ns)
+		if (!end_mono_ns ||
+		    n->send_mono_ns + (int64_t)tail_ms * 1000000 < end_mono_ns)
 			tail_early++;
 	}
 	for (size_t g = 0; g < gcs_reader_n_gaps(r); g++) {
