@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,6 +125,55 @@ static void test_session_cli_crash_recover(void **state)
 	free(p);
 }
 
+static double jnum(struct json_object *o, const char *path)
+{
+	return json_object_get_double(get(o, path));
+}
+
+/*
+ * Each stream's device clock against the host: synth's controller runs
+ * 20 ppm fast, its left insole +40 ppm, its right one -20 ppm with a u32
+ * microsecond clock that wraps 4 s in.
+ */
+static void test_session_cli_info_device_clocks(void **state)
+{
+	static const double want[3] = { 20, 40, -20 };
+	struct tu_cmd *f = *state;
+	char *p = tu_path(f->dir, "clocks.gcs"), *s;
+	struct json_object *o, *streams;
+
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--seconds", "120",
+			     "--tiles", "1", "--rows", "4", "--cols", "4",
+			     "--no-truth", p, NULL), 0);
+	o = info_json(f, p, 0);
+	streams = get(o, "streams");
+	assert_int_equal(json_object_array_length(streams), 3);
+	for (int i = 0; i < 3; i++) {
+		struct json_object *st = json_object_array_get_idx(streams, i);
+		double drift = jnum(st, "device_clock.drift_ppm");
+		double se = jnum(st, "device_clock.drift_se_ppm");
+
+		assert_true(json_object_get_int64(get(st, "device_clock.records")) >= 110);
+		assert_true(se < 15);
+		if (fabs(drift - want[i]) > 3 * se + 0.5)
+			fail_msg("stream %d: drift %.1f +- %.1f ppm, want %.0f",
+				 i, drift, se, want[i]);
+	}
+	/* Unwrapped: 120 s past a wrap of the u32 microseconds. */
+	assert_true(json_object_get_int64(get(json_object_array_get_idx(streams, 2),
+					      "device_clock.last_ns")) >
+		    ((int64_t)1000 << 32) + 100000000000ll);
+	json_object_put(o);
+
+	assert_int_equal(tu_cmd_run(f, cmd_info, "info", p, NULL), 0);
+	s = tu_cmd_output(f);
+	assert_non_null(strstr(s, "  0 mat0         device clock 5.000.."));
+	assert_non_null(strstr(s, "  2 insole1      device clock "));
+	assert_non_null(strstr(s, " ppm, off the fit by "));
+	free(s);
+	free(p);
+}
+
 static void test_session_cli_errors(void **state)
 {
 	struct tu_cmd *f = *state;
@@ -150,6 +200,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_session_cli_synth_info_json),
 		cmocka_unit_test(test_session_cli_crash_recover),
+		cmocka_unit_test(test_session_cli_info_device_clocks),
 		cmocka_unit_test(test_session_cli_errors),
 	};
 

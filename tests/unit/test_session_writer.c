@@ -30,11 +30,17 @@
 
 static off_t fake_limit;	/* 0: no limit */
 static unsigned int fake_refusals;
+static unsigned int fake_eintr;	/* fail the next N with EINTR, as tmpfs does */
 
 int __real_fallocate(int fd, int mode, off_t off, off_t len);
 int __wrap_fallocate(int fd, int mode, off_t off, off_t len);
 int __wrap_fallocate(int fd, int mode, off_t off, off_t len)
 {
+	if (fake_eintr && !(mode & FALLOC_FL_PUNCH_HOLE)) {
+		fake_eintr--;
+		errno = EINTR;
+		return -1;
+	}
 	if (fake_limit && !(mode & FALLOC_FL_PUNCH_HOLE) &&
 	    off + len > fake_limit) {
 		fake_refusals++;
@@ -776,6 +782,42 @@ static void test_session_writer_disk_full_ends_cleanly(void **state)
 	free(p);
 }
 
+/*
+ * tmpfs's fallocate() says EINTR while io_uring task work is pending on the
+ * capture (signal_pending()): the file must still grow, nothing is lost.
+ */
+static void test_session_writer_grow_interrupted(void **state)
+{
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer_opts o;
+	struct gcs_writer *w;
+	uint64_t seq = 0;
+	long committed = 0;
+
+	struct gcs_reader *r;
+	struct stat sb;
+
+	gcs_writer_opts_init(&o);
+	o.grow_step = 64 << 10;
+	w = new_writer(p, &o);
+	for (int i = 0; i < 40; i++) {
+		fake_eintr = 2;
+		assert_int_equal(tu_put_fixed(w, seq, 300), 0);
+		seq += 300;
+		committed += 300;
+	}
+	fake_eintr = 0;
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_true(sb.st_size > 40 * 300 * TU_FIXED_SIZE);	/* it grew */
+	assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_VERIFY), 0);
+	assert_int_equal(gcs_reader_info(r)->state, GCS_STATE_CLOSED);
+	assert_int_equal(tu_check_records(r, NULL), committed);
+	gcs_reader_close(r);
+	free(p);
+}
+
 /* The same for real: a 3 MiB tmpfs in a private mount namespace. */
 static void test_session_writer_disk_full_tmpfs(void **state)
 {
@@ -935,6 +977,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_session_writer_space_estimate),
 		cmocka_unit_test(test_session_writer_disk_full_ends_cleanly),
 		cmocka_unit_test(test_session_writer_disk_full_tmpfs),
+		cmocka_unit_test(test_session_writer_grow_interrupted),
 		cmocka_unit_test(test_session_writer_named_only_when_whole),
 		cmocka_unit_test(test_session_writer_never_replaces),
 	};

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,83 @@ static const char *stream_label(const struct gcs_stream_info *s, char *buf,
 	return buf;
 }
 
+/* A stream's device clock against host MONOTONIC, from its clock records. */
+struct devclk {
+	uint64_t n;
+	int64_t dev_first_ns, dev_last_ns;
+	double drift_ppm;		/* device rate minus host rate */
+	double drift_se_ppm;		/* its standard error (0: too few) */
+	double resid_max_ns;		/* worst record off the fitted line */
+};
+
+/*
+ * Least squares of device time on host time; the standard error says how
+ * much the transport's delays leave of the drift. A value that falls back
+ * by more than half of a u32 microsecond clock while inside that range is
+ * a wrap (gaitcap synth stores the insole's u32 clock as it answers).
+ */
+static bool device_clock(struct gcs_reader *r, uint32_t stream,
+			 struct devclk *dc)
+{
+	const int64_t wrap = (int64_t)1000 << 32;
+	double sx = 0, sy = 0, sxx = 0, sxy = 0, ss = 0, a = 0, b = 1, d;
+	int64_t m0 = 0, d0 = 0, add, prev;
+
+	memset(dc, 0, sizeof(*dc));
+	for (int pass = 0; pass < 2; pass++) {
+		uint64_t k = 0;
+
+		add = 0;
+		prev = 0;
+		for (size_t i = 0; i < gcs_reader_n_clocks(r); i++) {
+			const struct gcs_clock_sample *c =
+				&gcs_reader_clock(r, i)->s;
+			double x, y, e;
+
+			if (c->stream != stream ||
+			    !(c->flags & GCS_CLOCKREC_F_DEVICE))
+				continue;
+			if (!k++) {
+				m0 = c->mono_ns;
+				d0 = c->device_ns;
+			} else if (c->device_ns + wrap / 2 < prev &&
+				   prev < wrap && c->device_ns >= 0) {
+				add += wrap;
+			}
+			prev = c->device_ns;
+			x = (double)gcs_ns_diff(c->mono_ns, m0);
+			y = (double)gcs_ns_diff(c->device_ns, d0) + (double)add;
+			if (pass == 0) {
+				dc->n++;
+				dc->dev_last_ns = d0 + (int64_t)y;
+				sx += x;
+				sy += y;
+				sxx += x * x;
+				sxy += x * y;
+				continue;
+			}
+			e = y - (a + b * x);
+			ss += e * e;
+			if (fabs(e) > dc->resid_max_ns)
+				dc->resid_max_ns = fabs(e);
+		}
+		if (!dc->n)
+			return false;
+		d = (double)dc->n * sxx - sx * sx;
+		if (pass == 0 && dc->n > 1 && d > 0) {
+			b = ((double)dc->n * sxy - sx * sy) / d;
+			a = (sy - b * sx) / (double)dc->n;
+			dc->drift_ppm = (b - 1) * 1e6;
+		}
+	}
+	/* se(b) = sqrt(s^2 / Sxx), Sxx = d / n */
+	if (dc->n > 2 && d > 0)
+		dc->drift_se_ppm = sqrt(ss / (double)(dc->n - 2) /
+					(d / (double)dc->n)) * 1e6;
+	dc->dev_first_ns = d0;
+	return true;
+}
+
 static const char *human_bytes(uint64_t v, char *buf, size_t len)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -367,6 +445,19 @@ static void print_human(struct report *rp)
 		printf("\n");
 	}
 	printf("clock       %zu records\n", gcs_reader_n_clocks(rp->r));
+	for (size_t i = 0; i < gcs_reader_n_streams(rp->r); i++) {
+		const struct gcs_stream_info *s = gcs_reader_stream(rp->r, i);
+		struct devclk dc;
+
+		printf("  %u %-12s ", s->id, stream_label(s, lbl, sizeof(lbl)));
+		if (!device_clock(rp->r, s->id, &dc)) {
+			printf("no device clock records\n");
+			continue;
+		}
+		printf("device clock %.3f..%.3f s, %" PRIu64 " clock records, drift %+.1f +- %.1f ppm, off the fit by %.2f ms at most\n",
+		       secs(dc.dev_first_ns), secs(dc.dev_last_ns), dc.n,
+		       dc.drift_ppm, dc.drift_se_ppm, dc.resid_max_ns / 1e6);
+	}
 }
 
 /*
@@ -479,6 +570,8 @@ static int print_json(struct report *rp, struct json_object *all)
 	json_object_object_add(root, "streams", a);
 	for (size_t i = 0; a && i < gcs_reader_n_streams(rp->r); i++) {
 		const struct gcs_stream_info *s = gcs_reader_stream(rp->r, i);
+		struct devclk dc;
+		bool has_dc = device_clock(rp->r, s->id, &dc);
 
 		json_object_array_add(a, JOBJ(
 			{ "id", JU64(s->id) },
@@ -502,7 +595,15 @@ static int print_json(struct report *rp, struct json_object *all)
 			{ "unexplained", JU64(s->n_unexplained) },
 			{ "bad_chunks", JU64(s->n_bad_chunks) },
 			{ "lost_chunks", JU64(s->n_lost_chunks) },
-			{ "lost_records", JU64(s->lost_records) }));
+			{ "lost_records", JU64(s->lost_records) },
+			{ "device_clock", has_dc ? JOBJ(
+				{ "records", JU64(dc.n) },
+				{ "first_ns", JI64(dc.dev_first_ns) },
+				{ "last_ns", JI64(dc.dev_last_ns) },
+				{ "drift_ppm", json_object_new_double(dc.drift_ppm) },
+				{ "drift_se_ppm", json_object_new_double(dc.drift_se_ppm) },
+				{ "fit_max_ns", JI64((int64_t)dc.resid_max_ns) }) :
+				NULL }));
 	}
 	a = json_object_new_array();
 	json_object_object_add(root, "gaps", a);

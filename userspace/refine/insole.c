@@ -100,10 +100,18 @@ int refine_insole_setup(struct refine *R, struct ins *in,
 		side = json_object_get_string(v);
 	if (json_object_object_get_ex(d, "profile", &v))
 		profile = json_object_get_string(v);
+	/* A capture names the profile and its decoder apart (src_ble.c). */
+	if (!strcmp(profile, "gaitcap") &&
+	    json_object_object_get_ex(d, "decoder", &v) &&
+	    !strcmp(json_object_get_string(v), "gaitcap-v1"))
+		profile = "gaitcap-v1";
 	if (strcmp(profile, "gaitcap-v1")) {
+		/* profile points into d: tell before letting it go. */
+		int ret = refine_fail(R, -ENOTSUP, "stream %u: insole profile '%s': only gaitcap-v1 is decoded",
+				      si->id, profile);
+
 		json_object_put(d);
-		return refine_fail(R, -ENOTSUP, "stream %u: insole profile '%s': only gaitcap-v1 is decoded",
-				   si->id, profile);
+		return ret;
 	}
 	in->side = !strcmp(side, "left") ? REFINE_LEFT :
 		   !strcmp(side, "right") ? REFINE_RIGHT : REFINE_SIDE_UNKNOWN;
@@ -113,7 +121,8 @@ int refine_insole_setup(struct refine *R, struct ins *in,
 	in->rate_hz = jnum(d, "rate_hz", 100);
 	if (!(in->rate_hz >= 1 && in->rate_hz <= 10000))
 		in->rate_hz = 100;
-	in->full_code = (uint16_t)jnum(d, "full_scale_code", 4095);
+	in->full_code = (uint16_t)jnum(d, "full_scale_code",
+				       jnum(d, "full_scale", 4095));
 	kpa = jnum(d, "kpa_per_code", 1);
 	/* Without areas, force is in code units: thresholds are relative. */
 	for (unsigned int c = 0; c < in->n_cells; c++)
@@ -127,6 +136,21 @@ int refine_insole_setup(struct refine *R, struct ins *in,
 			in->k_cell[c] = kpa * a * 1e-3;	/* kPa x mm2 = mN */
 		}
 		in->have_areas = true;
+	}
+	/* A capture's description: [x mm, y mm, area mm2] per cell. */
+	if (json_object_object_get_ex(d, "cell_xy_area_mm", &cells) &&
+	    json_object_is_type(cells, json_type_array) &&
+	    json_object_array_length(cells) >= in->n_cells) {
+		for (unsigned int c = 0; c < in->n_cells; c++) {
+			struct json_object *e = json_object_array_get_idx(cells, c);
+			struct json_object *a = json_object_is_type(e, json_type_array) ?
+						json_object_array_get_idx(e, 2) : NULL;
+
+			if (!a || !(json_object_get_double(a) > 0))
+				break;
+			in->k_cell[c] = kpa * json_object_get_double(a) * 1e-3;
+			in->have_areas = c + 1 == in->n_cells;
+		}
 	}
 	json_object_put(d);
 	in->cell_hist = calloc((size_t)in->n_cells * CODES, sizeof(*in->cell_hist));

@@ -164,7 +164,15 @@ static int extend(struct gcs_writer *w, uint64_t len)
 
 	if (w->mapped + len > w->va_size)
 		return -EFBIG;
-	if (fallocate(w->fd, 0, (off_t)w->mapped, (off_t)len)) {
+	/*
+	 * tmpfs gives up with EINTR whenever signal_pending(), which io_uring's
+	 * task work (TIF_NOTIFY_SIGNAL) makes true for the capture mid-session:
+	 * allocate again, what was allocated stays.
+	 */
+	while ((ret = fallocate(w->fd, 0, (off_t)w->mapped, (off_t)len)) &&
+	       errno == EINTR)
+		;
+	if (ret) {
 		ret = errno;
 		if (ret == EOPNOTSUPP)	/* e.g. some network filesystems */
 			ret = posix_fallocate(w->fd, (off_t)w->mapped, (off_t)len);
