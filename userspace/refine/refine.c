@@ -247,7 +247,8 @@ int refine_run(const struct refine_opts *o, struct refine_result *res,
 	R->err_len = err_len;
 	/* GSL's default handler aborts: errors come back as values instead. */
 	gsl_set_error_handler_off();
-	ret = gcs_reader_open(&R->r, o->session, 0);
+	/* No per-chunk table: memory flat with the session's length. */
+	ret = gcs_reader_open(&R->r, o->session, GCS_OPEN_STREAM);
 	if (ret) {
 		refine_fail(R, ret, "%s: %s", o->session, gcs_strerror(ret));
 		goto out;
