@@ -2034,6 +2034,15 @@ int gcs_rec_iter_next(struct gcs_rec_iter *it, struct gcs_record *rec)
 	const struct gcs_stream_info *s;
 	int ret;
 
+	/* Streaming: another iterator took the cursor, and this one's chunk. */
+	if (r->flags & GCS_OPEN_STREAM) {
+		if (it->done)
+			return 0;
+		if (r->cur.owner != it || !r->cur.active) {
+			it->done = true;
+			return -EINVAL;
+		}
+	}
 	for (;;) {
 		if (!it->loaded) {
 			ret = iter_load(it);
