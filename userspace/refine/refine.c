@@ -174,6 +174,8 @@ static int open_output(struct refine *R)
 	 * within a minute of refined data, so it does not rise with length.
 	 */
 	wo.compact_target = 512 << 10;
+	/* Written pages leave the resident set after 1 MiB, not 8. */
+	wo.unmap_step = 1 << 20;
 	if (!meta)
 		return refine_fail(R, -EINVAL, "the session has no metadata to carry over");
 	ret = gcs_writer_create(&R->w, path, &wo, meta);
