@@ -990,8 +990,13 @@ static void merge_chunks(struct gcs_reader *r)
 	}
 }
 
-
 /* ---- Streaming cursor (GCS_OPEN_STREAM) ------------------------------------- */
+
+/* read_rec_hdr()'s answers that mean "no valid record here", not an error. */
+static bool not_a_record(int ret)
+{
+	return ret == -EBADMSG || ret == -ENODATA || ret == -EPROTONOSUPPORT;
+}
 
 static void scur_reset(struct gcs_reader *r, uint32_t stream, const void *owner)
 {
@@ -1039,7 +1044,7 @@ static int scur_next_raw(struct gcs_reader *r)
 			c->roff += h.size;
 			continue;
 		}
-		if (ret == -ENOMEM || ret == -EIO)
+		if (ret && !not_a_record(ret))
 			return ret;
 		if (ret) {
 			skip = lost_at(r, off);
@@ -1079,8 +1084,11 @@ static int scur_next_part(struct gcs_reader *r)
 	struct scur *c = &r->cur;
 
 	for (;;) {
+		struct gcs_zchunk_ext e;
+		struct gcs_rec_hdr h;
 		struct gcs_zpart p;
 		struct zrec *z;
+		int ret;
 
 		if (c->zp < c->zn) {
 			z = &r->zrecs[c->zrec];
@@ -1113,29 +1121,23 @@ static int scur_next_part(struct gcs_reader *r)
 			c->z_done = true;
 			return 0;
 		}
-		{
-			struct gcs_rec_hdr h;
-			struct gcs_zchunk_ext e;
-			int ret;
-
-			z = &r->zrecs[c->zi];
-			c->zrec = c->zi++;
-			ret = read_rec_hdr(r, z->off, &h);
-			if (ret == -ENOMEM || ret == -EIO)
-				return ret;
-			if (ret || h.type != GCS_REC_ZCHUNK)
-				return -EAGAIN;	/* it read fine at open */
-			if (!c->zhdr) {
-				c->zhdr = malloc(GCS_MAX_HDR_LEN);
-				if (!c->zhdr)
-					return -ENOMEM;
-			}
-			memcpy(c->zhdr, r->hbuf, h.hdr_len);
-			memcpy(&e, r->hbuf + GCS_REC_HDR_LEN, sizeof(e));
-			c->zn = e.n_parts;
-			c->zp = 0;
-			c->zat = 0;
+		z = &r->zrecs[c->zi];
+		c->zrec = c->zi++;
+		ret = read_rec_hdr(r, z->off, &h);
+		if (ret && !not_a_record(ret))
+			return ret;
+		if (ret || h.type != GCS_REC_ZCHUNK)
+			return -EAGAIN;	/* it read fine at open */
+		if (!c->zhdr) {
+			c->zhdr = malloc(GCS_MAX_HDR_LEN);
+			if (!c->zhdr)
+				return -ENOMEM;
 		}
+		memcpy(c->zhdr, r->hbuf, h.hdr_len);
+		memcpy(&e, r->hbuf + GCS_REC_HDR_LEN, sizeof(e));
+		c->zn = e.n_parts;
+		c->zp = 0;
+		c->zat = 0;
 	}
 }
 
@@ -1192,7 +1194,7 @@ static int scur_next(struct gcs_reader *r, bool count_orphans)
 	} else {
 		/* A part alone: its raw record must not be another chunk. */
 		ret = read_rec_hdr(r, c->zc.ci.orig_off, &h);
-		if (ret == -ENOMEM || ret == -EIO)
+		if (ret && !not_a_record(ret))
 			return ret;
 		if (!ret && h.type == GCS_REC_CHUNK)
 			return -EAGAIN;
