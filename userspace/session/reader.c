@@ -63,6 +63,7 @@ struct scur {
 	bool active;
 	const void *owner;		/* the iterator using it */
 	uint64_t roff;			/* where the raw scan goes on */
+	uint64_t ri;			/* or the next index entry, if used */
 	bool have_r, r_done;
 	struct lchunk rc;
 	size_t zi;			/* next zrecs entry to look at */
@@ -118,6 +119,8 @@ struct gcs_reader {
 	struct scur cur;		/* GCS_OPEN_STREAM's chunk cursor */
 	bool stream_irregular;		/* GCS_OPEN_STREAM can't keep order */
 	size_t n_stream_chunks;		/* logical chunks, GCS_OPEN_STREAM */
+	uint64_t idx_body_off;		/* the index used at open: its entries */
+	uint32_t idx_entries;
 	uint8_t *hbuf;			/* one record header */
 	uint8_t *buf;			/* raw chunk data */
 	size_t buf_cap;
@@ -892,6 +895,8 @@ static int use_index(struct gcs_reader *r)
 	free(e);
 	if (ret)
 		return ret;
+	r->idx_body_off = ioff + h.hdr_len;
+	r->idx_entries = x.n_entries;
 	r->info.n_records++;	/* the index itself */
 	r->info.n_by_type[type_slot(GCS_REC_INDEX)]++;
 	r->info.valid_end = r->hdr.end_off;
@@ -1029,19 +1034,39 @@ static uint64_t lost_at(const struct gcs_reader *r, uint64_t off)
  * The scan steps over records as the walk did (to valid_end, jumping lost
  * ranges), reading headers only.
  */
-static int scur_next_raw(struct gcs_reader *r)
+/* Where the next CHUNK of the stream is: 1 and its header, or 0. */
+static int scan_raw(struct gcs_reader *r, uint64_t *at, struct gcs_rec_hdr *h)
 {
 	struct scur *c = &r->cur;
 	uint64_t end = gcs_min_u64(r->info.valid_end, r->size);
+	struct gcs_index_entry ie;
+	uint32_t stream;
+	int ret;
 
-	while (c->roff < end) {
+	/* An index-opened file has exactly the records its index lists. */
+	while (r->info.used_index && c->ri < r->idx_entries) {
+		ret = win_read(r, &c->rwin, SCAN_WIN_SIZE,
+			       r->idx_body_off + c->ri++ * sizeof(ie), &ie, sizeof(ie));
+		if (ret)
+			return ret;
+		if (ie.type != GCS_REC_CHUNK)
+			continue;
+		/* The record's own stream counts, as it did at open. */
+		ret = read_rec_hdr(r, ie.off, h);
+		if (ret)
+			return not_a_record(ret) ? -EAGAIN : ret;	/* it read fine */
+		memcpy(&stream, r->hbuf + GCS_REC_HDR_LEN, sizeof(stream));
+		if (stream != c->stream)
+			continue;
+		*at = ie.off;
+		return 1;
+	}
+	while (!r->info.used_index && c->roff < end) {
 		uint64_t off = c->roff, skip;
-		struct gcs_rec_hdr h;
-		struct gcs_chunk_ext e;
-		int ret = read_rec_hdr_w(r, &c->rwin, SCAN_WIN_SIZE, off, &h);
 
+		ret = read_rec_hdr_w(r, &c->rwin, SCAN_WIN_SIZE, off, h);
 		if (ret == -EPROTONOSUPPORT) {
-			c->roff += h.size;
+			c->roff += h->size;
 			continue;
 		}
 		if (ret && !not_a_record(ret))
@@ -1053,12 +1078,28 @@ static int scur_next_raw(struct gcs_reader *r)
 			c->roff = skip;
 			continue;
 		}
-		c->roff += h.size;
-		if (h.type != GCS_REC_CHUNK)
+		c->roff += h->size;
+		if (h->type != GCS_REC_CHUNK)
 			continue;
+		memcpy(&stream, r->hbuf + GCS_REC_HDR_LEN, sizeof(stream));
+		if (stream != c->stream)
+			continue;
+		*at = off;
+		return 1;
+	}
+	return 0;
+}
+
+static int scur_next_raw(struct gcs_reader *r)
+{
+	struct scur *c = &r->cur;
+	struct gcs_rec_hdr h;
+	struct gcs_chunk_ext e;
+	uint64_t off = 0;
+	int ret = scan_raw(r, &off, &h);
+
+	if (ret == 1) {
 		memcpy(&e, r->hbuf + GCS_REC_HDR_LEN, sizeof(e));
-		if (e.stream != c->stream)
-			continue;
 		c->rc = (struct lchunk){
 			.ci = {
 				.orig_off = off, .stream = e.stream,
@@ -1074,8 +1115,9 @@ static int scur_next_raw(struct gcs_reader *r)
 		c->have_r = true;
 		return 0;
 	}
-	c->r_done = true;
-	return 0;
+	if (!ret)
+		c->r_done = true;
+	return ret;
 }
 
 /* The next part of the stream's ZCHUNKs, as add_zchunk() would list it. */
@@ -1141,13 +1183,35 @@ static int scur_next_part(struct gcs_reader *r)
 	}
 }
 
+/* Is the CHUNK whose header was just read (@h, r->hbuf) the chunk @ci? */
+static bool raw_is(struct gcs_reader *r, const struct gcs_rec_hdr *h,
+		   const struct gcs_chunk_info *ci)
+{
+	struct gcs_chunk_info raw = *ci;
+	struct gcs_chunk_ext e;
+
+	if (h->type != GCS_REC_CHUNK)
+		return false;
+	memcpy(&e, r->hbuf + GCS_REC_HDR_LEN, sizeof(e));
+	raw.stream = e.stream;
+	raw.n_records = e.n_records;
+	raw.first_seq = e.first_seq;
+	raw.last_seq = e.last_seq;
+	raw.t_first_ns = e.t_first_ns;
+	raw.t_last_ns = e.t_last_ns;
+	raw.raw_len = h->body_len;
+	raw.raw_crc = h->body_crc;
+	raw.flags = e.flags;
+	return same_chunk(&raw, ci);
+}
+
 /*
  * The next logical chunk of the stream into c->cur: 1, or 0 at the end.
- * -EAGAIN: the file is not in the order this merge relies on (a part out
- * of order, a part that contradicts its chunk, a part over another
- * stream's chunk); the caller then reads the file with the full index.
+ * -EAGAIN: the file is not as this merge relies on (a part out of order,
+ * a part that contradicts its chunk or stands alone); the caller then
+ * reads the file with the full table.
  */
-static int scur_next(struct gcs_reader *r, bool count_orphans)
+static int scur_next(struct gcs_reader *r)
 {
 	struct scur *c = &r->cur;
 	struct gcs_rec_hdr h;
@@ -1192,15 +1256,17 @@ static int scur_next(struct gcs_reader *r, bool count_orphans)
 		c->cur = c->rc;
 		c->have_r = false;
 	} else {
-		/* A part alone: its raw record must not be another chunk. */
+		/*
+		 * A part alone. Its raw record is still there, the same chunk,
+		 * when only the index left it out (superseded); anything else
+		 * (damage, salvage, another stream's chunk, a part claiming
+		 * what another stream's part claims) needs the full table.
+		 */
 		ret = read_rec_hdr(r, c->zc.ci.orig_off, &h);
 		if (ret && !not_a_record(ret))
 			return ret;
-		if (!ret && h.type == GCS_REC_CHUNK)
+		if (ret || !r->info.used_index || !raw_is(r, &h, &c->zc.ci))
 			return -EAGAIN;
-		if (count_orphans && !r->info.used_index &&
-		    !in_lost(r, c->zc.ci.orig_off) && !(!ret && h.type == GCS_REC_PAD))
-			r->info.n_orphan_parts++;
 		c->cur = c->zc;
 		c->have_z = false;
 	}
@@ -1423,7 +1489,7 @@ static int stream_stats(struct gcs_reader *r)
 		if (r->flags & GCS_OPEN_STREAM) {
 			/* The same sums, over the chunks found again in order. */
 			scur_reset(r, s->id, NULL);
-			while ((ret = scur_next(r, true)) == 1) {
+			while ((ret = scur_next(r)) == 1) {
 				stat_chunk(r, &gt, s, prev, &r->cur.cur.ci);
 				chunk_size(r, &r->cur.cur);
 				r->n_stream_chunks++;
@@ -1977,7 +2043,7 @@ static int iter_load_stream(struct gcs_rec_iter *it, struct lchunk **lc)
 		it->done = true;
 		return -EINVAL;
 	}
-	ret = scur_next(r, false);
+	ret = scur_next(r);
 	if (ret <= 0) {
 		it->done = true;
 		return ret;
