@@ -10,7 +10,9 @@
  *   - fixed-size records have the stream's size; variable ones fit;
  *   - the record counts add up;
  *   - lost ranges (the walk's resync over damage) are in order, inside
- *     the file, and the records named lost lie in them.
+ *     the file, and the records named lost lie in them;
+ *   - GCS_OPEN_STREAM (no chunk table) gives the facts, stream statistics
+ *     and records the full table gives, or falls back to it.
  * UBSan is on: time differences of hostile files must not overflow.
  *
  * Built with -DGEN_SEEDS (no libFuzzer), the same file is the program that
@@ -147,6 +149,68 @@ static void read_all(const uint8_t *buf, size_t len, unsigned int flags)
 	gcs_reader_close(r);
 }
 
+/* FNV-1a over one stream's records as an iterator hands them out. */
+static uint64_t stream_digest(struct gcs_reader *r, uint32_t stream)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	struct gcs_rec_iter it;
+	struct gcs_record rec;
+	int ret, budget = 1 << 20;
+
+	gcs_rec_iter_init(&it, r, stream);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0 && budget--) {
+		const uint8_t *p = (const uint8_t *)&rec.seq;
+
+		FUZZ_ASSERT(ret == 1 || ret == -EBADMSG);
+		h = (h ^ (uint64_t)ret) * 0x100000001b3ull;
+		if (ret < 0)
+			continue;
+		for (size_t i = 0; i < sizeof(rec.seq); i++)
+			h = (h ^ p[i]) * 0x100000001b3ull;
+		h = (h ^ (uint64_t)rec.t_ns) * 0x100000001b3ull;
+		h = (h ^ rec.len) * 0x100000001b3ull;
+		for (uint32_t i = 0; i < rec.len; i++)
+			h = (h ^ rec.data[i]) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* The streaming reader against the full one, on the same bytes. */
+static void same_streamed(const uint8_t *buf, size_t len, unsigned int flags)
+{
+	struct gcs_reader *a, *b;
+	const struct gcs_file_info *x, *y;
+	int ra = gcs_reader_open_mem(&a, buf, len, flags);
+	int rb = gcs_reader_open_mem(&b, buf, len, flags | GCS_OPEN_STREAM);
+
+	FUZZ_ASSERT(ra == rb);
+	if (ra)
+		return;
+	x = gcs_reader_info(a);
+	y = gcs_reader_info(b);
+	FUZZ_ASSERT(x->n_records == y->n_records && x->valid_end == y->valid_end);
+	FUZZ_ASSERT(x->tail == y->tail && x->n_damaged == y->n_damaged);
+	FUZZ_ASSERT(x->n_conflicts == y->n_conflicts);
+	FUZZ_ASSERT(x->n_orphan_parts == y->n_orphan_parts);
+	FUZZ_ASSERT(x->raw_bytes == y->raw_bytes && x->stored_bytes == y->stored_bytes);
+	FUZZ_ASSERT(x->t_first_ns == y->t_first_ns && x->t_last_ns == y->t_last_ns);
+	FUZZ_ASSERT(gcs_reader_n_chunks(a) == gcs_reader_n_chunks(b));
+	FUZZ_ASSERT(gcs_reader_n_streams(a) == gcs_reader_n_streams(b));
+	for (size_t i = 0; i < gcs_reader_n_streams(a); i++) {
+		const struct gcs_stream_info *s = gcs_reader_stream(a, i);
+		const struct gcs_stream_info *t = gcs_reader_stream(b, i);
+
+		FUZZ_ASSERT(s->id == t->id && s->n_chunks == t->n_chunks);
+		FUZZ_ASSERT(s->n_records == t->n_records && s->raw_bytes == t->raw_bytes);
+		FUZZ_ASSERT(s->n_discont == t->n_discont &&
+			    s->n_unexplained == t->n_unexplained);
+		FUZZ_ASSERT(s->lost_records == t->lost_records);
+		FUZZ_ASSERT(stream_digest(a, s->id) == stream_digest(b, t->id));
+	}
+	gcs_reader_close(a);
+	gcs_reader_close(b);
+}
+
 /* Give the bytes valid CRCs wherever a lenient walk finds a record. */
 static void fix_crcs(uint8_t *buf, size_t len)
 {
@@ -207,6 +271,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fix_crcs(copy, size);
 	read_all(copy, size, GCS_OPEN_VERIFY);
 	read_all(copy, size, GCS_OPEN_USE_INDEX);	/* lazy checks */
+	same_streamed(data, size, 0);
+	same_streamed(copy, size, GCS_OPEN_USE_INDEX);
 	free(copy);
 	return 0;
 }

@@ -749,7 +749,8 @@ static int read_session(struct qc_result *res, const char *path, char *err,
 	int64_t dev0;
 	int ret, k;
 
-	ret = gcs_reader_open(&r, path, GCS_OPEN_USE_INDEX);
+	/* One stream, one iterator at a time: no per-chunk table needed. */
+	ret = gcs_reader_open(&r, path, GCS_OPEN_USE_INDEX | GCS_OPEN_STREAM);
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", path, gcs_strerror(ret));
 		return ret;

@@ -312,6 +312,16 @@ struct gcs_reader;
 
 #define GCS_OPEN_USE_INDEX	0x1u	/* trust a CLOSED file's index */
 #define GCS_OPEN_VERIFY		0x2u	/* check every chunk's data at open */
+/*
+ * Keep no per-chunk table: memory stays flat however long the session.
+ * Records are read with one gcs_rec_iter of one stream at a time, which
+ * finds the chunks again in the file; gcs_reader_chunk() and
+ * gcs_reader_chunk_data() answer only for the iterator's current chunk
+ * and gcs_reader_records() lists nothing. A file out of the order this
+ * needs (damage, conflicting copies) is read with the full table instead
+ * (gcs_file_info.streamed says which). Ignored with GCS_OPEN_VERIFY.
+ */
+#define GCS_OPEN_STREAM		0x4u
 
 int gcs_reader_open(struct gcs_reader **rp, const char *path, unsigned int flags);
 int gcs_reader_open_fd(struct gcs_reader **rp, int fd, unsigned int flags);
@@ -368,6 +378,7 @@ struct gcs_file_info {
 	uint64_t lost_bytes;		/* bytes in them */
 	uint64_t n_lost_records;	/* records the index lists in them */
 	bool lost_records_known;	/* false: no valid index to name them */
+	bool streamed;			/* opened with GCS_OPEN_STREAM in effect */
 };
 
 const struct gcs_file_info *gcs_reader_info(const struct gcs_reader *r);
@@ -528,6 +539,7 @@ struct gcs_rec_iter {
 	uint32_t pos;
 	uint32_t idx;
 	bool loaded;
+	bool done;			/* GCS_OPEN_STREAM: the cursor ended */
 	const uint8_t *buf;
 	uint32_t len;
 };

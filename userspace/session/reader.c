@@ -18,6 +18,7 @@
 #include "session/gcs_internal.h"
 
 #define WIN_SIZE	(64u << 10)
+#define SCAN_WIN_SIZE	(8u << 10)	/* a streaming scan reads headers only */
 
 /* A logical chunk and where its copies are. */
 struct lchunk {
@@ -40,7 +41,44 @@ struct zrec {
 	uint32_t body_crc;
 	uint32_t size;
 	uint64_t raw_len;
+	uint32_t stream;
 	bool bad;
+};
+
+/* A read-ahead window over the file. */
+struct win {
+	uint8_t *p;
+	uint64_t off;
+	size_t len;
+};
+
+/*
+ * GCS_OPEN_STREAM: the logical chunks of one stream, in orig_off order,
+ * found again in the file instead of kept in memory. Raw CHUNK headers come
+ * from a forward scan, parts from the ZCHUNKs of the stream (r->zrecs, in
+ * file order); the two ordered sequences are merged as merge_chunks() would.
+ */
+struct scur {
+	uint32_t stream;
+	bool active;
+	const void *owner;		/* the iterator using it */
+	uint64_t roff;			/* where the raw scan goes on */
+	uint64_t ri;			/* or the next index entry, if used */
+	bool have_r, r_done;
+	struct lchunk rc;
+	size_t zi;			/* next zrecs entry to look at */
+	uint8_t *zhdr;			/* header of the current ZCHUNK */
+	uint32_t zn, zp;		/* its parts, the next one */
+	uint64_t zat;			/* that part's offset in the body */
+	size_t zrec;			/* its zrecs entry */
+	bool have_z, z_done;
+	struct lchunk zc;
+	uint64_t last_r, last_z;	/* orig_off seen last: must increase */
+	bool any_r, any_z;
+	struct lchunk cur;		/* the chunk handed out last */
+	size_t index;			/* its number, for gcs_record.chunk */
+	bool have_cur;
+	struct win rwin;
 };
 
 struct gcs_reader {
@@ -77,9 +115,12 @@ struct gcs_reader {
 	size_t n_idx;
 	int idx_state;			/* 0 not tried, 1 loaded, -1 none */
 
-	uint8_t *win;			/* read-ahead window */
-	uint64_t win_off;
-	size_t win_len;
+	struct win win;			/* read-ahead window */
+	struct scur cur;		/* GCS_OPEN_STREAM's chunk cursor */
+	bool stream_irregular;		/* GCS_OPEN_STREAM can't keep order */
+	size_t n_stream_chunks;		/* logical chunks, GCS_OPEN_STREAM */
+	uint64_t idx_body_off;		/* the index used at open: its entries */
+	uint32_t idx_entries;
 	uint8_t *hbuf;			/* one record header */
 	uint8_t *buf;			/* raw chunk data */
 	size_t buf_cap;
@@ -90,6 +131,8 @@ struct gcs_reader {
 	size_t zcache_idx;
 	bool zcache_valid;
 };
+
+static struct gcs_stream_info *stream_by_id(struct gcs_reader *r, uint32_t id);
 
 /* ---- Source ---------------------------------------------------------------- */
 
@@ -116,7 +159,8 @@ static int pread_all(struct gcs_reader *r, uint64_t off, void *dst, size_t len)
  * Small reads (headers, small bodies) come from a read-ahead window: a
  * walk over many small records then costs a few large preads.
  */
-static int src_read(struct gcs_reader *r, uint64_t off, void *dst, size_t len)
+static int win_read(struct gcs_reader *r, struct win *w, size_t wsize,
+		    uint64_t off, void *dst, size_t len)
 {
 	size_t want;
 	int ret;
@@ -127,25 +171,29 @@ static int src_read(struct gcs_reader *r, uint64_t off, void *dst, size_t len)
 		memcpy(dst, r->mem + off, len);
 		return 0;
 	}
-	if (len > WIN_SIZE / 2)
+	if (len > wsize / 2)
 		return pread_all(r, off, dst, len);
-	if (!r->win) {
-		r->win = malloc(WIN_SIZE);
-		if (!r->win)
+	if (!w->p) {
+		w->p = malloc(wsize);
+		if (!w->p)
 			return -ENOMEM;
 	}
-	if (!r->win_len || off < r->win_off ||
-	    off + len > r->win_off + r->win_len) {
-		want = (size_t)gcs_min_u64(WIN_SIZE, r->size - off);
-		r->win_len = 0;
-		ret = pread_all(r, off, r->win, want);
+	if (!w->len || off < w->off || off + len > w->off + w->len) {
+		want = (size_t)gcs_min_u64(wsize, r->size - off);
+		w->len = 0;
+		ret = pread_all(r, off, w->p, want);
 		if (ret)
 			return ret;
-		r->win_off = off;
-		r->win_len = want;
+		w->off = off;
+		w->len = want;
 	}
-	memcpy(dst, r->win + (off - r->win_off), len);
+	memcpy(dst, w->p + (off - w->off), len);
 	return 0;
+}
+
+static int src_read(struct gcs_reader *r, uint64_t off, void *dst, size_t len)
+{
+	return win_read(r, &r->win, WIN_SIZE, off, dst, len);
 }
 
 static int buf_reserve(uint8_t **buf, size_t *cap, size_t len)
@@ -240,25 +288,31 @@ static int type_slot(uint16_t type)
  * to stop: -EBADMSG (not a valid record), -ENODATA (runs past the end),
  * -EPROTONOSUPPORT (valid but of an unknown codec: skip it).
  */
-static int read_rec_hdr(struct gcs_reader *r, uint64_t off,
-			struct gcs_rec_hdr *h)
+static int read_rec_hdr_w(struct gcs_reader *r, struct win *w, size_t wsize,
+			  uint64_t off, struct gcs_rec_hdr *h)
 {
 	int ret;
 
-	ret = src_read(r, off, h, sizeof(*h));
+	ret = win_read(r, w, wsize, off, h, sizeof(*h));
 	if (ret)
 		return ret;
 	ret = gcs_rec_check_common(h, off, r->size);
 	if (ret)
 		return ret;
 	memcpy(r->hbuf, h, sizeof(*h));
-	ret = src_read(r, off + sizeof(*h), r->hbuf + sizeof(*h),
+	ret = win_read(r, w, wsize, off + sizeof(*h), r->hbuf + sizeof(*h),
 		       h->hdr_len - sizeof(*h));
 	if (ret)
 		return ret;
 	if (gcs_rec_hdr_crc(r->seed, r->hbuf, h->hdr_len) != h->hdr_crc)
 		return -EBADMSG;
 	return gcs_rec_check_ext(r->hbuf);
+}
+
+static int read_rec_hdr(struct gcs_reader *r, uint64_t off,
+			struct gcs_rec_hdr *h)
+{
+	return read_rec_hdr_w(r, &r->win, WIN_SIZE, off, h);
 }
 
 /* Body check needed now? Always past the durable mark (7.4). */
@@ -328,6 +382,15 @@ static int add_chunk(struct gcs_reader *r, uint64_t off,
 	int ret;
 
 	memcpy(&c, r->hbuf + GCS_REC_HDR_LEN, sizeof(c));
+	if (r->flags & GCS_OPEN_STREAM) {
+		/* Kept nowhere: the cursor finds the header again. */
+		if (!stream_by_id(r, c.stream))
+			r->stream_irregular = true;
+		if (!check_now(r, off))
+			return 0;
+		return read_body(r, off + h->hdr_len, h->body_len, h->body_crc,
+				 &r->buf, &r->buf_cap);
+	}
 	ret = GCS_ARRAY_GROW(r->chunks, r->n_chunks, r->cap_chunks);
 	if (ret)
 		return ret;
@@ -372,6 +435,7 @@ static int add_zchunk(struct gcs_reader *r, uint64_t off,
 	*zr = (struct zrec){
 		.off = off, .hdr_len = h->hdr_len, .body_len = h->body_len,
 		.body_crc = h->body_crc, .size = h->size, .raw_len = z.raw_len,
+		.stream = z.stream,
 	};
 	if (check_now(r, off)) {
 		ret = read_body(r, off + h->hdr_len, h->body_len, h->body_crc,
@@ -389,6 +453,11 @@ static int add_zchunk(struct gcs_reader *r, uint64_t off,
 		if (p.orig_off >= off) {	/* parts replace earlier chunks */
 			r->info.n_conflicts++;
 			at += p.raw_len;
+			continue;
+		}
+		if (r->flags & GCS_OPEN_STREAM) {
+			if (!stream_by_id(r, z.stream))
+				r->stream_irregular = true;
 			continue;
 		}
 		ret = GCS_ARRAY_GROW(r->chunks, r->n_chunks, r->cap_chunks);
@@ -528,7 +597,9 @@ static int take_record(struct gcs_reader *r, uint64_t off,
 	if (slot >= 0)
 		r->info.n_by_type[slot]++;
 	r->info.n_records++;
-	if (h->type != GCS_REC_PAD && h->type != GCS_REC_INDEX) {
+	/* Recovery's list of every record: not kept when streaming. */
+	if (h->type != GCS_REC_PAD && h->type != GCS_REC_INDEX &&
+	    !(r->flags & GCS_OPEN_STREAM)) {
 		int g = GCS_ARRAY_GROW(r->recs, r->n_recs, r->cap_recs);
 		uint32_t stream = GCS_STREAM_NONE;
 
@@ -549,14 +620,15 @@ static void untake_last(struct gcs_reader *r, const struct gcs_rec_hdr *h)
 {
 	int slot = type_slot(h->type);
 
-	if (h->type == GCS_REC_CHUNK)
+	if (h->type == GCS_REC_CHUNK && !(r->flags & GCS_OPEN_STREAM))
 		r->n_chunks--;
 	if (slot >= 0)
 		r->info.n_by_type[slot]--;
 	else if (h->type != GCS_REC_PAD)
 		r->info.n_unknown--;
 	r->info.n_records--;
-	if (h->type != GCS_REC_PAD && h->type != GCS_REC_INDEX)
+	if (h->type != GCS_REC_PAD && h->type != GCS_REC_INDEX &&
+	    !(r->flags & GCS_OPEN_STREAM))
 		r->n_recs--;
 }
 
@@ -823,6 +895,8 @@ static int use_index(struct gcs_reader *r)
 	free(e);
 	if (ret)
 		return ret;
+	r->idx_body_off = ioff + h.hdr_len;
+	r->idx_entries = x.n_entries;
 	r->info.n_records++;	/* the index itself */
 	r->info.n_by_type[type_slot(GCS_REC_INDEX)]++;
 	r->info.valid_end = r->hdr.end_off;
@@ -919,6 +993,288 @@ static void merge_chunks(struct gcs_reader *r)
 		c->ci.status = c->raw_bad && !c->ci.have_zstd ?
 			       GCS_CHUNK_LOST : GCS_CHUNK_UNVERIFIED;
 	}
+}
+
+/* ---- Streaming cursor (GCS_OPEN_STREAM) ------------------------------------- */
+
+/* read_rec_hdr()'s answers that mean "no valid record here", not an error. */
+static bool not_a_record(int ret)
+{
+	return ret == -EBADMSG || ret == -ENODATA || ret == -EPROTONOSUPPORT;
+}
+
+static void scur_reset(struct gcs_reader *r, uint32_t stream, const void *owner)
+{
+	struct scur *c = &r->cur;
+	uint8_t *zhdr = c->zhdr;
+	struct win w = c->rwin;
+
+	*c = (struct scur){ .stream = stream, .active = true, .owner = owner,
+			    .roff = r->hdr.data_start, .zhdr = zhdr, .rwin = w };
+}
+
+/* Does a lost range (4.5) start exactly at @off? Its end, or 0. */
+static uint64_t lost_at(const struct gcs_reader *r, uint64_t off)
+{
+	size_t lo = 0, hi = r->n_lost;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->lost[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->n_lost && r->lost[lo].off == off ? r->lost[lo].end : 0;
+}
+
+/*
+ * The next raw CHUNK of the cursor's stream, as add_chunk() would list it.
+ * The scan steps over records as the walk did (to valid_end, jumping lost
+ * ranges), reading headers only.
+ */
+/* Where the next CHUNK of the stream is: 1 and its header, or 0. */
+static int scan_raw(struct gcs_reader *r, uint64_t *at, struct gcs_rec_hdr *h)
+{
+	struct scur *c = &r->cur;
+	uint64_t end = gcs_min_u64(r->info.valid_end, r->size);
+	struct gcs_index_entry ie;
+	uint32_t stream;
+	int ret;
+
+	/* An index-opened file has exactly the records its index lists. */
+	while (r->info.used_index && c->ri < r->idx_entries) {
+		ret = win_read(r, &c->rwin, SCAN_WIN_SIZE,
+			       r->idx_body_off + c->ri++ * sizeof(ie), &ie, sizeof(ie));
+		if (ret)
+			return ret;
+		if (ie.type != GCS_REC_CHUNK)
+			continue;
+		/* The record's own stream counts, as it did at open. */
+		ret = read_rec_hdr(r, ie.off, h);
+		if (ret)
+			return not_a_record(ret) ? -EAGAIN : ret;	/* it read fine */
+		memcpy(&stream, r->hbuf + GCS_REC_HDR_LEN, sizeof(stream));
+		if (stream != c->stream)
+			continue;
+		*at = ie.off;
+		return 1;
+	}
+	while (!r->info.used_index && c->roff < end) {
+		uint64_t off = c->roff, skip;
+
+		ret = read_rec_hdr_w(r, &c->rwin, SCAN_WIN_SIZE, off, h);
+		if (ret == -EPROTONOSUPPORT) {
+			c->roff += h->size;
+			continue;
+		}
+		if (ret && !not_a_record(ret))
+			return ret;
+		if (ret) {
+			skip = lost_at(r, off);
+			if (!skip)
+				break;
+			c->roff = skip;
+			continue;
+		}
+		c->roff += h->size;
+		if (h->type != GCS_REC_CHUNK)
+			continue;
+		memcpy(&stream, r->hbuf + GCS_REC_HDR_LEN, sizeof(stream));
+		if (stream != c->stream)
+			continue;
+		*at = off;
+		return 1;
+	}
+	return 0;
+}
+
+static int scur_next_raw(struct gcs_reader *r)
+{
+	struct scur *c = &r->cur;
+	struct gcs_rec_hdr h;
+	struct gcs_chunk_ext e;
+	uint64_t off = 0;
+	int ret = scan_raw(r, &off, &h);
+
+	if (ret == 1) {
+		memcpy(&e, r->hbuf + GCS_REC_HDR_LEN, sizeof(e));
+		c->rc = (struct lchunk){
+			.ci = {
+				.orig_off = off, .stream = e.stream,
+				.n_records = e.n_records, .first_seq = e.first_seq,
+				.last_seq = e.last_seq, .t_first_ns = e.t_first_ns,
+				.t_last_ns = e.t_last_ns, .raw_len = h.body_len,
+				.raw_crc = h.body_crc, .flags = e.flags,
+				.have_raw = true, .raw_body_off = off + h.hdr_len,
+			},
+			.raw_hdr_len = h.hdr_len, .raw_body_crc = h.body_crc,
+			.raw_size = h.size,
+		};
+		c->have_r = true;
+		return 0;
+	}
+	if (!ret)
+		c->r_done = true;
+	return ret;
+}
+
+/* The next part of the stream's ZCHUNKs, as add_zchunk() would list it. */
+static int scur_next_part(struct gcs_reader *r)
+{
+	struct scur *c = &r->cur;
+
+	for (;;) {
+		struct gcs_zchunk_ext e;
+		struct gcs_rec_hdr h;
+		struct gcs_zpart p;
+		struct zrec *z;
+		int ret;
+
+		if (c->zp < c->zn) {
+			z = &r->zrecs[c->zrec];
+			memcpy(&p, c->zhdr + GCS_ZCHUNK_HDR_LEN(c->zp), sizeof(p));
+			c->zp++;
+			if (p.orig_off >= z->off) {	/* counted by the walk */
+				c->zat += p.raw_len;
+				continue;
+			}
+			c->zc = (struct lchunk){
+				.ci = {
+					.orig_off = p.orig_off, .stream = c->stream,
+					.n_records = p.n_records,
+					.first_seq = p.first_seq, .last_seq = p.last_seq,
+					.t_first_ns = p.t_first_ns,
+					.t_last_ns = p.t_last_ns, .raw_len = p.raw_len,
+					.raw_crc = p.raw_crc, .flags = p.flags,
+					.have_zstd = true, .zoff = z->off, .zpart = c->zp - 1,
+				},
+				.part_crc = p.raw_crc, .part_at = c->zat,
+				.zrec = (uint32_t)c->zrec, .is_part = true,
+			};
+			c->zat += p.raw_len;
+			c->have_z = true;
+			return 0;
+		}
+		while (c->zi < r->n_zrecs && r->zrecs[c->zi].stream != c->stream)
+			c->zi++;
+		if (c->zi >= r->n_zrecs) {
+			c->z_done = true;
+			return 0;
+		}
+		z = &r->zrecs[c->zi];
+		c->zrec = c->zi++;
+		ret = read_rec_hdr(r, z->off, &h);
+		if (ret && !not_a_record(ret))
+			return ret;
+		if (ret || h.type != GCS_REC_ZCHUNK)
+			return -EAGAIN;	/* it read fine at open */
+		if (!c->zhdr) {
+			c->zhdr = malloc(GCS_MAX_HDR_LEN);
+			if (!c->zhdr)
+				return -ENOMEM;
+		}
+		memcpy(c->zhdr, r->hbuf, h.hdr_len);
+		memcpy(&e, r->hbuf + GCS_REC_HDR_LEN, sizeof(e));
+		c->zn = e.n_parts;
+		c->zp = 0;
+		c->zat = 0;
+	}
+}
+
+/* Is the CHUNK whose header was just read (@h, r->hbuf) the chunk @ci? */
+static bool raw_is(struct gcs_reader *r, const struct gcs_rec_hdr *h,
+		   const struct gcs_chunk_info *ci)
+{
+	struct gcs_chunk_info raw = *ci;
+	struct gcs_chunk_ext e;
+
+	if (h->type != GCS_REC_CHUNK)
+		return false;
+	memcpy(&e, r->hbuf + GCS_REC_HDR_LEN, sizeof(e));
+	raw.stream = e.stream;
+	raw.n_records = e.n_records;
+	raw.first_seq = e.first_seq;
+	raw.last_seq = e.last_seq;
+	raw.t_first_ns = e.t_first_ns;
+	raw.t_last_ns = e.t_last_ns;
+	raw.raw_len = h->body_len;
+	raw.raw_crc = h->body_crc;
+	raw.flags = e.flags;
+	return same_chunk(&raw, ci);
+}
+
+/*
+ * The next logical chunk of the stream into c->cur: 1, or 0 at the end.
+ * -EAGAIN: the file is not as this merge relies on (a part out of order,
+ * a part that contradicts its chunk or stands alone); the caller then
+ * reads the file with the full table.
+ */
+static int scur_next(struct gcs_reader *r)
+{
+	struct scur *c = &r->cur;
+	struct gcs_rec_hdr h;
+	int ret;
+
+	if (!c->have_r && !c->r_done) {
+		ret = scur_next_raw(r);
+		if (ret)
+			return ret;
+		if (c->have_r) {
+			if (c->any_r && c->rc.ci.orig_off <= c->last_r)
+				return -EAGAIN;
+			c->any_r = true;
+			c->last_r = c->rc.ci.orig_off;
+		}
+	}
+	if (!c->have_z && !c->z_done) {
+		ret = scur_next_part(r);
+		if (ret)
+			return ret;
+		if (c->have_z) {
+			if (c->any_z && c->zc.ci.orig_off <= c->last_z)
+				return -EAGAIN;
+			c->any_z = true;
+			c->last_z = c->zc.ci.orig_off;
+		}
+	}
+	if (!c->have_r && !c->have_z)
+		return 0;
+	if (c->have_r && c->have_z && c->rc.ci.orig_off == c->zc.ci.orig_off) {
+		if (!same_chunk(&c->rc.ci, &c->zc.ci))
+			return -EAGAIN;
+		c->cur = c->rc;
+		c->cur.ci.have_zstd = true;
+		c->cur.ci.zoff = c->zc.ci.zoff;
+		c->cur.ci.zpart = c->zc.ci.zpart;
+		c->cur.part_crc = c->zc.part_crc;
+		c->cur.part_at = c->zc.part_at;
+		c->cur.zrec = c->zc.zrec;
+		c->have_r = c->have_z = false;
+	} else if (c->have_r && (!c->have_z || c->rc.ci.orig_off < c->zc.ci.orig_off)) {
+		c->cur = c->rc;
+		c->have_r = false;
+	} else {
+		/*
+		 * A part alone. Its raw record is still there, the same chunk,
+		 * when only the index left it out (superseded); anything else
+		 * (damage, salvage, another stream's chunk, a part claiming
+		 * what another stream's part claims) needs the full table.
+		 */
+		ret = read_rec_hdr(r, c->zc.ci.orig_off, &h);
+		if (ret && !not_a_record(ret))
+			return ret;
+		if (ret || !r->info.used_index || !raw_is(r, &h, &c->zc.ci))
+			return -EAGAIN;
+		c->cur = c->zc;
+		c->have_z = false;
+	}
+	c->cur.ci.form = c->cur.ci.have_zstd ? GCS_FORM_ZSTD : GCS_FORM_RAW;
+	c->cur.ci.status = GCS_CHUNK_UNVERIFIED;
+	c->index = c->have_cur ? c->index + 1 : 0;
+	c->have_cur = true;
+	return 1;
 }
 
 static struct gcs_stream_info *stream_by_id(struct gcs_reader *r, uint32_t id)
@@ -1055,18 +1411,52 @@ static void widen(struct gcs_reader *r, int64_t a, int64_t b)
 		r->info.t_last_ns = b;
 }
 
+static void chunk_size(struct gcs_reader *r, const struct lchunk *c)
+{
+	r->info.raw_bytes += c->ci.raw_len;
+	if (c->ci.have_raw && !c->ci.have_zstd)
+		r->info.raw_stored += c->raw_size;
+}
+
 static void chunk_sizes(struct gcs_reader *r)
 {
-	for (size_t i = 0; i < r->n_chunks; i++) {
-		struct lchunk *c = &r->chunks[i];
-
-		r->info.raw_bytes += c->ci.raw_len;
-		if (c->ci.have_raw && !c->ci.have_zstd)
-			r->info.raw_stored += c->raw_size;
-	}
+	for (size_t i = 0; i < r->n_chunks; i++)
+		chunk_size(r, &r->chunks[i]);
 	for (size_t i = 0; i < r->n_zrecs; i++)
 		r->info.zstd_stored += r->zrecs[i].size;
-	r->info.stored_bytes = r->info.raw_stored + r->info.zstd_stored;
+}
+
+/* Chunk @c of stream @s, after @prev (NULL for its first), into its sums. */
+static void stat_chunk(struct gcs_reader *r, const struct gap_table *gt,
+		       struct gcs_stream_info *s, const struct gcs_chunk_info *prev,
+		       const struct gcs_chunk_info *c)
+{
+	if (s->record_size &&
+	    (uint64_t)c->n_records * s->record_size != c->raw_len)
+		s->n_bad_chunks++;
+	if (!s->n_chunks) {
+		s->first_seq = c->first_seq;
+		s->t_first_ns = c->t_first_ns;
+	}
+	if (prev && c->first_seq != prev->last_seq + 1) {
+		s->n_discont++;
+		if (c->first_seq > prev->last_seq &&
+		    lost_between(r, prev->orig_off, c->orig_off))
+			/* Damage, not a capture gap: counted as lost. */
+			s->lost_records += c->first_seq - prev->last_seq - 1;
+		else if (!gap_covers(gt, s->id, prev, c))
+			s->n_unexplained++;
+	}
+	s->n_chunks++;
+	s->n_records += c->n_records;
+	s->raw_bytes += c->raw_len;
+	if (c->last_seq > s->last_seq || s->n_chunks == 1)
+		s->last_seq = c->last_seq;
+	if (c->t_last_ns > s->t_last_ns || s->n_chunks == 1)
+		s->t_last_ns = c->t_last_ns;
+	if (c->t_first_ns < s->t_first_ns)
+		s->t_first_ns = c->t_first_ns;
+	widen(r, c->t_first_ns, c->t_last_ns);
 }
 
 static int stream_stats(struct gcs_reader *r)
@@ -1091,44 +1481,36 @@ static int stream_stats(struct gcs_reader *r)
 	}
 	for (size_t i = 0; i < r->n_markers; i++)
 		widen(r, r->markers[i].t_ns, r->markers[i].t_ns);
-	for (size_t si = 0; si < r->n_streams; si++) {
+	for (size_t si = 0; si < r->n_streams && !ret; si++) {
 		struct gcs_stream_info *s = &r->streams[si];
 		const struct gcs_chunk_info *prev = NULL;
+		struct gcs_chunk_info last;
 
+		if (r->flags & GCS_OPEN_STREAM) {
+			/* The same sums, over the chunks found again in order. */
+			scur_reset(r, s->id, NULL);
+			while ((ret = scur_next(r)) == 1) {
+				stat_chunk(r, &gt, s, prev, &r->cur.cur.ci);
+				chunk_size(r, &r->cur.cur);
+				r->n_stream_chunks++;
+				last = r->cur.cur.ci;
+				prev = &last;
+			}
+			r->cur.active = false;
+			continue;
+		}
 		for (size_t i = 0; i < r->n_chunks; i++) {
 			const struct gcs_chunk_info *c = &r->chunks[i].ci;
 
 			if (c->stream != s->id)
 				continue;
-			if (s->record_size &&
-			    (uint64_t)c->n_records * s->record_size != c->raw_len)
-				s->n_bad_chunks++;
-			if (!s->n_chunks) {
-				s->first_seq = c->first_seq;
-				s->t_first_ns = c->t_first_ns;
-			}
-			if (prev && c->first_seq != prev->last_seq + 1) {
-				s->n_discont++;
-				if (c->first_seq > prev->last_seq &&
-				    lost_between(r, prev->orig_off, c->orig_off))
-					/* Damage, not a capture gap: counted as lost. */
-					s->lost_records += c->first_seq -
-							   prev->last_seq - 1;
-				else if (!gap_covers(&gt, s->id, prev, c))
-					s->n_unexplained++;
-			}
-			s->n_chunks++;
-			s->n_records += c->n_records;
-			s->raw_bytes += c->raw_len;
-			if (c->last_seq > s->last_seq || s->n_chunks == 1)
-				s->last_seq = c->last_seq;
-			if (c->t_last_ns > s->t_last_ns || s->n_chunks == 1)
-				s->t_last_ns = c->t_last_ns;
-			if (c->t_first_ns < s->t_first_ns)
-				s->t_first_ns = c->t_first_ns;
-			widen(r, c->t_first_ns, c->t_last_ns);
+			stat_chunk(r, &gt, s, prev, c);
 			prev = c;
 		}
+	}
+	if (ret) {
+		gap_table_free(&gt);
+		return ret;
 	}
 	/* Chunks of undeclared streams can't be interpreted. */
 	for (size_t i = 0; i < r->n_chunks; i++)
@@ -1174,20 +1556,16 @@ static void reset_tables(struct gcs_reader *r)
 	       sizeof(r->info) - offsetof(struct gcs_file_info, valid_end));
 	r->info.used_index = false;
 	r->zcache_valid = false;
+	r->stream_irregular = false;
+	r->n_stream_chunks = 0;
+	r->cur.active = false;
+	r->cur.have_cur = false;
 }
 
-static int load(struct gcs_reader *r)
+static int load_tables(struct gcs_reader *r)
 {
-	int ret;
+	int ret = -ENOENT;
 
-	r->hbuf = malloc(GCS_MAX_HDR_LEN);
-	if (!r->hbuf)
-		return -ENOMEM;
-	r->info.file_size = r->size;
-	ret = read_file_header(r);
-	if (ret)
-		return ret;
-	ret = -ENOENT;
 	if (r->flags & GCS_OPEN_USE_INDEX) {
 		ret = use_index(r);
 		if (ret && ret != -ENOENT)
@@ -1203,11 +1581,14 @@ static int load(struct gcs_reader *r)
 	/* Nothing lost, or the index named all of it. */
 	if (!r->n_lost)
 		r->info.lost_records_known = true;
+	if (r->stream_irregular)
+		return -EAGAIN;
 	merge_chunks(r);
 	chunk_sizes(r);
 	ret = stream_stats(r);
 	if (ret)
 		return ret;
+	r->info.stored_bytes = r->info.raw_stored + r->info.zstd_stored;
 	r->info.meta_policy_ok = policy_ok(r);
 	if (r->flags & GCS_OPEN_VERIFY) {
 		for (size_t i = 0; i < r->n_chunks; i++) {
@@ -1233,6 +1614,32 @@ static int load(struct gcs_reader *r)
 		}
 	}
 	return 0;
+}
+
+static int load(struct gcs_reader *r)
+{
+	int ret;
+
+	r->hbuf = malloc(GCS_MAX_HDR_LEN);
+	if (!r->hbuf)
+		return -ENOMEM;
+	r->info.file_size = r->size;
+	ret = read_file_header(r);
+	if (ret)
+		return ret;
+	/* Streaming hands out chunks one at a time: checking all is not that. */
+	if (r->flags & GCS_OPEN_VERIFY)
+		r->flags &= ~GCS_OPEN_STREAM;
+	ret = load_tables(r);
+	if (ret == -EAGAIN && (r->flags & GCS_OPEN_STREAM)) {
+		/* Out of the order streaming needs: the full index after all. */
+		reset_tables(r);
+		r->flags &= ~GCS_OPEN_STREAM;
+		ret = load_tables(r);
+	}
+	if (!ret && (r->flags & GCS_OPEN_STREAM))
+		r->info.streamed = true;
+	return ret;
 }
 
 static int reader_new(struct gcs_reader **rp, unsigned int flags)
@@ -1335,7 +1742,9 @@ void gcs_reader_close(struct gcs_reader *r)
 	free(r->lost);
 	free(r->lost_recs);
 	free(r->idx);
-	free(r->win);
+	free(r->win.p);
+	free(r->cur.rwin.p);
+	free(r->cur.zhdr);
 	free(r->hbuf);
 	free(r->buf);
 	free(r->zbuf);
@@ -1374,12 +1783,27 @@ const struct gcs_stream_info *gcs_reader_stream_by_id(const struct gcs_reader *r
 
 size_t gcs_reader_n_chunks(const struct gcs_reader *r)
 {
-	return r->n_chunks;
+	return r->flags & GCS_OPEN_STREAM ? r->n_stream_chunks : r->n_chunks;
+}
+
+/* GCS_OPEN_STREAM: only the cursor's current chunk is at hand. */
+static struct lchunk *stream_chunk(const struct gcs_reader *r, size_t i)
+{
+	const struct scur *c = &r->cur;
+
+	return c->active && c->have_cur && c->index == i ?
+	       (struct lchunk *)&c->cur : NULL;
 }
 
 const struct gcs_chunk_info *gcs_reader_chunk(const struct gcs_reader *r,
 					      size_t i)
 {
+	const struct lchunk *c;
+
+	if (r->flags & GCS_OPEN_STREAM) {
+		c = stream_chunk(r, i);
+		return c ? &c->ci : NULL;
+	}
 	return i < r->n_chunks ? &r->chunks[i].ci : NULL;
 }
 
@@ -1537,15 +1961,11 @@ static int probe_raw(struct gcs_reader *r, struct lchunk *c)
 	return 0;
 }
 
-int gcs_reader_chunk_data(struct gcs_reader *r, size_t i, const uint8_t **data,
-			  uint32_t *len)
+static int lchunk_data(struct gcs_reader *r, struct lchunk *c,
+		       const uint8_t **data, uint32_t *len)
 {
-	struct lchunk *c;
 	int ret;
 
-	if (i >= r->n_chunks)
-		return -EINVAL;
-	c = &r->chunks[i];
 	if (c->ci.have_zstd) {
 		ret = load_zrec(r, c->zrec);
 		if (ret && ret != -EBADMSG)
@@ -1584,6 +2004,20 @@ int gcs_reader_chunk_data(struct gcs_reader *r, size_t i, const uint8_t **data,
 	return -EBADMSG;
 }
 
+int gcs_reader_chunk_data(struct gcs_reader *r, size_t i, const uint8_t **data,
+			  uint32_t *len)
+{
+	struct lchunk *c;
+
+	if (r->flags & GCS_OPEN_STREAM)
+		c = stream_chunk(r, i);
+	else
+		c = i < r->n_chunks ? &r->chunks[i] : NULL;
+	if (!c)
+		return -EINVAL;
+	return lchunk_data(r, c, data, len);
+}
+
 /* ---- Records (10.2) ----------------------------------------------------------- */
 
 void gcs_rec_iter_init(struct gcs_rec_iter *it, struct gcs_reader *r,
@@ -1592,6 +2026,31 @@ void gcs_rec_iter_init(struct gcs_rec_iter *it, struct gcs_reader *r,
 	memset(it, 0, sizeof(*it));
 	it->r = r;
 	it->stream = stream;
+	if (r->flags & GCS_OPEN_STREAM)
+		scur_reset(r, stream, it);
+}
+
+/* GCS_OPEN_STREAM: the next chunk of the iterator's stream from the cursor. */
+static int iter_load_stream(struct gcs_rec_iter *it, struct lchunk **lc)
+{
+	struct gcs_reader *r = it->r;
+	int ret;
+
+	if (it->done)
+		return 0;
+	/* One stream, one iterator at a time: the cursor is the reader's. */
+	if (it->stream == GCS_STREAM_NONE || !r->cur.active || r->cur.owner != it) {
+		it->done = true;
+		return -EINVAL;
+	}
+	ret = scur_next(r);
+	if (ret <= 0) {
+		it->done = true;
+		return ret;
+	}
+	it->chunk = r->cur.index;
+	*lc = &r->cur.cur;
+	return 1;
 }
 
 static int iter_load(struct gcs_rec_iter *it)
@@ -1599,20 +2058,28 @@ static int iter_load(struct gcs_rec_iter *it)
 	struct gcs_reader *r = it->r;
 	const struct gcs_chunk_info *c;
 	const struct gcs_stream_info *s;
+	struct lchunk *lc;
 	uint32_t n;
 	int ret;
 
-	while (it->chunk < r->n_chunks &&
-	       it->stream != GCS_STREAM_NONE &&
-	       r->chunks[it->chunk].ci.stream != it->stream)
-		it->chunk++;
-	if (it->chunk >= r->n_chunks)
-		return 0;
-	c = &r->chunks[it->chunk].ci;
+	if (r->flags & GCS_OPEN_STREAM) {
+		ret = iter_load_stream(it, &lc);
+		if (ret <= 0)
+			return ret;
+	} else {
+		while (it->chunk < r->n_chunks &&
+		       it->stream != GCS_STREAM_NONE &&
+		       r->chunks[it->chunk].ci.stream != it->stream)
+			it->chunk++;
+		if (it->chunk >= r->n_chunks)
+			return 0;
+		lc = &r->chunks[it->chunk];
+	}
+	c = &lc->ci;
 	s = stream_by_id(r, c->stream);
 	if (!s)
 		return -EBADMSG;
-	ret = gcs_reader_chunk_data(r, it->chunk, &it->buf, &it->len);
+	ret = lchunk_data(r, lc, &it->buf, &it->len);
 	if (ret)
 		return ret;
 	/* All or nothing: a chunk whose framing is off yields no record. */
@@ -1635,6 +2102,15 @@ int gcs_rec_iter_next(struct gcs_rec_iter *it, struct gcs_record *rec)
 	const struct gcs_stream_info *s;
 	int ret;
 
+	/* Streaming: another iterator took the cursor, and this one's chunk. */
+	if (r->flags & GCS_OPEN_STREAM) {
+		if (it->done)
+			return 0;
+		if (r->cur.owner != it || !r->cur.active) {
+			it->done = true;
+			return -EINVAL;
+		}
+	}
 	for (;;) {
 		if (!it->loaded) {
 			ret = iter_load(it);
@@ -1645,7 +2121,8 @@ int gcs_rec_iter_next(struct gcs_rec_iter *it, struct gcs_record *rec)
 			if (!ret)
 				return 0;
 		}
-		c = &r->chunks[it->chunk].ci;
+		c = r->flags & GCS_OPEN_STREAM ? &r->cur.cur.ci :
+						 &r->chunks[it->chunk].ci;
 		if (it->idx < c->n_records)
 			break;
 		it->loaded = false;

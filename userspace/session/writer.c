@@ -1016,14 +1016,23 @@ static void index_drop(struct gcs_writer *w, uint64_t off)
  * behind unmap_behind(): zap them again, or a long writer's resident set
  * grows with everything it compacted (refine's close compacts it all).
  */
+#define FAULT_AROUND	(64u << 10)	/* mm/filemap.c's fault_around_bytes */
+
 static void drop_sources(struct gcs_writer *w, const struct gcs_compact_job *j)
 {
 	for (uint32_t i = 0; i < j->n_parts; i++) {
 		uint64_t a = j->parts[i].orig_off + j->hdr_lens[i];
 		uint64_t b = a + j->parts[i].raw_len;
 
-		a = (a + w->page - 1) / w->page * w->page;
-		b = b / w->page * w->page;
+		/*
+		 * The kernel maps up to 64 KiB of cached neighbours around a
+		 * fault: zap that much either side too. Below the committed
+		 * mark nothing is written through the mapping.
+		 */
+		a = a / FAULT_AROUND * FAULT_AROUND;
+		b = (b + FAULT_AROUND - 1) / FAULT_AROUND * FAULT_AROUND;
+		if (a < round_up(GCS_DATA_START, w->page))
+			a = round_up(GCS_DATA_START, w->page);
 		if (b > w->committed / w->page * w->page)
 			b = w->committed / w->page * w->page;
 		if (a < b)

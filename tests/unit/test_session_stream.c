@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * GCS_OPEN_STREAM (refine's reader, memory flat with the session's length)
+ * against the full chunk table: the same file facts, the same stream
+ * statistics and the same records, on clean, compacted, reclaimed, crashed
+ * and damaged files; a file out of the order it needs falls back to the
+ * full table, and a clean one never does.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gaitcap/gaitcap.h"
+#include "session/gcs_format.h"
+#include "test_session_util.h"
+
+#define CMP(field) do {							\
+	if (a->field != b->field)					\
+		fail_msg("%s: " #field " %lld (full) != %lld (stream)",	\
+			 what, (long long)a->field, (long long)b->field); \
+} while (0)
+
+static void same_info(const char *what, const struct gcs_file_info *a,
+		      const struct gcs_file_info *b)
+{
+	CMP(used_index);
+	CMP(valid_end);
+	CMP(tail);
+	CMP(n_records);
+	for (int i = 0; i < 8; i++)
+		CMP(n_by_type[i]);
+	CMP(n_pad);
+	CMP(n_unknown);
+	CMP(n_damaged);
+	CMP(n_conflicts);
+	CMP(n_orphan_parts);
+	CMP(n_lost);
+	CMP(raw_bytes);
+	CMP(stored_bytes);
+	CMP(raw_stored);
+	CMP(zstd_stored);
+	CMP(t_first_ns);
+	CMP(t_last_ns);
+	CMP(duration_ns);
+	CMP(meta_policy_ok);
+	CMP(n_lost_ranges);
+	CMP(lost_bytes);
+	CMP(n_lost_records);
+	CMP(lost_records_known);
+}
+
+static void same_stream(const char *what, const struct gcs_stream_info *a,
+			const struct gcs_stream_info *b)
+{
+	CMP(id);
+	CMP(n_chunks);
+	CMP(n_records);
+	CMP(raw_bytes);
+	CMP(first_seq);
+	CMP(last_seq);
+	CMP(t_first_ns);
+	CMP(t_last_ns);
+	CMP(n_gaps);
+	CMP(gap_records);
+	CMP(n_discont);
+	CMP(n_unexplained);
+	CMP(n_bad_chunks);
+	CMP(lost_records);
+	CMP(n_lost_chunks);
+}
+
+/* FNV-1a over what a reader hands out for one record (or one refusal). */
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ull;
+	return h;
+}
+
+/*
+ * Every stream's records, one stream after the other, as refine reads
+ * them: a digest of every answer (records, refusals and the chunk each
+ * record came from), and the count of records.
+ */
+static uint64_t digest(struct gcs_reader *r, long *n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	*n = 0;
+	for (size_t i = 0; i < gcs_reader_n_streams(r); i++) {
+		struct gcs_rec_iter it;
+		struct gcs_record rec;
+		int ret;
+
+		gcs_rec_iter_init(&it, r, gcs_reader_stream(r, i)->id);
+		while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+			const struct gcs_chunk_info *c;
+
+			h = mix(h, &ret, sizeof(ret));
+			if (ret < 0)
+				continue;
+			c = gcs_reader_chunk(r, rec.chunk);
+			assert_non_null(c);
+			h = mix(h, &c->orig_off, sizeof(c->orig_off));
+			h = mix(h, &c->t_first_ns, sizeof(c->t_first_ns));
+			h = mix(h, &rec.stream, sizeof(rec.stream));
+			h = mix(h, &rec.seq, sizeof(rec.seq));
+			h = mix(h, &rec.t_ns, sizeof(rec.t_ns));
+			h = mix(h, &rec.ts_clock, sizeof(rec.ts_clock));
+			h = mix(h, &rec.ts_source, sizeof(rec.ts_source));
+			h = mix(h, &rec.len, sizeof(rec.len));
+			h = mix(h, rec.data, rec.len);
+			++*n;
+		}
+	}
+	return h;
+}
+
+/*
+ * Open @path both ways (with @flags added) and compare everything; returns
+ * whether the streaming open really streamed.
+ */
+static bool compare(const char *what, const char *path, unsigned int flags)
+{
+	struct gcs_reader *full, *st;
+	uint64_t hf, hs;
+	long nf, ns;
+	int rf, rs;
+	bool streamed;
+
+	rf = gcs_reader_open(&full, path, flags);
+	rs = gcs_reader_open(&st, path, flags | GCS_OPEN_STREAM);
+	if (rf != rs)
+		fail_msg("%s: open %d (full) != %d (stream)", what, rf, rs);
+	if (rf)
+		return false;
+	assert_false(gcs_reader_info(full)->streamed);
+	streamed = gcs_reader_info(st)->streamed;
+	same_info(what, gcs_reader_info(full), gcs_reader_info(st));
+	assert_int_equal(gcs_reader_n_streams(full), gcs_reader_n_streams(st));
+	for (size_t i = 0; i < gcs_reader_n_streams(full); i++)
+		same_stream(what, gcs_reader_stream(full, i), gcs_reader_stream(st, i));
+	assert_int_equal(gcs_reader_n_chunks(full), gcs_reader_n_chunks(st));
+	hf = digest(full, &nf);
+	hs = digest(st, &ns);
+	if (nf != ns || hf != hs)
+		fail_msg("%s: %ld records (full) and %ld (stream) differ", what, nf, ns);
+	gcs_reader_close(full);
+	gcs_reader_close(st);
+	return streamed;
+}
+
+/* The small session, raw, compacted (reclaimed or not), closed or crashed. */
+static void test_stream_same_as_full(void **state)
+{
+	struct tu_dir *d = *state;
+	char *p = tu_path(d->dir, "small.gcs");
+
+	for (int v = 0; v < 6; v++) {
+		struct gcs_writer_opts o;
+		char what[64];
+
+		gcs_writer_opts_init(&o);
+		o.no_compact = v % 3 == 0;
+		o.no_reclaim = v % 3 == 1;
+		unlink(p);
+		assert_int_equal(tu_small_session(p, &o, v < 3), 0);
+		snprintf(what, sizeof(what), "variant %d", v);
+		assert_true(compare(what, p, 0));
+		if (v < 3)
+			assert_true(compare(what, p, GCS_OPEN_USE_INDEX));
+	}
+	free(p);
+}
+
+/*
+ * Every record header, then every record body, of the compacted and the
+ * raw small session damaged in turn: whatever the damage, streaming gives
+ * what the full table gives (falling back where it must).
+ */
+static void each_damage(struct tu_dir *d, bool compact, bool body,
+			unsigned int *streamed, unsigned int *total)
+{
+	char *p = tu_path(d->dir, "dmg.gcs");
+	struct gcs_writer_opts o;
+	uint64_t offs[512];
+	uint8_t *img;
+	size_t len, n;
+
+	gcs_writer_opts_init(&o);
+	o.no_compact = !compact;
+	unlink(p);
+	assert_int_equal(tu_small_session(p, &o, true), 0);
+	assert_int_equal(tu_read_file(p, &img, &len), 0);
+	n = tu_record_offsets(img, len, offs, 512);
+	for (size_t i = 0; i < n; i++) {
+		struct gcs_rec_hdr h;
+		uint8_t *at;
+		char what[96];
+
+		memcpy(&h, img + offs[i], sizeof(h));
+		if (body && !h.body_len)
+			continue;
+		at = body ? img + offs[i] + h.hdr_len + h.body_len / 2 :
+			    img + offs[i] + offsetof(struct gcs_rec_hdr, hdr_crc);
+		*at ^= 0x80;
+		unlink(p);
+		assert_int_equal(tu_write_file(p, img, len), 0);
+		snprintf(what, sizeof(what), "%s, %s of record %zu (type %#x)",
+			 compact ? "compacted" : "raw", body ? "body" : "header",
+			 i, h.type);
+		*streamed += compare(what, p, 0);
+		compare(what, p, GCS_OPEN_USE_INDEX);
+		++*total;
+		*at ^= 0x80;
+	}
+	free(img);
+	free(p);
+}
+
+static void test_stream_damaged(void **state)
+{
+	unsigned int streamed = 0, total = 0;
+
+	for (int v = 0; v < 4; v++)
+		each_damage(*state, v & 1, v & 2, &streamed, &total);
+	/* Most damage leaves the order intact: streaming must still stream. */
+	print_message("# %u of %u damaged files streamed\n", streamed, total);
+	assert_true(streamed > total / 2);
+}
+
+/* gaitcap synth's session: mat and insoles, compacted and reclaimed. */
+static void test_stream_synth(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *p = tu_path(f->dir, "synth.gcs");
+
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--no-truth",
+				    "--seconds", "20", "--tiles", "1", "--rows", "16",
+				    "--cols", "16", p, NULL), 0);
+	assert_true(compare("synth", p, 0));
+	assert_true(compare("synth, index", p, GCS_OPEN_USE_INDEX));
+	free(p);
+}
+
+/*
+ * A compressed part that contradicts its raw chunk: the full table counts
+ * a conflict and keeps the raw chunk; streaming cannot merge in order and
+ * must fall back rather than hand out something else.
+ */
+static void test_stream_falls_back(void **state)
+{
+	struct tu_dir *d = *state;
+	char *p = tu_path(d->dir, "conflict.gcs");
+	struct gcs_writer_opts o;
+	struct gcs_reader *r;
+	uint64_t offs[512];
+	uint8_t *img;
+	size_t len, n, i;
+
+	gcs_writer_opts_init(&o);
+	o.no_reclaim = true;
+	unlink(p);
+	assert_int_equal(tu_small_session(p, &o, true), 0);
+	assert_int_equal(tu_read_file(p, &img, &len), 0);
+	n = tu_record_offsets(img, len, offs, 512);
+	for (i = 0; i < n; i++) {
+		struct gcs_rec_hdr h;
+
+		memcpy(&h, img + offs[i], sizeof(h));
+		if (h.type == GCS_REC_ZCHUNK)
+			break;
+	}
+	assert_true(i < n);
+	/* Its first part's checksum, changed and sealed again. */
+	img[offs[i] + GCS_ZCHUNK_HDR_LEN(0) + offsetof(struct gcs_zpart, raw_crc)] ^= 1;
+	tu_fix_record(img, len, offs[i]);
+	unlink(p);
+	assert_int_equal(tu_write_file(p, img, len), 0);
+	assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_STREAM), 0);
+	assert_true(gcs_reader_info(r)->n_conflicts > 0);
+	gcs_reader_close(r);
+	assert_false(compare("conflicting part", p, 0));
+	assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_STREAM), 0);
+	gcs_reader_close(r);
+	free(img);
+	free(p);
+}
+
+/* One iterator at a time: a second one takes the cursor, the first stops. */
+static void test_stream_one_iterator(void **state)
+{
+	struct tu_dir *d = *state;
+	char *p = tu_path(d->dir, "two.gcs");
+	struct gcs_writer_opts o;
+	struct gcs_rec_iter a, b;
+	struct gcs_record rec;
+	struct gcs_reader *r;
+
+	gcs_writer_opts_init(&o);
+	unlink(p);
+	assert_int_equal(tu_small_session(p, &o, true), 0);
+	assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_STREAM), 0);
+	assert_true(gcs_reader_info(r)->streamed);
+	gcs_rec_iter_init(&a, r, 0);
+	assert_int_equal(gcs_rec_iter_next(&a, &rec), 1);
+	assert_non_null(gcs_reader_chunk(r, rec.chunk));
+	gcs_rec_iter_init(&b, r, 1);
+	assert_int_equal(gcs_rec_iter_next(&b, &rec), 1);
+	assert_int_equal(rec.stream, 1);
+	/* a's chunk is no longer at hand; a says so once, then ends. */
+	assert_int_equal(gcs_rec_iter_next(&a, &rec), -EINVAL);
+	assert_int_equal(gcs_rec_iter_next(&a, &rec), 0);
+	assert_int_equal(gcs_rec_iter_next(&b, &rec), 1);
+	assert_int_equal(rec.stream, 1);
+	gcs_rec_iter_init(&a, r, GCS_STREAM_NONE);
+	assert_int_equal(gcs_rec_iter_next(&a, &rec), -EINVAL);
+	assert_int_equal(gcs_rec_iter_next(&a, &rec), 0);
+	gcs_reader_close(r);
+	free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_stream_same_as_full,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_damaged,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_synth,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_falls_back,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_one_iterator,
+						tu_dir_setup, tu_dir_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
