@@ -103,7 +103,7 @@ lab_check "reset: the outage is a disconnect gap on the old stream" \
 	sh -c "gaitcap info --json $D/r.gcs | grep -q '\"reason\":\"disconnect\"'"
 lab_check "reset: the scans of both boots match the walk" \
 	gaitmat-simcheck --truth $D/reset.json --tiles 1 --duration 120 --seed 23 \
-		--boot-per-stream --min-scans 600 $D/r.gcs
+		--boot-per-stream --min-scans 450 $D/r.gcs
 
 # 5. Two resets 2 s apart: the driver holds the third registration back
 # (docs/driver.md), capture has let go of the lost device by then, and IIO
@@ -121,7 +121,7 @@ lab_check "two resets: three streams, each found again (exit $rc)" \
 	sh -c "[ $rc = 0 ] && [ \$(grep -c 'iio_scan mat0' $D/r2.info) = 3 ] || { cat $D/r2.log $D/r2.info; false; }"
 lab_check "two resets: the scans of every boot match the walk" \
 	gaitmat-simcheck --truth $D/reset2.json --tiles 1 --duration 120 --seed 29 \
-		--boot-per-stream --min-scans 700 $D/r2.gcs
+		--boot-per-stream --min-scans 500 $D/r2.gcs
 
 lab_check "every scan matches the emulator's walk, no gap inside a session" \
 	gaitmat-simcheck --truth $D/truth.json $CHECK --contiguous --min-scans 300 $D/a.gcs
