@@ -33,22 +33,30 @@ cpu_ns() {
 	fi
 }
 
+# main_ns PID: the main thread's alone (what the bench counted before).
+main_ns() {
+	cut -d' ' -f1 /proc/$1/schedstat 2>/dev/null || echo 0
+}
+
 # capture FILE OPTS: a capture whose CPU is counted from 1 s after it
 # started (the device found, the buffer on) for SECS seconds, then stopped.
-# Echoes the CPU ns of that window; the capture's exit status goes to
-# $D/cap.rc (a command substitution cannot set a variable).
+# Echoes the CPU ns of that window, all threads and the main thread; the
+# capture's exit status goes to $D/cap.rc (a command substitution cannot
+# set a variable).
 capture() {
 	gaitcap capture -o $1 --subject LAB-01 --wait 15 --duration $((SECS + 30)) --rate $RATE $2 \
 		--status 0 --quiet --control none >$D/cap.log 2>&1 &
 	P=$!
 	sleep 1
 	c0=$(cpu_ns $P)
+	m0=$(main_ns $P)
 	sleep "$SECS"
 	c1=$(cpu_ns $P)
+	m1=$(main_ns $P)
 	kill -INT $P
 	wait $P
 	echo $? >$D/cap.rc
-	echo $((c1 - c0))
+	echo $((c1 - c0)) $((m1 - m0))
 }
 jstage() {	# FILE STAGE NAME
 	sed -n "s/.*\"$2\":{\([^}]*\)}.*/\1/p" "$1" | sed -n "s/.*\"$3\":\([0-9]*\).*/\1/p" | head -n1
@@ -70,14 +78,17 @@ while [ $r -lt "$ROUNDS" ]; do
 		for tool in $order; do
 			f=$D/$wm-$tool-$r.gcs
 			if [ $tool = on ]; then
+				# A fresh file: the last capture's banner would not wait for this one.
+				rm -f $D/t.err
 				gaitcap-latency -j >$D/t.json 2>$D/t.err &
 				T=$!
 				n=0
 				while ! grep -q '^Tracing' $D/t.err && [ $n -lt 200 ]; do sleep 0.1; n=$((n + 1)); done
 			fi
-			cpu=$(capture $f "$opt")
+			set -- $(capture $f "$opt")
+			cpu=$1 main=$2
 			frames=$(gaitcap info $f | sed -n 's/.*iio_scan .* \([0-9]*\) records in .*/\1/p' | head -n1)
-			echo "LATCPU mode=$wm tool=$tool round=$r cpu_ns=${cpu:-0} frames=${frames:-0} window_s=$SECS rc=$(cat $D/cap.rc)"
+			echo "LATCPU mode=$wm tool=$tool round=$r cpu_ns=${cpu:-0} frames=${frames:-0} window_s=$SECS rc=$(cat $D/cap.rc) main_ns=${main:-0}"
 			if [ $tool = on ]; then
 				kill -INT $T
 				wait $T

@@ -67,6 +67,8 @@ while [ $r -lt "$ROUNDS" ]; do
 				--linger-s 5 --log $D/left.log &
 			S=$!
 			if [ $tool = on ]; then
+				# A fresh file: the last capture's banner would not wait for this one.
+				rm -f $D/t.err
 				gaitcap-latency -j >$D/t.json 2>$D/t.err &
 				T=$!
 				n=0
