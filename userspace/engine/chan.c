@@ -15,7 +15,8 @@
  *
  * MESSAGES: one message per IORING_OP_RECVMSG, framed as a variable-size
  * record with its receive timestamp and staged; a batch is committed at a
- * quiet moment, when large enough or old enough.
+ * quiet moment, when large enough or old enough, or (commit_each) each
+ * message as its own chunk as soon as it is received.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -741,6 +742,9 @@ static int msg_reserve(struct eng_chan *c)
 		want = 2.0 * room;
 	if (want > (double)c->d.batch_bytes + room)
 		want = (double)c->d.batch_bytes + room;
+	/* One message per chunk: room for one, no padding if shut in. */
+	if (c->d.commit_each)
+		want = room;
 	cap = (uint32_t)want;
 	cap = (cap + 7) & ~7u;
 	c->fill = 0;
@@ -973,7 +977,7 @@ static void msg_read_done(struct eng_chan *c, int res)
 	c->next_seq = ri.seq + 1;
 	c->last_t = tm;
 	c->count++;
-	if (c->slot->cap - c->fill < msg_room(c)) {
+	if (c->d.commit_each || c->slot->cap - c->fill < msg_room(c)) {
 		ret = msg_commit(c);
 		if (ret) {
 			chan_finish(c, ret);

@@ -181,6 +181,11 @@ struct eng_chan_def {
 	uint32_t msg_max;		/* largest message kept whole */
 	uint32_t commit_ms;		/* longest a batch waits to be committed (50) */
 	uint32_t batch_bytes;		/* commit once this much is staged (64 KiB) */
+	/*
+	 * Commit every message as a chunk of its own as soon as it is
+	 * received, instead of batches (lowest latency; more chunk headers).
+	 */
+	bool commit_each;
 	bool rx_timestamp;		/* SO_TIMESTAMPNS is on: use it */
 	/* both */
 	bool has_seq;			/* rec_info gives sequence numbers */
@@ -399,6 +404,8 @@ struct eng_ble_opts {
 	unsigned int backoff_max_ms;	/* retries at most this far apart (8000) */
 	unsigned int wait_ms;		/* give up if never connected by then (0: never) */
 	bool no_reconnect;		/* a lost link ends the capture */
+	/* Each notification committed when received (capture --watermark 1) */
+	bool commit_each;
 	/*
 	 * Tests: returns a connected SOCK_SEQPACKET descriptor (or -errno)
 	 * that plays the insole, instead of the L2CAP connect.

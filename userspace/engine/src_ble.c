@@ -524,6 +524,7 @@ static int ble_add_channel(struct ble_src *b)
 		.rx_timestamp = true, .has_seq = true, .rec_ts = true,
 		.gap_reason = GCS_GAP_DEVICE_OVERFLOW,
 		.rec_info = ble_rec_info, .priv = b,
+		.commit_each = b->o.commit_each,
 	};
 
 	return eng_chan_add(b->s.e, &b->s, &cd, &b->chan);

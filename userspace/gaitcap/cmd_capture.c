@@ -97,7 +97,8 @@ static void usage(FILE *f)
 		"      --buffer N         kernel buffer length in scans, 2..1048576 (default: the\n"
 		"                         largest that fits)\n"
 		"      --watermark N      scans per wakeup, 1..1048576 (default: about 100 ms,\n"
-		"                         at most a quarter of the buffer)\n"
+		"                         at most a quarter of the buffer); 1 also commits\n"
+		"                         each insole notification as soon as it arrives\n"
 		"      --wait S           wait up to S seconds for the mat to appear (0..3600)\n"
 		"      --clock C          IIO timestamp clock: monotonic (default), boottime,\n"
 		"                         realtime\n"
@@ -957,6 +958,8 @@ int cmd_capture(int argc, char **argv)
 	for (int i = 0; i < c.n_ins; i++) {
 		c.ins[i].wait_ms = (unsigned int)(c.insole_wait * 1000);
 		c.ins[i].adapter = c.ins_adapter[i][0] ? c.ins_adapter[i] : c.adapter;
+		/* The lowest latency for every source (docs/latency.md). */
+		c.ins[i].commit_each = c.iio.watermark == 1;
 		ret = eng_source_ble_create(&s, &c.ins[i]);
 		if (!ret)
 			ret = eng_add_source(c.e, s);

@@ -7,8 +7,10 @@
 # capture-insoles uses; gaitinsole-sim's session is refused by the privacy
 # policy today, docs/latency.md). Every notification in the session file
 # must be counted in every insole stage and the oracle must find every one
-# it sent; a filter on another stream must see nothing. Prints TAP, and the
-# percentiles as comments.
+# it sent; a filter on another stream must see nothing. Twice: with
+# --watermark 1 (a chunk per notification, committed at once: commit p50
+# under 1 ms) and the default batches. Prints TAP, and the percentiles as
+# comments.
 . /lab/lib.sh
 
 [ "$LAB_BTVIRT" -ge 2 ] || lab_skip "needs lab --btvirt 2"
@@ -64,54 +66,76 @@ A0=$(addr 0)
 A1=$(addr 1)
 lab_check "two controllers with addresses ($A0 $A1)" \
 	sh -c "[ -n '$A0' ] && [ -n '$A1' ]"
-# 400 notifications, one every 20 ms (8 s), 5 samples each.
-gaitcap-test-insole serve --adapter "$A1" --side left --count 400 \
-	--max-s 40 --linger-s 20 --log $D/left.log &
-SPID=$!
+# Both modes: --watermark 1 commits each notification on its own as it
+# arrives, the default stages batches (50 ms / 64 KiB). Per mode, 400
+# notifications, one every 20 ms (8 s), 5 samples each.
+for mode in w1 dflt; do
+	wm=""
+	[ $mode = w1 ] && wm="--watermark 1"
+	gaitcap-test-insole serve --adapter "$A1" --side left --count 400 \
+		--max-s 40 --linger-s 20 --log $D/$mode-left.log &
+	SPID=$!
+	gaitcap-latency -j >$D/$mode.json 2>$D/$mode.err &
+	T=$!
+	gaitcap-latency -j -s 7 >$D/$mode-other.json 2>$D/$mode-other.err &
+	T2=$!
+	lab_check "$mode: gaitcap-latency attaches" wait_banner $D/$mode.err
+	wait_banner $D/$mode-other.err
+	gaitcap capture -o $D/$mode.gcs --subject LAB-01 --mat none --status 0 --quiet \
+		--control none --adapter "$A0" --insole "left=$A1" --insole-wait 30 \
+		--duration 12 $wm >$D/$mode-cap.log 2>&1
+	rc=$?
+	kill -INT $T $T2
+	wait $T $T2
+	wait $SPID
 
-gaitcap-latency -j >$D/all.json 2>$D/all.err &
-T=$!
-gaitcap-latency -j -s 7 >$D/other.json 2>$D/other.err &
-T2=$!
-lab_check "gaitcap-latency attaches" wait_banner $D/all.err
-wait_banner $D/other.err
-gaitcap capture -o $D/s.gcs --subject LAB-01 --mat none --status 0 --quiet \
-	--control none --adapter "$A0" --insole "left=$A1" --insole-wait 30 \
-	--duration 12 >$D/cap.log 2>&1
-rc=$?
-kill -INT $T $T2
-wait $T $T2
-wait $SPID
-
-lab_check "the capture exits 0" sh -c "[ $rc = 0 ] || { cat $D/cap.log; false; }"
-gaitcap info $D/s.gcs >$D/info 2>&1
-sed 's/^/# /' $D/info | grep ble_att
-set -- $(sed -n 's/^ *\([0-9]*\) ble_att .* \([0-9]*\) records in .*/\1 \2/p' $D/info | head -n1)
-S=${1:-none}
-R=${2:-0}
-lab_check "one insole stream with notifications ($R)" test "$R" -gt 100
-lab_check "the oracle finds every notification sent, once, in order" \
-	gaitcap-test-insole check $D/s.gcs --side left --log $D/left.log
-lab_check "kprobes on the HCI core, L2CAP and the socket queue; the message probes" \
-	grep -Eq '"hci_recv":"kprobe:hci_recv_frame","l2cap_recv":"kprobe:l2cap_recv_acldata","sock_queue":"kprobe:[a-z_]*","usdt_msgs":true' $D/all.json
-lab_check "io_uring through a tracepoint" \
-	grep -Eq '"io_uring_complete":"(tp_btf|raw_tp|tp)"' $D/all.json
-f=$(jfield $D/all.json "$S" frames)
-lab_check "notifications committed as the file says (${f:-?} of $R)" test "$f" = "$R"
-lab_check "every notification announced by the capture" \
-	test "$(jfield $D/all.json "$S" messages)" = "$R"
-lab_check "every notification seen at the HCI core and on the socket" \
-	test "$(jfield $D/all.json "$S" hci_messages)" = "$R"
-lab_check "acl, queue, reap, commit and ble_path count every notification" \
-	every_stage $D/all.json "$S" "$R"
-lab_check "no mat stage on an insole stream" \
-	sh -c "! grep -Eq '\"(wire|hold|read|path)\":' $D/all.json"
-lab_check "-s 7 (no such stream): nothing counted" \
-	grep -q '"streams":\[\]' $D/other.json
-for st in $STAGES; do
-	echo "# $st p50 $(jfield $D/all.json "$S" $st p50_ns) p99 $(jfield $D/all.json "$S" $st p99_ns)" \
-		"p99.9 $(jfield $D/all.json "$S" $st p99_9_ns) max $(jfield $D/all.json "$S" $st max_ns) ns" \
-		"count $(jfield $D/all.json "$S" $st count)"
+	lab_check "$mode: the capture exits 0" sh -c "[ $rc = 0 ] || { cat $D/$mode-cap.log; false; }"
+	gaitcap info $D/$mode.gcs >$D/$mode.info 2>&1
+	sed "s/^/# $mode /" $D/$mode.info | grep ble_att
+	set -- $(sed -n 's/^ *\([0-9]*\) ble_att .* \([0-9]*\) records in \([0-9]*\) chunks.*/\1 \2 \3/p' \
+		$D/$mode.info | head -n1)
+	S=${1:-none}
+	R=${2:-0}
+	C=${3:-0}
+	lab_check "$mode: one insole stream with notifications ($R)" test "$R" -gt 100
+	lab_check "$mode: the oracle finds every notification sent, once, in order" \
+		gaitcap-test-insole check $D/$mode.gcs --side left --log $D/$mode-left.log
+	lab_check "$mode: kprobes on the HCI core, L2CAP and the socket queue; the message probes" \
+		grep -Eq '"hci_recv":"kprobe:hci_recv_frame","l2cap_recv":"kprobe:l2cap_recv_acldata","sock_queue":"kprobe:[a-z_]*","usdt_msgs":true' $D/$mode.json
+	lab_check "$mode: io_uring through a tracepoint" \
+		grep -Eq '"io_uring_complete":"(tp_btf|raw_tp|tp)"' $D/$mode.json
+	f=$(jfield $D/$mode.json "$S" frames)
+	lab_check "$mode: notifications committed as the file says (${f:-?} of $R)" test "$f" = "$R"
+	lab_check "$mode: every notification announced by the capture" \
+		test "$(jfield $D/$mode.json "$S" messages)" = "$R"
+	lab_check "$mode: every notification seen at the HCI core and on the socket" \
+		test "$(jfield $D/$mode.json "$S" hci_messages)" = "$R"
+	lab_check "$mode: acl, queue, reap, commit and ble_path count every notification" \
+		every_stage $D/$mode.json "$S" "$R"
+	lab_check "$mode: no mat stage on an insole stream" \
+		sh -c "! grep -Eq '\"(wire|hold|read|path)\":' $D/$mode.json"
+	lab_check "$mode: -s 7 (no such stream): nothing counted" \
+		grep -q '"streams":\[\]' $D/$mode-other.json
+	for st in $STAGES; do
+		echo "# $mode $st p50 $(jfield $D/$mode.json "$S" $st p50_ns) p99 $(jfield $D/$mode.json "$S" $st p99_ns)" \
+			"p99.9 $(jfield $D/$mode.json "$S" $st p99_9_ns) max $(jfield $D/$mode.json "$S" $st max_ns) ns" \
+			"count $(jfield $D/$mode.json "$S" $st count)"
+	done
+	e=$(jfield $D/$mode.json "$S" early)
+	echo "# $mode early $e, $C chunks"
+	eval "R_$mode=$R C_$mode=$C E_$mode=${e:-0} S_$mode=$S"
 done
-echo "# early $(jfield $D/all.json "$S" early)"
+# One chunk per notification (those received before the channel existed
+# are stored together, as one chunk, by the source).
+lab_check "--watermark 1: a chunk per notification ($C_w1 chunks, $R_w1 notifications, $E_w1 early)" \
+	sh -c "[ $C_w1 -ge $((R_w1 - E_w1)) ] && [ $C_w1 -le $((R_w1 - E_w1 + 1)) ]"
+lab_check "default: batches ($C_dflt chunks for $R_dflt notifications)" \
+	test "$C_dflt" -lt $((R_dflt / 2))
+# Committed as soon as received: no staging in the commit stage (before,
+# --watermark 1 changed nothing for insoles: commit p50 about 30 ms).
+c1=$(jfield $D/w1.json "$S_w1" commit p50_ns)
+c2=$(jfield $D/dflt.json "$S_dflt" commit p50_ns)
+lab_check "--watermark 1: commit p50 under 1 ms (${c1:-?} ns)" test "${c1:-999999999}" -lt 1000000
+lab_check "the default stages: its commit p50 (${c2:-?} ns) is longer than with --watermark 1" \
+	test "${c2:-0}" -gt "${c1:-999999999}"
 lab_done

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A MESSAGES channel with commit_each (gaitcap capture --watermark 1 for
+ * the insoles, docs/latency.md): every message is committed, as a chunk of
+ * its own, before the next one is even received; without it the channel
+ * keeps batching. The channel's own committed count, read when each message
+ * arrives (from the source's rec_info), says what a reader of the file sees
+ * at that moment, so the test does not depend on timing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "test_engine_util.h"
+#include "test_session_util.h"
+
+#define N_MSG		60
+#define SKIPPED		30	/* a sequence number never sent */
+
+struct fx {
+	char *dir;
+	char *path;
+};
+
+TU_DIR_FIRST(struct fx);
+
+static int setup(void **state)
+{
+	struct fx *f = tu_dir_fixture_new(sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->path = tu_path(f->dir, "s.gcs");
+	if (!f->path)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	free(f->path);
+	tu_dir_fixture_free(f);
+	return 0;
+}
+
+static int64_t mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct msrc {
+	struct eng_source s;
+	int fd;
+	bool commit_each;
+	uint32_t stream;
+	struct eng_chan *chan;
+	/* committed records of the channel when message seq arrived */
+	uint64_t committed_at[N_MSG];
+	bool seen[N_MSG];
+};
+
+static void msrc_rec_info(void *priv, const uint8_t *rec, uint32_t len,
+			  struct eng_rec_info *ri)
+{
+	struct msrc *m = priv;
+	struct eng_chan_stats st;
+
+	if (len < 8)
+		return;
+	memcpy(&ri->seq, rec, 8);
+	if (ri->seq < N_MSG && m->chan) {
+		eng_chan_get_stats(m->chan, &st);
+		m->committed_at[ri->seq] = st.committed_records;
+		m->seen[ri->seq] = true;
+	}
+}
+
+static int msrc_start(struct eng_source *s)
+{
+	struct msrc *m = s->priv;
+	struct gcs_stream_def def = {
+		.kind = GCS_KIND_BLE_ATT, .ts_offset = GCS_NO_TS,
+		.ts_clock = GCS_CLOCK_REALTIME,
+		.desc_json = "{\"device\":\"t0\"}",
+	};
+	/* A batch would wait a second: only commit_each commits early. */
+	struct eng_chan_def cd = {
+		.label = s->name, .fd = m->fd, .kind = ENG_CHAN_MESSAGES,
+		.gap_reason = GCS_GAP_DEVICE_OVERFLOW, .has_seq = true,
+		.rec_info = msrc_rec_info, .rx_timestamp = true, .msg_max = 128,
+		.commit_ms = 1000, .commit_each = m->commit_each, .priv = m,
+	};
+	int ret = gcs_writer_add_stream(eng_writer(s->e), &def, &m->stream);
+
+	if (ret)
+		return ret;
+	cd.stream = m->stream;
+	return eng_chan_add(s->e, s, &cd, &m->chan);
+}
+
+static int msrc_chan_end(struct eng_source *s, struct eng_chan *c, int err)
+{
+	(void)s;
+	(void)c;
+	return err;
+}
+
+static const struct eng_source_ops msrc_ops = {
+	.kind = "test", .start = msrc_start, .chan_end = msrc_chan_end,
+};
+
+/*
+ * Capture N_MSG messages (one sequence number skipped) queued on a
+ * socket before the run, the socket closed after them: the channel reads
+ * them back to back and ends. Fills @st with the channel's counters.
+ */
+static void capture(struct fx *f, struct msrc *m, bool each,
+		    struct eng_chan_stats *st)
+{
+	struct gcs_writer *w;
+	struct eng_opts o;
+	struct eng *e;
+	uint8_t buf[64];
+	int sv[2], on = 1;
+
+	memset(m, 0, sizeof(*m));
+	m->commit_each = each;
+	m->s.ops = &msrc_ops;
+	m->s.priv = m;
+	snprintf(m->s.name, sizeof(m->s.name), "sock");
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_TIMESTAMPNS, &on,
+				    sizeof(on)), 0);
+	for (uint64_t i = 0; i < N_MSG; i++) {
+		if (i == SKIPPED)
+			continue;
+		memcpy(buf, &i, 8);
+		memset(buf + 8, (int)i, sizeof(buf) - 8);
+		assert_int_equal(send(sv[1], buf, 8 + i % 50, 0), 8 + i % 50);
+	}
+	close(sv[1]);
+	m->fd = sv[0];
+
+	w = te_writer(f->path, false);
+	assert_non_null(w);
+	eng_opts_init(&o);
+	o.sync_interval_ms = 100;
+	o.tick_ms = 20;
+	assert_int_equal(eng_create(&e, w, &o), 0);
+	assert_int_equal(eng_add_source(e, &m->s), 0);
+	assert_int_equal(eng_run(e, mono() + 20ll * 1000000000), 0);
+	eng_chan_get_stats(eng_chan_at(e, 0), st);
+	eng_destroy(e);
+	close(sv[0]);
+	assert_int_equal(gcs_writer_close(w), 0);
+}
+
+/* Every message of the file, in order, and the one gap; chunks counted. */
+static size_t check_file(struct fx *f, uint32_t stream, bool one_each)
+{
+	const struct gcs_stream_info *si;
+	struct gcs_rec_iter it;
+	struct gcs_record rec;
+	struct gcs_reader *r;
+	uint64_t want = 0, seq;
+	size_t chunks = 0;
+
+	assert_int_equal(gcs_reader_open(&r, f->path, GCS_OPEN_VERIFY), 0);
+	gcs_rec_iter_init(&it, r, stream);
+	while (gcs_rec_iter_next(&it, &rec) == 1) {
+		if (want == SKIPPED)
+			want++;
+		assert_int_equal(rec.len, 8 + want % 50);
+		memcpy(&seq, rec.data, 8);
+		assert_int_equal(seq, want);
+		assert_int_equal(rec.seq, want);
+		want++;
+	}
+	assert_int_equal(want, N_MSG);
+	for (size_t i = 0; i < gcs_reader_n_chunks(r); i++) {
+		const struct gcs_chunk_info *ci = gcs_reader_chunk(r, i);
+
+		if (ci->stream != stream)
+			continue;
+		chunks++;
+		if (one_each)
+			assert_int_equal(ci->n_records, 1);
+	}
+	si = gcs_reader_stream_by_id(r, stream);
+	assert_non_null(si);
+	assert_int_equal(si->n_records, N_MSG - 1);
+	assert_int_equal(si->gap_records, 1);
+	assert_int_equal(si->n_unexplained, 0);
+	gcs_reader_close(r);
+	return chunks;
+}
+
+static void test_engine_commit_each_message_at_once(void **state)
+{
+	struct fx *f = *state;
+	struct eng_chan_stats st;
+	struct msrc m;
+	uint64_t before;
+
+	capture(f, &m, true, &st);
+	assert_int_equal(st.records, N_MSG - 1);
+	assert_int_equal(st.chunks, N_MSG - 1);
+	assert_int_equal(st.committed_records, N_MSG - 1);
+	assert_int_equal(st.lost, 1);
+	/* Nothing staged at the jump: no message had to move. */
+	assert_int_equal(st.carry_bytes, 0);
+	/* Each earlier message was committed before this one arrived. */
+	for (uint64_t i = 0; i < N_MSG; i++) {
+		if (i == SKIPPED)
+			continue;
+		assert_true(m.seen[i]);
+		before = i < SKIPPED ? i : i - 1;
+		assert_int_equal(m.committed_at[i], before);
+	}
+	assert_int_equal(check_file(f, m.stream, true), N_MSG - 1);
+}
+
+/*
+ * Batches: reservations grow with recent batches (msg_reserve), so a burst
+ * starts in small chunks, but most messages arrive with earlier ones still
+ * staged, uncommitted.
+ */
+static void test_engine_commit_batches_by_default(void **state)
+{
+	struct fx *f = *state;
+	struct eng_chan_stats st;
+	struct msrc m;
+	unsigned int staged = 0;
+
+	capture(f, &m, false, &st);
+	assert_int_equal(st.records, N_MSG - 1);
+	assert_int_equal(st.committed_records, N_MSG - 1);
+	for (uint64_t i = 0; i < N_MSG; i++) {
+		if (i == SKIPPED)
+			continue;
+		assert_true(m.seen[i]);
+		staged += m.committed_at[i] < (i < SKIPPED ? i : i - 1);
+	}
+	assert_true(staged >= N_MSG / 2);
+	assert_true(st.chunks <= N_MSG / 4);
+	assert_int_equal(check_file(f, m.stream, false), st.chunks);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_engine_commit_each_message_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_commit_batches_by_default, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
