@@ -9,12 +9,16 @@
 # run; the host (run-ble-bench --analyze) makes the tables.
 # Arguments: SECONDS ROUNDS PERIODS_US... With STALL=S set, each reader is
 # stopped (SIGSTOP) for S seconds in its window: the bench must see loss.
+# With PROFILE=HZ, one more run per reader at HZ under perf record (not
+# measured: PROF lines, perf's report by dso and symbol).
 SECS=${1:-5}
 ROUNDS=${2:-3}
 shift 2
 PERIODS=${*:-10000 5000 2000 1000 500}
 WARM=1
 STALL=${STALL:-0}
+PROFILE=${PROFILE:-0}
+PROF_ON=0
 D=/tmp/bleb
 mkdir -p $D
 
@@ -116,7 +120,12 @@ run() {
 		sleep "$STALL"
 		kill -CONT $R
 	fi
-	sleep "$SECS"
+	if [ "$PROF_ON" = 1 ]; then
+		perf record -q -F 999 -g -p "$R" -o $D/perf.data -- \
+			sleep "$SECS" >/dev/null 2>&1 || echo "PROF $reader: perf record failed"
+	else
+		sleep "$SECS"
+	fi
 	c1=$(cpu_us $reader $R) s1=$(sent $log) t1=$(uptime_ms) i1=$(idle)
 	# Every notification out, then a moment for the last to arrive.
 	wait_for $log '^done' $(((SECS + 60) * 10)) || ok=0
@@ -142,11 +151,19 @@ run() {
 		miss=$((total - ${uniq:-0}))
 		dup=$((${got:-0} - ${uniq:-0}))
 	fi
-	echo "BLE run reader=$reader rate=$rate round=$r sent=$total delivered=${got:-0}" \
+	tag=BLE
+	[ "$PROF_ON" = 1 ] && tag=PROF
+	echo "$tag run reader=$reader rate=$rate round=$r sent=$total delivered=${got:-0}" \
 		"missing=${miss:-?} dup=${dup:-?} window_sent=$((s1 - s0))" \
 		"cpu_us=$((c1 - c0)) wall_ms=$((t1 - t0)) busy_pct=$(busy_pct "$i0" "$i1")" \
 		"rc=$rc ok=$ok"
 	[ "${miss:-1}" = 0 ] || { echo "# $res"; sed 's/^/# /' $D/reader.log | tail -n 5; }
+	if [ -f $D/perf.data ]; then
+		perf report -i $D/perf.data --stdio --no-children --percent-limit 1 \
+			--sort dso,sym -g none 2>/dev/null | grep '%' | head -n 25 |
+			sed "s/^/PROF $reader $rate: /"
+		rm -f $D/perf.data
+	fi
 	# Drop the link, so that the next reader starts from the same state.
 	bt -i 0 disconnect -t 1 "$A1" >/dev/null 2>&1
 	sleep 0.5
@@ -161,4 +178,13 @@ for p in $PERIODS; do
 		run baseline "$p" $r
 	done
 done
+if [ "$PROFILE" != 0 ]; then
+	PROF_ON=1
+	if command -v perf >/dev/null; then
+		run gaitcap $((1000000 / PROFILE)) 0
+		run baseline $((1000000 / PROFILE)) 0
+	else
+		echo "PROF no perf in the guest (lab --tool /usr/bin/perf; Debian's linux-perf)"
+	fi
+fi
 echo "BLEDONE"
