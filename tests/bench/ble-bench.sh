@@ -164,9 +164,16 @@ run() {
 			sed "s/^/PROF $reader $rate: /"
 		rm -f $D/perf.data
 	fi
-	# Drop the link, so that the next reader starts from the same state.
+	# Drop the link, so that the next reader starts from the same state,
+	# and wait until it is gone: a connect that lands on a link still
+	# being torn down once ended in a list_del BUG in hci_chan_del (6.1).
 	bt -i 0 disconnect -t 1 "$A1" >/dev/null 2>&1
-	sleep 0.5
+	n=0
+	while bt -i 0 con 2>/dev/null | grep -q "$A1" && [ $n -lt 100 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	[ $n -lt 100 ] || echo "# the link to $A1 did not go within 10 s"
 	[ -n "$CG" ] && rmdir "$CG/bleb-$reader" 2>/dev/null
 }
 
