@@ -127,10 +127,17 @@ run() {
 		sleep "$SECS"
 	fi
 	c1=$(cpu_us $reader $R) s1=$(sent $log) t1=$(uptime_ms) i1=$(idle)
-	# Every notification out, then a moment for the last to arrive.
+	# Every notification out, then until the guest is quiet: the last ones
+	# can still be on their way through btvirt when the host is loaded.
 	wait_for $log '^done' $(((SECS + 60) * 10)) || ok=0
 	wait $S
-	sleep 0.5
+	n=0
+	while [ $n -lt 20 ]; do
+		q0=$(idle)
+		sleep 0.5
+		[ "$(busy_pct "$q0" "$(idle)")" -lt 30 ] && break
+		n=$((n + 1))
+	done
 	if [ "$reader" = gaitcap ]; then
 		kill -INT $R 2>/dev/null
 	else
@@ -144,19 +151,22 @@ run() {
 		got=$(echo "$res" | sed -n 's/.* records \([0-9]*\),.*/\1/p')
 		miss=$(echo "$res" | sed -n 's/.* missing \([0-9]*\) .*/\1/p')
 		dup=$(echo "$res" | sed -n 's/.* duplicates \([0-9]*\),.*/\1/p')
+		# the engine's receives over the whole run (its summary)
+		reads=$(sed -n 's/.* \([0-9]*\) reads .*/\1/p' $D/reader.log | head -n 1)
 	else
 		res=$(gaitcap-ble-baseline count $D/out.bin)
 		got=$(echo "$res" | sed -n 's/.*notifications=\([0-9]*\) .*/\1/p')
 		uniq=$(echo "$res" | sed -n 's/.*unique=\([0-9]*\) .*/\1/p')
 		miss=$((total - ${uniq:-0}))
 		dup=$((${got:-0} - ${uniq:-0}))
+		reads=${got:-0}
 	fi
 	tag=BLE
 	[ "$PROF_ON" = 1 ] && tag=PROF
 	echo "$tag run reader=$reader rate=$rate round=$r sent=$total delivered=${got:-0}" \
 		"missing=${miss:-?} dup=${dup:-?} window_sent=$((s1 - s0))" \
 		"cpu_us=$((c1 - c0)) wall_ms=$((t1 - t0)) busy_pct=$(busy_pct "$i0" "$i1")" \
-		"rc=$rc ok=$ok"
+		"reads=${reads:-?} rc=$rc ok=$ok"
 	[ "${miss:-1}" = 0 ] || { echo "# $res"; sed 's/^/# /' $D/reader.log | tail -n 5; }
 	if [ -f $D/perf.data ]; then
 		perf report -i $D/perf.data --stdio --no-children --percent-limit 1 \
