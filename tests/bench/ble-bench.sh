@@ -166,8 +166,14 @@ run() {
 	echo "$tag run reader=$reader rate=$rate round=$r sent=$total delivered=${got:-0}" \
 		"missing=${miss:-?} dup=${dup:-?} window_sent=$((s1 - s0))" \
 		"cpu_us=$((c1 - c0)) wall_ms=$((t1 - t0)) busy_pct=$(busy_pct "$i0" "$i1")" \
-		"reads=${reads:-?} rc=$rc ok=$ok"
-	[ "${miss:-1}" = 0 ] || { echo "# $res"; sed 's/^/# /' $D/reader.log | tail -n 5; }
+		"reads=${reads:-?} win=$s0-$s1 rc=$rc ok=$ok"
+	if [ "${miss:-1}" != 0 ]; then
+		echo "# $res"
+		sed 's/^/# /' $D/reader.log | tail -n 5
+		# where the notifications went missing (win: the window's)
+		[ "$reader" = gaitcap ] && gaitcap info $D/out.gcs 2>&1 | grep -i gap |
+			head -n 5 | sed 's/^/# /'
+	fi
 	if [ -f $D/perf.data ]; then
 		perf report -i $D/perf.data --stdio --no-children --percent-limit 1 \
 			--sort dso,sym -g none 2>/dev/null | grep '%' | head -n 25 |
