@@ -171,8 +171,8 @@ run() {
 		echo "# $res"
 		sed 's/^/# /' $D/reader.log | tail -n 5
 		# where the notifications went missing (win: the window's)
-		[ "$reader" = gaitcap ] && gaitcap info $D/out.gcs 2>&1 | grep -i gap |
-			head -n 5 | sed 's/^/# /'
+		[ "$reader" = gaitcap ] && gaitcap info $D/out.gcs 2>&1 |
+			awk '/^gaps/ { n = 6 } n && n--' | sed 's/^/# /'
 	fi
 	if [ -f $D/perf.data ]; then
 		perf report -i $D/perf.data --stdio --no-children --percent-limit 1 \
