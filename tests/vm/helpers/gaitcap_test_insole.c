@@ -3,7 +3,7 @@
  * gaitcap-test-insole: the capture tests' minimal insole and their oracle.
  *
  *   gaitcap-test-insole serve --adapter ADDR --side left|right --count N
- *		[--period-ms MS] [--drop I,...] [--log FILE]
+ *		[--period-ms MS | --period-us US] [--drop I,...] [--log FILE]
  *	A real LE peripheral on the controller with address ADDR: listens on
  *	an L2CAP socket on the ATT channel (CID 4), serves the gaitcap profile
  *	(tests/unit/ble_peer.c), and once START was written sends
@@ -44,6 +44,14 @@
 
 #define MAX_N	100000
 
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -70,7 +78,7 @@ static int listen_att(const char *adapter)
 static int serve(int argc, char **argv)
 {
 	const char *adapter = NULL, *log_path = NULL, *drops = "";
-	unsigned int count = 0, period = 20, side = 0, max_s = 60, linger_s = 2;
+	unsigned int count = 0, period_us = 20000, side = 0, max_s = 60, linger_s = 2;
 	static bool drop[MAX_N];
 	struct ble_peer p;
 	FILE *log = stdout;
@@ -86,7 +94,9 @@ static int serve(int argc, char **argv)
 		else if (!strcmp(argv[i], "--count"))
 			count = (unsigned int)strtoul(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--period-ms"))
-			period = (unsigned int)strtoul(argv[i + 1], NULL, 0);
+			period_us = 1000 * (unsigned int)strtoul(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--period-us"))	/* the BLE bench */
+			period_us = (unsigned int)strtoul(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--drop"))
 			drops = argv[i + 1];
 		else if (!strcmp(argv[i], "--log"))
@@ -96,7 +106,7 @@ static int serve(int argc, char **argv)
 		else if (!strcmp(argv[i], "--max-s"))
 			max_s = (unsigned int)strtoul(argv[i + 1], NULL, 0);
 	}
-	if (!adapter || !count || count > MAX_N || !period)
+	if (!adapter || !count || count > MAX_N || !period_us)
 		return 1;
 	for (const char *s = drops; *s;) {
 		unsigned long v = strtoul(s, (char **)&s, 0);
@@ -115,7 +125,7 @@ static int serve(int argc, char **argv)
 	fprintf(log, "listening\n");
 	end = now_ms() + (int64_t)max_s * 1000;	/* never longer than that */
 	ble_peer_init(&p, -1, (uint8_t)side);
-	p.period_us = period * 1000 / p.batch;
+	p.period_us = period_us / p.batch;
 	for (;;) {
 		struct pollfd pf[2] = { { .fd = lfd, .events = POLLIN },
 					{ .fd = fd, .events = POLLIN } };
@@ -149,10 +159,10 @@ static int serve(int argc, char **argv)
 			p.streaming = false;
 		}
 		if (!t0 && p.streaming)
-			t0 = now_ms();	/* the first START starts the clock */
+			t0 = now_us();	/* the first START starts the clock */
 		/* Notifications due by now: sent when connected and streaming. */
 		while (t0 && next < count &&
-		       now_ms() >= t0 + (int64_t)next * period) {
+		       now_us() >= t0 + (int64_t)next * period_us) {
 			bool send_it = fd >= 0 && p.streaming && p.notify_on &&
 				       !drop[next];
 
@@ -299,7 +309,7 @@ int main(int argc, char **argv)
 		return serve(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "check"))
 		return check(argc, argv);
-	fprintf(stderr, "usage: gaitcap-test-insole serve --adapter ADDR --side S --count N [--period-ms MS] [--drop I,..] [--log F]\n"
+	fprintf(stderr, "usage: gaitcap-test-insole serve --adapter ADDR --side S --count N [--period-ms MS | --period-us US] [--drop I,..] [--log F]\n"
 		"       gaitcap-test-insole check SESSION --side S --log F\n");
 	return 1;
 }
