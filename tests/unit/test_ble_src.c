@@ -108,6 +108,22 @@ static void test_ble_parse(void **state)
 	assert_int_equal(eng_ble_parse("left=00:AA:01:01:00:01/random", &o, &why),
 			 -EINVAL);
 	assert_non_null(strstr(why, "random static"));
+	/* Link security: automatic unless +secure or +plain. */
+	assert_int_equal(eng_ble_parse("left=00:AA:01:01:00:01", &o, &why), 0);
+	assert_int_equal(o.security, ENG_BLE_SEC_AUTO);
+	assert_int_equal(eng_ble_parse("right=C0:11:22:33:44:55/random+secure",
+				       &o, &why), 0);
+	assert_true(o.random);
+	assert_string_equal(o.bdaddr, "C0:11:22:33:44:55");
+	assert_int_equal(o.security, ENG_BLE_SEC_SECURE);
+	assert_int_equal(eng_ble_parse("left=00:AA:01:01:00:01+plain", &o, &why), 0);
+	assert_int_equal(o.security, ENG_BLE_SEC_PLAIN);
+	assert_string_equal(o.bdaddr, "00:AA:01:01:00:01");
+	assert_int_equal(eng_ble_parse("left=00:AA:01:01:00:01+bonded", &o, &why),
+			 -EINVAL);
+	assert_non_null(strstr(why, "+secure or +plain"));
+	assert_int_equal(eng_ble_parse("left=00:AA:01:01:00:01/rand+secure", &o,
+				       &why), -EINVAL);
 }
 
 /* ---- A walk with a drop, a lost link and duplicates ------------------------------ */
