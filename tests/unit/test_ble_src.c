@@ -9,10 +9,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "ble/att.h"
 #include "ble/insole_gatt.h"
 #include "ble_peer.h"
 #include "engine/engine.h"
@@ -108,6 +111,22 @@ static void test_ble_parse(void **state)
 	assert_int_equal(eng_ble_parse("left=00:AA:01:01:00:01/random", &o, &why),
 			 -EINVAL);
 	assert_non_null(strstr(why, "random static"));
+	/* Link security: automatic unless +secure or +plain. */
+	assert_int_equal(eng_ble_parse("left=00:AA:01:01:00:01", &o, &why), 0);
+	assert_int_equal(o.security, ENG_BLE_SEC_AUTO);
+	assert_int_equal(eng_ble_parse("right=C0:11:22:33:44:55/random+secure",
+				       &o, &why), 0);
+	assert_true(o.random);
+	assert_string_equal(o.bdaddr, "C0:11:22:33:44:55");
+	assert_int_equal(o.security, ENG_BLE_SEC_SECURE);
+	assert_int_equal(eng_ble_parse("left=00:AA:01:01:00:01+plain", &o, &why), 0);
+	assert_int_equal(o.security, ENG_BLE_SEC_PLAIN);
+	assert_string_equal(o.bdaddr, "00:AA:01:01:00:01");
+	assert_int_equal(eng_ble_parse("left=00:AA:01:01:00:01+bonded", &o, &why),
+			 -EINVAL);
+	assert_non_null(strstr(why, "+secure or +plain"));
+	assert_int_equal(eng_ble_parse("left=00:AA:01:01:00:01/rand+secure", &o,
+				       &why), -EINVAL);
 }
 
 /* ---- A walk with a drop, a lost link and duplicates ------------------------------ */
@@ -423,6 +442,99 @@ static void test_ble_not_found(void **state)
 	assert_int_equal(gcs_writer_close(w), 0);
 }
 
+/*
+ * An insole that wants an encrypted link: every request answered with
+ * Insufficient Encryption (0x0f). A socketpair cannot be encrypted, so the
+ * raised attempt is refused too.
+ */
+static void *refusing_insole(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	uint8_t pdu[ATT_MAX_MTU];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	while (poll(&p, 1, 5000) == 1 && (n = recv(fd, pdu, sizeof(pdu), 0)) > 0) {
+		uint8_t err[5] = { 0x01, pdu[0], 0, 0, 0x0f };
+
+		if (pdu[0] & 0x40 || pdu[0] == 0x1e)
+			continue;	/* commands and confirmations: no answer */
+		if (n >= 3 && pdu[0] != 0x02)
+			memcpy(err + 2, pdu + 1, 2);
+		if (send(fd, err, sizeof(err), 0) < 0)
+			break;
+	}
+	close(fd);
+	return NULL;
+}
+
+static int dial_encrypted(void *ctx)
+{
+	pthread_t th;
+	int sv[2];
+
+	(*(int *)ctx)++;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	fcntl(sv[1], F_SETFL, 0);
+	if (pthread_create(&th, NULL, refusing_insole, (void *)(intptr_t)sv[1])) {
+		close(sv[0]);
+		close(sv[1]);
+		return -EAGAIN;
+	}
+	pthread_detach(th);
+	return sv[0];
+}
+
+static void run_refused(struct fx *f, bool plain, char *why, size_t len,
+			int *tries)
+{
+	struct eng_ble_opts bo;
+	struct gcs_writer *w;
+	struct eng_source *s;
+	struct eng_opts o;
+	struct eng *e;
+
+	eng_ble_opts_init(&bo);
+	snprintf(bo.side, sizeof(bo.side), "left");
+	snprintf(bo.bdaddr, sizeof(bo.bdaddr), "00:AA:01:01:00:09");
+	bo.security = plain ? ENG_BLE_SEC_PLAIN : ENG_BLE_SEC_AUTO;
+	bo.dial = dial_encrypted;
+	bo.dial_ctx = tries;
+	bo.wait_ms = 600;
+	unlink(f->path);	/* the second run's session */
+	w = te_writer(f->path, false);
+	assert_non_null(w);
+	eng_opts_init(&o);
+	o.tick_ms = 10;
+	assert_int_equal(eng_create(&e, w, &o), 0);
+	assert_int_equal(eng_source_ble_create(&s, &bo), 0);
+	assert_int_equal(eng_add_source(e, s), 0);
+	assert_int_equal(eng_run(e, mono() + 5000000000ll), -EHOSTDOWN);
+	snprintf(why, len, "%s", s->why);
+	eng_stop_sources(e);
+	eng_destroy(e);
+	assert_int_equal(gcs_writer_close(w), 0);
+}
+
+/* The refusal names encryption; +plain never raises, auto raises once. */
+static void test_ble_requires_encryption(void **state)
+{
+	struct fx *f = *state;
+	char why[256];
+	int tries = 0;
+
+	run_refused(f, true, why, sizeof(why), &tries);
+	print_message("+plain: %s (%d tries)\n", why, tries);
+	assert_non_null(strstr(why, "not started within 600 ms"));
+	assert_non_null(strstr(why, "requires an encrypted link; +plain forbids it"));
+	tries = 0;
+	run_refused(f, false, why, sizeof(why), &tries);
+	print_message("auto: %s (%d tries)\n", why, tries);
+	assert_non_null(strstr(why, "refuses even the encrypted link"));
+	assert_true(tries >= 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +542,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ble_walk_gap_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ble_retry_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ble_not_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ble_requires_encryption, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

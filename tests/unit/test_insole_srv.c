@@ -688,6 +688,46 @@ static void test_srv_fff0_profile(void **state)
 	assert_quiet(fx);
 }
 
+/*
+ * --require-encryption: on a link without encryption (a socketpair has no
+ * BT_SECURITY at all) the profile answers Insufficient Encryption, while
+ * discovery and the standard services still work.
+ */
+static void test_srv_requires_encryption(void **state)
+{
+	struct fx *fx = *state;
+	const struct pdu s[] = {
+		/* Battery Level (not the profile): served. */
+		SEND(0x0a, 0x11, 0x00),
+		EXPECT(0x0b, 87),
+		/* The profile's characteristic declarations: discoverable. */
+		SEND(0x08, 0x18, 0x00, 0x21, 0x00, 0x03, 0x28),
+		EXPECT(0x09, 0x15, 0x19, 0x00, 0x10, H_DATA, 0x00,
+		       UUID_BYTES(INSOLE_CHR_DATA)),
+		/* Its values and CCCDs: Insufficient Encryption (0x0f). */
+		SEND(0x0a, H_INFO, 0x00),
+		EXPECT(0x01, 0x0a, H_INFO, 0x00, 0x0f),
+		SEND(0x0c, H_INFO, 0x00, 0x00, 0x00),
+		EXPECT(0x01, 0x0c, H_INFO, 0x00, 0x0f),
+		SEND(0x08, H_INFO, 0x00, H_INFO, 0x00,
+		     UUID_BYTES(INSOLE_CHR_INFO)),
+		EXPECT(0x01, 0x08, H_INFO, 0x00, 0x0f),
+		SEND(0x12, H_DATA_CCCD, 0x00, 0x01, 0x00),
+		EXPECT(0x01, 0x12, H_DATA_CCCD, 0x00, 0x0f),
+		SEND(0x12, H_CP, 0x00, INSOLE_CP_START),
+		EXPECT(0x01, 0x12, H_CP, 0x00, 0x0f),
+		/* A write command is dropped without an answer. */
+		SEND(0x52, H_CP, 0x00, INSOLE_CP_START),
+		DONE,
+	};
+
+	fx->cfg.require_encryption = true;
+	fx->cfg.autostart = true;
+	start_srv(fx);
+	run_script(fx, s, T0);
+	assert_false(insole_srv_streaming(fx->srv));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -703,6 +743,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_srv_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_delivery_delay_one_sided, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srv_fff0_profile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srv_requires_encryption, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -397,6 +397,13 @@ struct eng_ble_opts {
 	char side[8];			/* "left", "right" (the stream's device) */
 	char bdaddr[18];		/* "AA:BB:CC:DD:EE:FF" */
 	bool random;			/* random (static) address, else public */
+	/*
+	 * Link encryption: AUTO asks for it (BT_SECURITY MEDIUM, the kernel
+	 * pairs or uses the stored key) once the insole refuses a request
+	 * with Insufficient Encryption/Authentication; SECURE from the first
+	 * connect; PLAIN never (the refusal ends in an error).
+	 */
+	enum { ENG_BLE_SEC_AUTO, ENG_BLE_SEC_SECURE, ENG_BLE_SEC_PLAIN } security;
 	const char *adapter;		/* local controller address; NULL: any */
 	unsigned int connect_timeout_ms; /* one attempt (10000) */
 	unsigned int setup_timeout_ms;	/* the GATT sequence (20000) */
@@ -415,7 +422,8 @@ struct eng_ble_opts {
 };
 
 void eng_ble_opts_init(struct eng_ble_opts *o);
-/* "left=AA:BB:CC:DD:EE:FF[/random|/public]": 0 or -EINVAL with *why. */
+/* "left=AA:BB:CC:DD:EE:FF[/random|/public][+secure|+plain]": 0 or -EINVAL
+ * with *why. */
 int eng_ble_parse(const char *spec, struct eng_ble_opts *o, const char **why);
 /* "AA:BB:CC:DD:EE:FF" into the 6 bytes, least significant first. */
 int eng_ble_addr_parse(const char *s, uint8_t out[6]);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <bluetooth/bluetooth.h>
+#include <bluetooth/hci.h>
 #include <bluetooth/l2cap.h>
 #include <json-c/json.h>
 
@@ -62,9 +63,13 @@ struct ble_src {
 	struct insole_link *link;
 	struct insole_link_info info;
 	bool ready, failed;
+	bool secure;		/* BT_SECURITY MEDIUM at connect */
+	int mgmt_fd;		/* Just Works confirmations while connecting */
+	int sec_level;		/* BT_SECURITY of the last link, -1: unknown */
 	int64_t attempt_at, next_try, first_try;
 	unsigned int backoff_ms;
 	bool ever_connected;
+	bool reached;		/* a link came up, if no stream yet */
 
 	/* the service read of the GATT sequence */
 	struct eng_svc svc;
@@ -142,13 +147,35 @@ int eng_ble_addr_parse(const char *s, uint8_t out[6])
 
 int eng_ble_parse(const char *spec, struct eng_ble_opts *o, const char **why)
 {
-	const char *eq = strchr(spec, '='), *addr, *slash;
+	const char *eq = strchr(spec, '='), *addr, *slash, *plus;
+	char head[40];
 	uint8_t b[6];
 	size_t n;
 
-	*why = "expected SIDE=AA:BB:CC:DD:EE:FF[/random], SIDE left or right";
+	*why = "expected SIDE=AA:BB:CC:DD:EE:FF[/random][+secure|+plain], SIDE left or right";
 	if (!eq)
 		return -EINVAL;
+	o->security = ENG_BLE_SEC_AUTO;
+	plus = strchr(eq, '+');
+	if (plus) {
+		if (!strcmp(plus + 1, "secure")) {
+			o->security = ENG_BLE_SEC_SECURE;
+		} else if (!strcmp(plus + 1, "plain")) {
+			o->security = ENG_BLE_SEC_PLAIN;
+		} else {
+			*why = "the link security must be +secure or +plain";
+			return -EINVAL;
+		}
+		n = (size_t)(plus - spec);
+		if (n >= sizeof(head)) {
+			*why = "not a Bluetooth address (six hex bytes: AA:BB:CC:DD:EE:FF)";
+			return -EINVAL;
+		}
+		memcpy(head, spec, n);
+		head[n] = '\0';
+		eq = head + (eq - spec);
+		spec = head;
+	}
 	n = (size_t)(eq - spec);
 	if (!((n == 4 && !strncmp(spec, "left", 4)) ||
 	      (n == 5 && !strncmp(spec, "right", 5)))) {
@@ -334,6 +361,9 @@ static struct json_object *ble_describe(const struct ble_src *b)
 		jadd_int(o, "battery_pct", in->battery_pct);
 	if (in->has_rsc)
 		jadd_int(o, "rsc_features", in->rsc_features);
+	if (b->sec_level >= 0)
+		jadd_str(o, "security", b->sec_level >= BT_SECURITY_MEDIUM ?
+			 "encrypted" : "none");
 	jadd_int(o, "att_mtu", in->mtu);
 	jadd_int(o, "att_handle", in->data_handle);
 	jadd_str(o, "record", "att_pdu");	/* opcode, handle, value */
@@ -460,6 +490,8 @@ out:
 
 /* ---- The link ------------------------------------------------------------------ */
 
+static void ble_agent_close(struct ble_src *b);
+
 static void ble_close(struct ble_src *b)
 {
 	if (b->link) {
@@ -470,6 +502,7 @@ static void ble_close(struct ble_src *b)
 		close(b->fd);
 		b->fd = -1;
 	}
+	ble_agent_close(b);
 	b->ready = false;
 	b->failed = false;
 	b->n_pend = 0;
@@ -481,7 +514,8 @@ static void ble_retry(struct ble_src *b, int64_t now)
 	ble_close(b);
 	b->state = BS_IDLE;
 	b->next_try = now + ms_ns(b->backoff_ms);
-	b->backoff_ms = b->backoff_ms * 2 > b->o.backoff_max_ms ?
+	b->backoff_ms = !b->backoff_ms ? b->o.backoff_min_ms :
+			b->backoff_ms * 2 > b->o.backoff_max_ms ?
 			b->o.backoff_max_ms : b->backoff_ms * 2;
 	b->s.waiting = true;
 }
@@ -491,13 +525,23 @@ static void link_ready(void *user, int err, const struct insole_link_info *info)
 	struct ble_src *b = user;
 
 	if (err) {
+		bool enc = err == -EPROTO &&
+			   (info->att_ecode == ATT_ECODE_AUTHENTICATION ||
+			    info->att_ecode == ATT_ECODE_ENCRYPTION);
+
 		snprintf(b->s.why, sizeof(b->s.why),
 			 "%s: GATT setup failed at %s: %s%s", b->s.name,
 			 info->failed_step ? info->failed_step : "?",
 			 strerror(-err),
-			 err == -EPROTO && (info->att_ecode == ATT_ECODE_AUTHENTICATION ||
-					    info->att_ecode == ATT_ECODE_ENCRYPTION) ?
-			 " (the insole wants an encrypted link: pair it first)" : "");
+			 !enc ? "" : b->o.security == ENG_BLE_SEC_PLAIN ?
+			 " (the insole requires an encrypted link; +plain forbids it)" :
+			 b->secure ? " (the insole refuses even the encrypted link)" :
+			 " (the insole requires an encrypted link: encrypting)");
+		/* As BlueZ's GATT client: raise the security, then again. */
+		if (enc && !b->secure && b->o.security != ENG_BLE_SEC_PLAIN) {
+			b->secure = true;
+			b->backoff_ms = 0;
+		}
 		b->failed = true;
 		return;
 	}
@@ -621,6 +665,66 @@ static void svc_done(struct eng *e, struct eng_svc *svc, int res)
 		ble_retry(b, now);
 }
 
+/*
+ * The kernel asks the host to confirm even Just Works pairing (mgmt User
+ * Confirmation Request, confirm hint 1), at the central too. bluetoothd's
+ * agent answers when it runs; without it nobody does and SMP stalls, so
+ * while our own secure connect is pending we confirm Just Works for this
+ * insole's address only. No socket (no CAP_NET_ADMIN): bluetoothd's job.
+ */
+#define MGMT_EV_USER_CONFIRM_REQUEST	0x000f
+#define MGMT_OP_USER_CONFIRM_REPLY	0x001c
+
+static void ble_agent_open(struct ble_src *b)
+{
+	struct sockaddr_hci a = { .hci_family = AF_BLUETOOTH,
+				  .hci_dev = HCI_DEV_NONE,
+				  .hci_channel = HCI_CHANNEL_CONTROL };
+	int fd;
+
+	if (b->mgmt_fd >= 0)
+		return;
+	fd = socket(AF_BLUETOOTH, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    BTPROTO_HCI);
+	if (fd < 0)
+		return;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		return;
+	}
+	b->mgmt_fd = fd;
+}
+
+static void ble_agent_close(struct ble_src *b)
+{
+	if (b->mgmt_fd >= 0)
+		close(b->mgmt_fd);
+	b->mgmt_fd = -1;
+}
+
+static void ble_agent_poll(struct ble_src *b)
+{
+	uint8_t ev[6 + 64], rep[6 + 7];
+	ssize_t n;
+
+	while (b->mgmt_fd >= 0 &&
+	       (n = read(b->mgmt_fd, ev, sizeof(ev))) >= 6 + 12) {
+		/* opcode, index, length; then address, type, hint, value */
+		if ((ev[0] | ev[1] << 8) != MGMT_EV_USER_CONFIRM_REQUEST ||
+		    memcmp(ev + 6, b->addr.b, 6) || ev[6 + 7] != 1)
+			continue;
+		rep[0] = MGMT_OP_USER_CONFIRM_REPLY & 0xff;
+		rep[1] = MGMT_OP_USER_CONFIRM_REPLY >> 8;
+		rep[2] = ev[2];
+		rep[3] = ev[3];
+		rep[4] = 7;
+		rep[5] = 0;
+		memcpy(rep + 6, ev + 6, 7);
+		if (write(b->mgmt_fd, rep, sizeof(rep)) < 0)
+			ble_agent_close(b);
+	}
+}
+
 static int ble_connect(struct ble_src *b, int64_t now)
 {
 	struct sockaddr_l2 la = { .l2_family = AF_BLUETOOTH,
@@ -638,6 +742,18 @@ static int ble_connect(struct ble_src *b, int64_t now)
 		eng_ble_addr_parse(b->o.adapter, la.l2_bdaddr.b);
 	if (bind(fd, (struct sockaddr *)&la, sizeof(la)))
 		goto err;
+	/*
+	 * Encryption before any ATT PDU: the connect completes once the
+	 * link is encrypted, with the stored LTK or after (Just Works)
+	 * pairing, and fails if that fails.
+	 */
+	if (b->secure) {
+		struct bt_security sec = { .level = BT_SECURITY_MEDIUM };
+
+		if (setsockopt(fd, SOL_BLUETOOTH, BT_SECURITY, &sec, sizeof(sec)))
+			goto err;
+		ble_agent_open(b);
+	}
 	ra.l2_bdaddr = b->addr;
 	ra.l2_bdaddr_type = b->o.random ? BDADDR_LE_RANDOM : BDADDR_LE_PUBLIC;
 	if (connect(fd, (struct sockaddr *)&ra, sizeof(ra)) && errno != EINPROGRESS)
@@ -652,6 +768,16 @@ err:
 	return ret;
 }
 
+static int ble_sec_level(int fd)
+{
+	struct bt_security sec = { 0 };
+	socklen_t len = sizeof(sec);
+
+	if (getsockopt(fd, SOL_BLUETOOTH, BT_SECURITY, &sec, &len))
+		return -1;
+	return sec.level;
+}
+
 /* connect() finished (the socket is writable): start the GATT sequence. */
 static int ble_connected(struct ble_src *b, int64_t now)
 {
@@ -662,6 +788,9 @@ static int ble_connected(struct ble_src *b, int64_t now)
 		return -errno;
 	if (err)
 		return -err;
+	b->sec_level = ble_sec_level(b->fd);
+	b->reached = true;
+	ble_agent_close(b);
 	err = 1;
 	if (setsockopt(b->fd, SOL_SOCKET, SO_TIMESTAMPNS, &err, sizeof(err)))
 		return -errno;
@@ -685,9 +814,22 @@ static void ble_tick(struct eng_source *s, int64_t now)
 
 	if (b->o.wait_ms && !b->ever_connected &&
 	    now - b->first_try > ms_ns(b->o.wait_ms)) {
-		snprintf(s->why, sizeof(s->why),
-			 "%s: insole %s not found within %u ms (is it on, in range, advertising?)",
-			 s->name, b->o.bdaddr, b->o.wait_ms);
+		char last[sizeof(s->why)];
+
+		/* Reached but refused: the last refusal says why. */
+		snprintf(last, sizeof(last), "%s", s->why);
+		if (b->reached && last[0]) {
+			int n = snprintf(s->why, sizeof(s->why),
+					 "not started within %u ms: ", b->o.wait_ms);
+
+			if (n > 0 && (size_t)n < sizeof(s->why))
+				snprintf(s->why + n, sizeof(s->why) - (size_t)n,
+					 "%.*s", (int)(sizeof(s->why) - (size_t)n - 1), last);
+		}
+		else
+			snprintf(s->why, sizeof(s->why),
+				 "%s: insole %s not found within %u ms (is it on, in range, advertising?)",
+				 s->name, b->o.bdaddr, b->o.wait_ms);
 		s->waiting = false;
 		ble_close(b);
 		b->state = BS_IDLE;
@@ -721,17 +863,20 @@ static void ble_tick(struct eng_source *s, int64_t now)
 		}
 		return;
 	case BS_CONNECTING:
+		ble_agent_poll(b);
 		p = (struct pollfd){ .fd = b->fd, .events = POLLOUT };
 		if (poll(&p, 1, 0) == 1) {
 			ret = ble_connected(b, now);
 			if (ret) {
-				snprintf(s->why, sizeof(s->why), "%s: connect: %s",
-					 s->name, strerror(-ret));
+				snprintf(s->why, sizeof(s->why), "%s: connect: %s%s",
+					 s->name, strerror(-ret), b->secure ?
+					 " (encrypting the link failed: not paired, or pairing refused)" : "");
 				ble_retry(b, now);
 			}
 		} else if (now - b->attempt_at > ms_ns(b->o.connect_timeout_ms)) {
-			snprintf(s->why, sizeof(s->why), "%s: connect: no answer in %u ms",
-				 s->name, b->o.connect_timeout_ms);
+			snprintf(s->why, sizeof(s->why), "%s: connect%s: no answer in %u ms",
+				 s->name, b->secure ? " (encrypted)" : "",
+				 b->o.connect_timeout_ms);
 			ble_retry(b, now);
 		}
 		return;
@@ -894,6 +1039,9 @@ int eng_source_ble_create(struct eng_source **sp, const struct eng_ble_opts *o)
 		return -EINVAL;
 	}
 	b->fd = -1;
+	b->mgmt_fd = -1;
+	b->secure = b->o.security == ENG_BLE_SEC_SECURE;
+	b->sec_level = -1;
 	b->backoff_ms = b->o.backoff_min_ms;
 	eng_clock_map_init(&b->rt, CLOCK_REALTIME);
 	b->svc = (struct eng_svc){

@@ -14,7 +14,10 @@
 #define MGMT_OP_READ_INFO		0x0004
 #define MGMT_OP_SET_POWERED		0x0005
 #define MGMT_OP_SET_LE			0x000d
+#define MGMT_OP_SET_BONDABLE		0x0009
 #define MGMT_OP_DISCONNECT		0x0014
+#define MGMT_OP_SET_IO_CAPABILITY	0x0018
+#define MGMT_OP_USER_CONFIRM_REPLY	0x001c
 #define MGMT_OP_START_DISCOVERY		0x0023
 #define MGMT_OP_STOP_DISCOVERY		0x0024
 #define MGMT_OP_ADD_ADVERTISING		0x003e
@@ -202,6 +205,28 @@ int ble_mgmt_disconnect(struct ble_mgmt *m, const uint8_t addr[6],
 	memcpy(p, addr, 6);
 	p[6] = type;
 	return command(m, MGMT_OP_DISCONNECT, p, sizeof(p), NULL, NULL);
+}
+
+int ble_mgmt_set_bondable(struct ble_mgmt *m, bool on)
+{
+	uint8_t v = on;
+
+	return command(m, MGMT_OP_SET_BONDABLE, &v, 1, NULL, NULL);
+}
+
+int ble_mgmt_set_io_cap(struct ble_mgmt *m, uint8_t cap)
+{
+	return command(m, MGMT_OP_SET_IO_CAPABILITY, &cap, 1, NULL, NULL);
+}
+
+int ble_mgmt_confirm(struct ble_mgmt *m, const uint8_t addr[6], uint8_t type)
+{
+	uint8_t p[7], rsp[7];
+	size_t rlen = sizeof(rsp);
+
+	memcpy(p, addr, 6);
+	p[6] = type;
+	return command(m, MGMT_OP_USER_CONFIRM_REPLY, p, sizeof(p), rsp, &rlen);
 }
 
 int ble_mgmt_drain(struct ble_mgmt *m)

@@ -9,6 +9,7 @@
 #ifndef BLE_MGMT_H
 #define BLE_MGMT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,18 @@ int ble_mgmt_disconnect(struct ble_mgmt *m, const uint8_t addr[6],
 #define MGMT_STATUS_INVALID_INDEX	0x11
 #define MGMT_STATUS_RFKILLED		0x12
 #define MGMT_STATUS_PERMISSION_DENIED	0x14
+/*
+ * Pairing (Just Works in the kernel's SMP): bondable, an IO capability
+ * (3: NoInputNoOutput), and the answer to a User Confirmation Request,
+ * which the kernel asks of the responder even for Just Works.
+ */
+#define MGMT_EV_NEW_LONG_TERM_KEY	0x000a
+#define MGMT_EV_USER_CONFIRM_REQUEST	0x000f
+#define MGMT_EV_AUTH_FAILED		0x0011
+#define MGMT_IO_CAP_NO_IO		0x03
+int ble_mgmt_set_bondable(struct ble_mgmt *m, bool on);
+int ble_mgmt_set_io_cap(struct ble_mgmt *m, uint8_t cap);
+int ble_mgmt_confirm(struct ble_mgmt *m, const uint8_t addr[6], uint8_t type);
 int ble_mgmt_start_discovery(struct ble_mgmt *m, uint8_t type);
 int ble_mgmt_stop_discovery(struct ble_mgmt *m, uint8_t type);
 /* Read and report pending events (the socket polled readable). */

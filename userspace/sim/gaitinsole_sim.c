@@ -48,6 +48,7 @@ static struct env {
 	unsigned int rate_hz;
 	unsigned int batch;
 	bool autostart;
+	bool require_enc;
 	double exit_after_s;
 	int64_t walk_start_ns;		/* CLOCK_MONOTONIC; -1: at start */
 	unsigned int conn_interval_ms;
@@ -87,7 +88,7 @@ static const char doc[] =
 enum {
 	OPT_QUIET = 'q',
 	OPT_HCI = 0x100, OPT_SIDE, OPT_PROFILE, OPT_NAME, OPT_TRUTH,
-	OPT_REPLAY, OPT_LOOP, OPT_READY, OPT_RATE, OPT_BATCH, OPT_AUTOSTART,
+	OPT_REPLAY, OPT_LOOP, OPT_READY, OPT_RATE, OPT_BATCH, OPT_AUTOSTART, OPT_REQUIRE_ENC,
 	OPT_EXIT_AFTER, OPT_WALK_START, OPT_CONN_INTERVAL, OPT_RETX,
 	OPT_DRIFT, OPT_CLOCK_OFFSET, OPT_SEED, OPT_FAULT, OPT_TILES,
 	OPT_PASSES, OPT_DURATION, OPT_GAIT, OPT_SPEED, OPT_CADENCE,
@@ -106,6 +107,8 @@ static const struct argp_option options[] = {
 	{ "batch", OPT_BATCH, "N", 0, "Samples per notification, 1-5 (default 5)", 1 },
 	{ "autostart", OPT_AUTOSTART, NULL, 0,
 	  "Stream once notifications are enabled, without START", 1 },
+	{ "require-encryption", OPT_REQUIRE_ENC, NULL, 0,
+	  "Serve the profile only over an encrypted link (Just Works bonding)", 1 },
 	{ "drift", OPT_DRIFT, "PPM", 0, "Insole clock drift (default 40)", 1 },
 	{ "clock-offset", OPT_CLOCK_OFFSET, "S", 0,
 	  "Insole clock at walk time 0 (default: 5-60 s from the seed)", 1 },
@@ -276,6 +279,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_AUTOSTART:
 		env.autostart = true;
+		return 0;
+	case OPT_REQUIRE_ENC:
+		env.require_enc = true;
 		return 0;
 	case OPT_QUIET:
 		env.quiet = true;
@@ -474,10 +480,32 @@ static void on_mgmt_event(void *ctx, uint16_t code, const uint8_t *p,
 	struct run *r = ctx;
 	char a[18];
 
-	if ((code != MGMT_EV_DEVICE_CONNECTED &&
-	     code != MGMT_EV_DEVICE_DISCONNECTED) || len < 7)
+	if (len < 7)
 		return;
 	addr_str(p, a);
+	/* Pairing: accept Just Works, log each key and failure once. */
+	if (code == MGMT_EV_USER_CONFIRM_REQUEST) {
+		logmsg("pairing with %s: confirmed (Just Works)", a);
+		if (ble_mgmt_confirm(&r->mgmt, p, p[6]))
+			logmsg("pairing: confirm refused (mgmt status %u)",
+			       r->mgmt.status);
+		return;
+	}
+	if (code == MGMT_EV_NEW_LONG_TERM_KEY || code == MGMT_EV_AUTH_FAILED) {
+		const char *what = code == MGMT_EV_AUTH_FAILED ?
+				   "pair-failed" : "new-ltk";
+
+		if (code == MGMT_EV_NEW_LONG_TERM_KEY && len >= 8)
+			addr_str(p + 1, a);	/* after store_hint */
+		if (r->truth)
+			fprintf(r->truth, "link\t%s\t%lld\t%s\n", what,
+				(long long)now_ns(CLOCK_MONOTONIC), a);
+		logmsg("pairing: %s %s", what, a);
+		return;
+	}
+	if (code != MGMT_EV_DEVICE_CONNECTED &&
+	    code != MGMT_EV_DEVICE_DISCONNECTED)
+		return;
 	if (r->truth)
 		fprintf(r->truth, "link\t%s\t%lld\t%s\n",
 			code == MGMT_EV_DEVICE_CONNECTED ? "le-connected" :
@@ -777,6 +805,7 @@ int main(int argc, char **argv)
 	cfg.fixed_rate = env.replay_path != NULL;
 	cfg.batch = env.batch;
 	cfg.autostart = env.autostart;
+	cfg.require_encryption = env.require_enc;
 	cfg.max_mtu = INSOLE_SRV_MAX_MTU;
 	cfg.conn_interval_us = env.conn_interval_ms * 1000;
 	cfg.retx_pct = env.retx_pct;
@@ -800,6 +829,12 @@ int main(int argc, char **argv)
 	rc = ble_mgmt_open(&r.mgmt, env.hci);
 	if (!rc)
 		rc = ble_mgmt_setup(&r.mgmt, r.addr);
+	/* Bonding needs both ends bondable; NoInputNoOutput: Just Works. */
+	if (!rc && env.require_enc) {
+		rc = ble_mgmt_set_bondable(&r.mgmt, true);
+		if (!rc)
+			rc = ble_mgmt_set_io_cap(&r.mgmt, MGMT_IO_CAP_NO_IO);
+	}
 	if (rc) {
 		fprintf(stderr, "gaitinsole-sim: hci%d: cannot power on: %s\n",
 			env.hci, strerror(-rc));

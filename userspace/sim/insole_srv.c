@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <bluetooth/bluetooth.h>
 
 #include "insole_srv.h"
 #include "sim_rng.h"
@@ -49,6 +51,7 @@ enum {
 	ATT_E_INVALID_OFFSET = 0x07,
 	ATT_E_NOT_FOUND = 0x0a,
 	ATT_E_INVALID_LEN = 0x0d,
+	ATT_E_INSUFF_ENC = 0x0f,
 	ATT_E_UNSUPPORTED_GROUP = 0x10,
 	ATT_E_VALUE_NOT_ALLOWED = 0x13,
 	ATT_E_CCCD_IMPROPER = 0xfd,	/* Core Spec Supplement Part B 1.2 */
@@ -116,6 +119,7 @@ struct insole_srv {
 	unsigned int n_attrs;
 	uint16_t h_data, h_data_cccd, h_cp, h_cp_cccd, h_rsc, h_rsc_cccd;
 	uint16_t h_fff2;
+	uint16_t h_profile;	/* first handle of the profile's service */
 	int fd;
 	uint16_t mtu;
 	struct sim_rng rng;
@@ -314,6 +318,7 @@ static void db_build(struct insole_srv *s)
 			    NULL, 0, &s->h_rsc_cccd);
 	db_chr16(s, UUID_RSC_FEATURE, PROP_READ, A_STATIC, feature, 2, NULL);
 
+	s->h_profile = s->n_attrs + 1;
 	if (c->profile == INSOLE_PROFILE_GAITCAP) {
 		db_service(s, svc, 16);
 		s->h_data = db_chr(s, data, 16, PROP_NOTIFY, A_NOVALUE, NULL, 0,
@@ -712,6 +717,23 @@ uint64_t insole_srv_next_us(const struct insole_srv *s)
 
 /* ---- Requests ------------------------------------------------------------------ */
 
+/*
+ * The profile's values are only for an encrypted link: the level the
+ * kernel reports on the socket (a socketpair in the unit tests has none).
+ */
+static bool enc_refused(struct insole_srv *s, const struct attr *a)
+{
+	struct bt_security sec = { 0 };
+	socklen_t len = sizeof(sec);
+
+	if (!s->cfg.require_encryption || !s->h_profile ||
+	    a->handle <= s->h_profile || type_is(a, UUID_CHARACTERISTIC))
+		return false;
+	if (getsockopt(s->fd, SOL_BLUETOOTH, BT_SECURITY, &sec, &len))
+		return true;
+	return sec.level < BT_SECURITY_MEDIUM;
+}
+
 static int on_mtu(struct insole_srv *s, const uint8_t *pdu, size_t len)
 {
 	uint8_t rsp[3] = { ATT_MTU_RSP };
@@ -819,6 +841,12 @@ static int on_read_by_type(struct insole_srv *s, const uint8_t *pdu,
 						  ATT_E_READ_NOT_PERMITTED);
 			break;
 		}
+		if (enc_refused(s, a)) {
+			if (!each)
+				return send_error(s, pdu[0], h,
+						  ATT_E_INSUFF_ENC);
+			break;
+		}
 		vlen = attr_value(s, a, val, sizeof(val));
 		if (vlen > (size_t)s->mtu - 4)
 			vlen = s->mtu - 4;
@@ -857,6 +885,8 @@ static int on_read(struct insole_srv *s, const uint8_t *pdu, size_t len)
 		return send_error(s, pdu[0], h, ATT_E_INVALID_HANDLE);
 	if (!(a->perm & P_READ))
 		return send_error(s, pdu[0], h, ATT_E_READ_NOT_PERMITTED);
+	if (enc_refused(s, a))
+		return send_error(s, pdu[0], h, ATT_E_INSUFF_ENC);
 	vlen = attr_value(s, a, val, sizeof(val));
 	if (offset > vlen)
 		return send_error(s, pdu[0], h, ATT_E_INVALID_OFFSET);
@@ -982,6 +1012,8 @@ static int on_write(struct insole_srv *s, const uint8_t *pdu, size_t len,
 	if (!(a->perm & (cmd ? P_WRITE_CMD : P_WRITE)))
 		return cmd ? 0 : send_error(s, pdu[0], h,
 					    ATT_E_WRITE_NOT_PERMITTED);
+	if (enc_refused(s, a))
+		return cmd ? 0 : send_error(s, pdu[0], h, ATT_E_INSUFF_ENC);
 	switch (a->kind) {
 	case A_CCCD:
 		if (vlen != 2)

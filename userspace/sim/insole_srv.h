@@ -84,6 +84,10 @@ struct insole_srv_cfg {
 	unsigned int batch;		/* samples per notification, at most */
 	bool autostart;			/* stream once notifications are on */
 	uint16_t max_mtu;		/* our receive MTU (<= 247) */
+	/* Reads and writes of the profile's attributes (vendor or 0xFFF0
+	 * service, CCCDs included) need an encrypted link (BT_SECURITY of
+	 * the attached socket >= MEDIUM); else ATT Insufficient Encryption. */
+	bool require_encryption;
 	/* One-sided delivery delay of each batch, insole clock us. */
 	unsigned int conn_interval_us;	/* batches leave at a connection event */
 	unsigned int retx_pct;		/* ... or 1-3 events later (lost PDU) */
