@@ -26,7 +26,9 @@ registered() {
 
 uptime_ms() {
 	read -r up _ </proc/uptime
-	echo $(( ${up%.*} * 1000 + 10 * ${up#*.} ))
+	cs=${up#*.}
+	# "09" would be an octal error in $(( )): drop a leading zero.
+	echo $(( ${up%.*} * 1000 + 10 * ${cs#0} ))
 }
 
 r0=$(registered)

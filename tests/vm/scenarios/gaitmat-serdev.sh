@@ -61,7 +61,9 @@ uart() {	# uart tx|rx
 }
 uptime_ms() {
 	read -r up _ </proc/uptime
-	echo $(( ${up%.*} * 1000 + 10 * ${up#*.} ))
+	cs=${up#*.}
+	# "09" would be an octal error in $(( )): drop a leading zero.
+	echo $(( ${up%.*} * 1000 + 10 * ${cs#0} ))
 }
 # Bytes the controller sends in $1 ms.
 rx_in() {
