@@ -25,12 +25,12 @@ int qh_add(struct qhist *h, double x)
 	if (!h->n || x > h->max)
 		h->max = x;
 	h->n++;
-	m = frexp(fabs(x), &e);		/* m in [0.5, 1) */
-	if (x == 0 || e < QH_EXP_MIN) {
+	m = frexp(fabs(x), &e);		/* m in [0.5, 1); e unset if infinite */
+	if (x == 0 || (isfinite(x) && e < QH_EXP_MIN)) {
 		h->zero++;
 		return 0;
 	}
-	if (e > QH_EXP_MAX || isinf(x)) {
+	if (!isfinite(x) || e > QH_EXP_MAX) {
 		e = QH_EXP_MAX;
 		s = QH_SUB - 1;
 	} else {

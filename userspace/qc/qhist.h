@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Quantiles of a stream of doubles in bounded memory: a log-linear
- * histogram with a relative resolution of 1/QH_SUB (docs/qc.md,
- * "Percentiles"). Blocks of QH_SUB bins are allocated per binary exponent
+ * histogram with a relative resolution of 1/QH_SUB (docs/qc.md, "Memory
+ * and speed"). Blocks of QH_SUB bins are allocated per binary exponent
  * the data reach, so memory depends on the values' range, never on their
  * number.
  */
