@@ -128,7 +128,7 @@ static int add_event(struct qc_result *res, double t, int side,
 	return 0;
 }
 
-/* A growing array of doubles (intervals, loads). */
+/* A growing array of doubles: per footfall or clock record, not per sample. */
 struct dvec {
 	double *v;
 	size_t n, cap;
