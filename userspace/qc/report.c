@@ -423,7 +423,8 @@ marks:
 		cairo_move_to(cr, x0 + pw, oy);
 		cairo_line_to(cr, x0 + pw, oy + py);
 		cairo_stroke(cr);
-		snprintf(t, sizeof(t), "%llu steps: mean (thick), \302\261 1 SD (dark band), range (light), %zu drawn",
+		snprintf(t, sizeof(t),
+			 "%llu steps: mean (thick), \302\261 1 SD (dark band), range (light), %zu drawn",
 			 (unsigned long long)st->n, st->n_keep);
 		label(cr, x0, oy + py + 16, t, 11);
 		label(cr, x0, oy + py + 30, "IC (green) at 0 %, toe-off (orange) at 100 %", 11);
