@@ -406,6 +406,12 @@ static void test_qc_refined_streams(void **state)
 	assert_int_equal(r->side[0].load.n, 2000);
 	assert_string_equal(r->side[0].load_unit, "N");
 	assert_true(r->side[0].cop.n > 1000);
+	/* 20 strides: the first (range not yet known) left out of the step plot. */
+	assert_int_equal(r->side[0].steps.n, 19);
+	assert_int_equal(r->side[0].steps.n_keep, 19);
+	assert_true(fabs(r->side[0].steps.sum[50] / 19 - 700) < 10);
+	assert_true(fabs(r->side[0].load.y_max - 700) < 10);
+	assert_true(r->side[0].load.nbins <= QC_ENV_BINS);
 	qc_result_free(r);
 	unlink(sess);
 	craft_refined(sess, true);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * gaitcap qc: signal-quality checks (docs/qc.md). One pass over each
- * stream's records gathers what the checks need (intervals, loads, runs of
- * identical samples); GSL does the statistics and the robust clock fit.
+ * stream's records gathers what the checks need (histograms of intervals
+ * and loads, runs of identical samples) and what the report draws, all in
+ * memory bounded whatever the session's length; GSL does the robust clock
+ * fit.
  * Given a refine output folder, the stride checks, the insole-mat agreement
  * and the parameter table come from refine's files.
  */
@@ -23,6 +25,7 @@
 #include "ble/insole_gatt.h"
 #include "qc/import.h"
 #include "qc/qc.h"
+#include "qc/qhist.h"
 #include "session/gcsession.h"
 
 /* Thresholds (docs/qc.md says why each). */
@@ -94,19 +97,12 @@ static struct qc_check *na(struct qc_result *res, const char *id,
 	return c;
 }
 
-static int push(struct qc_series *s, double x, double y)
+/* A sample of a side's load, for the force and per-step plots. */
+static int plot_load(struct qc_side *q, double t, double y)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 1024;
-		struct qc_pt *p = realloc(s->p, cap * sizeof(*p));
+	int ret = qc_env_add(&q->load, t, y);
 
-		if (!p)
-			return -ENOMEM;
-		s->p = p;
-		s->cap = cap;
-	}
-	s->p[s->n++] = (struct qc_pt){ (float)x, (float)y };
-	return 0;
+	return ret ? ret : qc_steps_add(&q->steps, t, y);
 }
 
 static int add_event(struct qc_result *res, double t, int side,
@@ -132,7 +128,7 @@ static int add_event(struct qc_result *res, double t, int side,
 	return 0;
 }
 
-/* A growing array of doubles (intervals, loads). */
+/* A growing array of doubles: per footfall or clock record, not per sample. */
 struct dvec {
 	double *v;
 	size_t n, cap;
@@ -183,14 +179,14 @@ struct sacc {
 	uint64_t seq_first, seq_next, got;
 	uint32_t last_raw_seq;
 	/* jitter: per-sample intervals on the stamps analysis uses */
-	struct dvec iv;
+	struct qhist iv;
 	int64_t last_t;
 	bool have_last;
 	uint32_t last_t_us;
 	uint64_t t_us_hi;
 	const char *stamp_what;
 	/* load, saturation, flat runs */
-	struct dvec load;
+	struct qhist load;
 	uint64_t saturated, samples;
 	uint64_t run, longest_run;
 	uint8_t prev[INSOLE_SAMPLE_SIZE];
@@ -369,7 +365,7 @@ static int sample(struct sacc *a, double load, bool sat, const uint8_t *bytes,
 		}
 		memcpy(a->prev, bytes, len);
 	}
-	return dpush(&a->load, load);
+	return qh_add(&a->load, load);
 }
 
 static int insole_record(struct qc_result *res, struct sacc *a,
@@ -407,7 +403,7 @@ static int insole_record(struct qc_result *res, struct sacc *a,
 		if (s64 == a->seq_next && a->have_last) {
 			uint32_t dus = t_us - a->last_t_us;	/* wraps */
 
-			ret = dpush(&a->iv, dus / 1e6 / (double)a->last_raw_seq);
+			ret = qh_add(&a->iv, dus / 1e6 / (double)a->last_raw_seq);
 		}
 		if (s64 >= a->seq_next)
 			a->seq_next = s64;
@@ -438,9 +434,9 @@ static int insole_record(struct qc_result *res, struct sacc *a,
 			sat = true;
 		ret = sample(a, load, sat, s, INSOLE_SAMPLE_SIZE);
 		if (!ret && strcmp(q->load_unit, "N"))
-			ret = push(&q->load, t_s + k * a->period_s, load);
+			ret = plot_load(q, t_s + k * a->period_s, load);
 		if (!ret && load > 0 && strcmp(q->load_unit, "N"))
-			ret = push(&q->cop, cx / load, cy / load);
+			ret = qc_path_push(&q->cop, cx / load, cy / load);
 	}
 	a->stamp_what = "the insole's clock (t_us of each notification)";
 	return ret;
@@ -485,7 +481,7 @@ static int mat_record(struct qc_result *res, struct sacc *a,
 				if (code >= a->full_code)
 					sat = true;
 			}
-	if (load > 0 && push(&m->cop, cx / load, cy / load))
+	if (load > 0 && qc_path_push(&m->cop, cx / load, cy / load))
 		return -ENOMEM;
 	/* Flat frames: a checksum of the sensels stands for the bytes. */
 	crc = gcs_crc32c(0, rec->data, 2 * (size_t)ns);
@@ -499,7 +495,7 @@ static int mat_record(struct qc_result *res, struct sacc *a,
 		a->run = 0;
 	}
 	a->frame_crc = crc;
-	return dpush(&a->load, load);
+	return qh_add(&a->load, load);
 }
 
 static int derived_record(struct qc_result *res, struct sacc *a,
@@ -514,10 +510,10 @@ static int derived_record(struct qc_result *res, struct sacc *a,
 	flags = g32(rec->data + 12);
 	q->cop_frac = true;
 	if (flags & MOT_DERIVED_F_FORCE)
-		ret = push(&q->load, t_s, gf32(rec->data + 16));
+		ret = plot_load(q, t_s, gf32(rec->data + 16));
 	if (!ret && (flags & MOT_DERIVED_F_COP) &&
 	    (!(flags & MOT_DERIVED_F_FORCE) || gf32(rec->data + 16) > 20))
-		ret = push(&q->cop, gf32(rec->data + 20), gf32(rec->data + 24));
+		ret = qc_path_push(&q->cop, gf32(rec->data + 20), gf32(rec->data + 24));
 	return ret;
 }
 
@@ -549,10 +545,10 @@ static int refined_record(struct qc_result *res, struct sacc *a,
 		     rec->len - (uint32_t)a->off_force > INSOLE_SAMPLE_SIZE ?
 		     INSOLE_SAMPLE_SIZE : rec->len - (uint32_t)a->off_force);
 	if (!ret)
-		ret = push(&q->load, t_s, force);
+		ret = plot_load(q, t_s, force);
 	/* Below 20 N (swing, after calibration) a centre of pressure is noise. */
 	if (!ret && sum > 0 && force > 20)
-		ret = push(&q->cop, cx / sum, cy / sum);
+		ret = qc_path_push(&q->cop, cx / sum, cy / sum);
 	return ret;
 }
 
@@ -651,10 +647,8 @@ static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 			 (unsigned long long)si->n_gaps,
 			 (unsigned long long)si->lost_records);
 	/* Jitter, as a share of the median per-sample interval. */
-	med = quantile(&a->iv, 0.5);
-	for (size_t i = 0; i < a->iv.n; i++)
-		a->iv.v[i] = fabs(a->iv.v[i] - med);
-	p95 = quantile(&a->iv, 0.95);
+	med = qh_quantile(&a->iv, 0.5);
+	p95 = qh_dev_quantile(&a->iv, med, 0.95);
 	if (a->iv.n < 10 || !(med > 0)) {
 		na(res, "timestamp_jitter", a->name, "%", JITTER_WARN_PCT, JITTER_FAIL_PCT,
 		   false, "fewer than 10 intervals between consecutive samples");
@@ -664,7 +658,7 @@ static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 		if (c)
 			snprintf(c->why, sizeof(c->why),
 				 "95th percentile |interval - %.3f ms| = %.3f ms over %zu intervals, on %s",
-				 med * 1e3, p95 * 1e3, a->iv.n,
+				 med * 1e3, p95 * 1e3, (size_t)a->iv.n,
 				 a->stamp_what ? a->stamp_what : "the records' timestamps");
 	}
 	{
@@ -699,17 +693,14 @@ static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 			   "the stream's layout is not one qc decodes (gaitcap-v1 insole, gaitmat scan)");
 		return;
 	}
-	q95 = quantile(&a->load, 0.95);
-	q05 = quantile(&a->load, 0.05);
+	q95 = qh_quantile(&a->load, 0.95);
+	q05 = qh_quantile(&a->load, 0.05);
 	if (a->kind == S_REFINED) {
 		na(res, "saturation", a->name, "%", SAT_WARN_PCT, SAT_FAIL_PCT, false,
 		   "a refined stream holds kPa, not codes: see the raw session's check");
 	} else {
-		uint64_t loaded = 0;
+		uint64_t loaded = qh_count_above(&a->load, LOADED_FRAC * q95);
 
-		for (size_t i = 0; i < a->load.n; i++)
-			if (a->load.v[i] > LOADED_FRAC * q95)
-				loaded++;
 		c = qc_add(res, "saturation", a->name,
 			   loaded ? 100.0 * (double)a->saturated / (double)loaded : 0, "%",
 			   SAT_WARN_PCT, SAT_FAIL_PCT, false);
@@ -811,7 +802,7 @@ static int read_session(struct qc_result *res, const char *path, char *err,
 				if (a->kind != S_INSOLE && rec.ts_source == GCS_TS_RECORD) {
 					if (a->have_last && (rec.seq == GCS_SEQ_UNKNOWN ||
 							     rec.seq == a->seq_next))
-						ret = dpush(&a->iv, (rec.t_ns - a->last_t) / 1e9);
+						ret = qh_add(&a->iv, (rec.t_ns - a->last_t) / 1e9);
 					a->last_t = rec.t_ns;
 					a->have_last = true;
 					a->seq_next = rec.seq + 1;
@@ -836,8 +827,8 @@ static int read_session(struct qc_result *res, const char *path, char *err,
 		ret = add_event(res, m->t_ns / 1e9 - res->t0, side, kind, "marker");
 	}
 	for (size_t i = 0; i < ns; i++) {
-		free(acc[i].iv.v);
-		free(acc[i].load.v);
+		qh_free(&acc[i].iv);
+		qh_free(&acc[i].load);
 	}
 	free(acc);
 	gcs_reader_close(r);
@@ -1225,7 +1216,8 @@ int qc_run(const char *path, struct qc_result *res, char *err, size_t errlen)
 void qc_result_free(struct qc_result *res)
 {
 	for (int k = 0; k < 2; k++) {
-		free(res->side[k].load.p);
+		free(res->side[k].load.bin);
+		qc_steps_free(&res->side[k].steps);
 		free(res->side[k].cop.p);
 	}
 	free(res->mat.peak);

@@ -39,10 +39,78 @@ struct qc_pt {
 	float x, y;
 };
 
+/*
+ * What the report draws is bounded, whatever the session's length
+ * (docs/qc.md, "Memory and speed"). A path (centre of pressure) keeps every
+ * stride-th point, the stride doubling whenever QC_PATH_MAX are kept.
+ */
+#define QC_PATH_MAX	4096
+
 struct qc_series {
 	struct qc_pt *p;
 	size_t n, cap;
+	uint64_t seen, stride;
 };
+
+int qc_path_push(struct qc_series *s, double x, double y);
+
+/*
+ * Load against time as an envelope: bins of equal time, each with its
+ * first, lowest, highest and last value (all a line through its samples
+ * can touch at one pixel column); two neighbours merge, doubling the
+ * width, whenever more than QC_ENV_BINS would be needed.
+ */
+#define QC_ENV_BINS	4096
+
+struct qc_env_bin {
+	float first, lo, hi, last;
+	uint32_t n;		/* samples; 0: empty */
+	bool lo_first;		/* the lowest came before the highest */
+};
+
+struct qc_envelope {
+	struct qc_env_bin *bin;	/* QC_ENV_BINS, on the first sample */
+	size_t nbins;		/* in use */
+	double t_start, width;	/* bin i: [t_start + i * width, + width) */
+	double t_min, t_max, y_min, y_max;
+	uint64_t n;		/* samples */
+};
+
+int qc_env_add(struct qc_envelope *e, double t, double y);
+/* Fold @b (later samples) into @a. */
+void qc_env_bin_merge(struct qc_env_bin *a, const struct qc_env_bin *b);
+
+/*
+ * Steps for the per-step plot, detected as the samples stream by: a
+ * stance is where the load stays above 10 % of its range so far for at
+ * least QC_STEP_MIN_S. Every step is resampled to QC_STEP_PTS points of
+ * its stance; all of them make the mean, SD and range, and up to QC_STEP_KEEP,
+ * evenly spread over the session, are drawn as they are.
+ */
+#define QC_STEP_PTS	101
+#define QC_STEP_KEEP	32
+#define QC_STEP_BUF	1024
+#define QC_STEP_MIN_S	0.15
+
+struct qc_steps {
+	uint64_t n;			/* steps drawn in the mean */
+	double sum[QC_STEP_PTS], sum2[QC_STEP_PTS];
+	float min[QC_STEP_PTS], max[QC_STEP_PTS];
+	float keep[QC_STEP_KEEP][QC_STEP_PTS];
+	size_t n_keep;
+	uint64_t keep_stride;
+	double y_max;
+	/* detection: the stance in progress, every buf_stride-th sample */
+	float *buf_t, *buf_y;
+	size_t n_buf;
+	uint64_t buf_stride, buf_seen, samples;
+	double t_start, last_t, last_y;	/* buf_t is from t_start */
+	double lo, hi, range_at_start;
+	bool in;
+};
+
+int qc_steps_add(struct qc_steps *st, double t, double y);
+void qc_steps_free(struct qc_steps *st);
 
 /* An event for the report: time on the session timeline (s), kind. */
 struct qc_event {
@@ -57,7 +125,8 @@ struct qc_side {
 	bool on;
 	char device[32];
 	char load_unit[16];	/* "N" (vendor total force) or "kPa" (summed cells) */
-	struct qc_series load;	/* t (s), load */
+	struct qc_envelope load;	/* t (s), load */
+	struct qc_steps steps;
 	struct qc_series cop;	/* x, y: mm of the cell layout, or fractions */
 	bool cop_frac;		/* vendor COP: fractions of width and length */
 	double cell_peak[32];

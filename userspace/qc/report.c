@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,7 +221,35 @@ static void event_color(cairo_t *cr, const char *kind)
 		cairo_set_source_rgb(cr, 0.5, 0, 0.6);
 }
 
-/* Load against time, one panel per side, events as vertical lines. */
+/* One pixel column of the envelope: first, lowest and highest in order, last. */
+static void column(cairo_t *cr, const struct qc_env_bin *c, double x,
+		   double oy, double py, double vmax, bool *started)
+{
+	float v[4] = { c->first, c->lo_first ? c->lo : c->hi,
+		       c->lo_first ? c->hi : c->lo, c->last };
+
+	double y = 0;
+
+	for (int i = 0; i < 4; i++) {
+		y = oy + py - v[i] / vmax * py;
+		if (!*started)
+			cairo_move_to(cr, x, y);
+		else
+			cairo_line_to(cr, x, y);
+		*started = true;
+	}
+	/* Short strokes: cairo's cost grows faster than a path's length. */
+	if ((long)x % 32 == 0) {
+		cairo_stroke(cr);
+		cairo_move_to(cr, x, y);
+	}
+}
+
+/*
+ * Load against time, one panel per side, events as vertical lines. The
+ * envelope's bins are folded into pixel columns: the line drawn is the one
+ * every sample would give, at a few vertices per column.
+ */
 static int plot_force(FILE *f, const struct qc_result *res)
 {
 	const int ph = 220, h = 2 * ph + 20;
@@ -230,51 +259,57 @@ static int plot_force(FILE *f, const struct qc_result *res)
 
 	s = canvas(W, h, &cr);
 	for (int k = 0; k < 2; k++) {
-		const struct qc_side *q = &res->side[k];
-		double t0 = INFINITY, t1 = -INFINITY, vmax = 0, oy = 10 + k * ph;
+		const struct qc_envelope *e = &res->side[k].load;
+		double t0 = e->t_min, t1 = e->t_max, vmax = e->y_max, oy = 10 + k * ph;
 		double x0 = 60, pw = W - 80, py = ph - 50;
+		struct qc_env_bin col = { 0 };
+		bool started = false, drawn[3][W + 1];
+		long cx = -1;
 		char t[128];
 
 		snprintf(t, sizeof(t), "%s: %s against time (s)", k ? "Right" : "Left",
-			 !strcmp(q->load_unit, "N") ? "total force (N)" : "summed cell pressure (kPa)");
-		label(cr, x0, oy + 14, q->load.n ? t : "no insole data for this side", 13);
-		if (!q->load.n)
-			continue;
-		for (size_t i = 0; i < q->load.n; i++) {
-			t0 = fmin(t0, q->load.p[i].x);
-			t1 = fmax(t1, q->load.p[i].x);
-			vmax = fmax(vmax, q->load.p[i].y);
-		}
-		if (!(t1 > t0) || !(vmax > 0))
+			 !strcmp(res->side[k].load_unit, "N") ? "total force (N)" :
+			 "summed cell pressure (kPa)");
+		label(cr, x0, oy + 14, e->n ? t : "no insole data for this side", 13);
+		if (!e->n || !(t1 > t0) || !(vmax > 0))
 			continue;
 		oy += 24;
 		cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
 		cairo_set_line_width(cr, 1);
 		cairo_rectangle(cr, x0, oy, pw, py);
 		cairo_stroke(cr);
+		/* One line per pixel column and kind: a long session has thousands. */
+		memset(drawn, 0, sizeof(drawn));
 		for (size_t i = 0; i < res->n_events; i++) {
-			const struct qc_event *e = &res->events[i];
-			double x = x0 + (e->t - t0) / (t1 - t0) * pw;
+			const struct qc_event *ev = &res->events[i];
+			long px = lround((ev->t - t0) / (t1 - t0) * pw);
+			int kind = !strcmp(ev->kind, "IC") ? 0 : !strcmp(ev->kind, "TO") ? 1 : 2;
 
-			if (e->side != k || e->t < t0 || e->t > t1)
+			if (ev->side != k || ev->t < t0 || ev->t > t1 || drawn[kind][px])
 				continue;
-			event_color(cr, e->kind);
-			cairo_move_to(cr, x, oy);
-			cairo_line_to(cr, x, oy + py);
+			drawn[kind][px] = true;
+			event_color(cr, ev->kind);
+			cairo_move_to(cr, x0 + px + 0.5, oy);
+			cairo_line_to(cr, x0 + px + 0.5, oy + py);
 			cairo_stroke(cr);
 		}
 		cairo_set_source_rgb(cr, SIDE_RGB[k][0], SIDE_RGB[k][1], SIDE_RGB[k][2]);
 		cairo_set_line_width(cr, 1.2);
-		/* At most one vertex per pixel column pair: long sessions stay small. */
-		for (size_t i = 0, step = q->load.n / 4000 + 1; i < q->load.n; i += step) {
-			double x = x0 + (q->load.p[i].x - t0) / (t1 - t0) * pw;
-			double y = oy + py - q->load.p[i].y / vmax * py;
+		for (size_t i = 0; i < e->nbins; i++) {
+			double tm = fmin(fmax(e->t_start + (i + 0.5) * e->width, t0), t1);
+			long px = (long)floor((tm - t0) / (t1 - t0) * pw);
 
-			if (!i)
-				cairo_move_to(cr, x, y);
-			else
-				cairo_line_to(cr, x, y);
+			if (!e->bin[i].n)
+				continue;
+			if (px != cx && col.n)
+				column(cr, &col, x0 + cx + 0.5, oy, py, vmax, &started);
+			if (px != cx)
+				col = (struct qc_env_bin){ 0 };
+			cx = px;
+			qc_env_bin_merge(&col, &e->bin[i]);
 		}
+		if (col.n)
+			column(cr, &col, x0 + cx + 0.5, oy, py, vmax, &started);
 		cairo_stroke(cr);
 		snprintf(t, sizeof(t), "%.1f", t0);
 		label(cr, x0, oy + py + 14, t, 11);
@@ -291,26 +326,50 @@ static int plot_force(FILE *f, const struct qc_result *res)
 	return ret;
 }
 
+static void step_curve(cairo_t *cr, const double *v, double x0, double pw,
+		       double oy, double py, double vmax)
+{
+	for (int p = 0; p < QC_STEP_PTS; p++) {
+		double x = x0 + pw * p / (QC_STEP_PTS - 1);
+		double y = oy + py - fmax(v[p], 0) / vmax * py;
+
+		if (!p)
+			cairo_move_to(cr, x, y);
+		else
+			cairo_line_to(cr, x, y);
+	}
+}
+
+static void band(cairo_t *cr, const double *upper, const float *lower,
+		 double x0, double pw, double oy, double py, double vmax)
+{
+	step_curve(cr, upper, x0, pw, oy, py, vmax);
+	for (int p = QC_STEP_PTS - 1; p >= 0; p--)
+		cairo_line_to(cr, x0 + pw * p / (QC_STEP_PTS - 1),
+			      oy + py - fmax(lower[p], 0) / vmax * py);
+	cairo_close_path(cr);
+}
+
 /*
- * Each step's force curve over its stance, 0..100 %: a stance is where the
- * load stays above 10 % of the way from its 5th to its 95th percentile for
- * at least 150 ms (display only: refine's events are the measured ones).
+ * The steps over their stance, 0..100 % (qc.h, struct qc_steps): the mean,
+ * a band of one SD either side and the range over all steps, and the
+ * steps kept, evenly spread over the session, drawn thin.
  */
 static int plot_steps(FILE *f, const struct qc_result *res)
 {
 	const int h = 300;
 	cairo_surface_t *s;
 	cairo_t *cr;
-	int ret, steps[2] = { 0, 0 };
+	int ret;
 	char t[160];
 
 	s = canvas(W, h, &cr);
 	for (int k = 0; k < 2; k++) {
-		const struct qc_side *q = &res->side[k];
+		const struct qc_steps *st = &res->side[k].steps;
 		double x0 = 40 + k * W / 2.0, pw = W / 2.0 - 70, py = h - 70, oy = 30;
-		double lo = INFINITY, hi = -INFINITY, thr, vmax = 0;
-		size_t start = 0;
-		bool in = false;
+		double mean[QC_STEP_PTS], up[QC_STEP_PTS], dn[QC_STEP_PTS], v[QC_STEP_PTS];
+		double vmax = st->y_max;
+		float dnf[QC_STEP_PTS];
 
 		snprintf(t, sizeof(t), "%s: force per step, stance 0..100 %%", k ? "Right" : "Left");
 		label(cr, x0, 18, t, 13);
@@ -318,42 +377,44 @@ static int plot_steps(FILE *f, const struct qc_result *res)
 		cairo_set_line_width(cr, 1);
 		cairo_rectangle(cr, x0, oy, pw, py);
 		cairo_stroke(cr);
-		if (q->load.n < 10)
-			continue;
-		for (size_t i = 0; i < q->load.n; i++) {
-			lo = fmin(lo, q->load.p[i].y);
-			hi = fmax(hi, q->load.p[i].y);
+		if (!st->n || !(vmax > 0))
+			goto marks;
+		for (int p = 0; p < QC_STEP_PTS; p++) {
+			double m = st->sum[p] / st->n;
+			double sd = sqrt(fmax(st->sum2[p] / st->n - m * m, 0));
+
+			mean[p] = m;
+			up[p] = m + sd;
+			dn[p] = m - sd;
+			vmax = fmax(vmax, up[p]);
 		}
-		thr = lo + 0.1 * (hi - lo);
-		vmax = hi;
-		for (size_t i = 0; i < q->load.n; i++) {
-			bool up = q->load.p[i].y > thr;
-
-			if (up && !in) {
-				start = i;
-				in = true;
-			} else if (!up && in) {
-				double dur = q->load.p[i - 1].x - q->load.p[start].x;
-
-				in = false;
-				if (dur < 0.15 || start == 0 || !(vmax > 0))
-					continue;
-				steps[k]++;
-				cairo_set_source_rgba(cr, SIDE_RGB[k][0], SIDE_RGB[k][1],
-						      SIDE_RGB[k][2], 0.5);
-				for (size_t j = start; j < i; j++) {
-					double x = x0 + (q->load.p[j].x - q->load.p[start].x) / dur * pw;
-					double y = oy + py - q->load.p[j].y / vmax * py;
-
-					if (j == start)
-						cairo_move_to(cr, x, y);
-					else
-						cairo_line_to(cr, x, y);
-				}
-				cairo_stroke(cr);
-			}
+		/* Bands: up the upper edge, back along the lower one. */
+		for (int p = 0; p < QC_STEP_PTS; p++)
+			v[p] = st->max[p];
+		band(cr, v, st->min, x0, pw, oy, py, vmax);
+		cairo_set_source_rgba(cr, SIDE_RGB[k][0], SIDE_RGB[k][1], SIDE_RGB[k][2], 0.10);
+		cairo_fill(cr);
+		for (int p = 0; p < QC_STEP_PTS; p++)
+			dnf[p] = (float)dn[p];
+		band(cr, up, dnf, x0, pw, oy, py, vmax);
+		cairo_set_source_rgba(cr, SIDE_RGB[k][0], SIDE_RGB[k][1], SIDE_RGB[k][2], 0.25);
+		cairo_fill(cr);
+		cairo_set_source_rgba(cr, SIDE_RGB[k][0], SIDE_RGB[k][1], SIDE_RGB[k][2], 0.45);
+		cairo_set_line_width(cr, 0.8);
+		for (size_t i = 0; i < st->n_keep; i++) {
+			for (int p = 0; p < QC_STEP_PTS; p++)
+				v[p] = st->keep[i][p];
+			step_curve(cr, v, x0, pw, oy, py, vmax);
+			cairo_stroke(cr);
 		}
+		cairo_set_source_rgb(cr, SIDE_RGB[k][0] * 0.6, SIDE_RGB[k][1] * 0.6,
+				     SIDE_RGB[k][2] * 0.6);
+		cairo_set_line_width(cr, 2.2);
+		step_curve(cr, mean, x0, pw, oy, py, vmax);
+		cairo_stroke(cr);
+marks:
 		/* Initial contact at 0 %, toe-off at 100 %. */
+		cairo_set_line_width(cr, 1);
 		event_color(cr, "IC");
 		cairo_move_to(cr, x0, oy);
 		cairo_line_to(cr, x0, oy + py);
@@ -362,12 +423,16 @@ static int plot_steps(FILE *f, const struct qc_result *res)
 		cairo_move_to(cr, x0 + pw, oy);
 		cairo_line_to(cr, x0 + pw, oy + py);
 		cairo_stroke(cr);
-		snprintf(t, sizeof(t), "%d steps; IC (green) at 0 %%, toe-off (orange) at 100 %%", steps[k]);
+		snprintf(t, sizeof(t),
+			 "%llu steps: mean (thick), \302\261 1 SD (dark band), range (light), %zu drawn",
+			 (unsigned long long)st->n, st->n_keep);
 		label(cr, x0, oy + py + 16, t, 11);
+		label(cr, x0, oy + py + 30, "IC (green) at 0 %, toe-off (orange) at 100 %", 11);
 	}
 	cairo_destroy(cr);
 	ret = emit(f, s, "plot-steps",
-		   "Force curves per step over the stance phase, initial contact and toe-off marked");
+		   "Force curves per step over the stance phase (mean, one SD either side, range, "
+		   "and steps spread over the session), initial contact and toe-off marked");
 	cairo_surface_destroy(s);
 	return ret;
 }
@@ -408,18 +473,19 @@ static int plot_cop(FILE *f, const struct qc_result *res)
 			cairo_set_source_rgb(cr, 0.7, 0.7, 0.7);
 			cairo_rectangle(cr, cx - bw / 2, oy, bw, ph);
 			cairo_stroke(cr);
-			cairo_set_source_rgba(cr, SIDE_RGB[k][0], SIDE_RGB[k][1], SIDE_RGB[k][2], 0.35);
-			cairo_set_line_width(cr, 1);
-			for (size_t i = 0, step = q->cop.n / 6000 + 1; i < q->cop.n; i += step) {
+			/*
+			 * Dots, not a line: the points kept are samples apart
+			 * (struct qc_series), and one path crossing itself
+			 * thousands of times took most of qc's time to fill.
+			 */
+			cairo_set_source_rgba(cr, SIDE_RGB[k][0], SIDE_RGB[k][1], SIDE_RGB[k][2], 0.3);
+			for (size_t i = 0; i < q->cop.n; i++) {
 				double x = cx + (q->cop.p[i].x - (xmin + xmax) / 2) * sx;
 				double y = oy + ph - (q->cop.p[i].y - ymin) * sc;
 
-				if (!i)
-					cairo_move_to(cr, x, y);
-				else
-					cairo_line_to(cr, x, y);
+				cairo_rectangle(cr, x - 1, y - 1, 2, 2);
+				cairo_fill(cr);
 			}
-			cairo_stroke(cr);
 		}
 		label(cr, cx - 40, h - 20, "heel (bottom) to toe (top)", 11);
 	}
@@ -432,7 +498,7 @@ static int plot_cop(FILE *f, const struct qc_result *res)
 		cairo_rectangle(cr, x0, 40, pw, m->h * sc);
 		cairo_stroke(cr);
 		cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-		for (size_t i = 0, step = m->cop.n / 6000 + 1; i < m->cop.n; i += step) {
+		for (size_t i = 0; i < m->cop.n; i++) {
 			cairo_rectangle(cr, x0 + m->cop.p[i].x * sc, 40 + m->cop.p[i].y * sc, 1.5, 1.5);
 			cairo_fill(cr);
 		}
