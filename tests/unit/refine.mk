@@ -3,7 +3,7 @@
 # and damaged input. The library, synth and the session format are built in.
 UNIT_TESTS += test_refine
 test_refine_SRCS := tests/unit/test_refine.c \
-	$(addprefix userspace/refine/, refine.c clockfit.c insole.c mat.c params.c) \
+	$(addprefix userspace/refine/, refine.c clockfit.c insole.c mat.c outq.c params.c) \
 	$(addprefix userspace/gaitcap/, cli.c cmd_synth.c cmd_refine.c) \
 	userspace/sim/gait_model.c userspace/sim/sim_rng.c userspace/sim/insole_model.c \
 	$(addprefix userspace/session/, crc32c.c format.c meta.c writer.c reader.c recover.c) \
