@@ -125,6 +125,7 @@ struct mat {
 	float *x, *y;			/* walkway mm of each sensel */
 	double ext_x0, ext_y0, ext_x1, ext_y1;
 	uint16_t *zero;			/* pass A: lowest code of each sensel */
+	uint16_t *lim;			/* pass B: zero + thr_code, capped */
 	bool zero_init;
 	int32_t *owner;			/* open footprint of each sensel, or -1 */
 	uint32_t *slot;
