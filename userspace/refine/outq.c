@@ -70,7 +70,9 @@ void refine_outq_start(struct outq *q, struct gcs_writer *w)
 	if (!q->running) {
 		pthread_cond_destroy(&q->cond);
 		pthread_mutex_destroy(&q->lock);
+		return;
 	}
+	pthread_setname_np(q->th, "refine-out");	/* for top and perf */
 }
 
 /* Queue one chunk (copied); waits while the queue is full. */
