@@ -8,20 +8,23 @@
 #   way refine reads them, chunks checked and decompressed (what refine +
 #   qc cost beyond reading the file), in wall time and in CPU time (user +
 #   system, less disturbed by other work on a shared machine);
+# - both from the page cache (warm) and with the file's pages evicted
+#   before each of cat, readall and refine (cold: read from the disk);
 # - peak memory of refine and of qc, each at a short and a long length:
 #   total (VmHWM) and anonymous (RssAnon, sampled by peakrss). Flat: the
 #   long run's peak within 10 % or 2 MiB of the short run's, whichever is
 #   larger.
-#   refine-bench.sh GAITCAP PEAKRSS READALL CACHEDIR [INS_MIN LONG_INS_MIN MAT_MIN LONG_MAT_MIN]
+#   refine-bench.sh GAITCAP PEAKRSS READALL EVICT CACHEDIR [INS_MIN LONG_INS_MIN MAT_MIN LONG_MAT_MIN]
 set -eu
 G=$1
 PEAK=$2
 READALL=$3
-CACHE=$4
-INS_SHORT=${5:-5}
-INS_LONG=${6:-30}
-MAT_SHORT=${7:-2}
-MAT_LONG=${8:-10}
+EVICT=$4
+CACHE=$5
+INS_SHORT=${6:-5}
+INS_LONG=${7:-30}
+MAT_SHORT=${8:-2}
+MAT_LONG=${9:-10}
 mkdir -p "$CACHE"
 
 # A "free-living insole session": two insoles, the smallest mat synth allows.
@@ -92,15 +95,22 @@ mem_line() {	# kind tool what short_min long_min short_kb long_kb
 
 one() {	# kind short long
 	fs=$(session "$1" "$2"); fl=$(session "$1" "$3")
-	cat "$fl" >/dev/null		# both read from the page cache
+	# Cold: each starts with none of the file's pages in the cache.
+	"$EVICT" "$fl"; cc=$(run_cat "$fl")
+	"$EVICT" "$fl"; cr=$(run_read "$fl" | cut -d' ' -f1)
+	"$EVICT" "$fl"; cp=$(run_pipeline "$fl" | cut -d' ' -f1)
+	cat "$fl" >/dev/null		# warm: all read from the page cache
 	c=$(run_cat "$fl")
 	set -- "$1" "$2" "$3" $(run_read "$fl") $(run_pipeline "$fl") $(run_pipeline "$fs")
 	# readall: $4 s, $5 cpu s
 	# long: $6 s, $7 refine hwm, $8 refine anon, $9 qc hwm, ${10} qc anon, ${11} cpu s
 	# short: ${12} s, ${13} refine hwm, ${14} refine anon, ${15} qc hwm, ${16} qc anon
 	r=$(ratio "$6" "$c")
-	printf '%-6s %3d min: refine+qc %7.3f s, cat %6.3f s, ratio %6.2f (< 3: %s)\n' \
+	printf '%-6s %3d min, warm cache: refine+qc %7.3f s, cat %6.3f s, ratio %6.2f (< 3: %s)\n' \
 		"$1" "$3" "$6" "$c" "$r" "$(verdict "$r" 3)"
+	r=$(ratio "$cp" "$cc")
+	printf '%-6s %3d min, cold cache: refine+qc %7.3f s, cat %6.3f s, ratio %6.2f (< 3: %s); readall %6.3f s\n' \
+		"$1" "$3" "$cp" "$cc" "$r" "$(verdict "$r" 3)" "$cr"
 	printf '%-6s %3d min: refine+qc %7.3f s, readall %6.3f s, ratio %6.2f; CPU %7.3f s against %6.3f s, ratio %6.2f\n' \
 		"$1" "$3" "$6" "$4" "$(ratio "$6" "$4")" "${11}" "$5" "$(ratio "${11}" "$5")"
 	mem_line "$1" refine "peak RSS" "$2" "$3" "${13}" "$7"

@@ -4,7 +4,7 @@
 # (docs/gait-parameters.md, "The Moticon fixture").
 UNIT_TESTS += test_refine_moticon
 test_refine_moticon_SRCS := tests/unit/test_refine_moticon.c \
-	$(addprefix userspace/refine/, refine.c clockfit.c insole.c mat.c params.c) \
+	$(addprefix userspace/refine/, refine.c clockfit.c insole.c mat.c outq.c params.c) \
 	$(addprefix userspace/qc/, moticon.c import.c) \
 	$(addprefix userspace/gaitcap/, cli.c cmd_import.c) \
 	$(addprefix userspace/session/, crc32c.c format.c meta.c writer.c reader.c recover.c) \

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -463,6 +464,115 @@ static void test_refine_damaged_inputs(void **state)
 	free(out);
 }
 
+/* outq.c without its thread: pthread_create() refused on demand. */
+static bool no_threads;
+
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *a,
+			  void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a,
+			  void *(*fn)(void *), void *arg)
+{
+	return no_threads ? EAGAIN : __real_pthread_create(t, a, fn, arg);
+}
+
+/* Every record of every stream, and the user markers (the events). */
+static uint64_t refined_digest(const char *path, long *n_zchunks)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	struct gcs_reader *r;
+
+	assert_int_equal(gcs_reader_open(&r, path, 0), 0);
+	*n_zchunks = (long)gcs_reader_info(r)->n_by_type[3];
+	for (size_t i = 0; i < gcs_reader_n_streams(r); i++) {
+		const struct gcs_stream_info *si = gcs_reader_stream(r, i);
+		struct gcs_rec_iter it;
+		struct gcs_record rec;
+
+		h = (h ^ si->n_chunks) * 0x100000001b3ull;
+		gcs_rec_iter_init(&it, r, si->id);
+		while (gcs_rec_iter_next(&it, &rec) > 0) {
+			h = (h ^ (uint64_t)rec.t_ns) * 0x100000001b3ull;
+			h = (h ^ rec.seq) * 0x100000001b3ull;
+			for (uint32_t k = 0; k < rec.len; k++)
+				h = (h ^ rec.data[k]) * 0x100000001b3ull;
+		}
+	}
+	for (size_t i = 0; i < gcs_reader_n_markers(r); i++) {
+		const struct gcs_marker *m = gcs_reader_marker(r, i);
+
+		if (m->code < GCS_MARK_USER)
+			continue;	/* session start and end: the wall clock */
+		h = (h ^ m->code) * 0x100000001b3ull;
+		h = (h ^ m->stream) * 0x100000001b3ull;
+		h = (h ^ (uint64_t)m->t_ns) * 0x100000001b3ull;
+	}
+	gcs_reader_close(r);
+	return h;
+}
+
+static void same_file(const char *a, const char *b)
+{
+	uint8_t *x, *y;
+	size_t nx, ny;
+
+	assert_int_equal(tu_read_file(a, &x, &nx), 0);
+	assert_int_equal(tu_read_file(b, &y, &ny), 0);
+	if (nx != ny || memcmp(x, y, nx))
+		fail_msg("%s and %s differ", a, b);
+	free(x);
+	free(y);
+}
+
+/*
+ * refined.gcs written on the writer's thread holds what writing it in place
+ * gives: the same records, chunks, compressed batches and events, and the
+ * same tables.
+ */
+static void test_refine_writer_thread(void **state)
+{
+	static const char *const files[] = { "parameters.json", "events.tsv",
+					     "strides.tsv" };
+	struct tu_cmd *f = *state;
+	char *in = tu_path(f->dir, "in.gcs"), *out[2], msg[512];
+	uint64_t h[2];
+	long nz[2];
+
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--no-truth",
+				    "--seconds", "90", "--tiles", "1", "--rows", "4",
+				    "--cols", "4", in, NULL), 0);
+	for (int k = 0; k < 2; k++) {
+		struct refine_opts o = { .session = in };
+		struct refine_result res;
+		char name[32], *p;
+
+		snprintf(name, sizeof(name), "out%d", k);
+		out[k] = tu_path(f->dir, name);
+		o.outdir = out[k];
+		no_threads = k == 1;
+		if (refine_run(&o, &res, msg, sizeof(msg)))
+			fail_msg("refine: %s", msg);
+		refine_result_free(&res);
+		p = tu_path(out[k], "refined.gcs");
+		h[k] = refined_digest(p, &nz[k]);
+		free(p);
+	}
+	no_threads = false;
+	/* 90 s of two insoles fill several 512 KiB batches. */
+	assert_true(nz[0] > 1);
+	assert_int_equal(nz[0], nz[1]);
+	assert_true(h[0] == h[1]);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *a = tu_path(out[0], files[i]), *b = tu_path(out[1], files[i]);
+
+		same_file(a, b);
+		free(a);
+		free(b);
+	}
+	free(out[0]);
+	free(out[1]);
+	free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +585,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refine_shuffling, tu_cmd_setup,
 						tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_refine_drift_delay_drops, tu_cmd_setup,
+						tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_writer_thread, tu_cmd_setup,
 						tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_refine_damaged_inputs, tu_cmd_setup,
 						tu_cmd_teardown),

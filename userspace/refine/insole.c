@@ -381,16 +381,9 @@ static int out_flush(struct refine *R, struct ins *in)
 		.t_first_ns = in->out_t0, .t_last_ns = in->out_t1,
 		.flags = GCS_CHUNK_F_CONTIGUOUS,
 	};
-	ret = gcs_writer_write_chunk(R->w, in->out_stream, in->out_buf, &m);
-	/*
-	 * Compact as we go (no syncs: the file is durable at close), so that
-	 * close has not the whole refined stream left to read back at once.
-	 */
-	if (ret >= 0)
-		ret = gcs_writer_poll(R->w, 0, true);
-	if (ret < 0)
+	ret = refine_outq_put(&R->q, in->out_stream, in->out_buf, &m);
+	if (ret)
 		return refine_fail(R, ret, "refined.gcs: %s", gcs_strerror(ret));
-	ret = 0;
 	in->out_seq += in->out_n;
 	in->out_n = 0;
 	return 0;

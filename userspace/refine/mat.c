@@ -124,6 +124,7 @@ void refine_mat_free(struct mat *m)
 	free(m->x);
 	free(m->y);
 	free(m->zero);
+	free(m->lim);
 	free(m->owner);
 	free(m->slot);
 }
@@ -133,19 +134,75 @@ static uint16_t sensel(const uint8_t *p, uint32_t i)
 	return (uint16_t)((p[2 * i] | p[2 * i + 1] << 8) & 0x0fff);
 }
 
+/*
+ * Sensels LIM_BLOCK at a time: a loop of a fixed count over unaliased
+ * arrays is one that -O2 vectorises.
+ */
+#define LIM_BLOCK	64
+
+static void zero_block(uint16_t *restrict z, const uint8_t *restrict p)
+{
+	for (unsigned int k = 0; k < LIM_BLOCK; k++) {
+		uint16_t v;
+
+		memcpy(&v, p + 2 * k, sizeof(v));	/* LE, as the format */
+		v &= 0x0fff;
+		z[k] = v < z[k] ? v : z[k];
+	}
+}
+
 void refine_mat_pass_a(struct refine *R, const struct gcs_record *rec)
 {
 	struct mat *m = &R->mat;
+	uint32_t i = 0;
 
 	if (rec->len != m->rec_size)
 		return;
-	for (uint32_t i = 0; i < m->nsens; i++) {
+	if (!m->zero_init) {
+		for (i = 0; i < m->nsens; i++)
+			m->zero[i] = sensel(rec->data, i);
+		m->zero_init = true;
+		return;
+	}
+	for (; i + LIM_BLOCK <= m->nsens; i += LIM_BLOCK)
+		zero_block(m->zero + i, rec->data + 2 * i);
+	for (; i < m->nsens; i++) {
 		uint16_t v = sensel(rec->data, i);
 
-		if (!m->zero_init || v < m->zero[i])
+		if (v < m->zero[i])
 			m->zero[i] = v;
 	}
-	m->zero_init = true;
+}
+
+/*
+ * Most of a walkway is unloaded in most scans: a block of sensels all below
+ * their threshold (lim, from pass A's zeros) is skipped as a whole.
+ */
+static int lim_setup(struct refine *R)
+{
+	struct mat *m = &R->mat;
+
+	m->lim = malloc(m->nsens * sizeof(*m->lim));
+	if (!m->lim)
+		return refine_fail(R, -ENOMEM, "out of memory");
+	/* Codes are 12 bits: a limit past 65535 is never reached either. */
+	for (uint32_t i = 0; i < m->nsens; i++)
+		m->lim[i] = (uint16_t)(m->zero[i] + m->thr_code > 0xffff ?
+				       0xffff : m->zero[i] + m->thr_code);
+	return 0;
+}
+
+static bool block_loaded(const uint16_t *restrict lim, const uint8_t *restrict p)
+{
+	uint16_t hit = 0;
+
+	for (unsigned int k = 0; k < LIM_BLOCK; k++) {
+		uint16_t v;
+
+		memcpy(&v, p + 2 * k, sizeof(v));
+		hit |= (v & 0x0fff) >= lim[k];
+	}
+	return hit;
 }
 
 static int fp_new(struct refine *R, int64_t t)
@@ -344,9 +401,19 @@ int refine_mat_pass_b(struct refine *R, const struct gcs_record *rec)
 		return 0;
 	}
 	m->scans++;
+	if (!m->lim && lim_setup(R))
+		return -ENOMEM;
 	for (uint32_t i = 0; i < m->nsens; i++) {
-		uint16_t raw = sensel(rec->data, i);
-		int id = m->owner[i];
+		uint16_t raw;
+		int id;
+
+		if (!(i % LIM_BLOCK) && i + LIM_BLOCK <= m->nsens &&
+		    !block_loaded(m->lim + i, rec->data + 2 * i)) {
+			i += LIM_BLOCK - 1;
+			continue;
+		}
+		raw = sensel(rec->data, i);
+		id = m->owner[i];
 
 		if (raw < m->zero[i] + m->thr_code)
 			continue;

@@ -3,5 +3,5 @@
 # Users link it with $(gcrefine_LDLIBS).
 LIBS += gcrefine
 gcrefine_SRCS := $(addprefix userspace/refine/, \
-	refine.c clockfit.c insole.c mat.c params.c)
-gcrefine_LDLIBS := -lgsl -lgslcblas -ljson-c -lm
+	refine.c clockfit.c insole.c mat.c outq.c params.c)
+gcrefine_LDLIBS := -lgsl -lgslcblas -ljson-c -lpthread -lm

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * refine_run(): two passes over a session (calibration, then events), the
- * refined session written as the second pass goes, then the parameters.
+ * refined session written as the second pass goes (on a second thread,
+ * outq.c), then the parameters.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -242,7 +243,7 @@ int refine_run(const struct refine_opts *o, struct refine_result *res,
 	       char *err, size_t err_len)
 {
 	struct refine *R = calloc(1, sizeof(*R));
-	int ret;
+	int ret, qret;
 
 	if (err && err_len)
 		err[0] = '\0';
@@ -268,8 +269,11 @@ int refine_run(const struct refine_opts *o, struct refine_result *res,
 		refine_insole_calibrate(&R->ins[k]);
 		ret = refine_clock_fit(R, &R->ins[k]);
 	}
-	if (!ret && o->outdir)
+	if (!ret && o->outdir) {
 		ret = open_output(R);
+		if (!ret)
+			refine_outq_start(&R->q, R->w);
+	}
 	if (!ret)
 		ret = walk(R, pass_b_rec, false);
 	for (unsigned int k = 0; !ret && k < R->n_ins; k++)
@@ -278,6 +282,10 @@ int refine_run(const struct refine_opts *o, struct refine_result *res,
 		ret = refine_mat_finish(R);
 	if (!ret && R->n_ev)
 		qsort(R->ev, R->n_ev, sizeof(*R->ev), cmp_ev);
+	/* The writer is this thread's again; nothing is written after its error. */
+	qret = refine_outq_stop(&R->q);
+	if (!ret && qret)
+		ret = refine_fail(R, qret, "refined.gcs: %s", gcs_strerror(qret));
 	if (!ret)
 		ret = refine_outputs(R, res);
 	if (!ret && R->w)

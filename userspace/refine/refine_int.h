@@ -3,6 +3,7 @@
 #ifndef REFINE_INT_H
 #define REFINE_INT_H
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include "ble/insole_gatt.h"
@@ -124,6 +125,7 @@ struct mat {
 	float *x, *y;			/* walkway mm of each sensel */
 	double ext_x0, ext_y0, ext_x1, ext_y1;
 	uint16_t *zero;			/* pass A: lowest code of each sensel */
+	uint16_t *lim;			/* pass B: zero + thr_code, capped */
 	bool zero_init;
 	int32_t *owner;			/* open footprint of each sensel, or -1 */
 	uint32_t *slot;
@@ -142,6 +144,28 @@ struct mat {
 	unsigned int n_passes;
 };
 
+#define OUTQ_LEN	16		/* refined.gcs chunks queued for the writer */
+
+struct outq_item {
+	uint32_t stream;
+	struct gcs_chunk_meta m;
+	uint8_t *data;
+	size_t cap;
+};
+
+/* refined.gcs chunks on their way to the writer's thread (outq.c). */
+struct outq {
+	struct gcs_writer *w;		/* the thread's alone while running */
+	pthread_t th;
+	bool running;
+	pthread_mutex_t lock;		/* protects what follows */
+	pthread_cond_t cond;		/* a slot taken or freed, or stop */
+	struct outq_item it[OUTQ_LEN];
+	unsigned int head, n;
+	bool stop;
+	int err;			/* the writer's first error */
+};
+
 struct refine {
 	struct gcs_reader *r;
 	const struct refine_opts *o;
@@ -153,6 +177,7 @@ struct refine {
 	struct refine_event *ev;
 	size_t n_ev, cap_ev;
 	struct gcs_writer *w;
+	struct outq q;
 	uint64_t bad_chunks;
 };
 
@@ -183,6 +208,12 @@ void refine_mat_pass_a(struct refine *R, const struct gcs_record *rec);
 int refine_mat_pass_b(struct refine *R, const struct gcs_record *rec);
 int refine_mat_finish(struct refine *R);
 void refine_mat_free(struct mat *m);
+
+/* outq.c */
+void refine_outq_start(struct outq *q, struct gcs_writer *w);
+int refine_outq_put(struct outq *q, uint32_t stream, const void *data,
+		    const struct gcs_chunk_meta *m);
+int refine_outq_stop(struct outq *q);
 
 /* params.c */
 int refine_outputs(struct refine *R, struct refine_result *res);

@@ -19,6 +19,7 @@
 
 #define WIN_SIZE	(64u << 10)
 #define SCAN_WIN_SIZE	(8u << 10)	/* a streaming scan reads headers only */
+#define JUMP_READ_SIZE	(4u << 10)	/* a window's fill after a jump */
 
 /* A logical chunk and where its copies are. */
 struct lchunk {
@@ -179,7 +180,14 @@ static int win_read(struct gcs_reader *r, struct win *w, size_t wsize,
 			return -ENOMEM;
 	}
 	if (!w->len || off < w->off || off + len > w->off + w->len) {
-		want = (size_t)gcs_min_u64(wsize, r->size - off);
+		/*
+		 * Past a record larger than the window (a mat scan, a
+		 * compressed batch) the next one is likely as far: a page
+		 * will do. Records in a run get the whole window.
+		 */
+		want = w->len && off > w->off + w->len ?
+		       (len > JUMP_READ_SIZE ? len : JUMP_READ_SIZE) : wsize;
+		want = (size_t)gcs_min_u64(want, r->size - off);
 		w->len = 0;
 		ret = pread_all(r, off, w->p, want);
 		if (ret)
