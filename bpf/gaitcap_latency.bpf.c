@@ -432,13 +432,12 @@ static __always_inline int on_uring_submit(__u64 user_data, __s32 fd,
 	return ch ? chan_submitted(ch, true) : 0;
 }
 
+/* tp_btf: the request is read in place, no helper calls (CO-RE offsets). */
 static __always_inline int uring_submit(struct io_kiocb *req)
 {
 	if (!bpf_core_field_exists(req->cqe))
 		return 0;
-	return on_uring_submit(BPF_CORE_READ(req, cqe.user_data),
-			       BPF_CORE_READ(req, cqe.fd),
-			       BPF_CORE_READ(req, opcode));
+	return on_uring_submit(req->cqe.user_data, req->cqe.fd, req->opcode);
 }
 
 SEC("tp_btf/io_uring_submit_req")
@@ -493,6 +492,7 @@ int BPF_USDT(usdt_read_done, __u32 stream, __u64 op)
 	return 0;
 }
 
+/* A chunk whose commit waits (gcprobes.h): its read, kept until then. */
 SEC("usdt")
 int BPF_USDT(usdt_chunk_seal, __u32 stream, __u64 first_seq)
 {
@@ -833,7 +833,7 @@ int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq)
 	struct msg_commit_ctx mc = { .first_seq = first_seq, .now = cc.now,
 				     .tgid = ck.tgid, .stream = stream };
 	struct gl_stream_count *cnt;
-	struct chunk *c = NULL;
+	struct chunk *c = NULL, last;
 	struct chan *ch;
 	bool is_msgs;
 	__u64 n;
@@ -844,6 +844,13 @@ int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq)
 	ch = bpf_map_lookup_elem(&chans, &ck);
 	if (ch)
 		c = sealed_pop(ch, first_seq);
+	if (ch && !c) {
+		/* Committed as it was sealed (no chunk_seal): the last read's. */
+		last.woken = ch->last_woken;
+		last.kdone = ch->last_kdone;
+		last.reap = ch->last_reap;
+		c = &last;
+	}
 	is_msgs = ch && ch->msgs;
 	if (is_msgs) {
 		/* An insole: every message has times of its own. */
@@ -869,7 +876,10 @@ int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq)
 		return 0;
 	__sync_fetch_and_add(&cnt->frames, n);
 	__sync_fetch_and_add(&cnt->chunks, 1);
-	__sync_fetch_and_add(&cnt->matched, cc.matched);
+	if (cc.matched)
+		__sync_fetch_and_add(&cnt->matched, cc.matched);
+	if (!is_msgs)
+		return 0;
 	__sync_fetch_and_add(&cnt->msgs, mc.msgs);
 	__sync_fetch_and_add(&cnt->hci, mc.hci);
 	__sync_fetch_and_add(&cnt->early, mc.early);
