@@ -25,7 +25,11 @@ const volatile __u32 targ_tgid;
 /* io_uring_complete's third argument: the CQE (6.4+) or user_data */
 const volatile bool uring_cqe_arg;
 
+#define IORING_OP_POLL_ADD	6	/* uapi io_uring.h */
+
+/* A slot of the frame ring: valid when t_pushed is set and seq matches. */
 struct frame {
+	__u64 seq;
 	__u64 t_start;		/* its first byte; 0: not seen */
 	__u64 t_pushed;
 };
@@ -42,27 +46,38 @@ struct chan_key {
 	__u32 stream;
 };
 
-/* One channel's current wait and the last read it completed. */
+/* A sealed chunk's read, until the chunk is committed. */
+struct chunk {
+	__u64 first_seq;
+	__u64 woken, kdone, reap;
+};
+
+/*
+ * A stream's chunks are committed in the order they were sealed (file
+ * order), so the sealed ones wait in a FIFO; the writer holds at most 64
+ * (session/writer.c MAX_SLOTS).
+ */
+#define SEALED		64
+
+/* One channel's current wait, the last read it completed, its sealed chunks. */
 struct chan {
 	__u64 t_woken, t_kdone;			/* the round in progress */
 	__u64 last_woken, last_kdone, last_reap;	/* the last read */
 	__u64 msgs;		/* a message channel (insole): stages per message */
+	__u64 op_read;		/* learnt: its read op and that op's fd + 1 */
+	__s64 read_fd;
+	__u32 sealed_head, sealed_tail;
+	struct chunk sealed[SEALED];
 };
 
-struct chunk_key {
-	__u32 tgid;
-	__u32 stream;
-	__u64 first_seq;
-};
-
-struct chunk {
-	__u64 woken, kdone, reap;
-};
-
+/*
+ * Arrays where a key allows it: their lookups are inlined by the verifier,
+ * where a hash map hashes and locks (docs/latency.md, "Overhead").
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_FRAMES);
-	__type(key, __u64);
+	__type(key, __u32);		/* seq % MAX_FRAMES */
 	__type(value, struct frame);
 } frames SEC(".maps");
 
@@ -87,29 +102,58 @@ struct {
 	__type(value, struct chan);
 } chans SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct chunk_key);
-	__type(value, struct chunk);
-} chunks SEC(".maps");
+
+/* Which stream a process reads from a file descriptor (learning polls). */
+struct fd_key {
+	__u32 tgid;
+	__s32 fd;
+};
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
-	__type(key, struct gl_hist_key);
+	__type(key, struct fd_key);
+	__type(value, __u32);
+} chan_fds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GL_MAX_STREAMS * GL_NSTAGES);
+	__type(key, __u32);		/* GL_HIST_INDEX(stream, stage) */
 	__type(value, struct gl_hist);
 } hists SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GL_MAX_STREAMS);
 	__type(key, __u32);
 	__type(value, struct gl_stream_count);
 } counts SEC(".maps");
 
-static const struct gl_hist zero_hist;
+/*
+ * Recent completions of ops not known yet, by a hash of user_data: the
+ * first read of a channel completes before read_done names its op.
+ */
+#define UNKNOWN_CQES	8
+
+struct cqe_seen {
+	__u64 user_data;
+	__u64 t;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UNKNOWN_CQES);
+	__type(key, __u32);
+	__type(value, struct cqe_seen);
+} unknown_cqes SEC(".maps");
+
 static const struct chan zero_chan;
+
+static __always_inline __u32 cqe_slot(__u64 user_data)
+{
+	return (user_data * 0x9e3779b97f4a7c15ull) >> 61;	/* 3 bits: 8 slots */
+}
 
 static __always_inline __u32 msb64(__u64 v)
 {
@@ -141,17 +185,14 @@ static __always_inline __u32 slot_of(__u64 v)
 static __always_inline void hist_add(__u32 stream, __u32 stage, __u64 v,
 				     __u64 weight)
 {
-	struct gl_hist_key k = { .stream = stream, .stage = stage };
+	__u32 k = GL_HIST_INDEX(stream, stage), s;
 	struct gl_hist *h;
-	__u32 s;
 
+	if (stream >= GL_MAX_STREAMS)
+		return;
 	h = bpf_map_lookup_elem(&hists, &k);
-	if (!h) {
-		bpf_map_update_elem(&hists, &k, &zero_hist, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(&hists, &k);
-		if (!h)
-			return;
-	}
+	if (!h)
+		return;
 	s = slot_of(v) & (GL_SLOT_ARRAY - 1);
 	__sync_fetch_and_add(&h->slots[s], weight);
 	__sync_fetch_and_add(&h->count, weight);
@@ -174,17 +215,23 @@ static __always_inline int on_frame_start(__u32 link)
 
 static __always_inline int on_frame_pushed(__u32 link, __u64 seq)
 {
-	struct frame f = { .t_pushed = bpf_ktime_get_ns() };
-	__u64 *start;
+	__u64 now = bpf_ktime_get_ns(), *start;
+	__u32 slot = seq & (MAX_FRAMES - 1);
+	struct frame *f;
 
 	if (targ_link != GL_ANY && link != targ_link)
 		return 0;
+	f = bpf_map_lookup_elem(&frames, &slot);
+	if (!f)
+		return 0;
+	f->seq = seq;
+	f->t_start = 0;
 	start = bpf_map_lookup_elem(&link_start, &link);
 	if (start) {
-		f.t_start = *start;
+		f->t_start = *start;
 		*start = 0;	/* the next frame has its own first byte */
 	}
-	bpf_map_update_elem(&frames, &seq, &f, BPF_ANY);
+	f->t_pushed = now;
 	return 0;
 }
 
@@ -234,8 +281,16 @@ static __always_inline int on_uring_complete(__u64 user_data)
 	struct chan *ch;
 
 	op = bpf_map_lookup_elem(&ops, &user_data);
-	if (!op)
+	if (!op) {
+		__u32 slot = cqe_slot(user_data);
+		struct cqe_seen *cs = bpf_map_lookup_elem(&unknown_cqes, &slot);
+
+		if (cs) {
+			cs->user_data = user_data;
+			cs->t = bpf_ktime_get_ns();
+		}
 		return 0;
+	}
 	ck.tgid = op->tgid;
 	ck.stream = op->stream;
 	ch = bpf_map_lookup_elem(&chans, &ck);
@@ -298,6 +353,17 @@ static __always_inline struct chan *chan_get(struct chan_key *k)
 	return bpf_map_lookup_elem(&chans, k);
 }
 
+/* A submission of a channel's op: a poll starts a wait, a read without one ends it. */
+static __always_inline int chan_submitted(struct chan *ch, bool poll)
+{
+	if (poll)
+		ch->t_woken = 0;	/* a new wait begins */
+	else if (!ch->t_woken)
+		ch->t_woken = bpf_ktime_get_ns();	/* no poll: woken now */
+	return 0;
+}
+
+/* Without the submit tracepoint: gaitcap's probes name the op each time. */
 static __always_inline int note_submit(__u32 stream, __u64 op, bool poll)
 {
 	struct chan_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
@@ -309,13 +375,7 @@ static __always_inline int note_submit(__u32 stream, __u64 op, bool poll)
 		return 0;
 	bpf_map_update_elem(&ops, &op, &oi, BPF_ANY);
 	ch = chan_get(&k);
-	if (!ch)
-		return 0;
-	if (poll)
-		ch->t_woken = 0;	/* a new wait begins */
-	else if (!ch->t_woken)
-		ch->t_woken = bpf_ktime_get_ns();	/* no poll: woken now */
-	return 0;
+	return ch ? chan_submitted(ch, poll) : 0;
 }
 
 SEC("usdt")
@@ -330,20 +390,100 @@ int BPF_USDT(usdt_read_submit, __u32 stream, __u64 op, __u32 bytes)
 	return note_submit(stream, op, false);
 }
 
+/*
+ * io_uring's submit tracepoint, in place of those two uprobes (a trap
+ * each). A read op is learnt from read_done, its file descriptor from its
+ * next submission, and a POLL_ADD on that descriptor is the channel's poll.
+ */
+static __always_inline int on_uring_submit(__u64 user_data, __s32 fd,
+					   __u8 opcode)
+{
+	struct chan_key k = { .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct fd_key fk = { .tgid = k.tgid, .fd = fd };
+	struct op_info oi = { .tgid = k.tgid, .poll = 1 };
+	struct op_info *op;
+	struct chan *ch;
+	__u32 *fs;
+
+	if (targ_tgid && k.tgid != targ_tgid)
+		return 0;
+	op = bpf_map_lookup_elem(&ops, &user_data);
+	if (op && op->tgid == k.tgid && !op->poll) {
+		k.stream = op->stream;
+		ch = chan_get(&k);
+		if (!ch)
+			return 0;
+		if (ch->read_fd != (__s64)fd + 1) {
+			bpf_map_update_elem(&chan_fds, &fk, &k.stream, BPF_ANY);
+			ch->read_fd = (__s64)fd + 1;
+		}
+		return chan_submitted(ch, false);
+	}
+	if (opcode != IORING_OP_POLL_ADD)
+		return 0;
+	fs = bpf_map_lookup_elem(&chan_fds, &fk);
+	if (!fs)
+		return 0;
+	oi.stream = *fs;
+	if (!op || op->tgid != k.tgid || op->stream != oi.stream)
+		bpf_map_update_elem(&ops, &user_data, &oi, BPF_ANY);
+	k.stream = oi.stream;
+	ch = chan_get(&k);
+	return ch ? chan_submitted(ch, true) : 0;
+}
+
+/* tp_btf: the request is read in place, no helper calls (CO-RE offsets). */
+static __always_inline int uring_submit(struct io_kiocb *req)
+{
+	if (!bpf_core_field_exists(req->cqe))
+		return 0;
+	return on_uring_submit(req->cqe.user_data, req->cqe.fd, req->opcode);
+}
+
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(btf_uring_submit_req, struct io_kiocb *req)
+{
+	return uring_submit(req);
+}
+
+/* Its name and arguments before 6.4 */
+SEC("tp_btf/io_uring_submit_sqe")
+int BPF_PROG(btf_uring_submit_sqe, struct io_kiocb *req, bool force_nonblock)
+{
+	return uring_submit(req);
+}
+
 SEC("usdt")
-int BPF_USDT(usdt_read_done, __u32 stream, __u64 op, int res)
+int BPF_USDT(usdt_read_done, __u32 stream, __u64 op)
 {
 	struct chan_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
 			      .stream = stream };
+	struct op_info oi = { .tgid = k.tgid, .stream = stream };
 	__u64 now = bpf_ktime_get_ns();
+	struct op_info *o;
 	struct chan *ch;
 
 	if (!keep(k.tgid, stream))
 		return 0;
-	ch = bpf_map_lookup_elem(&chans, &k);
+	ch = chan_get(&k);
 	if (!ch)
 		return 0;
-	ch->last_woken = ch->t_woken ? ch->t_woken : now;
+	o = ch->op_read == op ? &oi : bpf_map_lookup_elem(&ops, &op);
+	if (!o || o->tgid != k.tgid || o->stream != stream || o->poll) {
+		__u32 slot = cqe_slot(op);
+		struct cqe_seen *cs = bpf_map_lookup_elem(&unknown_cqes, &slot);
+
+		/* Learnt now: its completion may have been seen already. */
+		bpf_map_update_elem(&ops, &op, &oi, BPF_ANY);
+		if (cs && cs->user_data == op && !ch->t_kdone) {
+			ch->t_kdone = cs->t;
+			cs->user_data = 0;
+		}
+	}
+	ch->op_read = op;
+	/* No poll seen (not learnt yet): woken when the read completed. */
+	ch->last_woken = ch->t_woken ? ch->t_woken :
+			 ch->t_kdone ? ch->t_kdone : now;
 	/* Without the io_uring tracepoint the read and reap stages merge. */
 	ch->last_kdone = ch->t_kdone;
 	ch->last_reap = now;
@@ -352,25 +492,28 @@ int BPF_USDT(usdt_read_done, __u32 stream, __u64 op, int res)
 	return 0;
 }
 
+/* A chunk whose commit waits (gcprobes.h): its read, kept until then. */
 SEC("usdt")
-int BPF_USDT(usdt_chunk_seal, __u32 stream, __u64 first_seq, __u64 last_seq,
-	     __u64 off)
+int BPF_USDT(usdt_chunk_seal, __u32 stream, __u64 first_seq)
 {
-	struct chunk_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
-			       .stream = stream, .first_seq = first_seq };
-	struct chan_key ck = { .tgid = k.tgid, .stream = stream };
-	struct chunk c = {};
+	struct chan_key ck = { .tgid = bpf_get_current_pid_tgid() >> 32,
+			       .stream = stream };
+	struct chunk *c;
 	struct chan *ch;
 
-	if (!keep(k.tgid, stream))
+	if (!keep(ck.tgid, stream))
 		return 0;
-	ch = bpf_map_lookup_elem(&chans, &ck);
-	if (ch) {
-		c.woken = ch->last_woken;
-		c.kdone = ch->last_kdone;
-		c.reap = ch->last_reap;
-	}
-	bpf_map_update_elem(&chunks, &k, &c, BPF_ANY);
+	ch = chan_get(&ck);
+	if (!ch)
+		return 0;
+	if (ch->sealed_tail - ch->sealed_head >= SEALED)
+		ch->sealed_head++;	/* never committed: forget the oldest */
+	c = &ch->sealed[ch->sealed_tail & (SEALED - 1)];
+	c->first_seq = first_seq;
+	c->woken = ch->last_woken;
+	c->kdone = ch->last_kdone;
+	c->reap = ch->last_reap;
+	ch->sealed_tail++;
 	return 0;
 }
 
@@ -421,11 +564,22 @@ struct {
 	__type(value, struct att_times);
 } att_queued SEC(".maps");
 
+/*
+ * Messages stored and not yet committed, in a ring: 16 streams of 4096
+ * slots, each checked against its key (docs/latency.md, "Overhead").
+ */
+#define MSG_SLOT(stream, seq)	((((stream) & 15) << 12) | ((seq) & 4095))
+
+struct msg_slot {
+	struct msg_key key;	/* tgid 0: free */
+	struct msg_times t;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_FRAMES);
-	__type(key, struct msg_key);
-	__type(value, struct msg_times);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16 * 4096);
+	__type(key, __u32);
+	__type(value, struct msg_slot);
 } msg_recs SEC(".maps");
 
 /* Bytes past the PDU's end are zero on both sides. */
@@ -532,8 +686,10 @@ static __always_inline int on_msg(__u32 stream, __u64 seq, const void *pdu,
 	struct msg_key mk = { .tgid = bpf_get_current_pid_tgid() >> 32,
 			      .stream = stream, .seq = seq };
 	struct chan_key ck = { .tgid = mk.tgid, .stream = stream };
+	__u32 slot = MSG_SLOT(stream, seq);
 	struct msg_times mt = {};
 	struct gl_pdu_key k = {};
+	struct msg_slot *ms;
 	struct att_times *at;
 	struct chan *ch;
 
@@ -557,7 +713,11 @@ static __always_inline int on_msg(__u32 stream, __u64 seq, const void *pdu,
 			bpf_map_delete_elem(&att_queued, &k);
 		}
 	}
-	bpf_map_update_elem(&msg_recs, &mk, &mt, BPF_ANY);
+	ms = bpf_map_lookup_elem(&msg_recs, &slot);
+	if (ms) {
+		ms->key = mk;
+		ms->t = mt;
+	}
 	return 0;
 }
 
@@ -584,14 +744,16 @@ struct msg_commit_ctx {
 /* One notification of a committed chunk: its insole stages. */
 static long commit_msg(__u32 i, struct msg_commit_ctx *mc)
 {
-	struct msg_key k = { .tgid = mc->tgid, .stream = mc->stream,
-			     .seq = mc->first_seq + i };
+	__u64 seq = mc->first_seq + i, done;
+	__u32 slot = MSG_SLOT(mc->stream, seq);
 	struct msg_times *m;
-	__u64 done;
+	struct msg_slot *ms;
 
-	m = bpf_map_lookup_elem(&msg_recs, &k);
-	if (!m)
+	ms = bpf_map_lookup_elem(&msg_recs, &slot);
+	if (!ms || ms->key.tgid != mc->tgid || ms->key.stream != mc->stream ||
+	    ms->key.seq != seq)
 		return 0;
+	m = &ms->t;
 	mc->msgs++;
 	if (m->t_acl && m->t_queued >= m->t_acl && mc->now >= m->t_acl) {
 		hist_add(mc->stream, GL_ACL, m->t_queued - m->t_acl, 1);
@@ -610,7 +772,7 @@ static long commit_msg(__u32 i, struct msg_commit_ctx *mc)
 		if (mc->now >= m->t_reap)
 			hist_add(mc->stream, GL_COMMIT, mc->now - m->t_reap, 1);
 	}
-	bpf_map_delete_elem(&msg_recs, &k);
+	ms->key.tgid = 0;	/* counted */
 	return 0;
 }
 
@@ -626,10 +788,11 @@ struct commit_ctx {
 static long commit_frame(__u32 i, struct commit_ctx *cc)
 {
 	__u64 seq = cc->first_seq + i;
+	__u32 slot = seq & (MAX_FRAMES - 1);
 	struct frame *f;
 
-	f = bpf_map_lookup_elem(&frames, &seq);
-	if (!f)
+	f = bpf_map_lookup_elem(&frames, &slot);
+	if (!f || !f->t_pushed || f->seq != seq)
 		return 0;
 	if (f->t_start && f->t_start <= f->t_pushed)
 		hist_add(cc->stream, GL_WIRE, f->t_pushed - f->t_start, 1);
@@ -638,34 +801,56 @@ static long commit_frame(__u32 i, struct commit_ctx *cc)
 			 cc->woken - f->t_pushed : 0, 1);
 	if (cc->now >= f->t_pushed)
 		hist_add(cc->stream, GL_PATH, cc->now - f->t_pushed, 1);
-	bpf_map_delete_elem(&frames, &seq);
+	f->t_pushed = 0;	/* counted: a stale slot never matches again */
 	cc->matched++;
 	return 0;
 }
 
-SEC("usdt")
-int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq,
-	     __u64 off)
+/* The sealed chunk @first_seq, from the FIFO's head; stale ones dropped. */
+static __always_inline struct chunk *sealed_pop(struct chan *ch, __u64 first_seq)
 {
-	struct chunk_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
-			       .stream = stream, .first_seq = first_seq };
+	struct chunk *c;
+	int i;
+
+	for (i = 0; i < 4 && ch->sealed_head != ch->sealed_tail; i++) {
+		c = &ch->sealed[ch->sealed_head & (SEALED - 1)];
+		if (c->first_seq > first_seq)
+			return NULL;	/* committed unsealed: keep the rest */
+		ch->sealed_head++;
+		if (c->first_seq == first_seq)
+			return c;
+	}
+	return NULL;
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq)
+{
+	struct chan_key ck = { .tgid = bpf_get_current_pid_tgid() >> 32,
+			       .stream = stream };
 	struct commit_ctx cc = { .first_seq = first_seq, .stream = stream,
 				 .now = bpf_ktime_get_ns() };
 	struct msg_commit_ctx mc = { .first_seq = first_seq, .now = cc.now,
-				     .tgid = k.tgid, .stream = stream };
-	struct chan_key ck = { .tgid = k.tgid, .stream = stream };
-	static const struct gl_stream_count zero_count;
+				     .tgid = ck.tgid, .stream = stream };
 	struct gl_stream_count *cnt;
-	struct chunk *c;
+	struct chunk *c = NULL, last;
 	struct chan *ch;
 	bool is_msgs;
 	__u64 n;
 
-	if (!keep(k.tgid, stream) || last_seq < first_seq)
+	if (!keep(ck.tgid, stream) || last_seq < first_seq)
 		return 0;
 	n = last_seq - first_seq + 1;
-	c = bpf_map_lookup_elem(&chunks, &k);
 	ch = bpf_map_lookup_elem(&chans, &ck);
+	if (ch)
+		c = sealed_pop(ch, first_seq);
+	if (ch && !c) {
+		/* Committed as it was sealed (no chunk_seal): the last read's. */
+		last.woken = ch->last_woken;
+		last.kdone = ch->last_kdone;
+		last.reap = ch->last_reap;
+		c = &last;
+	}
 	is_msgs = ch && ch->msgs;
 	if (is_msgs) {
 		/* An insole: every message has times of its own. */
@@ -681,21 +866,20 @@ int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq,
 		}
 		hist_add(stream, GL_COMMIT, cc.now - c->reap, n);
 	}
-	if (c)
-		bpf_map_delete_elem(&chunks, &k);
-	if (!is_msgs)
+	if (!is_msgs && n == 1)
+		commit_frame(0, &cc);	/* --watermark 1: no loop to set up */
+	else if (!is_msgs)
 		bpf_loop(n < MAX_LOOP ? n : MAX_LOOP, commit_frame, &cc, 0);
 
 	cnt = bpf_map_lookup_elem(&counts, &stream);
-	if (!cnt) {
-		bpf_map_update_elem(&counts, &stream, &zero_count, BPF_NOEXIST);
-		cnt = bpf_map_lookup_elem(&counts, &stream);
-		if (!cnt)
-			return 0;
-	}
+	if (!cnt)
+		return 0;
 	__sync_fetch_and_add(&cnt->frames, n);
 	__sync_fetch_and_add(&cnt->chunks, 1);
-	__sync_fetch_and_add(&cnt->matched, cc.matched);
+	if (cc.matched)
+		__sync_fetch_and_add(&cnt->matched, cc.matched);
+	if (!is_msgs)
+		return 0;
 	__sync_fetch_and_add(&cnt->msgs, mc.msgs);
 	__sync_fetch_and_add(&cnt->hci, mc.hci);
 	__sync_fetch_and_add(&cnt->early, mc.early);

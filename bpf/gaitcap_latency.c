@@ -25,8 +25,6 @@
 #include "gaitcap_latency.skel.h"
 #include "gcprobes.h"
 
-#define MAX_STREAMS	256
-
 static struct env {
 	pid_t pid;
 	const char *binary;
@@ -73,7 +71,7 @@ static const char *const stage_what[GL_NSTAGES] = {
 
 /* Which attach point each hook got (NULL: none on this kernel). */
 static struct hooks {
-	const char *frame_start, *frame_pushed, *uring;
+	const char *frame_start, *frame_pushed, *uring, *uring_submit;
 	const char *hci_recv, *l2cap_recv, *sock_queue;
 	bool usdt_msgs;
 	char binary[PATH_MAX];
@@ -138,7 +136,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.binary = arg;
 		break;
 	case 's':
-		if (parse_uint(arg, MAX_STREAMS - 1, &v))
+		if (parse_uint(arg, GL_MAX_STREAMS - 1, &v))
 			argp_error(state, "invalid stream (0-255): %s", arg);
 		env.stream = (__u32)v;
 		break;
@@ -325,7 +323,8 @@ static int attach_usdt(struct gaitcap_latency_bpf *obj)
 		if (l)
 			keep_link(l);
 	}
-	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+	/* With io_uring's submit tracepoint, the two submit probes are not needed. */
+	for (i = hooks.uring_submit ? 2 : 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		l = bpf_program__attach_usdt(progs[i], env.pid ? env.pid : -1,
 					     hooks.binary, GCPROBE_PROVIDER,
 					     names[i], NULL);
@@ -422,46 +421,41 @@ static void print_log2(const struct gl_hist *h, const char *unit, __u64 div)
 }
 
 struct snapshot {
-	bool have_stream[MAX_STREAMS];
-	struct gl_stream_count cnt[MAX_STREAMS];
-	bool have[MAX_STREAMS][GL_NSTAGES];
-	struct gl_hist hist[MAX_STREAMS][GL_NSTAGES];
+	bool have_stream[GL_MAX_STREAMS];
+	struct gl_stream_count cnt[GL_MAX_STREAMS];
+	bool have[GL_MAX_STREAMS][GL_NSTAGES];
+	struct gl_hist hist[GL_MAX_STREAMS][GL_NSTAGES];
 };
 
 static int read_maps(struct gaitcap_latency_bpf *obj, struct snapshot *s)
 {
+	static const struct gl_stream_count zero_count;
+	static const struct gl_hist zero_hist;
 	int hfd = bpf_map__fd(obj->maps.hists);
 	int cfd = bpf_map__fd(obj->maps.counts);
-	struct gl_hist_key hk, next, *prev = NULL;
-	__u32 ck, cnext, *cprev = NULL;
+	__u32 i, st, k;
 
 	memset(s, 0, sizeof(*s));
-	while (!bpf_map_get_next_key(hfd, prev, &next)) {
-		hk = next;
-		prev = &hk;
-		if (hk.stream >= MAX_STREAMS || hk.stage >= GL_NSTAGES)
-			continue;
-		if (bpf_map_lookup_elem(hfd, &hk, &s->hist[hk.stream][hk.stage]))
+	for (i = 0; i < GL_MAX_STREAMS; i++) {
+		if (bpf_map_lookup_elem(cfd, &i, &s->cnt[i]))
 			return -errno;
-		s->have[hk.stream][hk.stage] = true;
-		s->have_stream[hk.stream] = true;
-	}
-	while (!bpf_map_get_next_key(cfd, cprev, &cnext)) {
-		ck = cnext;
-		cprev = &ck;
-		if (ck >= MAX_STREAMS)
-			continue;
-		if (bpf_map_lookup_elem(cfd, &ck, &s->cnt[ck]))
+		if (!s->cnt[i].chunks)
+			continue;	/* every stage is charged at a commit */
+		s->have_stream[i] = true;
+		for (st = 0; st < GL_NSTAGES; st++) {
+			k = GL_HIST_INDEX(i, st);
+			if (bpf_map_lookup_elem(hfd, &k, &s->hist[i][st]))
+				return -errno;
+			s->have[i][st] = s->hist[i][st].count != 0;
+			/* Cleared per interval, as runqlat does (a race loses a few counts). */
+			if (!env.cumulative && s->have[i][st] &&
+			    bpf_map_update_elem(hfd, &k, &zero_hist, BPF_ANY))
+				return -errno;
+		}
+		if (!env.cumulative &&
+		    bpf_map_update_elem(cfd, &i, &zero_count, BPF_ANY))
 			return -errno;
-		s->have_stream[ck] = true;
 	}
-	if (env.cumulative)
-		return 0;
-	/* Cleared per interval, as runqlat does (a race loses a few counts). */
-	while (!bpf_map_get_next_key(hfd, NULL, &next))
-		bpf_map_delete_elem(hfd, &next);
-	while (!bpf_map_get_next_key(cfd, NULL, &cnext))
-		bpf_map_delete_elem(cfd, &cnext);
 	return 0;
 }
 
@@ -478,7 +472,7 @@ static void print_text(const struct snapshot *s)
 		strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&t));
 		printf("%-8s\n", ts);
 	}
-	for (i = 0; i < MAX_STREAMS; i++) {
+	for (i = 0; i < GL_MAX_STREAMS; i++) {
 		if (!s->have_stream[i])
 			continue;
 		if (s->cnt[i].msgs)
@@ -529,6 +523,9 @@ static json_object *hooks_json(void)
 			       json_object_new_string(hooks.frame_pushed) : NULL);
 	json_object_object_add(o, "io_uring_complete", hooks.uring ?
 			       json_object_new_string(hooks.uring) : NULL);
+	json_object_object_add(o, "io_uring_submit", hooks.uring_submit ?
+			       json_object_new_string(hooks.uring_submit) :
+			       json_object_new_string("usdt"));
 	json_object_object_add(o, "hci_recv", hooks.hci_recv ?
 			       json_object_new_string(hooks.hci_recv) : NULL);
 	json_object_object_add(o, "l2cap_recv", hooks.l2cap_recv ?
@@ -554,7 +551,7 @@ static void print_json(const struct snapshot *s, double interval_s)
 			       json_object_new_double(interval_s));
 	json_object_object_add(root, "hooks", hooks_json());
 	streams = json_object_new_array();
-	for (i = 0; i < MAX_STREAMS; i++) {
+	for (i = 0; i < GL_MAX_STREAMS; i++) {
 		if (!s->have_stream[i])
 			continue;
 		so = json_object_new_object();
@@ -623,6 +620,9 @@ int main(int argc, char **argv)
 	};
 	static const char *const k_drv[] = { "raw_tp", "tp" };
 	static const char *const k_uring[] = { "tp_btf", "raw_tp", "tp" };
+	static const char *const k_submit[] = {
+		"tp_btf:io_uring_submit_req", "tp_btf:io_uring_submit_sqe",
+	};
 	static const char *const k_hci[] = { "kprobe:hci_recv_frame" };
 	static const char *const k_l2cap[] = { "kprobe:l2cap_recv_acldata" };
 	static const char *const k_queue[] = {
@@ -634,6 +634,7 @@ int main(int argc, char **argv)
 	struct snapshot *snap = NULL;
 	struct timespec t0, t1;
 	struct btf *vmlinux;
+	bool has_cqe;
 	int err;
 
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
@@ -666,6 +667,13 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(obj->progs.btf_uring_complete,
 				  btf_has_tp(vmlinux, "io_uring_complete"));
 	bpf_program__set_autoload(obj->progs.tp_uring_complete, vmlinux != NULL);
+	/* The submit tracepoint reads the request: BTF and io_cqe needed (6.0+). */
+	has_cqe = vmlinux && btf__find_by_name_kind(vmlinux, "io_cqe",
+						    BTF_KIND_STRUCT) > 0;
+	bpf_program__set_autoload(obj->progs.btf_uring_submit_req, has_cqe &&
+				  btf_has_tp(vmlinux, "io_uring_submit_req"));
+	bpf_program__set_autoload(obj->progs.btf_uring_submit_sqe, has_cqe &&
+				  btf_has_tp(vmlinux, "io_uring_submit_sqe"));
 	btf__free(vmlinux);
 
 	err = gaitcap_latency_bpf__load(obj);
@@ -685,6 +693,9 @@ int main(int argc, char **argv)
 	p[1] = obj->progs.raw_uring_complete;
 	p[2] = obj->progs.tp_uring_complete;
 	hooks.uring = attach_first(p, k_uring, 3);
+	p[0] = obj->progs.btf_uring_submit_req;
+	p[1] = obj->progs.btf_uring_submit_sqe;
+	hooks.uring_submit = attach_first(p, k_submit, 2);
 	/* The insole chain: kprobes on the Bluetooth module, where loaded. */
 	p[0] = obj->progs.kp_hci_recv_frame;
 	hooks.hci_recv = attach_first(p, k_hci, 1);

@@ -44,11 +44,6 @@ struct gl_hist {
 	__u64 max;
 };
 
-struct gl_hist_key {
-	__u32 stream;
-	__u32 stage;
-};
-
 /* Frames committed per stream, whether or not every stage was seen. */
 struct gl_stream_count {
 	__u64 frames;
@@ -60,6 +55,10 @@ struct gl_stream_count {
 };
 
 #define GL_ANY		0xffffffffu	/* no stream/link filter */
+
+/* Streams with counts and histograms: both are arrays indexed by stream. */
+#define GL_MAX_STREAMS	256
+#define GL_HIST_INDEX(stream, stage)	((stream) * GL_NSTAGES + (stage))
 
 /*
  * A notification is recognised at the socket and in gaitcap by its ATT

@@ -7,7 +7,7 @@
  *   poll_submit(stream, op)                  a POLL_ADD for the channel
  *   read_submit(stream, op, bytes)           a READ/READV/RECVMSG prepared
  *   read_done(stream, op, res)               its completion reaches the channel
- *   chunk_seal(stream, first_seq, last_seq, off)    handed to the writer
+ *   chunk_seal(stream, first_seq, last_seq, off)    sealed, but its commit waits
  *   chunk_commit(stream, first_seq, last_seq, off)  its commit word stored
  *   msg_record(stream, seq, pdu, len)        a received message became record seq
  *   msg_early(stream, seq, pdu, len)         one received before its channel
@@ -16,7 +16,10 @@
  * io_uring tracepoints can be matched with the channel. Sequence numbers
  * are the chunk's (session-format.md 4.4); @off its file offset. @pdu
  * points at the message's bytes (an ATT PDU for insoles), so the probe can
- * match it with what the kernel queued on the socket.
+ * match it with what the kernel queued on the socket. A chunk committed as
+ * it is sealed (the usual case) fires chunk_commit only; chunk_seal marks
+ * one whose commit waits for an earlier reservation (records are published
+ * in file order).
  */
 #ifndef GCPROBES_H
 #define GCPROBES_H
