@@ -126,8 +126,8 @@ static void expect(struct run *r, uint16_t op, uint8_t status)
 	size_t rlen = 3;
 	ssize_t n;
 
-	if (poll(&pfd, 1, 5000) != 1)
-		fail_msg("no command 0x%04x within 5 s", op);
+	if (poll(&pfd, 1, 30000) != 1)
+		fail_msg("no command 0x%04x within 30 s", op);
 	n = read(r->fd, b, sizeof(b));
 	assert_true(n >= 6);
 	if ((b[0] | b[1] << 8) != op)
@@ -338,7 +338,7 @@ static void test_devices_scan_signal_during_a_command(void **state)
 		struct pollfd pfd = { .fd = r.fd, .events = POLLIN };
 
 		/* Start Discovery sent, not answered yet: the signal comes now. */
-		assert_int_equal(poll(&pfd, 1, 5000), 1);
+		assert_int_equal(poll(&pfd, 1, 30000), 1);
 		kill(r.pid, SIGINT);
 		usleep(100000);
 	}
