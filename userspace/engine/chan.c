@@ -75,6 +75,8 @@ struct eng_chan {
 	bool direct;		/* next read without a poll first */
 	bool full;		/* the last read filled what it asked for */
 	bool parked;		/* its waiting read was let go: poll first */
+	bool wait_recv;		/* MESSAGES: the receive waits in the kernel */
+	bool letting_go;	/* its read is being cancelled (unblock) */
 	int64_t pos;		/* file offset of the next read; -1: none */
 	uintptr_t faulted_end;	/* prefault: this channel's pages are in below */
 	int64_t last_read;	/* when the last read completed */
@@ -203,6 +205,13 @@ int chan_new(struct eng *e, struct eng_source *s, const struct eng_chan_def *d,
 	    !readers[d->kind])
 		goto err;
 	c->rd = readers[d->kind];
+	/*
+	 * Each message its own chunk on a socket: keep a receive submitted,
+	 * so io_uring's own poll completes it into the reservation as the
+	 * message is queued, with no trip through the loop in between.
+	 */
+	c->wait_recv = d->kind == ENG_CHAN_MESSAGES && d->commit_each &&
+		       e->f.wait_recv && c->nonblock && S_ISSOCK(sb.st_mode);
 	ret = c->rd->init(c);
 	if (ret)
 		goto err;
@@ -818,13 +827,16 @@ static int msg_init(struct eng_chan *c)
 /*
  * Each message is received straight into the reservation, after the room
  * for its frame header, which is written once its length and timestamp
- * are known: one copy, the kernel's. MSG_DONTWAIT: a receive never waits
- * holding the reservation (an empty socket says -EAGAIN and is polled).
+ * are known: one copy, the kernel's. MSG_DONTWAIT: a batch's receive never
+ * waits holding the reservation (an empty socket says -EAGAIN and is
+ * polled). A waiting receive (wait_recv) holds one message's room, its
+ * pages faulted in now rather than by the kernel's copy.
  */
 static void msg_start_read(struct eng_chan *c)
 {
 	struct eng *e = c->e;
 	struct io_uring_sqe *sqe;
+	bool wait = c->wait_recv && !c->draining;
 	int ret;
 
 	if (!c->slot) {
@@ -841,10 +853,12 @@ static void msg_start_read(struct eng_chan *c)
 	c->msg.msg_iovlen = 1;
 	c->msg.msg_control = c->cbuf.buf;
 	c->msg.msg_controllen = sizeof(c->cbuf.buf);
+	if (wait)
+		prefault(c, c->slot->data + c->fill, msg_room(c), msg_room(c));
 	sqe = ring_sqe(&e->ring, &c->op_read);
 	if (!sqe)
 		return;
-	io_uring_prep_recvmsg(sqe, c->d.fd, &c->msg, MSG_DONTWAIT);
+	io_uring_prep_recvmsg(sqe, c->d.fd, &c->msg, wait ? 0 : MSG_DONTWAIT);
 	c->state = CH_READ;
 	c->st.reads++;
 	GCPROBE3(read_submit, c->d.stream, (uintptr_t)&c->op_read,
@@ -910,7 +924,12 @@ static void msg_read_done(struct eng_chan *c, int res)
 			return;
 		}
 		c->direct = false;
-		c->parked = res == -EAGAIN;	/* empty: poll before reading */
+		/* Empty, or let go to unblock the writer: poll first. */
+		c->parked = c->parked || res == -EAGAIN;
+		if (c->wait_recv && !c->stage_n && res == -ECANCELED) {
+			/* Let go: its reservation too (padding if not the last). */
+			msg_commit(c);
+		}
 		c->state = CH_IDLE;
 		chan_arm(c);
 		return;
@@ -1122,6 +1141,7 @@ static void read_done(struct ring_op *op, int res)
 	struct eng_chan *c = container_of(op, struct eng_chan, op_read);
 
 	GCPROBE3(read_done, c->d.stream, (uintptr_t)op, res);
+	c->letting_go = false;
 	if (c->state == CH_DONE)
 		return;
 	c->rd->done(c, res);
@@ -1168,8 +1188,9 @@ bool chan_done(const struct eng_chan *c)
  */
 bool chan_reserved(const struct eng_chan *c)
 {
+	/* A waiting receive is let go instead (chan_unblock): not counted. */
 	if (c->d.kind == ENG_CHAN_MESSAGES)
-		return c->slot && c->op_read.busy;
+		return c->slot && c->op_read.busy && !c->wait_recv;
 	return c->slot;
 }
 
@@ -1190,10 +1211,29 @@ bool chan_unblock(struct eng_chan *c, uint64_t committed_end)
 	if (c->state != CH_READ || !c->slot || !c->op_read.busy ||
 	    c->draining || c->slot->off > committed_end)
 		return false;
+	if (c->letting_go)
+		return true;
 	c->parked = true;
+	c->letting_go = true;
 	c->st.parked++;
 	ring_cancel(&c->e->ring, &c->op_read);
 	return true;
+}
+
+/*
+ * A waiting receive holds the oldest reservation and a record sealed
+ * after it waits: let the receive go at once (its room becomes padding)
+ * and submit it again at the tail, so nothing waits for the next message.
+ */
+void chan_let_go(struct eng_chan *c, uint64_t committed_end)
+{
+	if (!c->wait_recv || c->state != CH_READ || !c->slot ||
+	    !c->op_read.busy || c->letting_go || c->draining ||
+	    c->slot->off > committed_end)
+		return;
+	c->letting_go = true;
+	c->st.parked++;
+	ring_cancel(&c->e->ring, &c->op_read);
 }
 
 /* What the sync about to start covers (a lower bound). */

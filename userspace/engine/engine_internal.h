@@ -140,6 +140,7 @@ bool chan_done(const struct eng_chan *c);
 bool chan_reserved(const struct eng_chan *c);
 /* Let a waiting read that holds the oldest reservation go (see chan.c). */
 bool chan_unblock(struct eng_chan *c, uint64_t committed_end);
+void chan_let_go(struct eng_chan *c, uint64_t committed_end);
 /* An end the source has not heard of yet: true once, with its error. */
 bool chan_take_end(struct eng_chan *c, int *err);
 /*
