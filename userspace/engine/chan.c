@@ -1100,7 +1100,8 @@ void chan_arm(struct eng_chan *c)
 	 * poll in between: its data has piled up by then, and a poll would
 	 * fire on the first record anyway (IIO wakes pollers on every scan).
 	 */
-	if (!c->parked && (c->direct || e->f.io_mode != ENG_IO_POLL_FIRST ||
+	if (!c->parked && (c->direct || c->wait_recv ||
+			   e->f.io_mode != ENG_IO_POLL_FIRST ||
 			   (c->d.hold_us && c->last_read))) {
 		c->direct = false;
 		start_read(c);
