@@ -77,6 +77,7 @@ struct eng_chan {
 	bool parked;		/* its waiting read was let go: poll first */
 	bool wait_recv;		/* MESSAGES: the receive waits in the kernel */
 	bool letting_go;	/* its read is being cancelled (unblock) */
+	bool deferred;		/* sealed behind a waiting receive: chan_resume */
 	int64_t pos;		/* file offset of the next read; -1: none */
 	uintptr_t faulted_end;	/* prefault: this channel's pages are in below */
 	int64_t last_read;	/* when the last read completed */
@@ -1003,6 +1004,15 @@ static void msg_read_done(struct eng_chan *c, int res)
 			return;
 		}
 	}
+	/*
+	 * Sealed behind another channel's waiting receive: that one is let go
+	 * first and reserves before this one, as its message comes first.
+	 */
+	if (c->wait_recv && c->n_seal) {
+		c->deferred = true;
+		c->state = CH_IDLE;
+		return;
+	}
 	/* A socket holding one message may hold more: read again at once. */
 	c->direct = true;
 	chan_arm(c);
@@ -1189,7 +1199,7 @@ bool chan_done(const struct eng_chan *c)
  */
 bool chan_reserved(const struct eng_chan *c)
 {
-	/* A waiting receive is let go instead (chan_unblock): not counted. */
+	/* A waiting receive is let go instead (chan_let_go): not counted. */
 	if (c->d.kind == ENG_CHAN_MESSAGES)
 		return c->slot && c->op_read.busy && !c->wait_recv;
 	return c->slot;
@@ -1226,15 +1236,28 @@ bool chan_unblock(struct eng_chan *c, uint64_t committed_end)
  * after it waits: let the receive go at once (its room becomes padding)
  * and submit it again at the tail, so nothing waits for the next message.
  */
-void chan_let_go(struct eng_chan *c, uint64_t committed_end)
+bool chan_let_go(struct eng_chan *c, uint64_t committed_end)
 {
 	if (!c->wait_recv || c->state != CH_READ || !c->slot ||
 	    !c->op_read.busy || c->letting_go || c->draining ||
 	    c->slot->off > committed_end)
-		return;
+		return c->letting_go;
 	c->letting_go = true;
 	c->st.parked++;
 	ring_cancel(&c->e->ring, &c->op_read);
+	return true;
+}
+
+/* No receive is being let go: a deferred channel receives again. */
+void chan_resume(struct eng_chan *c)
+{
+	if (!c->deferred)
+		return;
+	c->deferred = false;
+	if (c->state != CH_IDLE)
+		return;
+	c->direct = true;
+	chan_arm(c);
 }
 
 /* What the sync about to start covers (a lower bound). */

@@ -362,14 +362,18 @@ static void committed_update(struct eng *e)
 {
 	struct gcs_writer_stats ws;
 
+	bool going = false;
+
 	gcs_writer_stats(e->w, &ws);
 	for (size_t i = 0; i < e->n_ch; i++) {
 		chan_committed(e->ch[i], ws.committed_end);
 		if (ws.outstanding >= UNBLOCK_OUTSTANDING)
 			chan_unblock(e->ch[i], ws.committed_end);
 		else if (ws.sealed_waiting)
-			chan_let_go(e->ch[i], ws.committed_end);
+			going |= chan_let_go(e->ch[i], ws.committed_end);
 	}
+	for (size_t i = 0; !going && i < e->n_ch; i++)
+		chan_resume(e->ch[i]);
 }
 
 /*
