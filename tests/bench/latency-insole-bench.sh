@@ -8,9 +8,11 @@
 # all its threads, over a fixed window, in ns; the notifications sent in
 # it; records and chunks in the file), and for the captures with the tool a LATINS line (notifications
 # counted by the tool) and LATINSSTAGE lines with its percentiles.
-# Arguments: SECONDS ROUNDS.
+# Arguments: SECONDS ROUNDS [MODES]; MODES may add w1p (--watermark 1
+# --no-wait-recv: each receive after a poll, as before the waiting receive).
 SECS=${1:-10}
 ROUNDS=${2:-3}
+MODES=${3:-w1 dflt}
 D=/tmp/latins
 mkdir -p $D
 
@@ -56,9 +58,10 @@ while [ $r -lt "$ROUNDS" ]; do
 	r=$((r + 1))
 	if [ $((r % 2)) = 1 ]; then order="off on"; else order="on off"; fi
 	first=${order%% *}
-	for wm in w1 dflt; do
+	for wm in $MODES; do
 		opt=""
 		[ $wm = w1 ] && opt="--watermark 1"
+		[ $wm = w1p ] && opt="--watermark 1 --no-wait-recv"
 		for tool in $order; do
 			f=$D/$wm-$tool-$r.gcs
 			rm -f $D/left.log

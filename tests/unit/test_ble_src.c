@@ -279,9 +279,12 @@ static void check_desc(const char *d)
 			fail_msg("description lacks %s: %s", want[i], d);
 }
 
-static void test_ble_walk_gap_reconnect(void **state)
+/*
+ * @each: each notification its own chunk (capture --watermark 1), the
+ * receive waiting in the kernel where io_uring can: the same file.
+ */
+static void walk_gap_reconnect(struct fx *f, bool each)
 {
-	struct fx *f = *state;
 	struct script sc = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	const struct gcs_stream_info *si;
 	struct eng_ble_opts bo;
@@ -301,6 +304,7 @@ static void test_ble_walk_gap_reconnect(void **state)
 	snprintf(bo.bdaddr, sizeof(bo.bdaddr), "00:AA:01:01:00:01");
 	bo.dial = dial;
 	bo.dial_ctx = &sc;
+	bo.commit_each = each;
 	w = te_writer(f->path, false);
 	assert_non_null(w);
 	eng_opts_init(&o);
@@ -371,6 +375,16 @@ static void test_ble_walk_gap_reconnect(void **state)
 	assert_true(dev_gap);
 	assert_true(link_gap);
 	gcs_reader_close(r);
+}
+
+static void test_ble_walk_gap_reconnect(void **state)
+{
+	walk_gap_reconnect(*state, false);
+}
+
+static void test_ble_walk_gap_reconnect_each(void **state)
+{
+	walk_gap_reconnect(*state, true);
 }
 
 /* An insole that never answers the sequence: retried, the capture goes on. */
@@ -540,6 +554,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ble_parse),
 		cmocka_unit_test_setup_teardown(test_ble_walk_gap_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ble_walk_gap_reconnect_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ble_retry_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ble_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ble_requires_encryption, setup, teardown),

@@ -5,10 +5,13 @@
  * its own, before the next one is even received; without it the channel
  * keeps batching. The channel's own committed count, read when each message
  * arrives (from the source's rec_info), says what a reader of the file sees
- * at that moment, so the test does not depend on timing.
+ * at that moment, so the test does not depend on timing. With commit_each
+ * the receive waits in the kernel (eng_opts.wait_recv), and a record sealed
+ * behind its reservation does not wait for its next message.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -263,11 +266,259 @@ static void test_engine_commit_batches_by_default(void **state)
 	assert_int_equal(check_file(f, m.stream, false), st.chunks);
 }
 
+/* ---- Messages that arrive while the engine runs ------------------------------ */
+
+#define LIVE_MSG	12
+#define LIVE_GAP_MS	20
+
+struct live {
+	int peer[2];		/* the sending ends: [0] the quiet one, [1] busy */
+	unsigned int n_busy;
+	unsigned int gap_ms;
+};
+
+static void send_seq(int fd, uint64_t seq)
+{
+	uint8_t buf[16];
+
+	memcpy(buf, &seq, 8);
+	memset(buf + 8, 0x5a, sizeof(buf) - 8);
+	assert_int_equal(send(fd, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+}
+
+/* The busy peer sends with pauses; the quiet one once, at the end. */
+static void *live_sender(void *arg)
+{
+	struct live *l = arg;
+	struct timespec ts = { 0, (long)l->gap_ms * 1000000 };
+
+	for (uint64_t i = 0; i < l->n_busy; i++) {
+		nanosleep(&ts, NULL);
+		send_seq(l->peer[1], i);
+	}
+	nanosleep(&ts, NULL);
+	if (l->peer[0] >= 0) {
+		send_seq(l->peer[0], 0);
+		close(l->peer[0]);
+	}
+	close(l->peer[1]);
+	return NULL;
+}
+
+static void msrc_init(struct msrc *m, const char *name, int fd)
+{
+	int on = 1;
+
+	memset(m, 0, sizeof(*m));
+	m->commit_each = true;
+	m->s.ops = &msrc_ops;
+	m->s.priv = m;
+	m->fd = fd;
+	snprintf(m->s.name, sizeof(m->s.name), "%s", name);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on,
+				    sizeof(on)), 0);
+}
+
+/* Run @n sources (their peers in @l) until every channel has ended. */
+static void run_live(struct fx *f, struct msrc **m, size_t n, struct live *l,
+		     bool wait_recv, struct eng_chan_stats *st)
+{
+	struct gcs_writer *w;
+	struct eng_opts o;
+	pthread_t th;
+	struct eng *e;
+
+	w = te_writer(f->path, false);
+	assert_non_null(w);
+	eng_opts_init(&o);
+	o.sync_interval_ms = 100;
+	o.tick_ms = 20;
+	o.wait_recv = wait_recv;
+	assert_int_equal(eng_create(&e, w, &o), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(eng_add_source(e, &m[i]->s), 0);
+	assert_int_equal(pthread_create(&th, NULL, live_sender, l), 0);
+	assert_int_equal(eng_run(e, mono() + 20ll * 1000000000), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	for (size_t i = 0; i < n; i++) {
+		eng_chan_get_stats(eng_chan_at(e, i), &st[i]);
+		close(m[i]->fd);
+	}
+	eng_destroy(e);
+	assert_int_equal(gcs_writer_close(w), 0);
+}
+
+static bool can_wait_recv(void)
+{
+	struct eng_features feat;
+
+	return !eng_probe(NULL, &feat) && feat.wait_recv;
+}
+
+/*
+ * Messages that come one at a time: each receive was submitted once and
+ * completed with its message (the kernel waited for it); none met an
+ * empty socket, none needed a poll. The last receive reads the close.
+ */
+static void test_engine_commit_each_receive_waits(void **state)
+{
+	struct fx *f = *state;
+	struct eng_chan_stats st;
+	struct live l = { .peer = { -1, -1 }, .n_busy = LIVE_MSG,
+			  .gap_ms = LIVE_GAP_MS / 4 };
+	struct msrc m, *mp = &m;
+	int sv[2];
+
+	if (!can_wait_recv())
+		skip();		/* no IORING_FEAT_FAST_POLL or cancel: polls */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
+	l.peer[1] = sv[1];
+	msrc_init(&m, "sock", sv[0]);
+	run_live(f, &mp, 1, &l, true, &st);
+	assert_int_equal(st.records, LIVE_MSG);
+	assert_int_equal(st.chunks, LIVE_MSG);
+	assert_int_equal(st.eagain, 0);
+	assert_int_equal(st.polls, 0);
+	assert_int_equal(st.reads, LIVE_MSG + 1);
+	for (uint64_t i = 1; i < LIVE_MSG; i++)
+		assert_int_equal(m.committed_at[i], i);
+}
+
+/*
+ * Poll, then receive (wait_recv off, the fallback): the same file; the
+ * socket was found empty between messages.
+ */
+static void test_engine_commit_each_poll_fallback(void **state)
+{
+	struct fx *f = *state;
+	struct eng_chan_stats st;
+	struct live l = { .peer = { -1, -1 }, .n_busy = LIVE_MSG,
+			  .gap_ms = LIVE_GAP_MS / 4 };
+	struct msrc m, *mp = &m;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
+	l.peer[1] = sv[1];
+	msrc_init(&m, "sock", sv[0]);
+	run_live(f, &mp, 1, &l, false, &st);
+	assert_int_equal(st.records, LIVE_MSG);
+	assert_int_equal(st.chunks, LIVE_MSG);
+	assert_true(st.polls >= 1);
+	assert_true(st.reads > LIVE_MSG + 1);
+	for (uint64_t i = 1; i < LIVE_MSG; i++)
+		assert_int_equal(m.committed_at[i], i);
+}
+
+/*
+ * Two channels, the first one's peer silent until the end: its waiting
+ * receive holds the older reservation. The busy channel's messages are
+ * still committed (readers see them) before its next one arrives: the
+ * waiting receive was let go, not waited for.
+ */
+static void test_engine_commit_each_wait_holds_nothing_back(void **state)
+{
+	struct fx *f = *state;
+	struct eng_chan_stats st[2];
+	struct live l = { .n_busy = LIVE_MSG / 2, .gap_ms = LIVE_GAP_MS * 2 };
+	struct msrc quiet, busy, *mp[2] = { &quiet, &busy };
+	int a[2], b[2];
+
+	if (!can_wait_recv())
+		skip();		/* no IORING_FEAT_FAST_POLL or cancel: polls */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, a), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, b), 0);
+	l.peer[0] = a[1];
+	l.peer[1] = b[1];
+	msrc_init(&quiet, "quiet", a[0]);
+	msrc_init(&busy, "busy", b[0]);
+	run_live(f, mp, 2, &l, true, st);
+	assert_int_equal(st[0].records, 1);
+	assert_int_equal(st[1].records, LIVE_MSG / 2);
+	for (uint64_t i = 1; i < LIVE_MSG / 2; i++)
+		assert_int_equal(busy.committed_at[i], i);
+	assert_true(st[0].parked >= 1);
+}
+
+/* Alternate messages to the two peers, @gap_ms apart, the second first. */
+static void *pair_sender(void *arg)
+{
+	struct live *l = arg;
+	struct timespec ts = { 0, (long)l->gap_ms * 1000000 };
+
+	for (uint64_t i = 0; i < 2 * l->n_busy; i++) {
+		nanosleep(&ts, NULL);
+		send_seq(l->peer[(i + 1) % 2], i / 2);
+	}
+	nanosleep(&ts, NULL);
+	close(l->peer[0]);
+	close(l->peer[1]);
+	return NULL;
+}
+
+/*
+ * Two insoles whose messages come in the other order than their
+ * reservations (the second channel's first): the first is let go once,
+ * then reserves ahead of the second (its message comes next) and nothing
+ * is let go again. Reserving behind it instead would let one go at every
+ * message, each leaving a PAD record.
+ */
+static void test_engine_commit_each_two_waiting_settle(void **state)
+{
+	struct fx *f = *state;
+	struct eng_chan_stats st[2];
+	struct live l = { .n_busy = LIVE_MSG / 2, .gap_ms = LIVE_GAP_MS / 2 };
+	struct msrc a, b, *mp[2] = { &a, &b };
+	struct gcs_writer *w;
+	struct eng_opts o;
+	struct eng *e;
+	pthread_t th;
+	int sa[2], sb[2];
+
+	if (!can_wait_recv())
+		skip();		/* no IORING_FEAT_FAST_POLL or cancel: polls */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sa), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sb), 0);
+	l.peer[0] = sa[1];
+	l.peer[1] = sb[1];
+	msrc_init(&a, "a", sa[0]);
+	msrc_init(&b, "b", sb[0]);
+	w = te_writer(f->path, false);
+	assert_non_null(w);
+	eng_opts_init(&o);
+	o.sync_interval_ms = 100;
+	o.tick_ms = 20;
+	o.clock_interval_ms = 0;	/* no clock record to let them go */
+	assert_int_equal(eng_create(&e, w, &o), 0);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(eng_add_source(e, &mp[i]->s), 0);
+	assert_int_equal(pthread_create(&th, NULL, pair_sender, &l), 0);
+	assert_int_equal(eng_run(e, mono() + 20ll * 1000000000), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	for (size_t i = 0; i < 2; i++) {
+		eng_chan_get_stats(eng_chan_at(e, i), &st[i]);
+		close(mp[i]->fd);
+	}
+	eng_destroy(e);
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(st[0].records, LIVE_MSG / 2);
+	assert_int_equal(st[1].records, LIVE_MSG / 2);
+	for (uint64_t i = 1; i < LIVE_MSG / 2; i++) {
+		assert_int_equal(a.committed_at[i], i);
+		assert_int_equal(b.committed_at[i], i);
+	}
+	/* Once at the start; a slow loop may have to once more. */
+	assert_true(st[0].parked + st[1].parked <= 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_engine_commit_each_message_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_commit_batches_by_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_commit_each_receive_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_commit_each_poll_fallback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_commit_each_wait_holds_nothing_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_commit_each_two_waiting_settle, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,6 +75,9 @@ struct eng_chan {
 	bool direct;		/* next read without a poll first */
 	bool full;		/* the last read filled what it asked for */
 	bool parked;		/* its waiting read was let go: poll first */
+	bool wait_recv;		/* MESSAGES: the receive waits in the kernel */
+	bool letting_go;	/* its read is being cancelled (unblock) */
+	bool deferred;		/* sealed behind a waiting receive: chan_resume */
 	int64_t pos;		/* file offset of the next read; -1: none */
 	uintptr_t faulted_end;	/* prefault: this channel's pages are in below */
 	int64_t last_read;	/* when the last read completed */
@@ -203,6 +206,13 @@ int chan_new(struct eng *e, struct eng_source *s, const struct eng_chan_def *d,
 	    !readers[d->kind])
 		goto err;
 	c->rd = readers[d->kind];
+	/*
+	 * Each message its own chunk on a socket: keep a receive submitted,
+	 * so io_uring's own poll completes it into the reservation as the
+	 * message is queued, with no trip through the loop in between.
+	 */
+	c->wait_recv = d->kind == ENG_CHAN_MESSAGES && d->commit_each &&
+		       e->f.wait_recv && c->nonblock && S_ISSOCK(sb.st_mode);
 	ret = c->rd->init(c);
 	if (ret)
 		goto err;
@@ -818,13 +828,16 @@ static int msg_init(struct eng_chan *c)
 /*
  * Each message is received straight into the reservation, after the room
  * for its frame header, which is written once its length and timestamp
- * are known: one copy, the kernel's. MSG_DONTWAIT: a receive never waits
- * holding the reservation (an empty socket says -EAGAIN and is polled).
+ * are known: one copy, the kernel's. MSG_DONTWAIT: a batch's receive never
+ * waits holding the reservation (an empty socket says -EAGAIN and is
+ * polled). A waiting receive (wait_recv) holds one message's room, its
+ * pages faulted in now rather than by the kernel's copy.
  */
 static void msg_start_read(struct eng_chan *c)
 {
 	struct eng *e = c->e;
 	struct io_uring_sqe *sqe;
+	bool wait = c->wait_recv && !c->draining;
 	int ret;
 
 	if (!c->slot) {
@@ -841,10 +854,12 @@ static void msg_start_read(struct eng_chan *c)
 	c->msg.msg_iovlen = 1;
 	c->msg.msg_control = c->cbuf.buf;
 	c->msg.msg_controllen = sizeof(c->cbuf.buf);
+	if (wait)
+		prefault(c, c->slot->data + c->fill, msg_room(c), msg_room(c));
 	sqe = ring_sqe(&e->ring, &c->op_read);
 	if (!sqe)
 		return;
-	io_uring_prep_recvmsg(sqe, c->d.fd, &c->msg, MSG_DONTWAIT);
+	io_uring_prep_recvmsg(sqe, c->d.fd, &c->msg, wait ? 0 : MSG_DONTWAIT);
 	c->state = CH_READ;
 	c->st.reads++;
 	GCPROBE3(read_submit, c->d.stream, (uintptr_t)&c->op_read,
@@ -910,7 +925,12 @@ static void msg_read_done(struct eng_chan *c, int res)
 			return;
 		}
 		c->direct = false;
-		c->parked = res == -EAGAIN;	/* empty: poll before reading */
+		/* Empty, or let go to unblock the writer: poll first. */
+		c->parked = c->parked || res == -EAGAIN;
+		if (c->wait_recv && !c->stage_n && res == -ECANCELED) {
+			/* Let go: its reservation too (padding if not the last). */
+			msg_commit(c);
+		}
 		c->state = CH_IDLE;
 		chan_arm(c);
 		return;
@@ -983,6 +1003,15 @@ static void msg_read_done(struct eng_chan *c, int res)
 			chan_finish(c, ret);
 			return;
 		}
+	}
+	/*
+	 * Sealed behind another channel's waiting receive: that one is let go
+	 * first and reserves before this one, as its message comes first.
+	 */
+	if (c->wait_recv && c->n_seal) {
+		c->deferred = true;
+		c->state = CH_IDLE;
+		return;
 	}
 	/* A socket holding one message may hold more: read again at once. */
 	c->direct = true;
@@ -1081,7 +1110,8 @@ void chan_arm(struct eng_chan *c)
 	 * poll in between: its data has piled up by then, and a poll would
 	 * fire on the first record anyway (IIO wakes pollers on every scan).
 	 */
-	if (!c->parked && (c->direct || e->f.io_mode != ENG_IO_POLL_FIRST ||
+	if (!c->parked && (c->direct || c->wait_recv ||
+			   e->f.io_mode != ENG_IO_POLL_FIRST ||
 			   (c->d.hold_us && c->last_read))) {
 		c->direct = false;
 		start_read(c);
@@ -1122,6 +1152,7 @@ static void read_done(struct ring_op *op, int res)
 	struct eng_chan *c = container_of(op, struct eng_chan, op_read);
 
 	GCPROBE3(read_done, c->d.stream, (uintptr_t)op, res);
+	c->letting_go = false;
 	if (c->state == CH_DONE)
 		return;
 	c->rd->done(c, res);
@@ -1168,8 +1199,9 @@ bool chan_done(const struct eng_chan *c)
  */
 bool chan_reserved(const struct eng_chan *c)
 {
+	/* A waiting receive is let go instead (chan_let_go): not counted. */
 	if (c->d.kind == ENG_CHAN_MESSAGES)
-		return c->slot && c->op_read.busy;
+		return c->slot && c->op_read.busy && !c->wait_recv;
 	return c->slot;
 }
 
@@ -1190,10 +1222,42 @@ bool chan_unblock(struct eng_chan *c, uint64_t committed_end)
 	if (c->state != CH_READ || !c->slot || !c->op_read.busy ||
 	    c->draining || c->slot->off > committed_end)
 		return false;
+	if (c->letting_go)
+		return true;
 	c->parked = true;
+	c->letting_go = true;
 	c->st.parked++;
 	ring_cancel(&c->e->ring, &c->op_read);
 	return true;
+}
+
+/*
+ * A waiting receive holds the oldest reservation and a record sealed
+ * after it waits: let the receive go at once (its room becomes padding)
+ * and submit it again at the tail, so nothing waits for the next message.
+ */
+bool chan_let_go(struct eng_chan *c, uint64_t committed_end)
+{
+	if (!c->wait_recv || c->state != CH_READ || !c->slot ||
+	    !c->op_read.busy || c->letting_go || c->draining ||
+	    c->slot->off > committed_end)
+		return c->letting_go;
+	c->letting_go = true;
+	c->st.parked++;
+	ring_cancel(&c->e->ring, &c->op_read);
+	return true;
+}
+
+/* No receive is being let go: a deferred channel receives again. */
+void chan_resume(struct eng_chan *c)
+{
+	if (!c->deferred)
+		return;
+	c->deferred = false;
+	if (c->state != CH_IDLE)
+		return;
+	c->direct = true;
+	chan_arm(c);
 }
 
 /* What the sync about to start covers (a lower bound). */

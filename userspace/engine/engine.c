@@ -78,6 +78,7 @@ void eng_opts_init(struct eng_opts *o)
 	o->max_read_bytes = 4u << 20;
 	o->compact_thread = true;
 	o->prefault = true;
+	o->wait_recv = true;
 	o->restrict_ops = true;
 }
 
@@ -95,6 +96,9 @@ static void choose(const struct eng_opts *o, struct eng_features *f)
 	 */
 	f->prefault = o->prefault;
 	f->io_mode = o->io_mode;
+	/* A waiting receive must be cancellable (chan_let_go). */
+	f->wait_recv = o->wait_recv && f->feat_fast_poll && f->op_recvmsg &&
+		       f->op_async_cancel;
 	if (f->io_mode == ENG_IO_AUTO) {
 		/*
 		 * Poll first: a reservation is then held only while a read
@@ -358,12 +362,18 @@ static void committed_update(struct eng *e)
 {
 	struct gcs_writer_stats ws;
 
+	bool going = false;
+
 	gcs_writer_stats(e->w, &ws);
 	for (size_t i = 0; i < e->n_ch; i++) {
 		chan_committed(e->ch[i], ws.committed_end);
 		if (ws.outstanding >= UNBLOCK_OUTSTANDING)
 			chan_unblock(e->ch[i], ws.committed_end);
+		else if (ws.sealed_waiting)
+			going |= chan_let_go(e->ch[i], ws.committed_end);
 	}
+	for (size_t i = 0; !going && i < e->n_ch; i++)
+		chan_resume(e->ch[i]);
 }
 
 /*

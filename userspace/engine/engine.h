@@ -63,6 +63,11 @@ struct eng_opts {
 	bool blocking_sync;		/* fdatasync() in the loop, not on the ring */
 	bool force_readv;		/* IORING_OP_READV even if READ exists */
 	bool prefault;			/* MADV_POPULATE_WRITE ahead of reads (default) */
+	/*
+	 * A message channel committing each message (commit_each) keeps its
+	 * receive waiting in the kernel (default); false: poll, then receive.
+	 */
+	bool wait_recv;
 	/* The ring limited to capture's opcodes (default; ring.c) */
 	bool restrict_ops;
 };
@@ -80,6 +85,7 @@ struct eng_features {
 	bool read_op;			/* READ (else READV) */
 	bool sync_on_ring;		/* IORING_OP_FSYNC (else fdatasync()) */
 	bool prefault;			/* MADV_POPULATE_WRITE on reservations */
+	bool wait_recv;			/* RECVMSG waiting on commit_each sockets */
 	bool compact_thread;
 	unsigned int sq_entries, cq_entries;
 	bool restricted;		/* IORING_REGISTER_RESTRICTIONS in force */

@@ -140,6 +140,13 @@ bool chan_done(const struct eng_chan *c);
 bool chan_reserved(const struct eng_chan *c);
 /* Let a waiting read that holds the oldest reservation go (see chan.c). */
 bool chan_unblock(struct eng_chan *c, uint64_t committed_end);
+/*
+ * A record sealed behind a waiting receive: let it go if it holds the
+ * oldest reservation. True while this channel's receive is being let go.
+ */
+bool chan_let_go(struct eng_chan *c, uint64_t committed_end);
+/* Re-arm a channel that held back behind a let-go (see chan.c). */
+void chan_resume(struct eng_chan *c);
 /* An end the source has not heard of yet: true once, with its error. */
 bool chan_take_end(struct eng_chan *c, int *err);
 /*

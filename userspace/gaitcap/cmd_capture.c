@@ -123,6 +123,9 @@ static void usage(FILE *f)
 		"      --blocking-sync    fdatasync() in the loop instead of IORING_OP_FSYNC\n"
 		"      --prefault         touch the file's pages before each read (default)\n"
 		"      --no-prefault      let reads fault the file's pages in one by one\n"
+		"      --wait-recv        with --watermark 1, keep each insole's receive waiting\n"
+		"                         in the kernel (default where io_uring can)\n"
+		"      --no-wait-recv     with --watermark 1, poll each insole, then receive\n"
 		"      --probe            show what io_uring offers here and exit\n"
 		"\n"
 		"Operator:\n"
@@ -462,6 +465,8 @@ enum {
 	O_BLOCKING_SYNC, O_CONTROL, O_STATUS, O_NO_KEYS, O_PROBE,
 	O_PREFAULT,
 	O_NO_PREFAULT,
+	O_WAIT_RECV,
+	O_NO_WAIT_RECV,
 	O_INSOLE, O_INSOLE_WAIT, O_ADAPTER,
 };
 
@@ -493,6 +498,8 @@ const struct option cmd_capture_options[] = {
 	{ "blocking-sync", no_argument, NULL, O_BLOCKING_SYNC },
 	{ "prefault", no_argument, NULL, O_PREFAULT },
 	{ "no-prefault", no_argument, NULL, O_NO_PREFAULT },
+	{ "wait-recv", no_argument, NULL, O_WAIT_RECV },
+	{ "no-wait-recv", no_argument, NULL, O_NO_WAIT_RECV },
 	{ "control", required_argument, NULL, O_CONTROL },
 	{ "status", required_argument, NULL, O_STATUS },
 	{ "no-keys", no_argument, NULL, O_NO_KEYS },
@@ -736,6 +743,12 @@ static int parse(struct capture *c, int argc, char **argv)
 		case O_NO_PREFAULT:
 			c->eo.prefault = false;
 			break;
+		case O_WAIT_RECV:
+			c->eo.wait_recv = true;
+			break;
+		case O_NO_WAIT_RECV:
+			c->eo.wait_recv = false;
+			break;
 		case O_CONTROL:
 			c->control = strcmp(optarg, "none") ? optarg : NULL;
 			break;
@@ -802,6 +815,8 @@ static int probe(const struct capture *c)
 	       eng_io_mode_name(f.io_mode), f.read_op ? "IORING_OP_READ" : "IORING_OP_READV",
 	       f.sync_on_ring ? "IORING_OP_FSYNC on the ring" : "fdatasync() in the loop",
 	       f.compact_thread ? "on a worker thread" : "inline");
+	printf("insoles with --watermark 1: %s\n", f.wait_recv ?
+	       "IORING_OP_RECVMSG waiting in the kernel" : "poll, then receive");
 	return 0;
 }
 

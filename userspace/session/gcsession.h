@@ -285,6 +285,7 @@ struct gcs_writer_stats {
 	uint64_t zchunks;
 	uint64_t compact_rejected;	/* compressed copies that failed the check */
 	uint32_t outstanding;		/* reservations not yet committed */
+	uint32_t sealed_waiting;	/* of them, sealed: behind an older one */
 	int failed;			/* 0, or the error the writer stopped on */
 	int sync_error;			/* 0, or the error of a failed sync */
 };

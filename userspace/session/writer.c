@@ -1228,6 +1228,10 @@ void gcs_writer_stats(const struct gcs_writer *w, struct gcs_writer_stats *st)
 	st->durable_end = w->durable;
 	st->unmapped = w->unmapped - round_up(GCS_DATA_START, w->page);
 	st->outstanding = w->slot_count;
+	st->sealed_waiting = 0;
+	for (unsigned int i = 0; i < w->slot_count; i++)
+		st->sealed_waiting +=
+			w->slots[(w->slot_head + i) % MAX_SLOTS].state == SLOT_READY;
 	st->failed = w->failed;
 	st->sync_error = w->sync_error;
 }
