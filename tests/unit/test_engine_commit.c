@@ -355,6 +355,25 @@ static bool can_wait_recv(void)
 	return !eng_probe(NULL, &feat) && feat.wait_recv;
 }
 
+/* One socket, messages a quarter of the flush interval apart: each its chunk. */
+static void run_one_by_one(struct fx *f, bool wait_recv,
+			   struct eng_chan_stats *st)
+{
+	struct live l = { .peer = { -1, -1 }, .n_busy = LIVE_MSG,
+			  .gap_ms = LIVE_GAP_MS / 4 };
+	struct msrc m, *mp = &m;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
+	l.peer[1] = sv[1];
+	msrc_init(&m, "sock", sv[0]);
+	run_live(f, &mp, 1, &l, wait_recv, st);
+	assert_int_equal(st->records, LIVE_MSG);
+	assert_int_equal(st->chunks, LIVE_MSG);
+	for (uint64_t i = 1; i < LIVE_MSG; i++)
+		assert_int_equal(m.committed_at[i], i);
+}
+
 /*
  * Messages that come one at a time: each receive was submitted once and
  * completed with its message (the kernel waited for it); none met an
@@ -362,26 +381,14 @@ static bool can_wait_recv(void)
  */
 static void test_engine_commit_each_receive_waits(void **state)
 {
-	struct fx *f = *state;
 	struct eng_chan_stats st;
-	struct live l = { .peer = { -1, -1 }, .n_busy = LIVE_MSG,
-			  .gap_ms = LIVE_GAP_MS / 4 };
-	struct msrc m, *mp = &m;
-	int sv[2];
 
 	if (!can_wait_recv())
 		skip();		/* no IORING_FEAT_FAST_POLL or cancel: polls */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
-	l.peer[1] = sv[1];
-	msrc_init(&m, "sock", sv[0]);
-	run_live(f, &mp, 1, &l, true, &st);
-	assert_int_equal(st.records, LIVE_MSG);
-	assert_int_equal(st.chunks, LIVE_MSG);
+	run_one_by_one(*state, true, &st);
 	assert_int_equal(st.eagain, 0);
 	assert_int_equal(st.polls, 0);
 	assert_int_equal(st.reads, LIVE_MSG + 1);
-	for (uint64_t i = 1; i < LIVE_MSG; i++)
-		assert_int_equal(m.committed_at[i], i);
 }
 
 /*
@@ -390,23 +397,11 @@ static void test_engine_commit_each_receive_waits(void **state)
  */
 static void test_engine_commit_each_poll_fallback(void **state)
 {
-	struct fx *f = *state;
 	struct eng_chan_stats st;
-	struct live l = { .peer = { -1, -1 }, .n_busy = LIVE_MSG,
-			  .gap_ms = LIVE_GAP_MS / 4 };
-	struct msrc m, *mp = &m;
-	int sv[2];
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
-	l.peer[1] = sv[1];
-	msrc_init(&m, "sock", sv[0]);
-	run_live(f, &mp, 1, &l, false, &st);
-	assert_int_equal(st.records, LIVE_MSG);
-	assert_int_equal(st.chunks, LIVE_MSG);
+	run_one_by_one(*state, false, &st);
 	assert_true(st.polls >= 1);
 	assert_true(st.reads > LIVE_MSG + 1);
-	for (uint64_t i = 1; i < LIVE_MSG; i++)
-		assert_int_equal(m.committed_at[i], i);
 }
 
 /*

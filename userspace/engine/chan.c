@@ -1205,6 +1205,14 @@ bool chan_reserved(const struct eng_chan *c)
 	return c->slot;
 }
 
+/* Cancels the read holding the oldest reservation; its completion says so. */
+static void chan_cancel_read(struct eng_chan *c)
+{
+	c->letting_go = true;
+	c->st.parked++;
+	ring_cancel(&c->e->ring, &c->op_read);
+}
+
 /*
  * A read waiting in the kernel (fast poll, async) holds its reservation,
  * and chunks sealed after it by other channels wait for it: the writer
@@ -1225,9 +1233,7 @@ bool chan_unblock(struct eng_chan *c, uint64_t committed_end)
 	if (c->letting_go)
 		return true;
 	c->parked = true;
-	c->letting_go = true;
-	c->st.parked++;
-	ring_cancel(&c->e->ring, &c->op_read);
+	chan_cancel_read(c);
 	return true;
 }
 
@@ -1242,9 +1248,7 @@ bool chan_let_go(struct eng_chan *c, uint64_t committed_end)
 	    !c->op_read.busy || c->letting_go || c->draining ||
 	    c->slot->off > committed_end)
 		return c->letting_go;
-	c->letting_go = true;
-	c->st.parked++;
-	ring_cancel(&c->e->ring, &c->op_read);
+	chan_cancel_read(c);
 	return true;
 }
 
