@@ -298,6 +298,49 @@ static void test_qc_import_refuses_malformed(void **state)
 	}
 }
 
+/*
+ * A copy cut inside a row (no newline after it): the rows before it are
+ * imported and the cut one named; the same short row ended by a newline
+ * is refused, as any malformed row.
+ */
+static void test_qc_import_cut_copy_keeps_rows(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *in = tu_path(f->dir, "cut.txt"), *out = tu_path(f->dir, "cut.gcs");
+	char *ended = tu_path(f->dir, "cut-nl.txt"), *msg, *p;
+	size_t len;
+	char *txt = fixture_text(&len);
+
+	p = txt;
+	for (int ln = 1; ln < 145; ln++)
+		p = strchr(p, '\n') + 1;
+	for (int tab = 0; tab < 22; tab++)
+		p = strchr(p, '\t') + 1;
+	p += 2;				/* inside the 23rd field */
+	assert_int_equal(tu_write_file(in, txt, (size_t)(p - txt)), 0);
+	assert_int_equal(imp(f, in, out, false), 2);
+	msg = tu_cmd_output(f);
+	if (!strstr(msg, "134 rows at 100.0 Hz") ||
+	    !strstr(msg, "line 145: the file ends inside this row"))
+		fail_msg("said '%s'", msg);
+	free(msg);
+	assert_int_equal(access(out, F_OK), 0);
+
+	*p = '\n';
+	assert_int_equal(tu_write_file(ended, txt, (size_t)(p - txt) + 1), 0);
+	free(out);
+	out = tu_path(f->dir, "cut-nl.gcs");
+	assert_int_equal(imp(f, ended, out, false), 1);
+	msg = tu_cmd_output(f);
+	assert_non_null(strstr(msg, "line 145: row 135 has 23 fields"));
+	assert_int_equal(access(out, F_OK), -1);
+	free(msg);
+	free(txt);
+	free(in);
+	free(ended);
+	free(out);
+}
+
 static void add_notes(char *l, size_t cap)
 {
 	snprintf(l, cap, "# Notes: Mrs Example, knee pain");
@@ -379,6 +422,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_import_empty_fields_are_gaps,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_import_refuses_malformed,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_import_cut_copy_keeps_rows,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_import_labels_only_when_asked,
 						tu_cmd_setup, tu_cmd_teardown),

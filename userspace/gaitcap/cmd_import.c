@@ -95,5 +95,9 @@ int cmd_import(int argc, char **argv)
 		       "rounded to it (at most half a code)\n", out, rep.inexact);
 	if (rep.dropped_notes)
 		printf("%s: the export's Notes were left out (free text is never stored)\n", out);
-	return rep.missing[0] || rep.missing[1] ? 2 : 0;
+	if (rep.cut_line)
+		fprintf(stderr, "gaitcap import: %s: line %" PRIu64 ": the file ends inside "
+			"this row (a cut copy?): the rows before it were imported, this one "
+			"was left out\n", argv[optind + 1], rep.cut_line);
+	return rep.missing[0] || rep.missing[1] || rep.cut_line ? 2 : 0;
 }

@@ -110,9 +110,17 @@ static int each_row(struct imp *m, FILE *f,
 	int ret = 0;
 
 	while ((n = getline(&line, &cap, f)) >= 0) {
-		if (n && line[n - 1] == '\n')
+		bool ended = n && line[n - 1] == '\n';
+
+		if (ended)
 			n--;
 		ret = mot_parser_line(&m->p, line, (size_t)n, &row);
+		/* A copy cut inside its last row: keep the rows before it. */
+		if (ret == -EINVAL && !ended && m->p.rows && line[0] != '#') {
+			m->rep->cut_line = m->p.line_no;
+			ret = 0;
+			break;
+		}
 		if (ret < 0)
 			break;
 		if (ret == 1) {

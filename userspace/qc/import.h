@@ -32,6 +32,7 @@ struct import_report {
 	uint64_t events[2];
 	uint64_t inexact;		/* values not on the layout's grid */
 	uint32_t period_us;
+	uint64_t cut_line;		/* the unterminated last line, left out */
 	bool dropped_notes;		/* the header had notes: never stored */
 	unsigned int unknown_fields;
 };
@@ -40,6 +41,8 @@ struct import_report {
  * Import a Moticon OpenGo text export @in into a new session @out (never
  * overwritten). The whole file is checked before anything is written: on
  * -EINVAL @err says what is wrong and where, and no session is left.
+ * A last row that the file's end cuts short (no newline, not a valid row)
+ * is left out and named in @rep->cut_line.
  */
 int import_moticon(const char *in, const char *out,
 		   const struct import_opts *o, struct import_report *rep,
