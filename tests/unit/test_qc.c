@@ -427,8 +427,14 @@ static void test_qc_refine_folder_missing_files(void **state)
 {
 	struct tu_dir *f = *state;
 	struct qc_result *r = calloc(1, sizeof(*r));
+	char err[256];
 
 	assert_non_null(r);
+	/* A folder with none of refine's outputs is refused, not passed. */
+	assert_int_equal(qc_run(f->dir, r, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "not a refine folder"));
+	qc_result_free(r);
+	write_text(f->dir, "parameters.json", "not json");
 	run_qc(f->dir, r);
 	assert_int_equal(r->n_notes, 3);
 	assert_non_null(strstr(r->notes[0], "no refined.gcs"));
@@ -439,11 +445,52 @@ static void test_qc_refine_folder_missing_files(void **state)
 	qc_result_free(r);
 	/* A strides.tsv without a side column. */
 	write_text(f->dir, "strides.tsv", "stride\tvalid\n1\t1\n");
-	write_text(f->dir, "parameters.json", "not json");
 	run_qc(f->dir, r);
 	assert_non_null(strstr(find(r, "valid_strides", "left")->why, "no side column"));
 	assert_null(r->params);
 	qc_result_free(r);
+	free(r);
+}
+
+/*
+ * The file's own state: a clean session passes; one cut short fails
+ * integrity (what gaitcap info lists) and its loss counts what could not
+ * be read; with no record left, data fails too.
+ */
+static void test_qc_file_checks(void **state)
+{
+	struct tu_dir *f = *state;
+	struct qc_result *r = calloc(1, sizeof(*r));
+	char *clean = tu_path(f->dir, "clean.gcs"), *cut = tu_path(f->dir, "cut.gcs");
+	struct stat st;
+
+	assert_non_null(r);
+	craft_session(clean, &(struct craft){ 0 });
+	run_qc(clean, r);
+	assert_int_equal(find(r, "integrity", "session")->status, QC_PASS);
+	assert_int_equal(find(r, "data", "session")->status, QC_PASS);
+	assert_int_equal(find(r, "data", "session")->value, 1);
+	qc_result_free(r);
+
+	assert_int_equal(stat(clean, &st), 0);
+	craft_session(cut, &(struct craft){ 0 });
+	assert_int_equal(truncate(cut, st.st_size / 2), 0);
+	run_qc(cut, r);
+	assert_int_equal(find(r, "integrity", "session")->status, QC_FAIL);
+	/* What was cut is missing, not counted as received. */
+	assert_int_equal(find(r, "packet_loss", "insole0")->status, QC_FAIL);
+	assert_non_null(strstr(find(r, "integrity", "session")->why, "gaitcap info lists all"));
+	assert_int_equal(r->overall, QC_FAIL);
+	qc_result_free(r);
+
+	assert_int_equal(truncate(cut, 3000), 0);	/* the header and no record */
+	run_qc(cut, r);
+	assert_int_equal(find(r, "integrity", "session")->status, QC_FAIL);
+	assert_int_equal(find(r, "data", "session")->status, QC_FAIL);
+	assert_int_equal(r->overall, QC_FAIL);
+	qc_result_free(r);
+	free(clean);
+	free(cut);
 	free(r);
 }
 
@@ -560,6 +607,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_refined_streams,
 						tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_refine_folder_missing_files,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_file_checks,
 						tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_synth_gap_every,
 						tu_cmd_setup, tu_cmd_teardown),

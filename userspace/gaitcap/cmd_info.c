@@ -134,71 +134,14 @@ static bool writer_alive(const char *path)
 	return gcs_file_live_writer(path);
 }
 
+static void on_problem(void *ctx, bool error, const char *msg)
+{
+	problem(ctx, error, "%s", msg);
+}
+
 static void assess(struct report *rp)
 {
-	const struct gcs_file_info *fi = rp->fi;
-	uint64_t bad_chunks = 0, unexplained = 0, lost_records = 0;
-
-	for (size_t i = 0; i < gcs_reader_n_streams(rp->r); i++) {
-		bad_chunks += gcs_reader_stream(rp->r, i)->n_bad_chunks;
-		lost_records += gcs_reader_stream(rp->r, i)->lost_records;
-		unexplained += gcs_reader_stream(rp->r, i)->n_unexplained;
-	}
-	if (fi->state == GCS_STATE_OPEN && rp->live)
-		problem(rp, false, "being written by a live capture (tail not final)");
-	else if (fi->state == GCS_STATE_OPEN)
-		problem(rp, true, "not closed: its writer died; run 'gaitcap recover'");
-	if (!rp->live && fi->tail == GCS_TAIL_TORN)
-		problem(rp, true, "torn data after offset %" PRIu64, fi->valid_end);
-	if (fi->tail == GCS_TAIL_SHORT)
-		problem(rp, true, "the record at offset %" PRIu64
-			" runs past the end (truncated file)", fi->valid_end);
-	if (fi->sync_error)
-		problem(rp, true, "a durability sync failed with %s: only the %" PRIu64
-			" bytes below the durable mark are known to be on disk",
-			cli_err_words((int)fi->sync_error), fi->durable_end);
-	if (fi->valid_end < fi->durable_end)
-		problem(rp, true, "%" PRIu64 " bytes below the durable mark are missing",
-			fi->durable_end - fi->valid_end);
-	if (fi->state != GCS_STATE_OPEN &&
-	    (fi->valid_end != fi->end_off || fi->file_size != fi->end_off))
-		problem(rp, true, "the file does not end where its header says (%"
-			PRIu64 " != %" PRIu64 ")", fi->file_size, fi->end_off);
-	if (fi->n_damaged)
-		problem(rp, true, "%" PRIu64 " damaged records (checksum) below the durable mark",
-			fi->n_damaged);
-	if (fi->n_lost)
-		problem(rp, true, "%" PRIu64 " chunks lost: no copy passes its checksum",
-			fi->n_lost);
-	for (size_t i = 0; i < gcs_reader_n_lost_ranges(rp->r); i++) {
-		const struct gcs_lost_range *l = gcs_reader_lost_range(rp->r, i);
-
-		if (l->n_records == GCS_COUNT_UNKNOWN)
-			problem(rp, true, "damaged records at %" PRIu64 "..%" PRIu64
-				" (%" PRIu64 " bytes) lost, read on after them",
-				l->off, l->end, l->end - l->off);
-		else if (!l->n_records)
-			problem(rp, true, "damaged bytes at %" PRIu64 "..%" PRIu64
-				" held no record the index lists (nothing lost)",
-				l->off, l->end);
-		else
-			problem(rp, true, "%u records (%u chunks) at %" PRIu64 "..%"
-				PRIu64 " lost to damage, read on after them",
-				l->n_records, l->n_chunks, l->off, l->end);
-	}
-	if (lost_records)
-		problem(rp, true, "%" PRIu64 " stream records lost to damage",
-			lost_records);
-	if (fi->n_conflicts || fi->n_orphan_parts || bad_chunks)
-		problem(rp, true, "%" PRIu64 " inconsistent records",
-			fi->n_conflicts + fi->n_orphan_parts + bad_chunks);
-	if (fi->slots_valid != 3)
-		problem(rp, false, "one header copy is invalid (the other is used)");
-	if (!fi->meta_policy_ok)
-		problem(rp, true, "metadata missing or breaking the privacy policy");
-	if (unexplained)
-		problem(rp, false, "%" PRIu64 " sequence jumps without a gap record",
-			unexplained);
+	gcs_reader_problems(rp->r, rp->live, on_problem, rp);
 	if (!rp->verified)
 		problem(rp, false, "chunk data not verified (--quick)");
 	rp->verdict = rp->n_errors ? "PROBLEMS" : "OK";

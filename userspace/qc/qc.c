@@ -45,6 +45,11 @@
 #define STRIDES_FAIL		4.0
 #define AGREE_WARN_MS		20.0
 #define AGREE_FAIL_MS		40.0
+/* Any problem gaitcap info calls one fails; a file with no data fails. */
+#define INTEGRITY_WARN		0.0
+#define INTEGRITY_FAIL		0.0
+#define DATA_WARN		1.0
+#define DATA_FAIL		1.0
 /* A sample is loaded above this fraction of the stream's p95 load. */
 #define LOADED_FRAC		0.05
 /* Clinical observations (notes, never verdicts). */
@@ -177,6 +182,7 @@ struct sacc {
 	/* completeness, on the payload's sample counter when there is one */
 	bool have_seq;
 	uint64_t seq_first, seq_next, got;
+	uint64_t records, bad_chunks;	/* read, and chunks that failed their check */
 	uint32_t last_raw_seq;
 	/* jitter: per-sample intervals on the stamps analysis uses */
 	struct qhist iv;
@@ -633,19 +639,21 @@ static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 		expected = (double)(a->seq_next - a->seq_first);
 		got = (double)a->got;
 	} else {
+		/* Records read, not listed: a chunk lost to damage is missing. */
 		expected = si->n_records ? (double)(si->last_seq - si->first_seq + 1) : 0;
-		got = (double)si->n_records;
+		got = (double)a->records;
 	}
 	loss = expected > 0 ? 100.0 * (expected - got) / expected : NAN;
 	c = qc_add(res, "packet_loss", a->name, loss, "%", LOSS_WARN_PCT,
 		   LOSS_FAIL_PCT, false);
 	if (c)
 		snprintf(c->why, sizeof(c->why),
-			 "%.0f of %.0f %s received (%s), %llu gap records, %llu lost to damage",
+			 "%.0f of %.0f %s received (%s), %llu gap records, "
+			 "%llu chunks unreadable (damage)",
 			 got, expected, a->have_seq ? "samples" : "records",
 			 a->have_seq ? "insole sample counter" : "record sequence",
 			 (unsigned long long)si->n_gaps,
-			 (unsigned long long)si->lost_records);
+			 (unsigned long long)a->bad_chunks);
 	/* Jitter, as a share of the median per-sample interval. */
 	med = qh_quantile(&a->iv, 0.5);
 	p95 = qh_dev_quantile(&a->iv, med, 0.95);
@@ -727,6 +735,47 @@ static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 	}
 }
 
+struct problems {
+	int errors, notes;
+	char first[96];			/* the first error, else the first note */
+};
+
+static void on_problem(void *ctx, bool error, const char *msg)
+{
+	struct problems *p = ctx;
+
+	if (error ? !p->errors : !p->errors && !p->notes)
+		snprintf(p->first, sizeof(p->first), "%s", msg);
+	p->errors += error;
+	p->notes += !error;
+}
+
+/* The file as gaitcap info judges it, and whether it holds anything to judge. */
+static void file_checks(struct qc_result *res, const struct gcs_reader *r,
+			const char *path, const struct sacc *acc, size_t ns)
+{
+	const char *scope = strcmp(res->input, "refine") ? "session" : "refined.gcs";
+	struct problems p = { 0 };
+	struct qc_check *c;
+	int judged = 0;
+
+	gcs_reader_problems(r, gcs_file_live_writer(path), on_problem, &p);
+	c = qc_add(res, "integrity", scope, p.errors, "problems",
+		   INTEGRITY_WARN, INTEGRITY_FAIL, false);
+	if (c && p.errors + p.notes)
+		snprintf(c->why, sizeof(c->why), "%s%s (%d here; gaitcap info lists all)",
+			 p.errors ? "" : "notes only: ", p.first, p.errors + p.notes);
+	else if (c)
+		snprintf(c->why, sizeof(c->why), "closed, every chunk passes its checksum");
+	for (size_t i = 0; i < ns; i++)
+		judged += (acc[i].kind == S_INSOLE || acc[i].kind == S_MAT ||
+			   acc[i].kind == S_REFINED) && acc[i].samples;
+	c = qc_add(res, "data", scope, judged, "streams", DATA_WARN, DATA_FAIL, true);
+	if (c)
+		snprintf(c->why, sizeof(c->why), judged ? "insole or mat streams with samples" :
+			 "no insole or mat sample: nothing was recorded, or the file lost it");
+}
+
 static int read_session(struct qc_result *res, const char *path, char *err,
 			size_t errlen)
 {
@@ -771,8 +820,11 @@ static int read_session(struct qc_result *res, const char *path, char *err,
 				/* A chunk that fails its check counts as missing. */
 				double t_s;
 
-				if (k < 0)
+				if (k < 0) {
+					a->bad_chunks++;
 					continue;
+				}
+				a->records++;
 				/*
 				 * On the host timeline: monotonic stamps as they are,
 				 * others (device, kernel realtime) as offsets from the
@@ -812,6 +864,8 @@ static int read_session(struct qc_result *res, const char *path, char *err,
 	}
 	for (size_t i = 0; i < ns && !ret; i++)
 		stream_checks(res, r, gcs_reader_stream(r, i), &acc[i]);
+	if (!ret)
+		file_checks(res, r, path, acc, ns);
 	/* Markers: the operator's (imported) events, for the plots. */
 	for (size_t i = 0; i < gcs_reader_n_markers(r) && !ret; i++) {
 		const struct gcs_marker *m = gcs_reader_marker(r, i);
@@ -1163,6 +1217,22 @@ static void params(struct qc_result *res, const char *dir)
 		 "short steps, shuffling gait (reported, never a quality failure)");
 }
 
+/* A folder holding at least one of refine's outputs. */
+static bool refine_folder(const char *dir)
+{
+	static const char *const out[] = {
+		"refined.gcs", "events.tsv", "strides.tsv", "parameters.json",
+	};
+	char p[4096];
+
+	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, out[i]);
+		if (!access(p, F_OK))
+			return true;
+	}
+	return false;
+}
+
 int qc_run(const char *path, struct qc_result *res, char *err, size_t errlen)
 {
 	struct stat st;
@@ -1177,6 +1247,11 @@ int qc_run(const char *path, struct qc_result *res, char *err, size_t errlen)
 		return ret;
 	}
 	if (S_ISDIR(st.st_mode)) {
+		if (!refine_folder(path)) {
+			snprintf(err, errlen, "%s: not a refine folder (none of refined.gcs, "
+				 "events.tsv, strides.tsv, parameters.json)", path);
+			return -ENOENT;
+		}
 		snprintf(res->input, sizeof(res->input), "refine");
 		snprintf(sess, sizeof(sess), "%s/refined.gcs", path);
 		if (access(sess, R_OK)) {

@@ -506,6 +506,16 @@ const struct gcs_lost_range *gcs_reader_lost_range(const struct gcs_reader *r,
 size_t gcs_reader_lost_records(const struct gcs_reader *r,
 			       const struct gcs_index_entry **e);
 
+/*
+ * What is wrong with the file as read (gaitcap info's integrity list, qc's
+ * integrity check): @fn gets each problem, @error false for a note that
+ * loses nothing. @live: a capture still writes the file. Stream counts are
+ * complete only once every stream was read (GCS_OPEN_STREAM).
+ */
+typedef void (*gcs_problem_fn)(void *ctx, bool error, const char *msg);
+int gcs_reader_problems(const struct gcs_reader *r, bool live,
+			gcs_problem_fn fn, void *ctx);
+
 /* b - a for host times, saturated instead of overflowing. */
 static inline int64_t gcs_ns_diff(int64_t b, int64_t a)
 {

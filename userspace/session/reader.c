@@ -8,6 +8,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -2178,4 +2181,103 @@ int gcs_rec_iter_next(struct gcs_rec_iter *it, struct gcs_record *rec)
 	}
 	it->idx++;
 	return 1;
+}
+
+struct problems {
+	gcs_problem_fn fn;
+	void *ctx;
+	int n_errors;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void problem(struct problems *p, bool error, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p->n_errors += error;
+	p->fn(p->ctx, error, msg);
+}
+
+static void lost_ranges(const struct gcs_reader *r, struct problems *p)
+{
+	for (size_t i = 0; i < r->n_lost; i++) {
+		const struct gcs_lost_range *l = &r->lost[i];
+
+		if (l->n_records == GCS_COUNT_UNKNOWN)
+			problem(p, true, "damaged records at %" PRIu64 "..%" PRIu64
+				" (%" PRIu64 " bytes) lost, read on after them",
+				l->off, l->end, l->end - l->off);
+		else if (!l->n_records)
+			problem(p, true, "damaged bytes at %" PRIu64 "..%" PRIu64
+				" held no record the index lists (nothing lost)",
+				l->off, l->end);
+		else
+			problem(p, true, "%u records (%u chunks) at %" PRIu64 "..%"
+				PRIu64 " lost to damage, read on after them",
+				l->n_records, l->n_chunks, l->off, l->end);
+	}
+}
+
+int gcs_reader_problems(const struct gcs_reader *r, bool live,
+			gcs_problem_fn fn, void *ctx)
+{
+	const struct gcs_file_info *fi = &r->info;
+	uint64_t bad_chunks = 0, unexplained = 0, lost_records = 0;
+	struct problems p = { .fn = fn, .ctx = ctx };
+	int err = (int)fi->sync_error;
+
+	for (size_t i = 0; i < gcs_reader_n_streams(r); i++) {
+		bad_chunks += gcs_reader_stream(r, i)->n_bad_chunks;
+		lost_records += gcs_reader_stream(r, i)->lost_records;
+		unexplained += gcs_reader_stream(r, i)->n_unexplained;
+	}
+	if (fi->state == GCS_STATE_OPEN && live)
+		problem(&p, false, "being written by a live capture (tail not final)");
+	else if (fi->state == GCS_STATE_OPEN)
+		problem(&p, true, "not closed: its writer died; run 'gaitcap recover'");
+	if (!live && fi->tail == GCS_TAIL_TORN)
+		problem(&p, true, "torn data after offset %" PRIu64, fi->valid_end);
+	if (fi->tail == GCS_TAIL_SHORT)
+		problem(&p, true, "the record at offset %" PRIu64
+			" runs past the end (truncated file)", fi->valid_end);
+	if (err >= GCS_EBASE)
+		problem(&p, true, "a durability sync failed with %s: only the %" PRIu64
+			" bytes below the durable mark are known to be on disk",
+			gcs_strerror(-err), fi->durable_end);
+	else if (err)
+		problem(&p, true, "a durability sync failed with %s (%s): only the %"
+			PRIu64 " bytes below the durable mark are known to be on disk",
+			strerrorname_np(err) ? strerrorname_np(err) : "errno",
+			strerror(err), fi->durable_end);
+	if (fi->valid_end < fi->durable_end)
+		problem(&p, true, "%" PRIu64 " bytes below the durable mark are missing",
+			fi->durable_end - fi->valid_end);
+	if (fi->state != GCS_STATE_OPEN &&
+	    (fi->valid_end != fi->end_off || fi->file_size != fi->end_off))
+		problem(&p, true, "the file does not end where its header says (%"
+			PRIu64 " != %" PRIu64 ")", fi->file_size, fi->end_off);
+	if (fi->n_damaged)
+		problem(&p, true, "%" PRIu64 " damaged records (checksum) below the durable mark",
+			fi->n_damaged);
+	if (fi->n_lost)
+		problem(&p, true, "%" PRIu64 " chunks lost: no copy passes its checksum",
+			fi->n_lost);
+	lost_ranges(r, &p);
+	if (lost_records)
+		problem(&p, true, "%" PRIu64 " stream records lost to damage", lost_records);
+	if (fi->n_conflicts || fi->n_orphan_parts || bad_chunks)
+		problem(&p, true, "%" PRIu64 " inconsistent records",
+			fi->n_conflicts + fi->n_orphan_parts + bad_chunks);
+	if (fi->slots_valid != 3)
+		problem(&p, false, "one header copy is invalid (the other is used)");
+	if (!fi->meta_policy_ok)
+		problem(&p, true, "metadata missing or breaking the privacy policy");
+	if (unexplained)
+		problem(&p, false, "%" PRIu64 " sequence jumps without a gap record",
+			unexplained);
+	return p.n_errors;
 }
