@@ -434,7 +434,24 @@ static void test_refine_damaged_inputs(void **state)
 		else
 			refine_result_free(&res);
 	}
-	/* Bytes flipped in the middle: chunks lost, the rest refined. */
+	/* Cut after its compacted chunks began: those lost, the rest refined... */
+	unlink(bad);
+	assert_int_equal(tu_write_file(bad, img, len * 55 / 100), 0);
+	assert_int_equal(refine_run(&o, &res, msg, sizeof(msg)), 0);
+	assert_true(res.lost_chunks > 0);
+	refine_result_free(&res);
+	/* ... and said, even with -q. */
+	{
+		char *lost = tu_path(f->dir, "lost-out"), *said;
+
+		assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-q", "-o", lost, bad,
+					    NULL), 0);
+		said = tu_cmd_output(f);
+		assert_non_null(strstr(said, "of its chunks could not be read"));
+		free(said);
+		free(lost);
+	}
+	/* Bytes flipped in the middle: refined from what reads, or refused in words. */
 	for (size_t i = len / 3; i < len / 3 + 4096 && i < len; i += 7)
 		img[i] ^= 0x5a;
 	unlink(bad);

@@ -4,6 +4,7 @@
  * a session (librefine; definitions in docs/gait-parameters.md).
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -70,6 +71,11 @@ int cmd_refine(int argc, char **argv)
 		fprintf(stderr, "refine: %s: %zu events, %u insole streams, %u footprints in %u passes -> %s\n",
 			o.session, res.n_events, res.n_insoles, res.n_footprints,
 			res.n_passes, o.outdir);
+	/* Said even with --quiet: the results lack what could not be read. */
+	if (res.lost_chunks)
+		fprintf(stderr, "refine: %s: damaged: %" PRIu64 " of its chunks could not be "
+			"read ('gaitcap info' lists them; lost_chunks in parameters.json)\n",
+			o.session, res.lost_chunks);
 	refine_result_free(&res);
 	return 0;
 }

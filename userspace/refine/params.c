@@ -659,6 +659,7 @@ int refine_outputs(struct refine *R, struct refine_result *res)
 		res->mat_corrupt = R->mat.corrupt;
 		res->mat_gaps = R->mat.gaps;
 		res->mat_saturated = R->mat.saturated;
+		res->lost_chunks = R->bad_chunks;
 	}
 	free(S.v);
 	return ret;

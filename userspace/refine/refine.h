@@ -75,6 +75,7 @@ struct refine_result {
 	unsigned int n_insoles;
 	unsigned int n_footprints, n_passes;
 	uint64_t mat_scans, mat_corrupt, mat_gaps, mat_saturated;
+	uint64_t lost_chunks;		/* failed their check: not read */
 };
 
 struct refine_opts {
