@@ -24,6 +24,8 @@ const volatile __u32 targ_link = GL_ANY;
 const volatile __u32 targ_tgid;
 /* io_uring_complete's third argument: the CQE (6.4+) or user_data */
 const volatile bool uring_cqe_arg;
+/* Messages from chunk_commit's notes (else msg_record, a trap each) */
+const volatile bool use_notes = true;
 
 #define IORING_OP_POLL_ADD	6	/* uapi io_uring.h */
 
@@ -41,11 +43,6 @@ struct op_info {
 	__u32 pad;
 };
 
-struct chan_key {
-	__u32 tgid;
-	__u32 stream;
-};
-
 /* A sealed chunk's read, until the chunk is committed. */
 struct chunk {
 	__u64 first_seq;
@@ -59,8 +56,17 @@ struct chunk {
  */
 #define SEALED		64
 
+/*
+ * A channel's last read completions in the kernel: a channel has one read
+ * in flight, so a message's is the latest one before gaitcap reaped it.
+ */
+#define KDONE_RING	32
+
 /* One channel's current wait, the last read it completed, its sealed chunks. */
 struct chan {
+	__u32 tgid;		/* the process this slot is for */
+	__u32 kd_n;		/* completions in kd (the ring's head) */
+	__u64 kd[KDONE_RING];
 	__u64 t_woken, t_kdone;			/* the round in progress */
 	__u64 last_woken, last_kdone, last_reap;	/* the last read */
 	__u64 msgs;		/* a message channel (insole): stages per message */
@@ -95,10 +101,11 @@ struct {
 	__type(value, struct op_info);
 } ops SEC(".maps");
 
+/* By stream: the probes name it, no hashing (a second process takes over). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct chan_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GL_MAX_STREAMS);
+	__type(key, __u32);
 	__type(value, struct chan);
 } chans SEC(".maps");
 
@@ -132,13 +139,17 @@ struct {
 
 /*
  * Recent completions of ops not known yet, by a hash of user_data: the
- * first read of a channel completes before read_done names its op.
+ * first read of a channel completes before read_done names its op, and an
+ * insole's first messages before their chunk's commit does (its notes).
  */
 #define UNKNOWN_CQES	8
+#define UNKNOWN_TIMES	16	/* the last ones of each, oldest first from n */
 
 struct cqe_seen {
 	__u64 user_data;
-	__u64 t;
+	__u32 n;
+	__u32 pad;
+	__u64 t[UNKNOWN_TIMES];
 };
 
 struct {
@@ -274,33 +285,46 @@ int tp_frame_pushed(struct gm_tp_pushed *ctx)
 
 /* ---- io_uring: a poll of ours fired, a read of ours finished ------------- */
 
+static __always_inline struct chan *chan_of(__u32 tgid, __u32 stream)
+{
+	struct chan *ch = bpf_map_lookup_elem(&chans, &stream);
+
+	return ch && ch->tgid == tgid ? ch : NULL;
+}
+
 static __always_inline int on_uring_complete(__u64 user_data)
 {
-	struct chan_key ck;
 	struct op_info *op;
 	struct chan *ch;
+	__u64 now;
 
 	op = bpf_map_lookup_elem(&ops, &user_data);
 	if (!op) {
 		__u32 slot = cqe_slot(user_data);
 		struct cqe_seen *cs = bpf_map_lookup_elem(&unknown_cqes, &slot);
 
-		if (cs) {
+		if (!cs)
+			return 0;
+		if (cs->user_data != user_data) {
+			__builtin_memset(cs->t, 0, sizeof(cs->t));
 			cs->user_data = user_data;
-			cs->t = bpf_ktime_get_ns();
+			cs->n = 0;
 		}
+		cs->t[cs->n & (UNKNOWN_TIMES - 1)] = bpf_ktime_get_ns();
+		cs->n++;
 		return 0;
 	}
-	ck.tgid = op->tgid;
-	ck.stream = op->stream;
-	ch = bpf_map_lookup_elem(&chans, &ck);
+	ch = chan_of(op->tgid, op->stream);
 	if (!ch)
 		return 0;
+	now = bpf_ktime_get_ns();
 	if (op->poll) {
 		if (!ch->t_woken)
-			ch->t_woken = bpf_ktime_get_ns();
+			ch->t_woken = now;
 	} else {
-		ch->t_kdone = bpf_ktime_get_ns();
+		ch->t_kdone = now;
+		ch->kd[ch->kd_n & (KDONE_RING - 1)] = now;
+		ch->kd_n++;
 	}
 	return 0;
 }
@@ -343,14 +367,69 @@ static __always_inline bool keep(__u32 tgid, __u32 stream)
 	return targ_stream == GL_ANY || stream == targ_stream;
 }
 
-static __always_inline struct chan *chan_get(struct chan_key *k)
+static __always_inline struct chan *chan_get(__u32 tgid, __u32 stream)
 {
-	struct chan *ch = bpf_map_lookup_elem(&chans, k);
+	struct chan *ch = bpf_map_lookup_elem(&chans, &stream);
 
-	if (ch)
+	if (!ch || ch->tgid == tgid)
 		return ch;
-	bpf_map_update_elem(&chans, k, &zero_chan, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&chans, k);
+	bpf_map_update_elem(&chans, &stream, &zero_chan, BPF_ANY);
+	ch = bpf_map_lookup_elem(&chans, &stream);
+	if (ch)
+		ch->tgid = tgid;
+	return ch;
+}
+
+/*
+ * The channel's last read completion at or before @t; 0: not seen. The
+ * ring is in time order, so that is the largest entry not after @t.
+ */
+static __always_inline __u64 kdone_before(struct chan *ch, __u64 t)
+{
+	__u64 k = ch->kd[(ch->kd_n - 1) & (KDONE_RING - 1)], best = 0;
+	int i;
+
+	if (ch->kd_n && k <= t)
+		return k;	/* the usual case, one message per chunk: the newest */
+	/* Without branches: each would double the verifier's states. */
+	for (i = 0; i < KDONE_RING; i++) {
+		k = ch->kd[i];
+		k *= 1 - ((t - k) >> 63);		/* 0 if after t */
+		best += (k - best) * ((best - k) >> 63);	/* the larger */
+	}
+	return best;
+}
+
+/*
+ * The channel's read op, named by gaitcap: known from now on to the
+ * io_uring programs. Its completion may have come before (not known then).
+ */
+static __always_inline void learn_read(struct chan *ch, __u32 tgid,
+				       __u32 stream, __u64 op)
+{
+	struct op_info oi = { .tgid = tgid, .stream = stream };
+	struct cqe_seen *cs;
+	struct op_info *o;
+	__u32 slot, j;
+
+	if (ch->op_read == op)
+		return;
+	ch->op_read = op;
+	o = bpf_map_lookup_elem(&ops, &op);
+	if (o && o->tgid == tgid && o->stream == stream && !o->poll)
+		return;
+	bpf_map_update_elem(&ops, &op, &oi, BPF_ANY);
+	slot = cqe_slot(op);
+	cs = bpf_map_lookup_elem(&unknown_cqes, &slot);
+	if (!cs || cs->user_data != op)
+		return;
+	/* In order, unused ones (0) included: no branch per entry. */
+	for (j = 0; j < UNKNOWN_TIMES; j++)
+		ch->kd[(ch->kd_n + j) & (KDONE_RING - 1)] =
+			cs->t[(cs->n + j) & (UNKNOWN_TIMES - 1)];
+	ch->kd_n += UNKNOWN_TIMES;
+	ch->t_kdone = cs->t[(cs->n - 1) & (UNKNOWN_TIMES - 1)];
+	cs->user_data = 0;
 }
 
 /* A submission of a channel's op: a poll starts a wait, a read without one ends it. */
@@ -366,15 +445,14 @@ static __always_inline int chan_submitted(struct chan *ch, bool poll)
 /* Without the submit tracepoint: gaitcap's probes name the op each time. */
 static __always_inline int note_submit(__u32 stream, __u64 op, bool poll)
 {
-	struct chan_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
-			      .stream = stream };
-	struct op_info oi = { .tgid = k.tgid, .stream = stream, .poll = poll };
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct op_info oi = { .tgid = tgid, .stream = stream, .poll = poll };
 	struct chan *ch;
 
-	if (!keep(k.tgid, stream))
+	if (!keep(tgid, stream))
 		return 0;
 	bpf_map_update_elem(&ops, &op, &oi, BPF_ANY);
-	ch = chan_get(&k);
+	ch = chan_get(tgid, stream);
 	return ch ? chan_submitted(ch, poll) : 0;
 }
 
@@ -398,23 +476,23 @@ int BPF_USDT(usdt_read_submit, __u32 stream, __u64 op, __u32 bytes)
 static __always_inline int on_uring_submit(__u64 user_data, __s32 fd,
 					   __u8 opcode)
 {
-	struct chan_key k = { .tgid = bpf_get_current_pid_tgid() >> 32 };
-	struct fd_key fk = { .tgid = k.tgid, .fd = fd };
-	struct op_info oi = { .tgid = k.tgid, .poll = 1 };
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, stream;
+	struct fd_key fk = { .tgid = tgid, .fd = fd };
+	struct op_info oi = { .tgid = tgid, .poll = 1 };
 	struct op_info *op;
 	struct chan *ch;
 	__u32 *fs;
 
-	if (targ_tgid && k.tgid != targ_tgid)
+	if (targ_tgid && tgid != targ_tgid)
 		return 0;
 	op = bpf_map_lookup_elem(&ops, &user_data);
-	if (op && op->tgid == k.tgid && !op->poll) {
-		k.stream = op->stream;
-		ch = chan_get(&k);
+	if (op && op->tgid == tgid && !op->poll) {
+		stream = op->stream;
+		ch = chan_get(tgid, stream);
 		if (!ch)
 			return 0;
 		if (ch->read_fd != (__s64)fd + 1) {
-			bpf_map_update_elem(&chan_fds, &fk, &k.stream, BPF_ANY);
+			bpf_map_update_elem(&chan_fds, &fk, &stream, BPF_ANY);
 			ch->read_fd = (__s64)fd + 1;
 		}
 		return chan_submitted(ch, false);
@@ -425,10 +503,9 @@ static __always_inline int on_uring_submit(__u64 user_data, __s32 fd,
 	if (!fs)
 		return 0;
 	oi.stream = *fs;
-	if (!op || op->tgid != k.tgid || op->stream != oi.stream)
+	if (!op || op->tgid != tgid || op->stream != oi.stream)
 		bpf_map_update_elem(&ops, &user_data, &oi, BPF_ANY);
-	k.stream = oi.stream;
-	ch = chan_get(&k);
+	ch = chan_get(tgid, oi.stream);
 	return ch ? chan_submitted(ch, true) : 0;
 }
 
@@ -456,31 +533,16 @@ int BPF_PROG(btf_uring_submit_sqe, struct io_kiocb *req, bool force_nonblock)
 SEC("usdt")
 int BPF_USDT(usdt_read_done, __u32 stream, __u64 op)
 {
-	struct chan_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
-			      .stream = stream };
-	struct op_info oi = { .tgid = k.tgid, .stream = stream };
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 now = bpf_ktime_get_ns();
-	struct op_info *o;
 	struct chan *ch;
 
-	if (!keep(k.tgid, stream))
+	if (!keep(tgid, stream))
 		return 0;
-	ch = chan_get(&k);
+	ch = chan_get(tgid, stream);
 	if (!ch)
 		return 0;
-	o = ch->op_read == op ? &oi : bpf_map_lookup_elem(&ops, &op);
-	if (!o || o->tgid != k.tgid || o->stream != stream || o->poll) {
-		__u32 slot = cqe_slot(op);
-		struct cqe_seen *cs = bpf_map_lookup_elem(&unknown_cqes, &slot);
-
-		/* Learnt now: its completion may have been seen already. */
-		bpf_map_update_elem(&ops, &op, &oi, BPF_ANY);
-		if (cs && cs->user_data == op && !ch->t_kdone) {
-			ch->t_kdone = cs->t;
-			cs->user_data = 0;
-		}
-	}
-	ch->op_read = op;
+	learn_read(ch, tgid, stream, op);
 	/* No poll seen (not learnt yet): woken when the read completed. */
 	ch->last_woken = ch->t_woken ? ch->t_woken :
 			 ch->t_kdone ? ch->t_kdone : now;
@@ -496,14 +558,13 @@ int BPF_USDT(usdt_read_done, __u32 stream, __u64 op)
 SEC("usdt")
 int BPF_USDT(usdt_chunk_seal, __u32 stream, __u64 first_seq)
 {
-	struct chan_key ck = { .tgid = bpf_get_current_pid_tgid() >> 32,
-			       .stream = stream };
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct chunk *c;
 	struct chan *ch;
 
-	if (!keep(ck.tgid, stream))
+	if (!keep(tgid, stream))
 		return 0;
-	ch = chan_get(&ck);
+	ch = chan_get(tgid, stream);
 	if (!ch)
 		return 0;
 	if (ch->sealed_tail - ch->sealed_head >= SEALED)
@@ -679,39 +740,50 @@ int BPF_KPROBE(kp_l2cap_sock_recv_cb, void *chan, struct sk_buff *skb)
 	return on_att_queued(skb);
 }
 
+/* The kernel's times of the notification whose PDU starts with @k. */
+static __always_inline void att_take(struct gl_pdu_key *k, __u32 len,
+				     struct msg_times *mt)
+{
+	struct att_times *at;
+
+	if (len < 3)
+		return;
+	k->len = len;
+	at = bpf_map_lookup_elem(&att_queued, k);
+	if (!at)
+		return;
+	mt->t_acl = at->t_acl;
+	mt->t_queued = at->t_queued;
+	bpf_map_delete_elem(&att_queued, k);
+}
+
 /* gaitcap stored a received message as record @seq of @stream. */
 static __always_inline int on_msg(__u32 stream, __u64 seq, const void *pdu,
-				  __u32 len, bool early)
+				  __u32 len, __u64 op, bool early)
 {
 	struct msg_key mk = { .tgid = bpf_get_current_pid_tgid() >> 32,
 			      .stream = stream, .seq = seq };
-	struct chan_key ck = { .tgid = mk.tgid, .stream = stream };
 	__u32 slot = MSG_SLOT(stream, seq);
 	struct msg_times mt = {};
 	struct gl_pdu_key k = {};
 	struct msg_slot *ms;
-	struct att_times *at;
 	struct chan *ch;
 
 	if (!keep(mk.tgid, stream))
 		return 0;
-	ch = chan_get(&ck);
+	ch = chan_get(mk.tgid, stream);
 	if (!ch)
 		return 0;
 	ch->msgs = 1;
 	if (!early) {
-		/* usdt_read_done of this very receive has just run */
-		mt.t_kdone = ch->last_kdone;
-		mt.t_reap = ch->last_reap;
+		/* The receive's completion has just reached the channel. */
+		learn_read(ch, mk.tgid, stream, op);
+		mt.t_reap = bpf_ktime_get_ns();
+		mt.t_kdone = kdone_before(ch, mt.t_reap);
 	}
 	if (len >= 3 && !bpf_probe_read_user(k.head, sizeof(k.head), pdu)) {
 		pdu_key_trim(&k, len);
-		at = bpf_map_lookup_elem(&att_queued, &k);
-		if (at) {
-			mt.t_acl = at->t_acl;
-			mt.t_queued = at->t_queued;
-			bpf_map_delete_elem(&att_queued, &k);
-		}
+		att_take(&k, len, &mt);
 	}
 	ms = bpf_map_lookup_elem(&msg_recs, &slot);
 	if (ms) {
@@ -721,39 +793,69 @@ static __always_inline int on_msg(__u32 stream, __u64 seq, const void *pdu,
 	return 0;
 }
 
+/* Without notes (--msg-probes): a trap per message. */
 SEC("usdt")
-int BPF_USDT(usdt_msg_record, __u32 stream, __u64 seq, __u64 pdu, __u32 len)
+int BPF_USDT(usdt_msg_record, __u32 stream, __u64 seq, __u64 pdu, __u32 len,
+	     __u64 op)
 {
-	return on_msg(stream, seq, (const void *)pdu, len, false);
+	return on_msg(stream, seq, (const void *)pdu, len, op, false);
 }
 
 SEC("usdt")
 int BPF_USDT(usdt_msg_early, __u32 stream, __u64 seq, __u64 pdu, __u32 len)
 {
-	return on_msg(stream, seq, (const void *)pdu, len, true);
+	return on_msg(stream, seq, (const void *)pdu, len, 0, true);
 }
 
 struct msg_commit_ctx {
 	__u64 first_seq;
 	__u64 now;
+	__u64 notes;		/* the stream's ring in gaitcap; 0: none */
 	__u32 tgid;
 	__u32 stream;
 	__u64 msgs, hci, early;
 };
+
+/* Message @seq's times from gaitcap's note (gcprobes.h); false: none. */
+static __always_inline bool note_times(struct msg_commit_ctx *mc, __u64 seq,
+				       struct msg_times *m)
+{
+	struct gl_pdu_key k = {};
+	struct gl_msg_note n;
+	struct chan *ch;
+
+	if (bpf_probe_read_user(&n, sizeof(n), (const void *)(mc->notes +
+				(seq & (GL_NOTE_RING - 1)) * sizeof(n))) ||
+	    n.seq != seq || n.stream != mc->stream)
+		return false;
+	m->t_reap = n.t_reap;
+	ch = chan_of(mc->tgid, mc->stream);
+	if (ch) {
+		learn_read(ch, mc->tgid, mc->stream, n.op);
+		m->t_kdone = kdone_before(ch, n.t_reap);
+	}
+	/* gaitcap zeroed the bytes past the PDU's end */
+	__builtin_memcpy(k.head, n.head, sizeof(k.head));
+	att_take(&k, n.len, m);
+	return true;
+}
 
 /* One notification of a committed chunk: its insole stages. */
 static long commit_msg(__u32 i, struct msg_commit_ctx *mc)
 {
 	__u64 seq = mc->first_seq + i, done;
 	__u32 slot = MSG_SLOT(mc->stream, seq);
-	struct msg_times *m;
-	struct msg_slot *ms;
+	struct msg_times noted = {}, *m = &noted;
+	struct msg_slot *ms = NULL;
 
-	ms = bpf_map_lookup_elem(&msg_recs, &slot);
-	if (!ms || ms->key.tgid != mc->tgid || ms->key.stream != mc->stream ||
-	    ms->key.seq != seq)
-		return 0;
-	m = &ms->t;
+	if (!mc->notes || !note_times(mc, seq, &noted)) {
+		/* An early one, or announced by msg_record */
+		ms = bpf_map_lookup_elem(&msg_recs, &slot);
+		if (!ms || ms->key.tgid != mc->tgid ||
+		    ms->key.stream != mc->stream || ms->key.seq != seq)
+			return 0;
+		m = &ms->t;
+	}
 	mc->msgs++;
 	if (m->t_acl && m->t_queued >= m->t_acl && mc->now >= m->t_acl) {
 		hist_add(mc->stream, GL_ACL, m->t_queued - m->t_acl, 1);
@@ -772,7 +874,8 @@ static long commit_msg(__u32 i, struct msg_commit_ctx *mc)
 		if (mc->now >= m->t_reap)
 			hist_add(mc->stream, GL_COMMIT, mc->now - m->t_reap, 1);
 	}
-	ms->key.tgid = 0;	/* counted */
+	if (ms)
+		ms->key.tgid = 0;	/* counted */
 	return 0;
 }
 
@@ -824,24 +927,25 @@ static __always_inline struct chunk *sealed_pop(struct chan *ch, __u64 first_seq
 }
 
 SEC("usdt")
-int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq)
+int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq,
+	     __u64 off, __u64 notes)
 {
-	struct chan_key ck = { .tgid = bpf_get_current_pid_tgid() >> 32,
-			       .stream = stream };
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct commit_ctx cc = { .first_seq = first_seq, .stream = stream,
 				 .now = bpf_ktime_get_ns() };
 	struct msg_commit_ctx mc = { .first_seq = first_seq, .now = cc.now,
-				     .tgid = ck.tgid, .stream = stream };
+				     .tgid = tgid, .stream = stream,
+				     .notes = use_notes ? notes : 0 };
 	struct gl_stream_count *cnt;
 	struct chunk *c = NULL, last;
 	struct chan *ch;
 	bool is_msgs;
 	__u64 n;
 
-	if (!keep(ck.tgid, stream) || last_seq < first_seq)
+	if (!keep(tgid, stream) || last_seq < first_seq)
 		return 0;
 	n = last_seq - first_seq + 1;
-	ch = bpf_map_lookup_elem(&chans, &ck);
+	ch = mc.notes ? chan_get(tgid, stream) : chan_of(tgid, stream);
 	if (ch)
 		c = sealed_pop(ch, first_seq);
 	if (ch && !c) {
@@ -851,8 +955,10 @@ int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq)
 		last.reap = ch->last_reap;
 		c = &last;
 	}
-	is_msgs = ch && ch->msgs;
-	if (is_msgs) {
+	is_msgs = mc.notes || (ch && ch->msgs);
+	if (is_msgs && n == 1) {
+		commit_msg(0, &mc);	/* --watermark 1: no loop to set up */
+	} else if (is_msgs) {
 		/* An insole: every message has times of its own. */
 		bpf_loop(n < MAX_LOOP ? n : MAX_LOOP, commit_msg, &mc, 0);
 	} else if (c && c->reap) {

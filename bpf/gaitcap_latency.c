@@ -25,6 +25,13 @@
 #include "gaitcap_latency.skel.h"
 #include "gcprobes.h"
 
+/* gaitcap's notes are read as the BPF side declares them. */
+_Static_assert(sizeof(struct gl_msg_note) == sizeof(struct gcprobe_msg) &&
+	       offsetof(struct gl_msg_note, head) == offsetof(struct gcprobe_msg, head) &&
+	       offsetof(struct gl_msg_note, stream) == offsetof(struct gcprobe_msg, stream) &&
+	       GL_NOTE_RING == GCPROBE_MSG_RING && GL_PDU_HEAD == GCPROBE_MSG_HEAD,
+	       "struct gl_msg_note differs from struct gcprobe_msg");
+
 static struct env {
 	pid_t pid;
 	const char *binary;
@@ -36,6 +43,7 @@ static struct env {
 	bool msecs;
 	bool timestamp;
 	bool verbose;
+	bool msg_probes;
 	int interval;
 	int times;
 } env = {
@@ -74,6 +82,7 @@ static struct hooks {
 	const char *frame_start, *frame_pushed, *uring, *uring_submit;
 	const char *hci_recv, *l2cap_recv, *sock_queue;
 	bool usdt_msgs;
+	bool msg_notes;		/* insole messages from chunk_commit's notes */
 	char binary[PATH_MAX];
 } hooks;
 
@@ -103,6 +112,7 @@ static const struct argp_option opts[] = {
 	{ "milliseconds", 'm', NULL, 0, "Millisecond histograms", 0 },
 	{ "timestamp", 'T', NULL, 0, "Print a timestamp with each interval", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output", 0 },
+	{ "msg-probes", 'M', NULL, 0, "Insole messages from a probe each (a trap per message), not from gaitcap's notes", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
 };
@@ -159,6 +169,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'T':
 		env.timestamp = true;
+		break;
+	case 'M':
+		env.msg_probes = true;
 		break;
 	case 'v':
 		env.verbose = true;
@@ -310,18 +323,29 @@ static int attach_usdt(struct gaitcap_latency_bpf *obj)
 	struct bpf_link *l;
 	size_t i;
 
-	/* Insole messages: optional, a gaitcap without them still has mats. */
-	l = bpf_program__attach_usdt(obj->progs.usdt_msg_record,
+	/*
+	 * Insole messages: optional, a gaitcap without them still has mats.
+	 * Those received by a channel come with chunk_commit's notes (one trap
+	 * per chunk); msg_record (a trap per message) only when asked for.
+	 */
+	l = bpf_program__attach_usdt(obj->progs.usdt_msg_early,
 				     env.pid ? env.pid : -1, hooks.binary,
-				     GCPROBE_PROVIDER, "msg_record", NULL);
+				     GCPROBE_PROVIDER, "msg_early", NULL);
 	if (l) {
 		keep_link(l);
 		hooks.usdt_msgs = true;
-		l = bpf_program__attach_usdt(obj->progs.usdt_msg_early,
+		hooks.msg_notes = !env.msg_probes;
+	}
+	if (l && env.msg_probes) {
+		l = bpf_program__attach_usdt(obj->progs.usdt_msg_record,
 					     env.pid ? env.pid : -1, hooks.binary,
-					     GCPROBE_PROVIDER, "msg_early", NULL);
-		if (l)
-			keep_link(l);
+					     GCPROBE_PROVIDER, "msg_record", NULL);
+		if (!l) {
+			fprintf(stderr, "cannot attach to %s:msg_record in %s: %s\n",
+				GCPROBE_PROVIDER, hooks.binary, strerror(errno));
+			return -errno;
+		}
+		keep_link(l);
 	}
 	/* With io_uring's submit tracepoint, the two submit probes are not needed. */
 	for (i = hooks.uring_submit ? 2 : 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
@@ -533,6 +557,7 @@ static json_object *hooks_json(void)
 	json_object_object_add(o, "sock_queue", hooks.sock_queue ?
 			       json_object_new_string(hooks.sock_queue) : NULL);
 	json_object_object_add(o, "usdt_msgs", json_object_new_boolean(hooks.usdt_msgs));
+	json_object_object_add(o, "msg_notes", json_object_new_boolean(hooks.msg_notes));
 	json_object_object_add(o, "usdt", json_object_new_string(hooks.binary));
 	return o;
 }
@@ -658,6 +683,7 @@ int main(int argc, char **argv)
 	obj->rodata->targ_stream = env.stream;
 	obj->rodata->targ_link = env.link;
 	obj->rodata->targ_tgid = (__u32)env.pid;
+	obj->rodata->use_notes = !env.msg_probes;
 
 	/* CO-RE and tp_btf need the kernel's BTF; without it, raw_tp only. */
 	vmlinux = btf__load_vmlinux_btf();

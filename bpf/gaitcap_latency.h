@@ -72,4 +72,20 @@ struct gl_pdu_key {
 	__u8 head[GL_PDU_HEAD];	/* zero past len */
 };
 
+/*
+ * What gaitcap notes of each received message while chunk_commit is
+ * attached (userspace/include/gcprobes.h, struct gcprobe_msg): the commit
+ * program reads them from its memory instead of a probe per message.
+ */
+#define GL_NOTE_RING	512
+
+struct gl_msg_note {
+	__u64 seq;
+	__u64 t_reap;		/* CLOCK_MONOTONIC, as bpf_ktime_get_ns() */
+	__u64 op;
+	__u32 stream;
+	__u32 len;
+	__u8 head[GL_PDU_HEAD];
+};
+
 #endif /* GAITCAP_LATENCY_H */

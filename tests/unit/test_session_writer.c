@@ -25,6 +25,7 @@
 #include <zstd.h>
 
 #include "test_session_util.h"
+#include "gcprobes.h"
 
 /* ---- fallocate() that plays a filesystem of fake_limit bytes -------------- */
 
@@ -970,6 +971,38 @@ static void test_session_writer_never_replaces(void **state)
 	free(p);
 }
 
+/*
+ * The message notes a tool reads at chunk_commit (gcprobes.h): a stream's
+ * ring is only handed out once it holds a note of that stream, each note
+ * is found by sequence number, and the PDU's head is zero past its end.
+ */
+static void test_session_writer_probe_notes(void **state)
+{
+	static const uint8_t pdu[] = { 0x1b, 0x10, 0x00, 0x01, 0x02 };
+	const struct gcprobe_msg *ring, *m;
+	uint8_t head[GCPROBE_MSG_HEAD] = { 0 };
+
+	(void)state;
+	assert_int_equal(gcprobe_msg_notes(3), 0);
+	gcprobe_note_msg(3, 700, 0x1234, 5555, pdu, sizeof(pdu));
+	ring = (const struct gcprobe_msg *)gcprobe_msg_notes(3);
+	assert_non_null(ring);
+	m = &ring[700 % GCPROBE_MSG_RING];
+	assert_int_equal(m->seq, 700);
+	assert_int_equal(m->stream, 3);
+	assert_int_equal(m->op, 0x1234);
+	assert_int_equal(m->t_reap, 5555);
+	assert_int_equal(m->len, sizeof(pdu));
+	memcpy(head, pdu, sizeof(pdu));
+	assert_memory_equal(m->head, head, sizeof(head));
+	/* Another stream in the same ring (19 % 16 == 3) takes it over. */
+	assert_int_equal(gcprobe_msg_notes(19), 0);
+	gcprobe_note_msg(19, 1, 0, 0, pdu, sizeof(pdu));
+	assert_int_equal(gcprobe_msg_notes(3), 0);
+	assert_ptr_equal((const void *)gcprobe_msg_notes(19), ring);
+	assert_int_equal(gcprobe_msg_notes(4), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -989,6 +1022,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_session_writer_grow_interrupted),
 		cmocka_unit_test(test_session_writer_named_only_when_whole),
 		cmocka_unit_test(test_session_writer_never_replaces),
+		cmocka_unit_test(test_session_writer_probe_notes),
 	};
 
 	if (argc > 1)

@@ -82,6 +82,7 @@ struct eng_chan {
 	uintptr_t faulted_end;	/* prefault: this channel's pages are in below */
 	int64_t last_read;	/* when the last read completed */
 	int64_t last_data;	/* when a read last brought data */
+	int64_t probe_reap;	/* MESSAGES, a tool attached: when the last completion came */
 	struct ring_timer hold;	/* CH_HOLD: when to read */
 	uint32_t hold_cur_us;	/* the hold now: d.hold_us, shortened under load */
 	unsigned int drain_rounds;
@@ -990,7 +991,11 @@ static void msg_read_done(struct eng_chan *c, int res)
 		c->stage_t_first = tm;	/* the mapping moved by a few ns */
 	if (tm > c->stage_t_last)
 		c->stage_t_last = tm;
-	GCPROBE4(msg_record, c->d.stream, ri.seq, (uintptr_t)data, len);
+	GCPROBE5(msg_record, c->d.stream, ri.seq, (uintptr_t)data, len,
+		 (uintptr_t)&c->op_read);
+	if (GCPROBE_ENABLED(chunk_commit))
+		gcprobe_note_msg(c->d.stream, ri.seq, (uintptr_t)&c->op_read,
+				 c->probe_reap, data, len);
 	c->fill += size;
 	c->stage_n++;
 	c->have_seq = true;
@@ -1151,7 +1156,10 @@ static void read_done(struct ring_op *op, int res)
 {
 	struct eng_chan *c = container_of(op, struct eng_chan, op_read);
 
-	GCPROBE3(read_done, c->d.stream, (uintptr_t)op, res);
+	if (c->d.kind != ENG_CHAN_MESSAGES)
+		GCPROBE3(read_done, c->d.stream, (uintptr_t)op, res);
+	else if (GCPROBE_ENABLED(chunk_commit))
+		c->probe_reap = eng_now();	/* noted with the message */
 	c->letting_go = false;
 	if (c->state == CH_DONE)
 		return;

@@ -28,6 +28,46 @@
 #define MAX_SLOTS	64u
 #define MIB		(1ull << 20)
 
+#ifndef GCPROBES_DISABLE
+/* The probes' semaphores (gcprobes.h): in .probes, where tools look. */
+#define GCPROBE_SEMA_DEF(n) \
+	volatile unsigned short GCPROBE_SEMA(n) __attribute__((section(".probes")))
+GCPROBE_SEMA_DEF(poll_submit);
+GCPROBE_SEMA_DEF(read_submit);
+GCPROBE_SEMA_DEF(read_done);
+GCPROBE_SEMA_DEF(chunk_seal);
+GCPROBE_SEMA_DEF(chunk_commit);
+GCPROBE_SEMA_DEF(msg_record);
+GCPROBE_SEMA_DEF(msg_early);
+#endif
+
+/* Only touched while a tool is attached (zero pages until then). */
+static struct gcprobe_msg gcprobe_msgs[GCPROBE_MSG_STREAMS][GCPROBE_MSG_RING];
+static uint32_t gcprobe_ring_of[GCPROBE_MSG_STREAMS];	/* its stream + 1 */
+
+void gcprobe_note_msg(uint32_t stream, uint64_t seq, uint64_t op,
+		      int64_t t_reap, const void *pdu, uint32_t len)
+{
+	struct gcprobe_msg *ring = gcprobe_msgs[stream % GCPROBE_MSG_STREAMS];
+	struct gcprobe_msg *m = &ring[seq % GCPROBE_MSG_RING];
+
+	m->seq = seq;
+	m->t_reap = (uint64_t)t_reap;
+	m->op = op;
+	m->stream = stream;
+	m->len = len;
+	memset(m->head, 0, sizeof(m->head));
+	memcpy(m->head, pdu, len < sizeof(m->head) ? len : sizeof(m->head));
+	gcprobe_ring_of[stream % GCPROBE_MSG_STREAMS] = stream + 1;
+}
+
+uintptr_t gcprobe_msg_notes(uint32_t stream)
+{
+	uint32_t r = stream % GCPROBE_MSG_STREAMS;
+
+	return gcprobe_ring_of[r] == stream + 1 ? (uintptr_t)gcprobe_msgs[r] : 0;
+}
+
 enum slot_state { SLOT_FREE = 0, SLOT_RESERVED, SLOT_READY };
 
 /* A published raw chunk waiting for compaction. */
@@ -343,8 +383,8 @@ static void publish(struct gcs_writer *w)
 		    index_add(w, s->off, s->type, s->stream) && !w->failed)
 			w->failed = -ENOMEM;
 		if (s->type == GCS_REC_CHUNK) {
-			GCPROBE4(chunk_commit, s->stream, s->seq_first,
-				 s->seq_last, s->off);
+			GCPROBE5(chunk_commit, s->stream, s->seq_first,
+				 s->seq_last, s->off, gcprobe_msg_notes(s->stream));
 			w->streams[s->stream].have_seq = true;
 			w->streams[s->stream].last_seq = s->seq_last;
 			queue_for_compaction(w, s, h);

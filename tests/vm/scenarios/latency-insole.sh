@@ -55,6 +55,14 @@ every_stage() {
 	done
 }
 
+# per_msg_probes FILE STREAM RECORDS: the -M instance, without notes.
+per_msg_probes() {
+	grep -q '"msg_notes":false' "$1" || { echo "msg_notes not false"; return 1; }
+	m=$(jfield "$1" "$2" messages)
+	[ "$m" = "$3" ] || { echo "messages ${m:-none}, want $3"; return 1; }
+	every_stage "$1" "$2" "$3"
+}
+
 addr() {
 	lab_btmgmt -i "$1" info | sed -n 's/.*addr \([0-9A-F:]*\) .*/\1/p' | head -1
 }
@@ -79,14 +87,18 @@ for mode in w1 dflt; do
 	T=$!
 	gaitcap-latency -j -s 7 >$D/$mode-other.json 2>$D/$mode-other.err &
 	T2=$!
+	# The fallback: a probe per message instead of gaitcap's notes.
+	gaitcap-latency -j -M >$D/$mode-m.json 2>$D/$mode-m.err &
+	T3=$!
 	lab_check "$mode: gaitcap-latency attaches" wait_banner $D/$mode.err
 	wait_banner $D/$mode-other.err
+	wait_banner $D/$mode-m.err
 	gaitcap capture -o $D/$mode.gcs --subject LAB-01 --mat none --status 0 --quiet \
 		--control none --adapter "$A0" --insole "left=$A1" --insole-wait 30 \
 		--duration 12 $wm >$D/$mode-cap.log 2>&1
 	rc=$?
-	kill -INT $T $T2
-	wait $T $T2
+	kill -INT $T $T2 $T3
+	wait $T $T2 $T3
 	wait $SPID
 
 	lab_check "$mode: the capture exits 0" sh -c "[ $rc = 0 ] || { cat $D/$mode-cap.log; false; }"
@@ -101,7 +113,7 @@ for mode in w1 dflt; do
 	lab_check "$mode: the oracle finds every notification sent, once, in order" \
 		gaitcap-test-insole check $D/$mode.gcs --side left --log $D/$mode-left.log
 	lab_check "$mode: kprobes on the HCI core, L2CAP and the socket queue; the message probes" \
-		grep -Eq '"hci_recv":"kprobe:hci_recv_frame","l2cap_recv":"kprobe:l2cap_recv_acldata","sock_queue":"kprobe:[a-z_]*","usdt_msgs":true' $D/$mode.json
+		grep -Eq '"hci_recv":"kprobe:hci_recv_frame","l2cap_recv":"kprobe:l2cap_recv_acldata","sock_queue":"kprobe:[a-z_]*","usdt_msgs":true,"msg_notes":true' $D/$mode.json
 	lab_check "$mode: io_uring through a tracepoint" \
 		grep -Eq '"io_uring_complete":"(tp_btf|raw_tp|tp)"' $D/$mode.json
 	f=$(jfield $D/$mode.json "$S" frames)
@@ -112,6 +124,8 @@ for mode in w1 dflt; do
 		test "$(jfield $D/$mode.json "$S" hci_messages)" = "$R"
 	lab_check "$mode: acl, queue, reap, commit and ble_path count every notification" \
 		every_stage $D/$mode.json "$S" "$R"
+	lab_check "$mode: the same with a probe per message (-M: msg_record, no notes)" \
+		per_msg_probes $D/$mode-m.json "$S" "$R"
 	lab_check "$mode: no mat stage on an insole stream" \
 		sh -c "! grep -Eq '\"(wire|hold|read|path)\":' $D/$mode.json"
 	lab_check "$mode: -s 7 (no such stream): nothing counted" \
