@@ -87,43 +87,81 @@ static uint64_t mix(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-/*
- * Every stream's records, one stream after the other, as refine reads
- * them: a digest of every answer (records, refusals and the chunk each
- * record came from), and the count of records.
- */
-static uint64_t digest(struct gcs_reader *r, long *n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
+#define FNV_BASIS	0xcbf29ce484222325ull
+#define MAX_STREAMS	8
 
+/* One answer of an iterator (a record, or a refusal) into @h. */
+static uint64_t mix_answer(uint64_t h, struct gcs_reader *r, int ret,
+			   const struct gcs_record *rec)
+{
+	const struct gcs_chunk_info *c;
+
+	h = mix(h, &ret, sizeof(ret));
+	if (ret < 0)
+		return h;
+	c = gcs_reader_chunk(r, rec->chunk);
+	assert_non_null(c);
+	h = mix(h, &c->orig_off, sizeof(c->orig_off));
+	h = mix(h, &c->t_first_ns, sizeof(c->t_first_ns));
+	h = mix(h, &rec->stream, sizeof(rec->stream));
+	h = mix(h, &rec->seq, sizeof(rec->seq));
+	h = mix(h, &rec->t_ns, sizeof(rec->t_ns));
+	h = mix(h, &rec->ts_clock, sizeof(rec->ts_clock));
+	h = mix(h, &rec->ts_source, sizeof(rec->ts_source));
+	h = mix(h, &rec->len, sizeof(rec->len));
+	return mix(h, rec->data, rec->len);
+}
+
+/*
+ * Every stream's records, one stream after the other, as refine's events
+ * pass reads them: a digest per stream of every answer (records, refusals
+ * and the chunk each record came from), and the count of records.
+ */
+static void digest(struct gcs_reader *r, uint64_t *h, long *n)
+{
 	*n = 0;
+	assert_true(gcs_reader_n_streams(r) <= MAX_STREAMS);
 	for (size_t i = 0; i < gcs_reader_n_streams(r); i++) {
 		struct gcs_rec_iter it;
 		struct gcs_record rec;
 		int ret;
 
+		h[i] = FNV_BASIS;
 		gcs_rec_iter_init(&it, r, gcs_reader_stream(r, i)->id);
 		while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
-			const struct gcs_chunk_info *c;
-
-			h = mix(h, &ret, sizeof(ret));
-			if (ret < 0)
-				continue;
-			c = gcs_reader_chunk(r, rec.chunk);
-			assert_non_null(c);
-			h = mix(h, &c->orig_off, sizeof(c->orig_off));
-			h = mix(h, &c->t_first_ns, sizeof(c->t_first_ns));
-			h = mix(h, &rec.stream, sizeof(rec.stream));
-			h = mix(h, &rec.seq, sizeof(rec.seq));
-			h = mix(h, &rec.t_ns, sizeof(rec.t_ns));
-			h = mix(h, &rec.ts_clock, sizeof(rec.ts_clock));
-			h = mix(h, &rec.ts_source, sizeof(rec.ts_source));
-			h = mix(h, &rec.len, sizeof(rec.len));
-			h = mix(h, rec.data, rec.len);
-			++*n;
+			h[i] = mix_answer(h[i], r, ret, &rec);
+			*n += ret > 0;
 		}
 	}
-	return h;
+}
+
+/*
+ * The same from one iterator over all streams, as refine's calibration
+ * reads them: each answer goes to the digest of the stream it names (a
+ * lost chunk too); chunks of undeclared streams are nobody's.
+ */
+static void digest_all(struct gcs_reader *r, uint64_t *h, long *n)
+{
+	struct gcs_rec_iter it;
+	struct gcs_record rec;
+	size_t ns = gcs_reader_n_streams(r);
+	int ret;
+
+	*n = 0;
+	for (size_t i = 0; i < ns; i++)
+		h[i] = FNV_BASIS;
+	gcs_rec_iter_init(&it, r, GCS_STREAM_NONE);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+		size_t i = 0;
+
+		assert_int_not_equal(ret, -EINVAL);
+		while (i < ns && gcs_reader_stream(r, i)->id != rec.stream)
+			i++;
+		if (i == ns)
+			continue;
+		h[i] = mix_answer(h[i], r, ret, &rec);
+		*n += ret > 0;
+	}
 }
 
 /*
@@ -133,8 +171,9 @@ static uint64_t digest(struct gcs_reader *r, long *n)
 static bool compare(const char *what, const char *path, unsigned int flags)
 {
 	struct gcs_reader *full, *st;
-	uint64_t hf, hs;
-	long nf, ns;
+	uint64_t hf[MAX_STREAMS], hs[MAX_STREAMS];
+	uint64_t af[MAX_STREAMS], as[MAX_STREAMS];
+	long nf, ns, naf, nas;
 	int rf, rs;
 	bool streamed;
 
@@ -151,10 +190,17 @@ static bool compare(const char *what, const char *path, unsigned int flags)
 	for (size_t i = 0; i < gcs_reader_n_streams(full); i++)
 		same_stream(what, gcs_reader_stream(full, i), gcs_reader_stream(st, i));
 	assert_int_equal(gcs_reader_n_chunks(full), gcs_reader_n_chunks(st));
-	hf = digest(full, &nf);
-	hs = digest(st, &ns);
-	if (nf != ns || hf != hs)
+	digest(full, hf, &nf);
+	digest(st, hs, &ns);
+	if (nf != ns || memcmp(hf, hs, gcs_reader_n_streams(st) * sizeof(*hf)))
 		fail_msg("%s: %ld records (full) and %ld (stream) differ", what, nf, ns);
+	/* All streams at once: each stream's answers as it alone gives them. */
+	digest_all(full, af, &naf);
+	digest_all(st, as, &nas);
+	if (naf != nf || memcmp(af, hf, gcs_reader_n_streams(st) * sizeof(*hf)))
+		fail_msg("%s: all streams at once (full) differ from one by one", what);
+	if (nas != nf || memcmp(as, hf, gcs_reader_n_streams(st) * sizeof(*hf)))
+		fail_msg("%s: all streams at once (stream) differ from one by one", what);
 	gcs_reader_close(full);
 	gcs_reader_close(st);
 	return streamed;
@@ -323,7 +369,13 @@ static void test_stream_one_iterator(void **state)
 	assert_int_equal(gcs_rec_iter_next(&a, &rec), 0);
 	assert_int_equal(gcs_rec_iter_next(&b, &rec), 1);
 	assert_int_equal(rec.stream, 1);
+	/* All streams from one scan: it takes the cursor like any other. */
 	gcs_rec_iter_init(&a, r, GCS_STREAM_NONE);
+	assert_int_equal(gcs_rec_iter_next(&a, &rec), 1);
+	assert_non_null(gcs_reader_chunk(r, rec.chunk));
+	assert_int_equal(gcs_rec_iter_next(&b, &rec), -EINVAL);
+	gcs_rec_iter_init(&b, r, 1);
+	assert_int_equal(gcs_rec_iter_next(&b, &rec), 1);
 	assert_int_equal(gcs_rec_iter_next(&a, &rec), -EINVAL);
 	assert_int_equal(gcs_rec_iter_next(&a, &rec), 0);
 	gcs_reader_close(r);

@@ -516,7 +516,12 @@ static inline int64_t gcs_ns_diff(int64_t b, int64_t a)
 	return d;
 }
 
-/* Records of one stream (or GCS_STREAM_NONE: all), in file order. */
+/*
+ * Records of one stream (or GCS_STREAM_NONE: all), in file order. Opened
+ * with GCS_OPEN_STREAM, all streams come from one scan: each stream's
+ * records in its order, the streams interleaved chunk by chunk as their
+ * raw records lie in the file (docs/session-format.md, 10.3).
+ */
 enum gcs_ts_source {
 	GCS_TS_RECORD = 0,		/* carried by the record itself */
 	GCS_TS_INTERPOLATED = 1,	/* spread over the chunk's host times */
@@ -549,7 +554,8 @@ void gcs_rec_iter_init(struct gcs_rec_iter *it, struct gcs_reader *r,
 		       uint32_t stream);
 /*
  * 1: *@rec is the next record; 0: no more. -EBADMSG: a logical chunk is
- * lost or malformed and yields no record; the next call goes on after it.
+ * lost or malformed and yields no record (rec->stream names its stream);
+ * the next call goes on after it.
  * rec->data stays valid until the iterator moves to another chunk or
  * anything else reads chunk data from @r.
  */
