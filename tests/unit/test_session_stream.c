@@ -7,6 +7,7 @@
  * full table, and a clean one never does.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -343,6 +344,61 @@ static void test_stream_falls_back(void **state)
 	free(p);
 }
 
+/*
+ * A stream whose every chunk the open found as a raw chunk and a part that
+ * agree is read from its parts alone: its raw headers, damaged after the
+ * open, are never read again, and every record still comes.
+ */
+static void test_stream_parts_only(void **state)
+{
+	struct tu_dir *d = *state;
+	char *p = tu_path(d->dir, "paired.gcs");
+	struct gcs_writer_opts o;
+	struct gcs_reader *full, *st;
+	struct gcs_rec_iter it;
+	struct gcs_record rec;
+	long n_full = 0, n_st = 0;
+	int fd, ret;
+
+	gcs_writer_opts_init(&o);
+	o.no_reclaim = true;	/* the raw copies stay whole: only headers go */
+	unlink(p);
+	assert_int_equal(tu_small_session(p, &o, true), 0);
+	assert_int_equal(gcs_reader_open(&full, p, 0), 0);
+	assert_int_equal(gcs_reader_open(&st, p, GCS_OPEN_STREAM), 0);
+	assert_true(gcs_reader_info(st)->streamed);
+	gcs_rec_iter_init(&it, full, 0);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+		assert_int_equal(ret, 1);
+		n_full++;
+	}
+	fd = open(p, O_RDWR);
+	assert_true(fd >= 0);
+	for (size_t i = 0; i < gcs_reader_n_chunks(full); i++) {
+		const struct gcs_chunk_info *c = gcs_reader_chunk(full, i);
+		uint8_t b;
+
+		if (c->stream != 0)
+			continue;
+		assert_true(c->have_raw && c->have_zstd);
+		/* A byte of the header's CRC: the record no longer reads. */
+		assert_int_equal(pread(fd, &b, 1, (off_t)c->orig_off + 28), 1);
+		b ^= 0xff;
+		assert_int_equal(pwrite(fd, &b, 1, (off_t)c->orig_off + 28), 1);
+	}
+	close(fd);
+	gcs_rec_iter_init(&it, st, 0);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+		assert_int_equal(ret, 1);
+		n_st++;
+	}
+	assert_true(n_full > 0);
+	assert_int_equal(n_st, n_full);
+	gcs_reader_close(full);
+	gcs_reader_close(st);
+	free(p);
+}
+
 /* One iterator at a time: a second one takes the cursor, the first stops. */
 static void test_stream_one_iterator(void **state)
 {
@@ -392,6 +448,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_synth,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_falls_back,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_parts_only,
 						tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_one_iterator,
 						tu_dir_setup, tu_dir_teardown),

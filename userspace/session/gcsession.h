@@ -439,7 +439,9 @@ struct gcs_chunk_info {
 	uint32_t flags;			/* GCS_CHUNK_F_* */
 	uint8_t status;			/* enum gcs_chunk_status */
 	uint8_t form;			/* where the data is read from */
-	bool have_raw;			/* the CHUNK record is present */
+	bool have_raw;			/* the CHUNK record is present (not
+					 * looked at when GCS_OPEN_STREAM reads
+					 * a stream from its parts alone) */
 	uint64_t raw_body_off;		/* file offset of its payload */
 	bool have_zstd;			/* a ZCHUNK part holds it too */
 	uint64_t zoff;			/* that ZCHUNK's offset */

@@ -76,6 +76,8 @@ struct scur {
 	struct lchunk zc;
 	uint64_t last_r, last_z;	/* orig_off seen last: must increase */
 	bool any_r, any_z;
+	bool unpaired;			/* handed out a chunk with one copy only */
+	bool parts_only;		/* no raw scan: the parts say it all */
 	struct lchunk cur;		/* the chunk handed out last */
 	size_t index;			/* its number, for gcs_record.chunk */
 	bool have_cur;
@@ -95,6 +97,7 @@ struct mcur {
 	struct scur scan;		/* the shared raw scan (roff, ri, rwin) */
 	struct scur *sc;		/* per stream; n_sc of them */
 	size_t n_sc;
+	bool *paired;			/* per stream: every chunk raw + part, alike */
 	struct scur *pend;		/* holds a raw chunk not yet merged */
 	bool scan_done;
 	size_t drain;			/* after the scan: parts left, per stream */
@@ -1046,6 +1049,15 @@ static void scur_reset(struct gcs_reader *r, uint32_t stream, const void *owner)
 
 	*c = (struct scur){ .stream = stream, .active = true, .owner = owner,
 			    .roff = r->hdr.data_start, .zhdr = zhdr, .rwin = w };
+	/*
+	 * Every chunk of the stream was a raw chunk and a part that agree
+	 * (8.3), as the open found them: the parts alone give the same chunks,
+	 * with no scan of the file's raw headers. A part that fails its check
+	 * still finds its raw copy (probe_raw()).
+	 */
+	for (size_t k = 0; k < r->m.n_sc && r->m.paired; k++)
+		if (r->m.sc[k].stream == stream && r->m.paired[k])
+			c->parts_only = c->r_done = true;
 	r->m.active = false;
 	r->last = NULL;
 	/* One stream now: the other slots' data would only stay resident. */
@@ -1296,6 +1308,10 @@ static int scur_merge(struct gcs_reader *r, struct scur *c)
 	} else if (c->have_r && (!c->have_z || c->rc.ci.orig_off < c->zc.ci.orig_off)) {
 		c->cur = c->rc;
 		c->have_r = false;
+		c->unpaired = true;
+	} else if (c->parts_only) {
+		c->cur = c->zc;
+		c->have_z = false;
 	} else {
 		/*
 		 * A part alone. Its raw record is still there, the same chunk,
@@ -1310,6 +1326,7 @@ static int scur_merge(struct gcs_reader *r, struct scur *c)
 			return -EAGAIN;
 		c->cur = c->zc;
 		c->have_z = false;
+		c->unpaired = true;
 	}
 	c->cur.ci.form = c->cur.ci.have_zstd ? GCS_FORM_ZSTD : GCS_FORM_RAW;
 	c->cur.ci.status = GCS_CHUNK_UNVERIFIED;
@@ -1643,6 +1660,8 @@ static int stream_stats_scan(struct gcs_reader *r, const struct gap_table *gt)
 	last = calloc(r->n_streams ? r->n_streams : 1, sizeof(*last));
 	if (!last)
 		return -ENOMEM;
+	free(r->m.paired);
+	r->m.paired = NULL;
 	mcur_reset(r, NULL);
 	while ((ret = mcur_next(r, &c)) == 1) {
 		size_t k = (size_t)(c - r->m.sc);
@@ -1656,6 +1675,13 @@ static int stream_stats_scan(struct gcs_reader *r, const struct gap_table *gt)
 	r->m.active = false;
 	r->last = NULL;
 	free(last);
+	if (!ret) {
+		r->m.paired = calloc(r->m.n_sc ? r->m.n_sc : 1, sizeof(*r->m.paired));
+		if (!r->m.paired)
+			return -ENOMEM;
+		for (size_t k = 0; k < r->m.n_sc; k++)
+			r->m.paired[k] = !r->m.sc[k].unpaired;
+	}
 	return ret;
 }
 
@@ -1750,6 +1776,8 @@ static void reset_tables(struct gcs_reader *r)
 	r->cur.active = false;
 	r->cur.have_cur = false;
 	r->m.active = false;
+	free(r->m.paired);
+	r->m.paired = NULL;
 	r->last = NULL;
 }
 
@@ -1939,6 +1967,7 @@ void gcs_reader_close(struct gcs_reader *r)
 	for (size_t k = 0; k < r->m.n_sc; k++)
 		free(r->m.sc[k].zhdr);
 	free(r->m.sc);
+	free(r->m.paired);
 	free(r->m.scan.rwin.p);
 	free(r->hbuf);
 	free(r->buf);
