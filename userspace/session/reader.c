@@ -99,6 +99,7 @@ struct mcur {
 	size_t n_sc;
 	bool *paired;			/* per stream: every chunk raw + part, alike */
 	struct scur *pend;		/* holds a raw chunk not yet merged */
+	bool parts_only;		/* every stream paired: parts in orig_off order */
 	bool scan_done;
 	size_t drain;			/* after the scan: parts left, per stream */
 };
@@ -1276,22 +1277,31 @@ static int scur_took_raw(struct scur *c)
 }
 
 /* scur_next() once @c holds its next raw chunk, or has none left. */
+/* @c's next part, if it holds none: orig_off must increase. */
+static int scur_fetch_part(struct gcs_reader *r, struct scur *c)
+{
+	int ret;
+
+	if (c->have_z || c->z_done)
+		return 0;
+	ret = scur_next_part(r, c);
+	if (ret || !c->have_z)
+		return ret;
+	if (c->any_z && c->zc.ci.orig_off <= c->last_z)
+		return -EAGAIN;
+	c->any_z = true;
+	c->last_z = c->zc.ci.orig_off;
+	return 0;
+}
+
 static int scur_merge(struct gcs_reader *r, struct scur *c)
 {
 	struct gcs_rec_hdr h;
 	int ret;
 
-	if (!c->have_z && !c->z_done) {
-		ret = scur_next_part(r, c);
-		if (ret)
-			return ret;
-		if (c->have_z) {
-			if (c->any_z && c->zc.ci.orig_off <= c->last_z)
-				return -EAGAIN;
-			c->any_z = true;
-			c->last_z = c->zc.ci.orig_off;
-		}
-	}
+	ret = scur_fetch_part(r, c);
+	if (ret)
+		return ret;
 	if (!c->have_r && !c->have_z)
 		return 0;
 	if (c->have_r && c->have_z && c->rc.ci.orig_off == c->zc.ci.orig_off) {
@@ -1366,14 +1376,20 @@ static void mcur_reset(struct gcs_reader *r, const void *owner)
 		*c = (struct scur){ .stream = r->streams[k].id, .active = true,
 				    .zhdr = zhdr };
 	}
+	/* As scur_reset(): paired streams need no raw scan, together either. */
+	m->parts_only = r->m.paired != NULL;
+	for (size_t k = 0; k < m->n_sc && m->parts_only; k++)
+		m->parts_only = r->m.paired[k];
+	for (size_t k = 0; k < m->n_sc && m->parts_only; k++)
+		m->sc[k].parts_only = m->sc[k].r_done = true;
 	m->active = true;
 	m->owner = owner;
 	m->pend = NULL;
-	m->scan_done = false;
 	m->drain = 0;
 	w = m->scan.rwin;
 	m->scan = (struct scur){ .stream = GCS_STREAM_NONE, .active = true,
 				 .roff = r->hdr.data_start, .rwin = w };
+	m->scan_done = m->parts_only;
 	r->cur.active = false;
 	r->last = NULL;
 }
@@ -1397,6 +1413,25 @@ static int mcur_next(struct gcs_reader *r, struct scur **out)
 	struct scur *c;
 	int ret;
 
+	if (m->parts_only) {
+		struct scur *first = NULL;
+
+		/* The streams' parts merged by orig_off: the raw records' order. */
+		for (size_t k = 0; k < m->n_sc; k++) {
+			c = &m->sc[k];
+			ret = scur_fetch_part(r, c);
+			if (ret)
+				return ret;
+			if (c->have_z && (!first || c->zc.ci.orig_off < first->zc.ci.orig_off))
+				first = c;
+		}
+		if (!first)
+			return 0;
+		ret = scur_merge(r, first);
+		if (ret == 1)
+			*out = first;
+		return ret;
+	}
 	for (;;) {
 		if (m->pend) {
 			c = m->pend;
