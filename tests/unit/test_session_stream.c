@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <xxhash.h>
 
 #include "gaitcap/gaitcap.h"
 #include "session/gcs_format.h"
@@ -406,6 +407,76 @@ static void test_stream_parts_only(void **state)
 	free(p);
 }
 
+/* Every XXH64 the library computes passes here (-Wl,--wrap=XXH64). */
+static unsigned long n_xxh64;
+XXH64_hash_t __real_XXH64(const void *input, size_t len, XXH64_hash_t seed);
+XXH64_hash_t __wrap_XXH64(const void *input, size_t len, XXH64_hash_t seed);
+
+XXH64_hash_t __wrap_XXH64(const void *input, size_t len, XXH64_hash_t seed)
+{
+	n_xxh64++;
+	return __real_XXH64(input, len, seed);
+}
+
+/* Sums computed by a pass over stream 0; its record count in *@n. */
+static unsigned long sums_of_pass(struct gcs_reader *r, long *n)
+{
+	struct gcs_rec_iter it;
+	struct gcs_record rec;
+	unsigned long before = n_xxh64;
+	int ret;
+
+	*n = 0;
+	gcs_rec_iter_init(&it, r, 0);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+		assert_int_equal(ret, 1);
+		++*n;
+	}
+	return n_xxh64 - before;
+}
+
+/*
+ * A ZCHUNK whose parts all checked out is not checked part by part again
+ * when read again (its body still is): each of the two passes refine makes
+ * checks every byte once, not twice. Both open modes.
+ */
+static void test_stream_parts_checked_once(void **state)
+{
+	struct tu_dir *d = *state;
+	char *p = tu_path(d->dir, "twice.gcs");
+	struct gcs_writer_opts o;
+
+	gcs_writer_opts_init(&o);
+	unlink(p);
+	assert_int_equal(tu_small_session(p, &o, true), 0);
+	for (int mode = 0; mode < 2; mode++) {
+		struct gcs_reader *r, *full;
+		unsigned long first, second;
+		long n1, n2, chunks = 0;
+
+		assert_int_equal(gcs_reader_open(&full, p, 0), 0);
+		for (size_t i = 0; i < gcs_reader_n_chunks(full); i++) {
+			const struct gcs_chunk_info *c = gcs_reader_chunk(full, i);
+
+			assert_true(c->stream != 0 || c->have_zstd);
+			chunks += c->stream == 0;
+		}
+		gcs_reader_close(full);
+		assert_int_equal(gcs_reader_open(&r, p, mode ? GCS_OPEN_STREAM : 0), 0);
+		first = sums_of_pass(r, &n1);
+		second = sums_of_pass(r, &n2);
+		assert_int_equal(n1, n2);
+		/*
+		 * The first pass sums the bodies it loads and every part; the
+		 * second only the bodies, fewer than the chunks they hold.
+		 */
+		assert_true(first >= (unsigned long)chunks);
+		assert_true(second < (unsigned long)chunks);
+		gcs_reader_close(r);
+	}
+	free(p);
+}
+
 /* One iterator at a time: a second one takes the cursor, the first stops. */
 static void test_stream_one_iterator(void **state)
 {
@@ -455,6 +526,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_synth,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_falls_back,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_parts_checked_once,
 						tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_parts_only,
 						tu_dir_setup, tu_dir_teardown),

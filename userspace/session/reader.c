@@ -43,6 +43,8 @@ struct zrec {
 	uint32_t size;
 	uint64_t raw_len;
 	uint32_t stream;
+	uint32_t n_live;		/* parts that stand for earlier chunks */
+	bool parts_ok;			/* each of those checked out once */
 	bool bad;
 };
 
@@ -112,6 +114,8 @@ struct zcache {
 	size_t cap;
 	size_t idx;			/* its zrecs entry */
 	bool valid;
+	uint32_t n_ok;			/* its parts checked out so far */
+	uint8_t ok[GCS_MAX_PARTS / 8];	/* which */
 };
 
 struct gcs_reader {
@@ -494,6 +498,7 @@ static int add_zchunk(struct gcs_reader *r, uint64_t off,
 			at += p.raw_len;
 			continue;
 		}
+		zr->n_live++;
 		if (r->flags & GCS_OPEN_STREAM) {
 			if (!stream_by_id(r, z.stream))
 				r->stream_irregular = true;
@@ -2181,6 +2186,8 @@ static int load_zrec(struct gcs_reader *r, size_t zi, struct zcache **zcp)
 	}
 	zc->idx = zi;
 	zc->valid = true;
+	zc->n_ok = 0;
+	memset(zc->ok, 0, sizeof(zc->ok));
 	return 0;
 bad:
 	if (ret == -EBADMSG)
@@ -2226,6 +2233,31 @@ static int probe_raw(struct gcs_reader *r, struct lchunk *c)
 	return 0;
 }
 
+/*
+ * Does @c's part of the decompressed ZCHUNK in @zc check out? Once every
+ * part of a ZCHUNK has, a later decompression of it needs no part check:
+ * ZCHUNKs are never rewritten (Z3), load_zrec() has checked the body
+ * against its sum again, and zstd gives the same bytes from the same frame.
+ */
+static bool part_ok(struct gcs_reader *r, struct zcache *zc,
+		    const struct lchunk *c)
+{
+	struct zrec *z = &r->zrecs[c->zrec];
+	uint32_t p = c->ci.zpart;
+
+	if (z->parts_ok)
+		return true;
+	if (gcs_reader_body_sum(r, zc->data + c->part_at, c->ci.raw_len) !=
+	    c->part_crc)
+		return false;
+	if (p < GCS_MAX_PARTS && !(zc->ok[p / 8] & (1u << (p % 8)))) {
+		zc->ok[p / 8] |= (uint8_t)(1u << (p % 8));
+		if (++zc->n_ok == z->n_live)
+			z->parts_ok = true;
+	}
+	return true;
+}
+
 static int lchunk_data(struct gcs_reader *r, struct lchunk *c,
 		       const uint8_t **data, uint32_t *len)
 {
@@ -2237,8 +2269,7 @@ static int lchunk_data(struct gcs_reader *r, struct lchunk *c,
 		if (ret && ret != -EBADMSG)
 			return ret;
 		if (!ret && c->part_at + c->ci.raw_len <= r->zrecs[c->zrec].raw_len &&
-		    gcs_reader_body_sum(r, zc->data + c->part_at, c->ci.raw_len) ==
-		    c->part_crc) {
+		    part_ok(r, zc, c)) {
 			c->ci.status = GCS_CHUNK_OK;
 			c->ci.form = GCS_FORM_ZSTD;
 			*data = zc->data + c->part_at;
