@@ -1281,7 +1281,6 @@ static int scur_took_raw(struct scur *c)
 	return 0;
 }
 
-/* scur_next() once @c holds its next raw chunk, or has none left. */
 /* @c's next part, if it holds none: orig_off must increase. */
 static int scur_fetch_part(struct gcs_reader *r, struct scur *c)
 {
@@ -1299,6 +1298,7 @@ static int scur_fetch_part(struct gcs_reader *r, struct scur *c)
 	return 0;
 }
 
+/* scur_next() once @c holds its next raw chunk, or has none left. */
 static int scur_merge(struct gcs_reader *r, struct scur *c)
 {
 	struct gcs_rec_hdr h;
@@ -1382,9 +1382,9 @@ static void mcur_reset(struct gcs_reader *r, const void *owner)
 				    .zhdr = zhdr };
 	}
 	/* As scur_reset(): paired streams need no raw scan, together either. */
-	m->parts_only = r->m.paired != NULL;
+	m->parts_only = m->paired != NULL;
 	for (size_t k = 0; k < m->n_sc && m->parts_only; k++)
-		m->parts_only = r->m.paired[k];
+		m->parts_only = m->paired[k];
 	for (size_t k = 0; k < m->n_sc && m->parts_only; k++)
 		m->sc[k].parts_only = m->sc[k].r_done = true;
 	m->active = true;
