@@ -14,6 +14,11 @@
 #   total (VmHWM) and anonymous (RssAnon, sampled by peakrss). Flat: the
 #   long run's peak within 10 % or 2 MiB of the short run's, whichever is
 #   larger.
+# - the floor, in the same run: refine writes a full copy of the kept
+#   records (refined.gcs) that qc reads again, so `cp FILE DIR/x && cat
+#   DIR/x > /dev/null` (write once, read again, no computation) and
+#   readall, each as a ratio to `cat`: how close to `cat` any refine + qc
+#   can come.
 #   refine-bench.sh GAITCAP PEAKRSS READALL EVICT CACHEDIR [INS_MIN LONG_INS_MIN MAT_MIN LONG_MAT_MIN]
 set -eu
 G=$1
@@ -72,6 +77,18 @@ run_cat() {
 	secs "$t0" "$t1"
 }
 
+# The floor: a copy written next to refine's output and read back.
+# Prints "seconds cpu_seconds" (cp and cat, children of sh).
+run_cpcat() {
+	d=$(mktemp -d)
+	m=$(mktemp)
+	t0=$(now)
+	"$PEAK" "$m" sh -c 'cp "$1" "$2/x" && cat "$2/x" >/dev/null' sh "$1" "$d"
+	t1=$(now)
+	echo "$(secs "$t0" "$t1") $(cut -d' ' -f5 "$m")"
+	rm -rf "$d" "$m"
+}
+
 # Prints "seconds cpu_seconds".
 run_read() {
 	m=$(mktemp)
@@ -101,6 +118,7 @@ one() {	# kind short long
 	"$EVICT" "$fl"; cp=$(run_pipeline "$fl" | cut -d' ' -f1)
 	cat "$fl" >/dev/null		# warm: all read from the page cache
 	c=$(run_cat "$fl")
+	fc=$(run_cpcat "$fl")
 	set -- "$1" "$2" "$3" $(run_read "$fl") $(run_pipeline "$fl") $(run_pipeline "$fs")
 	# readall: $4 s, $5 cpu s
 	# long: $6 s, $7 refine hwm, $8 refine anon, $9 qc hwm, ${10} qc anon, ${11} cpu s
@@ -108,6 +126,9 @@ one() {	# kind short long
 	r=$(ratio "$6" "$c")
 	printf '%-6s %3d min, warm cache: refine+qc %7.3f s, cat %6.3f s, ratio %6.2f (< 3: %s)\n' \
 		"$1" "$3" "$6" "$c" "$r" "$(verdict "$r" 3)"
+	# The floor's rows, from the same warm run as the ratio above.
+	printf '%-6s %3d min, warm floor: cp + cat of the copy %6.3f s (CPU %6.3f s), ratio %6.2f; readall %6.3f s (CPU %6.3f s), ratio %6.2f\n' \
+		"$1" "$3" "${fc% *}" "${fc#* }" "$(ratio "${fc% *}" "$c")" "$4" "$5" "$(ratio "$4" "$c")"
 	r=$(ratio "$cp" "$cc")
 	printf '%-6s %3d min, cold cache: refine+qc %7.3f s, cat %6.3f s, ratio %6.2f (< 3: %s); readall %6.3f s\n' \
 		"$1" "$3" "$cp" "$cc" "$r" "$(verdict "$r" 3)" "$cr"

@@ -7,6 +7,7 @@
  * full table, and a clean one never does.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <xxhash.h>
 
 #include "gaitcap/gaitcap.h"
 #include "session/gcs_format.h"
@@ -87,43 +89,81 @@ static uint64_t mix(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-/*
- * Every stream's records, one stream after the other, as refine reads
- * them: a digest of every answer (records, refusals and the chunk each
- * record came from), and the count of records.
- */
-static uint64_t digest(struct gcs_reader *r, long *n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
+#define FNV_BASIS	0xcbf29ce484222325ull
+#define MAX_STREAMS	8
 
+/* One answer of an iterator (a record, or a refusal) into @h. */
+static uint64_t mix_answer(uint64_t h, struct gcs_reader *r, int ret,
+			   const struct gcs_record *rec)
+{
+	const struct gcs_chunk_info *c;
+
+	h = mix(h, &ret, sizeof(ret));
+	if (ret < 0)
+		return h;
+	c = gcs_reader_chunk(r, rec->chunk);
+	assert_non_null(c);
+	h = mix(h, &c->orig_off, sizeof(c->orig_off));
+	h = mix(h, &c->t_first_ns, sizeof(c->t_first_ns));
+	h = mix(h, &rec->stream, sizeof(rec->stream));
+	h = mix(h, &rec->seq, sizeof(rec->seq));
+	h = mix(h, &rec->t_ns, sizeof(rec->t_ns));
+	h = mix(h, &rec->ts_clock, sizeof(rec->ts_clock));
+	h = mix(h, &rec->ts_source, sizeof(rec->ts_source));
+	h = mix(h, &rec->len, sizeof(rec->len));
+	return mix(h, rec->data, rec->len);
+}
+
+/*
+ * Every stream's records, one stream after the other, as refine's events
+ * pass reads them: a digest per stream of every answer (records, refusals
+ * and the chunk each record came from), and the count of records.
+ */
+static void digest(struct gcs_reader *r, uint64_t *h, long *n)
+{
 	*n = 0;
+	assert_true(gcs_reader_n_streams(r) <= MAX_STREAMS);
 	for (size_t i = 0; i < gcs_reader_n_streams(r); i++) {
 		struct gcs_rec_iter it;
 		struct gcs_record rec;
 		int ret;
 
+		h[i] = FNV_BASIS;
 		gcs_rec_iter_init(&it, r, gcs_reader_stream(r, i)->id);
 		while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
-			const struct gcs_chunk_info *c;
-
-			h = mix(h, &ret, sizeof(ret));
-			if (ret < 0)
-				continue;
-			c = gcs_reader_chunk(r, rec.chunk);
-			assert_non_null(c);
-			h = mix(h, &c->orig_off, sizeof(c->orig_off));
-			h = mix(h, &c->t_first_ns, sizeof(c->t_first_ns));
-			h = mix(h, &rec.stream, sizeof(rec.stream));
-			h = mix(h, &rec.seq, sizeof(rec.seq));
-			h = mix(h, &rec.t_ns, sizeof(rec.t_ns));
-			h = mix(h, &rec.ts_clock, sizeof(rec.ts_clock));
-			h = mix(h, &rec.ts_source, sizeof(rec.ts_source));
-			h = mix(h, &rec.len, sizeof(rec.len));
-			h = mix(h, rec.data, rec.len);
-			++*n;
+			h[i] = mix_answer(h[i], r, ret, &rec);
+			*n += ret > 0;
 		}
 	}
-	return h;
+}
+
+/*
+ * The same from one iterator over all streams, as refine's calibration
+ * reads them: each answer goes to the digest of the stream it names (a
+ * lost chunk too); chunks of undeclared streams are nobody's.
+ */
+static void digest_all(struct gcs_reader *r, uint64_t *h, long *n)
+{
+	struct gcs_rec_iter it;
+	struct gcs_record rec;
+	size_t ns = gcs_reader_n_streams(r);
+	int ret;
+
+	*n = 0;
+	for (size_t i = 0; i < ns; i++)
+		h[i] = FNV_BASIS;
+	gcs_rec_iter_init(&it, r, GCS_STREAM_NONE);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+		size_t i = 0;
+
+		assert_int_not_equal(ret, -EINVAL);
+		while (i < ns && gcs_reader_stream(r, i)->id != rec.stream)
+			i++;
+		if (i == ns)
+			continue;
+		h[i] = mix_answer(h[i], r, ret, &rec);
+		*n += ret > 0;
+	}
 }
 
 /*
@@ -133,8 +173,9 @@ static uint64_t digest(struct gcs_reader *r, long *n)
 static bool compare(const char *what, const char *path, unsigned int flags)
 {
 	struct gcs_reader *full, *st;
-	uint64_t hf, hs;
-	long nf, ns;
+	uint64_t hf[MAX_STREAMS], hs[MAX_STREAMS];
+	uint64_t af[MAX_STREAMS], as[MAX_STREAMS];
+	long nf, ns, naf, nas;
 	int rf, rs;
 	bool streamed;
 
@@ -151,10 +192,17 @@ static bool compare(const char *what, const char *path, unsigned int flags)
 	for (size_t i = 0; i < gcs_reader_n_streams(full); i++)
 		same_stream(what, gcs_reader_stream(full, i), gcs_reader_stream(st, i));
 	assert_int_equal(gcs_reader_n_chunks(full), gcs_reader_n_chunks(st));
-	hf = digest(full, &nf);
-	hs = digest(st, &ns);
-	if (nf != ns || hf != hs)
+	digest(full, hf, &nf);
+	digest(st, hs, &ns);
+	if (nf != ns || memcmp(hf, hs, gcs_reader_n_streams(st) * sizeof(*hf)))
 		fail_msg("%s: %ld records (full) and %ld (stream) differ", what, nf, ns);
+	/* All streams at once: each stream's answers as it alone gives them. */
+	digest_all(full, af, &naf);
+	digest_all(st, as, &nas);
+	if (naf != nf || memcmp(af, hf, gcs_reader_n_streams(st) * sizeof(*hf)))
+		fail_msg("%s: all streams at once (full) differ from one by one", what);
+	if (nas != nf || memcmp(as, hf, gcs_reader_n_streams(st) * sizeof(*hf)))
+		fail_msg("%s: all streams at once (stream) differ from one by one", what);
 	gcs_reader_close(full);
 	gcs_reader_close(st);
 	return streamed;
@@ -297,6 +345,138 @@ static void test_stream_falls_back(void **state)
 	free(p);
 }
 
+/*
+ * A stream whose every chunk the open found as a raw chunk and a part that
+ * agree is read from its parts alone, and so are all streams at once when
+ * all are: the raw headers, damaged after the open, are never read again,
+ * and every record still comes.
+ */
+static void test_stream_parts_only(void **state)
+{
+	struct tu_dir *d = *state;
+	char *p = tu_path(d->dir, "paired.gcs");
+	struct gcs_writer_opts o;
+	struct gcs_reader *full, *st;
+	struct gcs_rec_iter it;
+	struct gcs_record rec;
+	long n_full = 0, n_st = 0, n_all = 0, n_st_all = 0;
+	int fd, ret;
+
+	gcs_writer_opts_init(&o);
+	o.no_reclaim = true;	/* the raw copies stay whole: only headers go */
+	unlink(p);
+	assert_int_equal(tu_small_session(p, &o, true), 0);
+	assert_int_equal(gcs_reader_open(&full, p, 0), 0);
+	assert_int_equal(gcs_reader_open(&st, p, GCS_OPEN_STREAM), 0);
+	assert_true(gcs_reader_info(st)->streamed);
+	gcs_rec_iter_init(&it, full, GCS_STREAM_NONE);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+		assert_int_equal(ret, 1);
+		n_all++;
+		n_full += rec.stream == 0;
+	}
+	fd = open(p, O_RDWR);
+	assert_true(fd >= 0);
+	for (size_t i = 0; i < gcs_reader_n_chunks(full); i++) {
+		const struct gcs_chunk_info *c = gcs_reader_chunk(full, i);
+		uint8_t b;
+
+		assert_true(c->have_raw && c->have_zstd);
+		/* A byte of the header's CRC: the record no longer reads. */
+		assert_int_equal(pread(fd, &b, 1, (off_t)c->orig_off + 28), 1);
+		b ^= 0xff;
+		assert_int_equal(pwrite(fd, &b, 1, (off_t)c->orig_off + 28), 1);
+	}
+	close(fd);
+	gcs_rec_iter_init(&it, st, 0);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+		assert_int_equal(ret, 1);
+		n_st++;
+	}
+	assert_true(n_full > 0);
+	assert_int_equal(n_st, n_full);
+	gcs_rec_iter_init(&it, st, GCS_STREAM_NONE);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+		assert_int_equal(ret, 1);
+		n_st_all++;
+	}
+	assert_true(n_all > n_full);
+	assert_int_equal(n_st_all, n_all);
+	gcs_reader_close(full);
+	gcs_reader_close(st);
+	free(p);
+}
+
+/* Every XXH64 the library computes passes here (-Wl,--wrap=XXH64). */
+static unsigned long n_xxh64;
+XXH64_hash_t __real_XXH64(const void *input, size_t len, XXH64_hash_t seed);
+XXH64_hash_t __wrap_XXH64(const void *input, size_t len, XXH64_hash_t seed);
+
+XXH64_hash_t __wrap_XXH64(const void *input, size_t len, XXH64_hash_t seed)
+{
+	n_xxh64++;
+	return __real_XXH64(input, len, seed);
+}
+
+/* Sums computed by a pass over stream 0; its record count in *@n. */
+static unsigned long sums_of_pass(struct gcs_reader *r, long *n)
+{
+	struct gcs_rec_iter it;
+	struct gcs_record rec;
+	unsigned long before = n_xxh64;
+	int ret;
+
+	*n = 0;
+	gcs_rec_iter_init(&it, r, 0);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+		assert_int_equal(ret, 1);
+		++*n;
+	}
+	return n_xxh64 - before;
+}
+
+/*
+ * A ZCHUNK whose parts all checked out is not checked part by part again
+ * when read again (its body still is): each of the two passes refine makes
+ * checks every byte once, not twice. Both open modes.
+ */
+static void test_stream_parts_checked_once(void **state)
+{
+	struct tu_dir *d = *state;
+	char *p = tu_path(d->dir, "twice.gcs");
+	struct gcs_writer_opts o;
+
+	gcs_writer_opts_init(&o);
+	unlink(p);
+	assert_int_equal(tu_small_session(p, &o, true), 0);
+	for (int mode = 0; mode < 2; mode++) {
+		struct gcs_reader *r, *full;
+		unsigned long first, second;
+		long n1, n2, chunks = 0;
+
+		assert_int_equal(gcs_reader_open(&full, p, 0), 0);
+		for (size_t i = 0; i < gcs_reader_n_chunks(full); i++) {
+			const struct gcs_chunk_info *c = gcs_reader_chunk(full, i);
+
+			assert_true(c->stream != 0 || c->have_zstd);
+			chunks += c->stream == 0;
+		}
+		gcs_reader_close(full);
+		assert_int_equal(gcs_reader_open(&r, p, mode ? GCS_OPEN_STREAM : 0), 0);
+		first = sums_of_pass(r, &n1);
+		second = sums_of_pass(r, &n2);
+		assert_int_equal(n1, n2);
+		/*
+		 * The first pass sums the bodies it loads and every part; the
+		 * second only the bodies, fewer than the chunks they hold.
+		 */
+		assert_true(first >= (unsigned long)chunks);
+		assert_true(second < (unsigned long)chunks);
+		gcs_reader_close(r);
+	}
+	free(p);
+}
+
 /* One iterator at a time: a second one takes the cursor, the first stops. */
 static void test_stream_one_iterator(void **state)
 {
@@ -323,7 +503,13 @@ static void test_stream_one_iterator(void **state)
 	assert_int_equal(gcs_rec_iter_next(&a, &rec), 0);
 	assert_int_equal(gcs_rec_iter_next(&b, &rec), 1);
 	assert_int_equal(rec.stream, 1);
+	/* All streams from one scan: it takes the cursor like any other. */
 	gcs_rec_iter_init(&a, r, GCS_STREAM_NONE);
+	assert_int_equal(gcs_rec_iter_next(&a, &rec), 1);
+	assert_non_null(gcs_reader_chunk(r, rec.chunk));
+	assert_int_equal(gcs_rec_iter_next(&b, &rec), -EINVAL);
+	gcs_rec_iter_init(&b, r, 1);
+	assert_int_equal(gcs_rec_iter_next(&b, &rec), 1);
 	assert_int_equal(gcs_rec_iter_next(&a, &rec), -EINVAL);
 	assert_int_equal(gcs_rec_iter_next(&a, &rec), 0);
 	gcs_reader_close(r);
@@ -340,6 +526,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_synth,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_falls_back,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_parts_checked_once,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_parts_only,
 						tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_stream_one_iterator,
 						tu_dir_setup, tu_dir_teardown),

@@ -116,11 +116,33 @@ static int push(struct refine *R, struct strides *S, const struct stride *s)
 	return 0;
 }
 
+/*
+ * The first event at or after @t. Events are sorted by time by now
+ * (refine_run()): the stride loops start there instead of at the first
+ * event, which made them quadratic in the session's length.
+ */
+static size_t first_at(const struct refine *R, int64_t t)
+{
+	size_t lo = 0, hi = R->n_ev;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (R->ev[mid].t_ns < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* The first event of @src/@side/@kind in [from, to), or -1. */
 static ssize_t find(const struct refine *R, unsigned int src, unsigned int side,
 		    unsigned int kind, int64_t from, int64_t to, size_t start)
 {
-	for (size_t i = start; i < R->n_ev && R->ev[i].t_ns < to; i++) {
+	size_t i = first_at(R, from);
+
+	for (i = i > start ? i : start; i < R->n_ev && R->ev[i].t_ns < to; i++) {
 		const struct refine_event *e = &R->ev[i];
 
 		if (e->t_ns >= from && e->source == src && e->side == side &&
@@ -135,7 +157,7 @@ static size_t count(const struct refine *R, unsigned int src, unsigned int side,
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < R->n_ev && R->ev[i].t_ns < to; i++) {
+	for (size_t i = first_at(R, from); i < R->n_ev && R->ev[i].t_ns < to; i++) {
 		const struct refine_event *e = &R->ev[i];
 
 		if (e->t_ns > from && e->source == src && e->side == side) {
@@ -179,11 +201,14 @@ static int insole_strides(struct refine *R, struct strides *S, unsigned int side
 		to = find(R, REFINE_SRC_INSOLE, side, REFINE_TO, a, b, 0);
 		oto = find(R, REFINE_SRC_INSOLE, !side, REFINE_TO, a, b, 0);
 		oic = find(R, REFINE_SRC_INSOLE, !side, REFINE_IC, a, b, 0);
+		/* The last contralateral IC before this stride. */
 		oic_prev = -1;
-		for (size_t j = 0; j < R->n_ev && R->ev[j].t_ns < a; j++)
+		for (size_t j = first_at(R, a); j-- > 0;)
 			if (R->ev[j].source == REFINE_SRC_INSOLE && R->ev[j].side == !side &&
-			    R->ev[j].kind == REFINE_IC)
+			    R->ev[j].kind == REFINE_IC) {
 				oic_prev = (ssize_t)j;
+				break;
+			}
 		s.to = to >= 0 ? R->ev[to].t_ns : 0;
 		s.stance_s = to >= 0 ? (R->ev[to].t_ns - a) / 1e9 : NAN;
 		s.swing_s = to >= 0 ? (b - R->ev[to].t_ns) / 1e9 : NAN;

@@ -118,12 +118,10 @@ static int pass_b_rec(struct refine *R, const struct gcs_record *rec)
 }
 
 /*
- * Every record of one stream in order; a lost chunk is counted and stepped
- * over. One stream at a time, not file order: compaction groups a stream's
- * chunks into shared compressed records and the reader caches one of them,
- * so interleaving streams decompressed a whole record per chunk.
+ * Every record of one stream in order; a lost chunk is stepped over. One
+ * stream at a time: refined.gcs is written in this order, stream by stream.
  */
-static int walk_stream(struct refine *R, uint32_t stream, rec_fn fn, bool count)
+static int walk_stream(struct refine *R, uint32_t stream, rec_fn fn)
 {
 	struct gcs_rec_iter it;
 	struct gcs_record rec;
@@ -131,11 +129,8 @@ static int walk_stream(struct refine *R, uint32_t stream, rec_fn fn, bool count)
 
 	gcs_rec_iter_init(&it, R->r, stream);
 	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
-		if (ret == -EBADMSG) {
-			if (count)
-				R->bad_chunks++;
-			continue;
-		}
+		if (ret == -EBADMSG)
+			continue;	/* counted by the calibration's pass */
 		if (ret < 0)
 			return refine_fail(R, ret, "reading the session: %s", gcs_strerror(ret));
 		ret = fn(R, &rec);
@@ -146,15 +141,47 @@ static int walk_stream(struct refine *R, uint32_t stream, rec_fn fn, bool count)
 }
 
 /* The devices never look at each other's records while walking. */
-static int walk(struct refine *R, rec_fn fn, bool count)
+static int walk(struct refine *R, rec_fn fn)
 {
 	int ret = 0;
 
 	for (unsigned int k = 0; !ret && k < R->n_ins; k++)
-		ret = walk_stream(R, R->ins[k].stream, fn, count);
+		ret = walk_stream(R, R->ins[k].stream, fn);
 	if (!ret && R->mat.present)
-		ret = walk_stream(R, R->mat.stream, fn, count);
+		ret = walk_stream(R, R->mat.stream, fn);
 	return ret;
+}
+
+static bool refined_stream(struct refine *R, uint32_t stream)
+{
+	return ins_of(R, stream) || (R->mat.present && stream == R->mat.stream);
+}
+
+/*
+ * Calibration: every stream in one pass over the file (each stream's
+ * records still in its order, which is all pass A needs: the devices'
+ * sums are their own). Lost chunks of the refined streams are counted.
+ */
+static int walk_all(struct refine *R, rec_fn fn)
+{
+	struct gcs_rec_iter it;
+	struct gcs_record rec;
+	int ret;
+
+	gcs_rec_iter_init(&it, R->r, GCS_STREAM_NONE);
+	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+		if (ret == -EBADMSG) {
+			if (refined_stream(R, rec.stream))
+				R->bad_chunks++;
+			continue;
+		}
+		if (ret < 0)
+			return refine_fail(R, ret, "reading the session: %s", gcs_strerror(ret));
+		ret = fn(R, &rec);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 static int open_output(struct refine *R)
@@ -177,6 +204,11 @@ static int open_output(struct refine *R)
 	wo.compact_target = 512 << 10;
 	/* Written pages leave the resident set after 1 MiB, not 8. */
 	wo.unmap_step = 1 << 20;
+	/*
+	 * Level 1, not capture's 3: an eighth less CPU for refine, an eighth
+	 * more on disk (docs/gait-parameters.md, "Refine's time").
+	 */
+	wo.zstd_level = 1;
 	if (!meta)
 		return refine_fail(R, -EINVAL, "the session has no metadata to carry over");
 	ret = gcs_writer_create(&R->w, path, &wo, meta);
@@ -264,7 +296,7 @@ int refine_run(const struct refine_opts *o, struct refine_result *res,
 	}
 	ret = setup_streams(R);
 	if (!ret)
-		ret = walk(R, pass_a_rec, true);
+		ret = walk_all(R, pass_a_rec);
 	for (unsigned int k = 0; !ret && k < R->n_ins; k++) {
 		refine_insole_calibrate(&R->ins[k]);
 		ret = refine_clock_fit(R, &R->ins[k]);
@@ -275,7 +307,7 @@ int refine_run(const struct refine_opts *o, struct refine_result *res,
 			refine_outq_start(&R->q, R->w);
 	}
 	if (!ret)
-		ret = walk(R, pass_b_rec, false);
+		ret = walk(R, pass_b_rec);
 	for (unsigned int k = 0; !ret && k < R->n_ins; k++)
 		ret = refine_insole_finish(R, &R->ins[k]);
 	if (!ret)

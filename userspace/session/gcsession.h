@@ -439,7 +439,9 @@ struct gcs_chunk_info {
 	uint32_t flags;			/* GCS_CHUNK_F_* */
 	uint8_t status;			/* enum gcs_chunk_status */
 	uint8_t form;			/* where the data is read from */
-	bool have_raw;			/* the CHUNK record is present */
+	bool have_raw;			/* the CHUNK record is present (not
+					 * looked at when GCS_OPEN_STREAM reads
+					 * a stream from its parts alone) */
 	uint64_t raw_body_off;		/* file offset of its payload */
 	bool have_zstd;			/* a ZCHUNK part holds it too */
 	uint64_t zoff;			/* that ZCHUNK's offset */
@@ -526,7 +528,12 @@ static inline int64_t gcs_ns_diff(int64_t b, int64_t a)
 	return d;
 }
 
-/* Records of one stream (or GCS_STREAM_NONE: all), in file order. */
+/*
+ * Records of one stream (or GCS_STREAM_NONE: all), in file order. Opened
+ * with GCS_OPEN_STREAM, all streams come from one scan: each stream's
+ * records in its order, the streams interleaved chunk by chunk as their
+ * raw records lie in the file (docs/session-format.md, 10.3).
+ */
 enum gcs_ts_source {
 	GCS_TS_RECORD = 0,		/* carried by the record itself */
 	GCS_TS_INTERPOLATED = 1,	/* spread over the chunk's host times */
@@ -559,7 +566,8 @@ void gcs_rec_iter_init(struct gcs_rec_iter *it, struct gcs_reader *r,
 		       uint32_t stream);
 /*
  * 1: *@rec is the next record; 0: no more. -EBADMSG: a logical chunk is
- * lost or malformed and yields no record; the next call goes on after it.
+ * lost or malformed and yields no record (rec->stream names its stream);
+ * the next call goes on after it.
  * rec->data stays valid until the iterator moves to another chunk or
  * anything else reads chunk data from @r.
  */

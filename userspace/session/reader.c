@@ -46,6 +46,8 @@ struct zrec {
 	uint32_t size;
 	uint64_t raw_len;
 	uint32_t stream;
+	uint32_t n_live;		/* parts that stand for earlier chunks */
+	bool parts_ok;			/* each of those checked out once */
 	bool bad;
 };
 
@@ -79,10 +81,44 @@ struct scur {
 	struct lchunk zc;
 	uint64_t last_r, last_z;	/* orig_off seen last: must increase */
 	bool any_r, any_z;
+	bool unpaired;			/* handed out a chunk with one copy only */
+	bool parts_only;		/* no raw scan: the parts say it all */
 	struct lchunk cur;		/* the chunk handed out last */
 	size_t index;			/* its number, for gcs_record.chunk */
 	bool have_cur;
 	struct win rwin;
+};
+
+/*
+ * GCS_OPEN_STREAM: the logical chunks of every stream in one scan. One raw
+ * scan (scan) finds the CHUNK headers of all streams; each stream merges
+ * them with its own parts (sc[k] for r->streams[k]), so each stream's
+ * chunks come in its own orig_off order, the streams interleaved as their
+ * raw records lie in the file.
+ */
+struct mcur {
+	bool active;
+	const void *owner;
+	struct scur scan;		/* the shared raw scan (roff, ri, rwin) */
+	struct scur *sc;		/* per stream; n_sc of them */
+	size_t n_sc;
+	bool *paired;			/* per stream: every chunk raw + part, alike */
+	struct scur *pend;		/* holds a raw chunk not yet merged */
+	bool parts_only;		/* every stream paired: parts in orig_off order */
+	bool scan_done;
+	size_t drain;			/* after the scan: parts left, per stream */
+};
+
+/* Decompressed ZCHUNKs, one per stream slot: interleaved streams keep theirs. */
+#define ZCACHE_SLOTS	4
+
+struct zcache {
+	uint8_t *data;
+	size_t cap;
+	size_t idx;			/* its zrecs entry */
+	bool valid;
+	uint32_t n_ok;			/* its parts checked out so far */
+	uint8_t ok[GCS_MAX_PARTS / 8];	/* which */
 };
 
 struct gcs_reader {
@@ -121,6 +157,8 @@ struct gcs_reader {
 
 	struct win win;			/* read-ahead window */
 	struct scur cur;		/* GCS_OPEN_STREAM's chunk cursor */
+	struct mcur m;			/* or its cursor over all streams */
+	struct scur *last;		/* the cursor of the chunk handed out last */
 	bool stream_irregular;		/* GCS_OPEN_STREAM can't keep order */
 	size_t n_stream_chunks;		/* logical chunks, GCS_OPEN_STREAM */
 	uint64_t idx_body_off;		/* the index used at open: its entries */
@@ -130,10 +168,7 @@ struct gcs_reader {
 	size_t buf_cap;
 	uint8_t *zbuf;			/* compressed body */
 	size_t zbuf_cap;
-	uint8_t *zdata;			/* decompressed body of zcache_idx */
-	size_t zdata_cap;
-	size_t zcache_idx;
-	bool zcache_valid;
+	struct zcache zc[ZCACHE_SLOTS];
 };
 
 static struct gcs_stream_info *stream_by_id(struct gcs_reader *r, uint32_t id);
@@ -466,6 +501,7 @@ static int add_zchunk(struct gcs_reader *r, uint64_t off,
 			at += p.raw_len;
 			continue;
 		}
+		zr->n_live++;
 		if (r->flags & GCS_OPEN_STREAM) {
 			if (!stream_by_id(r, z.stream))
 				r->stream_irregular = true;
@@ -1022,6 +1058,24 @@ static void scur_reset(struct gcs_reader *r, uint32_t stream, const void *owner)
 
 	*c = (struct scur){ .stream = stream, .active = true, .owner = owner,
 			    .roff = r->hdr.data_start, .zhdr = zhdr, .rwin = w };
+	/*
+	 * Every chunk of the stream was a raw chunk and a part that agree
+	 * (8.3), as the open found them: the parts alone give the same chunks,
+	 * with no scan of the file's raw headers. A part that fails its check
+	 * still finds its raw copy (probe_raw()).
+	 */
+	for (size_t k = 0; k < r->m.n_sc && r->m.paired; k++)
+		if (r->m.sc[k].stream == stream && r->m.paired[k])
+			c->parts_only = c->r_done = true;
+	r->m.active = false;
+	r->last = NULL;
+	/* One stream now: the other slots' data would only stay resident. */
+	for (size_t k = 0; k < ZCACHE_SLOTS; k++) {
+		if (k == stream % ZCACHE_SLOTS)
+			continue;
+		free(r->zc[k].data);
+		r->zc[k] = (struct zcache){ 0 };
+	}
 }
 
 /* Does a lost range (4.5) start exactly at @off? Its end, or 0. */
@@ -1045,10 +1099,10 @@ static uint64_t lost_at(const struct gcs_reader *r, uint64_t off)
  * The scan steps over records as the walk did (to valid_end, jumping lost
  * ranges), reading headers only.
  */
-/* Where the next CHUNK of the stream is: 1 and its header, or 0. */
-static int scan_raw(struct gcs_reader *r, uint64_t *at, struct gcs_rec_hdr *h)
+/* Where the next CHUNK of @c's stream (or any) is: 1 and its header, or 0. */
+static int scan_raw(struct gcs_reader *r, struct scur *c, uint64_t *at,
+		    struct gcs_rec_hdr *h)
 {
-	struct scur *c = &r->cur;
 	uint64_t end = gcs_min_u64(r->info.valid_end, r->size);
 	struct gcs_index_entry ie;
 	uint32_t stream;
@@ -1067,7 +1121,7 @@ static int scan_raw(struct gcs_reader *r, uint64_t *at, struct gcs_rec_hdr *h)
 		if (ret)
 			return not_a_record(ret) ? -EAGAIN : ret;	/* it read fine */
 		memcpy(&stream, r->hbuf + GCS_REC_HDR_LEN, sizeof(stream));
-		if (stream != c->stream)
+		if (c->stream != GCS_STREAM_NONE && stream != c->stream)
 			continue;
 		*at = ie.off;
 		return 1;
@@ -1093,7 +1147,7 @@ static int scan_raw(struct gcs_reader *r, uint64_t *at, struct gcs_rec_hdr *h)
 		if (h->type != GCS_REC_CHUNK)
 			continue;
 		memcpy(&stream, r->hbuf + GCS_REC_HDR_LEN, sizeof(stream));
-		if (stream != c->stream)
+		if (c->stream != GCS_STREAM_NONE && stream != c->stream)
 			continue;
 		*at = off;
 		return 1;
@@ -1101,13 +1155,12 @@ static int scan_raw(struct gcs_reader *r, uint64_t *at, struct gcs_rec_hdr *h)
 	return 0;
 }
 
-static int scur_next_raw(struct gcs_reader *r)
+static int scur_next_raw(struct gcs_reader *r, struct scur *c)
 {
-	struct scur *c = &r->cur;
 	struct gcs_rec_hdr h;
 	struct gcs_chunk_ext e;
 	uint64_t off = 0;
-	int ret = scan_raw(r, &off, &h);
+	int ret = scan_raw(r, c, &off, &h);
 
 	if (ret == 1) {
 		memcpy(&e, r->hbuf + GCS_REC_HDR_LEN, sizeof(e));
@@ -1132,9 +1185,8 @@ static int scur_next_raw(struct gcs_reader *r)
 }
 
 /* The next part of the stream's ZCHUNKs, as add_zchunk() would list it. */
-static int scur_next_part(struct gcs_reader *r)
+static int scur_next_part(struct gcs_reader *r, struct scur *c)
 {
-	struct scur *c = &r->cur;
 
 	for (;;) {
 		struct gcs_zchunk_ext e;
@@ -1222,34 +1274,42 @@ static bool raw_is(struct gcs_reader *r, const struct gcs_rec_hdr *h,
  * a part that contradicts its chunk or stands alone); the caller then
  * reads the file with the full table.
  */
-static int scur_next(struct gcs_reader *r)
+/* @c's raw chunk just found: orig_off must increase, as in the table. */
+static int scur_took_raw(struct scur *c)
 {
-	struct scur *c = &r->cur;
+	if (c->any_r && c->rc.ci.orig_off <= c->last_r)
+		return -EAGAIN;
+	c->any_r = true;
+	c->last_r = c->rc.ci.orig_off;
+	return 0;
+}
+
+/* @c's next part, if it holds none: orig_off must increase. */
+static int scur_fetch_part(struct gcs_reader *r, struct scur *c)
+{
+	int ret;
+
+	if (c->have_z || c->z_done)
+		return 0;
+	ret = scur_next_part(r, c);
+	if (ret || !c->have_z)
+		return ret;
+	if (c->any_z && c->zc.ci.orig_off <= c->last_z)
+		return -EAGAIN;
+	c->any_z = true;
+	c->last_z = c->zc.ci.orig_off;
+	return 0;
+}
+
+/* scur_next() once @c holds its next raw chunk, or has none left. */
+static int scur_merge(struct gcs_reader *r, struct scur *c)
+{
 	struct gcs_rec_hdr h;
 	int ret;
 
-	if (!c->have_r && !c->r_done) {
-		ret = scur_next_raw(r);
-		if (ret)
-			return ret;
-		if (c->have_r) {
-			if (c->any_r && c->rc.ci.orig_off <= c->last_r)
-				return -EAGAIN;
-			c->any_r = true;
-			c->last_r = c->rc.ci.orig_off;
-		}
-	}
-	if (!c->have_z && !c->z_done) {
-		ret = scur_next_part(r);
-		if (ret)
-			return ret;
-		if (c->have_z) {
-			if (c->any_z && c->zc.ci.orig_off <= c->last_z)
-				return -EAGAIN;
-			c->any_z = true;
-			c->last_z = c->zc.ci.orig_off;
-		}
-	}
+	ret = scur_fetch_part(r, c);
+	if (ret)
+		return ret;
 	if (!c->have_r && !c->have_z)
 		return 0;
 	if (c->have_r && c->have_z && c->rc.ci.orig_off == c->zc.ci.orig_off) {
@@ -1266,6 +1326,10 @@ static int scur_next(struct gcs_reader *r)
 	} else if (c->have_r && (!c->have_z || c->rc.ci.orig_off < c->zc.ci.orig_off)) {
 		c->cur = c->rc;
 		c->have_r = false;
+		c->unpaired = true;
+	} else if (c->parts_only) {
+		c->cur = c->zc;
+		c->have_z = false;
 	} else {
 		/*
 		 * A part alone. Its raw record is still there, the same chunk,
@@ -1280,12 +1344,165 @@ static int scur_next(struct gcs_reader *r)
 			return -EAGAIN;
 		c->cur = c->zc;
 		c->have_z = false;
+		c->unpaired = true;
 	}
 	c->cur.ci.form = c->cur.ci.have_zstd ? GCS_FORM_ZSTD : GCS_FORM_RAW;
 	c->cur.ci.status = GCS_CHUNK_UNVERIFIED;
 	c->index = c->have_cur ? c->index + 1 : 0;
 	c->have_cur = true;
+	r->last = c;
 	return 1;
+}
+
+static int scur_next(struct gcs_reader *r)
+{
+	struct scur *c = &r->cur;
+	int ret;
+
+	if (!c->have_r && !c->r_done) {
+		ret = scur_next_raw(r, c);
+		if (ret)
+			return ret;
+		if (c->have_r) {
+			ret = scur_took_raw(c);
+			if (ret)
+				return ret;
+		}
+	}
+	return scur_merge(r, c);
+}
+
+static void mcur_reset(struct gcs_reader *r, const void *owner)
+{
+	struct mcur *m = &r->m;
+	struct win w;
+
+	for (size_t k = 0; k < m->n_sc; k++) {
+		struct scur *c = &m->sc[k];
+		uint8_t *zhdr = c->zhdr;
+
+		*c = (struct scur){ .stream = r->streams[k].id, .active = true,
+				    .zhdr = zhdr };
+	}
+	/* As scur_reset(): paired streams need no raw scan, together either. */
+	m->parts_only = m->paired != NULL;
+	for (size_t k = 0; k < m->n_sc && m->parts_only; k++)
+		m->parts_only = m->paired[k];
+	for (size_t k = 0; k < m->n_sc && m->parts_only; k++)
+		m->sc[k].parts_only = m->sc[k].r_done = true;
+	m->active = true;
+	m->owner = owner;
+	m->pend = NULL;
+	m->drain = 0;
+	w = m->scan.rwin;
+	m->scan = (struct scur){ .stream = GCS_STREAM_NONE, .active = true,
+				 .roff = r->hdr.data_start, .rwin = w };
+	m->scan_done = m->parts_only;
+	r->cur.active = false;
+	r->last = NULL;
+}
+
+/* The cursor of stream @id, or NULL (a stream not declared). */
+static struct scur *mcur_of(struct gcs_reader *r, uint32_t id)
+{
+	for (size_t k = 0; k < r->m.n_sc; k++)
+		if (r->m.sc[k].stream == id)
+			return &r->m.sc[k];
+	return NULL;
+}
+
+/*
+ * The next logical chunk of any stream: 1 and *@out the stream's cursor
+ * (its chunk in (*out)->cur), 0 at the end, -EAGAIN as scur_next().
+ */
+static int mcur_next(struct gcs_reader *r, struct scur **out)
+{
+	struct mcur *m = &r->m;
+	struct scur *c;
+	int ret;
+
+	if (m->parts_only) {
+		struct scur *first = NULL;
+
+		/* The streams' parts merged by orig_off: the raw records' order. */
+		for (size_t k = 0; k < m->n_sc; k++) {
+			c = &m->sc[k];
+			ret = scur_fetch_part(r, c);
+			if (ret)
+				return ret;
+			if (c->have_z && (!first || c->zc.ci.orig_off < first->zc.ci.orig_off))
+				first = c;
+		}
+		if (!first)
+			return 0;
+		ret = scur_merge(r, first);
+		if (ret == 1)
+			*out = first;
+		return ret;
+	}
+	for (;;) {
+		if (m->pend) {
+			c = m->pend;
+			ret = scur_merge(r, c);
+			if (ret < 0)
+				return ret;
+			/* A part alone may come first: the raw chunk waits. */
+			if (!c->have_r)
+				m->pend = NULL;
+			if (ret == 1) {
+				*out = c;
+				return 1;
+			}
+			continue;
+		}
+		if (!m->scan_done) {
+			ret = scur_next_raw(r, &m->scan);
+			if (ret)
+				return ret;
+			if (m->scan.have_r) {
+				m->scan.have_r = false;
+				c = mcur_of(r, m->scan.rc.ci.stream);
+				if (!c)
+					continue;
+				c->rc = m->scan.rc;
+				c->have_r = true;
+				ret = scur_took_raw(c);
+				if (ret)
+					return ret;
+				m->pend = c;
+				continue;
+			}
+			m->scan_done = true;
+			for (size_t k = 0; k < m->n_sc; k++)
+				m->sc[k].r_done = true;
+		}
+		while (m->drain < m->n_sc) {
+			ret = scur_merge(r, &m->sc[m->drain]);
+			if (ret == 1)
+				*out = &m->sc[m->drain];
+			if (ret)
+				return ret;
+			m->drain++;
+		}
+		return 0;
+	}
+}
+
+/* One cursor per declared stream, made once the walk has found them. */
+static int mcur_alloc(struct gcs_reader *r)
+{
+	struct mcur *m = &r->m;
+	struct scur *sc;
+
+	if (m->n_sc == r->n_streams && m->sc)
+		return 0;
+	for (size_t k = 0; k < m->n_sc; k++)
+		free(m->sc[k].zhdr);
+	sc = calloc(r->n_streams ? r->n_streams : 1, sizeof(*sc));
+	free(m->sc);
+	m->sc = sc;
+	m->n_sc = sc ? r->n_streams : 0;
+	return sc ? 0 : -ENOMEM;
 }
 
 static struct gcs_stream_info *stream_by_id(struct gcs_reader *r, uint32_t id)
@@ -1470,6 +1687,47 @@ static void stat_chunk(struct gcs_reader *r, const struct gap_table *gt,
 	widen(r, c->t_first_ns, c->t_last_ns);
 }
 
+/*
+ * GCS_OPEN_STREAM: the same sums over the chunks found again, every stream
+ * in one scan; each stream's chunks still come in its own order.
+ */
+static int stream_stats_scan(struct gcs_reader *r, const struct gap_table *gt)
+{
+	struct gcs_chunk_info *last;
+	struct scur *c;
+	int ret;
+
+	ret = mcur_alloc(r);
+	if (ret)
+		return ret;
+	last = calloc(r->n_streams ? r->n_streams : 1, sizeof(*last));
+	if (!last)
+		return -ENOMEM;
+	free(r->m.paired);
+	r->m.paired = NULL;
+	mcur_reset(r, NULL);
+	while ((ret = mcur_next(r, &c)) == 1) {
+		size_t k = (size_t)(c - r->m.sc);
+		struct gcs_stream_info *s = &r->streams[k];
+
+		stat_chunk(r, gt, s, c->index ? &last[k] : NULL, &c->cur.ci);
+		chunk_size(r, &c->cur);
+		r->n_stream_chunks++;
+		last[k] = c->cur.ci;
+	}
+	r->m.active = false;
+	r->last = NULL;
+	free(last);
+	if (!ret) {
+		r->m.paired = calloc(r->m.n_sc ? r->m.n_sc : 1, sizeof(*r->m.paired));
+		if (!r->m.paired)
+			return -ENOMEM;
+		for (size_t k = 0; k < r->m.n_sc; k++)
+			r->m.paired[k] = !r->m.sc[k].unpaired;
+	}
+	return ret;
+}
+
 static int stream_stats(struct gcs_reader *r)
 {
 	struct gap_table gt;
@@ -1492,24 +1750,12 @@ static int stream_stats(struct gcs_reader *r)
 	}
 	for (size_t i = 0; i < r->n_markers; i++)
 		widen(r, r->markers[i].t_ns, r->markers[i].t_ns);
-	for (size_t si = 0; si < r->n_streams && !ret; si++) {
+	if (r->flags & GCS_OPEN_STREAM)
+		ret = stream_stats_scan(r, &gt);
+	for (size_t si = 0; si < r->n_streams && !(r->flags & GCS_OPEN_STREAM); si++) {
 		struct gcs_stream_info *s = &r->streams[si];
 		const struct gcs_chunk_info *prev = NULL;
-		struct gcs_chunk_info last;
 
-		if (r->flags & GCS_OPEN_STREAM) {
-			/* The same sums, over the chunks found again in order. */
-			scur_reset(r, s->id, NULL);
-			while ((ret = scur_next(r)) == 1) {
-				stat_chunk(r, &gt, s, prev, &r->cur.cur.ci);
-				chunk_size(r, &r->cur.cur);
-				r->n_stream_chunks++;
-				last = r->cur.cur.ci;
-				prev = &last;
-			}
-			r->cur.active = false;
-			continue;
-		}
 		for (size_t i = 0; i < r->n_chunks; i++) {
 			const struct gcs_chunk_info *c = &r->chunks[i].ci;
 
@@ -1566,11 +1812,16 @@ static void reset_tables(struct gcs_reader *r)
 	memset(&r->info.valid_end, 0,
 	       sizeof(r->info) - offsetof(struct gcs_file_info, valid_end));
 	r->info.used_index = false;
-	r->zcache_valid = false;
+	for (size_t k = 0; k < ZCACHE_SLOTS; k++)
+		r->zc[k].valid = false;
 	r->stream_irregular = false;
 	r->n_stream_chunks = 0;
 	r->cur.active = false;
 	r->cur.have_cur = false;
+	r->m.active = false;
+	free(r->m.paired);
+	r->m.paired = NULL;
+	r->last = NULL;
 }
 
 static int load_tables(struct gcs_reader *r)
@@ -1756,10 +2007,16 @@ void gcs_reader_close(struct gcs_reader *r)
 	free(r->win.p);
 	free(r->cur.rwin.p);
 	free(r->cur.zhdr);
+	for (size_t k = 0; k < r->m.n_sc; k++)
+		free(r->m.sc[k].zhdr);
+	free(r->m.sc);
+	free(r->m.paired);
+	free(r->m.scan.rwin.p);
 	free(r->hbuf);
 	free(r->buf);
 	free(r->zbuf);
-	free(r->zdata);
+	for (size_t k = 0; k < ZCACHE_SLOTS; k++)
+		free(r->zc[k].data);
 	free(r);
 }
 
@@ -1797,12 +2054,12 @@ size_t gcs_reader_n_chunks(const struct gcs_reader *r)
 	return r->flags & GCS_OPEN_STREAM ? r->n_stream_chunks : r->n_chunks;
 }
 
-/* GCS_OPEN_STREAM: only the cursor's current chunk is at hand. */
+/* GCS_OPEN_STREAM: only the chunk handed out last is at hand. */
 static struct lchunk *stream_chunk(const struct gcs_reader *r, size_t i)
 {
-	const struct scur *c = &r->cur;
+	const struct scur *c = r->last;
 
-	return c->active && c->have_cur && c->index == i ?
+	return c && c->active && c->have_cur && c->index == i ?
 	       (struct lchunk *)&c->cur : NULL;
 }
 
@@ -1894,19 +2151,24 @@ const struct gcs_disk_header *gcs_reader_header(const struct gcs_reader *r)
 
 /* ---- Data (10.1) ------------------------------------------------------------- */
 
-/* Decompress ZCHUNK @zi into r->zdata (cached) after checking its body. */
-static int load_zrec(struct gcs_reader *r, size_t zi)
+/*
+ * Decompress ZCHUNK @zi after checking its body, into its stream's cache
+ * slot (*@zc), where it stays until another of that slot replaces it.
+ */
+static int load_zrec(struct gcs_reader *r, size_t zi, struct zcache **zcp)
 {
 	struct zrec *z = &r->zrecs[zi];
+	struct zcache *zc = &r->zc[z->stream % ZCACHE_SLOTS];
 	unsigned long long fcs;
 	size_t n;
 	int ret;
 
-	if (r->zcache_valid && r->zcache_idx == zi)
+	*zcp = zc;
+	if (zc->valid && zc->idx == zi)
 		return 0;
 	if (z->bad)
 		return -EBADMSG;
-	r->zcache_valid = false;
+	zc->valid = false;
 	ret = read_body(r, z->off + z->hdr_len, z->body_len, z->body_crc,
 			&r->zbuf, &r->zbuf_cap);
 	if (ret)
@@ -1917,16 +2179,18 @@ static int load_zrec(struct gcs_reader *r, size_t zi)
 		ret = -EBADMSG;
 		goto bad;
 	}
-	ret = buf_reserve(&r->zdata, &r->zdata_cap, z->raw_len);
+	ret = buf_reserve(&zc->data, &zc->cap, z->raw_len);
 	if (ret)
 		return ret;
-	n = ZSTD_decompress(r->zdata, z->raw_len, r->zbuf, z->body_len);
+	n = ZSTD_decompress(zc->data, z->raw_len, r->zbuf, z->body_len);
 	if (ZSTD_isError(n) || n != z->raw_len) {
 		ret = -EBADMSG;
 		goto bad;
 	}
-	r->zcache_idx = zi;
-	r->zcache_valid = true;
+	zc->idx = zi;
+	zc->valid = true;
+	zc->n_ok = 0;
+	memset(zc->ok, 0, sizeof(zc->ok));
 	return 0;
 bad:
 	if (ret == -EBADMSG)
@@ -1972,21 +2236,46 @@ static int probe_raw(struct gcs_reader *r, struct lchunk *c)
 	return 0;
 }
 
+/*
+ * Does @c's part of the decompressed ZCHUNK in @zc check out? Once every
+ * part of a ZCHUNK has, a later decompression of it needs no part check:
+ * ZCHUNKs are never rewritten (Z3), load_zrec() has checked the body
+ * against its sum again, and zstd gives the same bytes from the same frame.
+ */
+static bool part_ok(struct gcs_reader *r, struct zcache *zc,
+		    const struct lchunk *c)
+{
+	struct zrec *z = &r->zrecs[c->zrec];
+	uint32_t p = c->ci.zpart;
+
+	if (z->parts_ok)
+		return true;
+	if (gcs_reader_body_sum(r, zc->data + c->part_at, c->ci.raw_len) !=
+	    c->part_crc)
+		return false;
+	if (p < GCS_MAX_PARTS && !(zc->ok[p / 8] & (1u << (p % 8)))) {
+		zc->ok[p / 8] |= (uint8_t)(1u << (p % 8));
+		if (++zc->n_ok == z->n_live)
+			z->parts_ok = true;
+	}
+	return true;
+}
+
 static int lchunk_data(struct gcs_reader *r, struct lchunk *c,
 		       const uint8_t **data, uint32_t *len)
 {
+	struct zcache *zc;
 	int ret;
 
 	if (c->ci.have_zstd) {
-		ret = load_zrec(r, c->zrec);
+		ret = load_zrec(r, c->zrec, &zc);
 		if (ret && ret != -EBADMSG)
 			return ret;
 		if (!ret && c->part_at + c->ci.raw_len <= r->zrecs[c->zrec].raw_len &&
-		    gcs_reader_body_sum(r, r->zdata + c->part_at, c->ci.raw_len) ==
-		    c->part_crc) {
+		    part_ok(r, zc, c)) {
 			c->ci.status = GCS_CHUNK_OK;
 			c->ci.form = GCS_FORM_ZSTD;
-			*data = r->zdata + c->part_at;
+			*data = zc->data + c->part_at;
 			*len = c->ci.raw_len;
 			return 0;
 		}
@@ -2037,8 +2326,23 @@ void gcs_rec_iter_init(struct gcs_rec_iter *it, struct gcs_reader *r,
 	memset(it, 0, sizeof(*it));
 	it->r = r;
 	it->stream = stream;
-	if (r->flags & GCS_OPEN_STREAM)
+	if (!(r->flags & GCS_OPEN_STREAM))
+		return;
+	/* The open made a cursor per stream (stream_stats_scan()). */
+	if (stream != GCS_STREAM_NONE)
 		scur_reset(r, stream, it);
+	else
+		mcur_reset(r, it);
+}
+
+/* Streaming: does @it still own the reader's cursor? */
+static bool iter_owns(const struct gcs_rec_iter *it)
+{
+	const struct gcs_reader *r = it->r;
+
+	if (it->stream == GCS_STREAM_NONE)
+		return r->m.active && r->m.owner == it;
+	return r->cur.active && r->cur.owner == it;
 }
 
 /* GCS_OPEN_STREAM: the next chunk of the iterator's stream from the cursor. */
@@ -2047,24 +2351,26 @@ static int iter_load_stream(struct gcs_rec_iter *it, struct lchunk **lc)
 	struct gcs_reader *r = it->r;
 	int ret;
 
+	struct scur *c = &r->cur;
+
 	if (it->done)
 		return 0;
-	/* One stream, one iterator at a time: the cursor is the reader's. */
-	if (it->stream == GCS_STREAM_NONE || !r->cur.active || r->cur.owner != it) {
+	/* One iterator at a time: the cursor is the reader's. */
+	if (!iter_owns(it)) {
 		it->done = true;
 		return -EINVAL;
 	}
-	ret = scur_next(r);
+	ret = it->stream == GCS_STREAM_NONE ? mcur_next(r, &c) : scur_next(r);
 	if (ret <= 0) {
 		it->done = true;
 		return ret;
 	}
-	it->chunk = r->cur.index;
-	*lc = &r->cur.cur;
+	it->chunk = c->index;
+	*lc = &c->cur;
 	return 1;
 }
 
-static int iter_load(struct gcs_rec_iter *it)
+static int iter_load(struct gcs_rec_iter *it, struct gcs_record *rec)
 {
 	struct gcs_reader *r = it->r;
 	const struct gcs_chunk_info *c;
@@ -2087,6 +2393,9 @@ static int iter_load(struct gcs_rec_iter *it)
 		lc = &r->chunks[it->chunk];
 	}
 	c = &lc->ci;
+	/* A chunk that yields nothing is still named (gcs_rec_iter_next()). */
+	rec->stream = c->stream;
+	rec->chunk = it->chunk;
 	s = stream_by_id(r, c->stream);
 	if (!s)
 		return -EBADMSG;
@@ -2117,14 +2426,15 @@ int gcs_rec_iter_next(struct gcs_rec_iter *it, struct gcs_record *rec)
 	if (r->flags & GCS_OPEN_STREAM) {
 		if (it->done)
 			return 0;
-		if (r->cur.owner != it || !r->cur.active) {
+		if (!iter_owns(it)) {
 			it->done = true;
 			return -EINVAL;
 		}
 	}
+	memset(rec, 0, sizeof(*rec));
 	for (;;) {
 		if (!it->loaded) {
-			ret = iter_load(it);
+			ret = iter_load(it, rec);
 			if (ret < 0) {
 				it->chunk++;	/* next call goes on after it */
 				return ret;
@@ -2132,7 +2442,7 @@ int gcs_rec_iter_next(struct gcs_rec_iter *it, struct gcs_record *rec)
 			if (!ret)
 				return 0;
 		}
-		c = r->flags & GCS_OPEN_STREAM ? &r->cur.cur.ci :
+		c = r->flags & GCS_OPEN_STREAM ? &r->last->cur.ci :
 						 &r->chunks[it->chunk].ci;
 		if (it->idx < c->n_records)
 			break;
