@@ -138,33 +138,29 @@ struct {
 } counts SEC(".maps");
 
 /*
- * Recent completions of ops not known yet, by a hash of user_data: the
- * first read of a channel completes before read_done names its op, and an
- * insole's first messages before their chunk's commit does (its notes).
+ * Recent completions of ops not known yet, by user_data: the first read of
+ * a channel completes before read_done names its op, and an insole's first
+ * messages before their chunk's commit does (its notes). Keyed, not hashed
+ * into a few slots, so the engine's other ops cannot overwrite them.
  */
-#define UNKNOWN_CQES	8
+#define UNKNOWN_CQES	256
 #define UNKNOWN_TIMES	16	/* the last ones of each, oldest first from n */
 
 struct cqe_seen {
-	__u64 user_data;
 	__u32 n;
 	__u32 pad;
 	__u64 t[UNKNOWN_TIMES];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, UNKNOWN_CQES);
-	__type(key, __u32);
+	__type(key, __u64);		/* user_data */
 	__type(value, struct cqe_seen);
 } unknown_cqes SEC(".maps");
 
 static const struct chan zero_chan;
-
-static __always_inline __u32 cqe_slot(__u64 user_data)
-{
-	return (user_data * 0x9e3779b97f4a7c15ull) >> 61;	/* 3 bits: 8 slots */
-}
+static const struct cqe_seen zero_cqe;
 
 static __always_inline __u32 msb64(__u64 v)
 {
@@ -300,15 +296,17 @@ static __always_inline int on_uring_complete(__u64 user_data)
 
 	op = bpf_map_lookup_elem(&ops, &user_data);
 	if (!op) {
-		__u32 slot = cqe_slot(user_data);
-		struct cqe_seen *cs = bpf_map_lookup_elem(&unknown_cqes, &slot);
+		struct cqe_seen *cs;
 
-		if (!cs)
+		if (targ_tgid && bpf_get_current_pid_tgid() >> 32 != targ_tgid)
 			return 0;
-		if (cs->user_data != user_data) {
-			__builtin_memset(cs->t, 0, sizeof(cs->t));
-			cs->user_data = user_data;
-			cs->n = 0;
+		cs = bpf_map_lookup_elem(&unknown_cqes, &user_data);
+		if (!cs) {
+			bpf_map_update_elem(&unknown_cqes, &user_data, &zero_cqe,
+					    BPF_NOEXIST);
+			cs = bpf_map_lookup_elem(&unknown_cqes, &user_data);
+			if (!cs)
+				return 0;
 		}
 		cs->t[cs->n & (UNKNOWN_TIMES - 1)] = bpf_ktime_get_ns();
 		cs->n++;
@@ -410,7 +408,7 @@ static __always_inline void learn_read(struct chan *ch, __u32 tgid,
 	struct op_info oi = { .tgid = tgid, .stream = stream };
 	struct cqe_seen *cs;
 	struct op_info *o;
-	__u32 slot, j;
+	__u32 j;
 
 	if (ch->op_read == op)
 		return;
@@ -419,9 +417,8 @@ static __always_inline void learn_read(struct chan *ch, __u32 tgid,
 	if (o && o->tgid == tgid && o->stream == stream && !o->poll)
 		return;
 	bpf_map_update_elem(&ops, &op, &oi, BPF_ANY);
-	slot = cqe_slot(op);
-	cs = bpf_map_lookup_elem(&unknown_cqes, &slot);
-	if (!cs || cs->user_data != op)
+	cs = bpf_map_lookup_elem(&unknown_cqes, &op);
+	if (!cs)
 		return;
 	/* In order, unused ones (0) included: no branch per entry. */
 	for (j = 0; j < UNKNOWN_TIMES; j++)
@@ -429,7 +426,7 @@ static __always_inline void learn_read(struct chan *ch, __u32 tgid,
 			cs->t[(cs->n + j) & (UNKNOWN_TIMES - 1)];
 	ch->kd_n += UNKNOWN_TIMES;
 	ch->t_kdone = cs->t[(cs->n - 1) & (UNKNOWN_TIMES - 1)];
-	cs->user_data = 0;
+	bpf_map_delete_elem(&unknown_cqes, &op);
 }
 
 /* A submission of a channel's op: a poll starts a wait, a read without one ends it. */
