@@ -8,7 +8,8 @@
 # LATSTAGE line per stage (as latency-bench.sh) and a LATSCHED line per
 # capture: the loop thread's wakeup -> on-CPU delays (p50, p99, max, how
 # many over 1 ms) and, for those over 1 ms, what the CPU did meanwhile
-# (idle, the emulator, kworkers, others) and who woke the thread.
+# (idle, the emulator, kworkers, others) and who woke the thread; how often
+# it was preempted and the longest wait to get the CPU back.
 # Arguments: SECONDS ROUNDS RATE MODES (w1: --watermark 1; w1rt: and
 # --rt-priority 50).
 SECS=${1:-8}
@@ -44,18 +45,29 @@ sched_report() {
 		next
 	}
 	/ sched_switch: / {
-		if (!waiting) next
+		# Woken while still on the CPU (about to sleep): no wait to count.
+		if (field("prev_pid") == pid) {
+			waiting = 0
+			if (field("prev_state") ~ /^R/) { pre = 1; tp = ts() }
+			next
+		}
+		if (!waiting && !pre) next
 		np = field("next_pid"); nc = field("next_comm")
 		if (np == pid) {
+			if (pre && !waiting) {
+				d = (ts() - tp) * 1e6; np_ = ++npre; y[np_] = d; pre = 0
+				next
+			}
 			d = (ts() - t0) * 1e6; n++; x[n] = d
 			if (d > 1000) {
 				long++
 				if (ran == "") ran = "no other task (the kernel, an interrupt, or the vCPU not running)"
 				why[ran]++; by[waker]++
 			}
-			waiting = 0
+			waiting = 0; pre = 0
 			next
 		}
+		if (!waiting) next
 		c = nc; sub(/\/[0-9]+$/, "", c); sub(/:[0-9].*$/, "", c)
 		if (np == 0) c = "idle"
 		if (index(" " ran " ", " " c " ") == 0) ran = ran (ran == "" ? "" : " ") c
@@ -63,8 +75,9 @@ sched_report() {
 	END {
 		for (i = 2; i <= n; i++) { t = x[i]; for (j = i - 1; j >= 1 && x[j] > t; j--) x[j + 1] = x[j]; x[j + 1] = t }
 		p50 = n ? x[int((n - 1) * 0.5) + 1] : 0; p99 = n ? x[int((n - 1) * 0.99) + 1] : 0
-		printf "LATSCHED mode=%s round=%d wakeups=%d p50_us=%.0f p99_us=%.0f max_us=%.0f over1ms=%d\n",
-			mode, round, n, p50, p99, n ? x[n] : 0, long
+		for (i = 2; i <= npre; i++) { t = y[i]; for (j = i - 1; j >= 1 && y[j] > t; j--) y[j + 1] = y[j]; y[j + 1] = t }
+		printf "LATSCHED mode=%s round=%d wakeups=%d p50_us=%.0f p99_us=%.0f max_us=%.0f over1ms=%d preempted=%d preempt_max_us=%.0f\n",
+			mode, round, n, p50, p99, n ? x[n] : 0, long, npre, npre ? y[npre] : 0
 		for (k in why) printf "LATSCHEDWHY mode=%s round=%d n=%d ran=%s\n", mode, round, why[k], k
 		for (k in by) printf "LATSCHEDBY mode=%s round=%d n=%d waker=%s\n", mode, round, by[k], k
 	}' "$D/trace.txt"
