@@ -11,11 +11,13 @@
 # (idle, the emulator, kworkers, others) and who woke the thread; how often
 # it was preempted and the longest wait to get the CPU back.
 # Arguments: SECONDS ROUNDS RATE MODES (w1: --watermark 1; w1rt: and
-# --rt-priority 50).
+# --rt-priority 50) SIMNICE (the emulator's nice: 19, or 0 to play other
+# work competing with the capture for the CPU).
 SECS=${1:-8}
 ROUNDS=${2:-3}
 RATE=${3:-100}
 MODES=${4:-w1 w1rt}
+SIMNICE=${5:-19}
 D=/tmp/latsched
 T=/sys/kernel/tracing
 mkdir -p $D
@@ -23,7 +25,7 @@ mkdir -p $D
 
 gaitmat-sim --out /dev/gaitmat-virt --tiles 1 --rate "$RATE" --duration 3600 --seed 7 --quiet &
 SIM=$!
-renice 19 -p $SIM >/dev/null
+renice "$SIMNICE" -p $SIM >/dev/null
 echo "LATSIM nice=$(awk '{ print $19 }' /proc/$SIM/stat)"
 echo "LATCLOCK schedstat"
 echo "LATNCPU $(grep -c ^processor /proc/cpuinfo)"
