@@ -9,7 +9,8 @@
 # it; records and chunks in the file), and for the captures with the tool a LATINS line (notifications
 # counted by the tool) and LATINSSTAGE lines with its percentiles.
 # Arguments: SECONDS ROUNDS [MODES]; MODES may add w1p (--watermark 1
-# --no-wait-recv: each receive after a poll, as before the waiting receive).
+# --no-wait-recv: each receive after a poll, as before the waiting receive)
+# and w1rt (--watermark 1 --rt-priority 50: the loop thread at SCHED_FIFO).
 SECS=${1:-10}
 ROUNDS=${2:-3}
 MODES=${3:-w1 dflt}
@@ -62,6 +63,7 @@ while [ $r -lt "$ROUNDS" ]; do
 		opt=""
 		[ $wm = w1 ] && opt="--watermark 1"
 		[ $wm = w1p ] && opt="--watermark 1 --no-wait-recv"
+		[ $wm = w1rt ] && opt="--watermark 1 --rt-priority 50"
 		for tool in $order; do
 			f=$D/$wm-$tool-$r.gcs
 			rm -f $D/left.log

@@ -23,7 +23,9 @@ CLI_TEST_SRCS += userspace/gaitcap/cmd_devices.c userspace/ble/adv.c
 
 UNIT_TESTS += test_gaitcap_cli
 test_gaitcap_cli_SRCS := tests/unit/test_gaitcap_cli.c $(CLI_TEST_SRCS)
-test_gaitcap_cli_LDLIBS := -luring -liio -lpthread -ljson-c -lzstd -lxxhash -lm
+# sched_setscheduler() wrapped: --rt-priority refused as without CAP_SYS_NICE.
+test_gaitcap_cli_LDLIBS := -luring -liio -lpthread -ljson-c -lzstd -lxxhash -lm \
+	-Wl,--wrap=sched_setscheduler
 
 $(BUILD)/obj/unit/userspace/attach/gaitmat_attach.o: CPPFLAGS_COMMON += \
 	-Dmain=attach_main -Dargp_program_version=attach_argp_version

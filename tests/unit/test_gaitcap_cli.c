@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <getopt.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -33,6 +34,23 @@ int sim_main(int argc, char **argv);
 int insole_sim_main(int argc, char **argv);
 
 typedef int (*cmd_fn)(int argc, char **argv);
+
+/*
+ * sched_setscheduler() is wrapped (cli.mk): with fake_sched_errno set it
+ * fails as an unprivileged service would, without dropping root here.
+ */
+static int fake_sched_errno;
+int __real_sched_setscheduler(pid_t pid, int policy, const struct sched_param *sp);
+int __wrap_sched_setscheduler(pid_t pid, int policy, const struct sched_param *sp);
+
+int __wrap_sched_setscheduler(pid_t pid, int policy, const struct sched_param *sp)
+{
+	if (fake_sched_errno) {
+		errno = fake_sched_errno;
+		return -1;
+	}
+	return __real_sched_setscheduler(pid, policy, sp);
+}
 
 /*
  * Run @fn(argv) in a child (--help and argp exit; capture takes signals),
@@ -72,6 +90,14 @@ static void write_records(struct tu_cmd *f, const char *name)
 	static const uint8_t zero[16 * 50];
 
 	assert_int_equal(tu_write_file(p, zero, sizeof(zero)), 0);
+	free(p);
+}
+
+static void unlink_in(struct tu_cmd *f, const char *name)
+{
+	char *p = tu_path(f->dir, name);
+
+	assert_int_equal(unlink(p), 0);
 	free(p);
 }
 
@@ -147,6 +173,16 @@ static const struct refusal refusals[] = {
 	  "invalid --insole 'left=00:AA:01:01:00': not a Bluetooth address", NULL },
 	{ cmd_capture, "capture", { CAP, "--subject", "P1", "--adapter", "hci0" },
 	  "invalid --adapter 'hci0': expected a Bluetooth address", NULL },
+	{ cmd_capture, "capture", { CAP, SRC, "--subject", "P1", "--rt-priority", "0" },
+	  "invalid --rt-priority '0': expected a SCHED_FIFO priority, 1..99", NULL },
+	{ cmd_capture, "capture", { CAP, SRC, "--subject", "P1", "--rt-priority", "100" },
+	  "invalid --rt-priority '100': expected a SCHED_FIFO priority, 1..99", NULL },
+	{ cmd_capture, "capture", { CAP, SRC, "--subject", "P1", "--rt-priority", "2.5" },
+	  "invalid --rt-priority '2.5': expected a whole number, 1..99", NULL },
+	{ cmd_capture, "capture", { CAP, SRC, "--subject", "P1", "--rt-priority", "high" },
+	  "invalid --rt-priority 'high'", NULL },
+	{ cmd_capture, "capture", { CAP, SRC, "--subject", "P1", "--rt-priority" },
+	  "option '--rt-priority' needs a value", NULL },
 	{ cmd_info, "info", { "info" }, "no session file given: expected one or more FILEs", NULL },
 	{ cmd_info, "info", { "info", "--bogus", "x.gcs" }, "unrecognized option '--bogus'", NULL },
 	{ cmd_info, "info", { "info", "--json=yes", "x.gcs" }, "option '--json' takes no value", NULL },
@@ -303,6 +339,61 @@ static void test_gaitcap_cli_capture_names_why_a_stream_ended(void **state)
 	assert_null(strstr(s, "Protocol error"));
 	free(s);
 	free(p);
+}
+
+/*
+ * The capture, then the scheduling its loop thread was left with, printed
+ * after the capture's own lines (it runs in run()'s child).
+ */
+static int capture_then_policy(int argc, char **argv)
+{
+	struct sched_param sp = { 0 };
+	int rc = cmd_capture(argc, argv), pol = sched_getscheduler(0);
+
+	sched_getparam(0, &sp);
+	printf("policy %s%s priority %d\n",
+	       (pol & ~SCHED_RESET_ON_FORK) == SCHED_FIFO ? "fifo" : "other",
+	       pol & SCHED_RESET_ON_FORK ? " reset-on-fork" : "",
+	       sp.sched_priority);
+	return rc;
+}
+
+/* --rt-priority: the loop thread at SCHED_FIFO, or a refusal that says why. */
+static void test_gaitcap_cli_capture_rt_priority(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *s;
+
+	write_records(f, "rec.bin");
+	/* Without the privilege: exit 1 before a file is made, and the cure. */
+	fake_sched_errno = EPERM;
+	assert_int_equal(run(f, capture_then_policy, CAP, "-q", "--subject", "P1",
+			     SRC, "--rt-priority", "20"), 1);
+	fake_sched_errno = 0;
+	s = tu_cmd_output(f);
+	if (!strstr(s, "gaitcap capture: --rt-priority 20: not permitted: needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least 20"))
+		fail_msg("an unprivileged --rt-priority should say what it needs:\n%s", s);
+	assert_non_null(strstr(s, "policy other priority 0"));
+	assert_false(exists(f, "new.gcs"));
+	free(s);
+
+	if (geteuid())
+		skip();		/* the real call needs CAP_SYS_NICE (CI runs as root) */
+	assert_int_equal(run(f, capture_then_policy, CAP, "-q", "--subject", "P1",
+			     SRC, "--rt-priority", "20"), 0);
+	s = tu_cmd_output(f);
+	/* Reset on fork: compaction and io_uring's workers stay normal. */
+	if (!strstr(s, "policy fifo reset-on-fork priority 20"))
+		fail_msg("the loop should run at SCHED_FIFO 20, reset on fork:\n%s", s);
+	assert_true(exists(f, "new.gcs"));
+	free(s);
+
+	/* Without the option nothing changes. */
+	unlink_in(f, "new.gcs");
+	assert_int_equal(run(f, capture_then_policy, CAP, "-q", "--subject", "P1", SRC), 0);
+	s = tu_cmd_output(f);
+	assert_non_null(strstr(s, "policy other priority 0"));
+	free(s);
 }
 
 /* gaitcap mark against a live capture: it answers in words, not nanoseconds. */
@@ -599,6 +690,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_mark_says_when,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_capture_names_why_a_stream_ended,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_gaitcap_cli_capture_rt_priority,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_gaitcap_cli_info_several_files_and_end_reason,
 						tu_cmd_setup, tu_cmd_teardown),

@@ -15,6 +15,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,6 +55,7 @@ struct capture {
 	const char *control;
 	double status_s;
 	bool keys, quiet, probe;
+	int rt_priority;		/* SCHED_FIFO priority of the loop, 0: none */
 
 	struct eng *e;
 	struct gcs_writer *w;
@@ -126,6 +128,8 @@ static void usage(FILE *f)
 		"      --wait-recv        with --watermark 1, keep each insole's receive waiting\n"
 		"                         in the kernel (default where io_uring can)\n"
 		"      --no-wait-recv     with --watermark 1, poll each insole, then receive\n"
+		"      --rt-priority N    run the I/O loop at real-time priority N (SCHED_FIFO,\n"
+		"                         1..99; needs CAP_SYS_NICE or an RLIMIT_RTPRIO of N)\n"
 		"      --probe            show what io_uring offers here and exit\n"
 		"\n"
 		"Operator:\n"
@@ -468,6 +472,7 @@ enum {
 	O_WAIT_RECV,
 	O_NO_WAIT_RECV,
 	O_INSOLE, O_INSOLE_WAIT, O_ADAPTER,
+	O_RT_PRIORITY,
 };
 
 const struct option cmd_capture_options[] = {
@@ -500,6 +505,7 @@ const struct option cmd_capture_options[] = {
 	{ "no-prefault", no_argument, NULL, O_NO_PREFAULT },
 	{ "wait-recv", no_argument, NULL, O_WAIT_RECV },
 	{ "no-wait-recv", no_argument, NULL, O_NO_WAIT_RECV },
+	{ "rt-priority", required_argument, NULL, O_RT_PRIORITY },
 	{ "control", required_argument, NULL, O_CONTROL },
 	{ "status", required_argument, NULL, O_STATUS },
 	{ "no-keys", no_argument, NULL, O_NO_KEYS },
@@ -749,6 +755,14 @@ static int parse(struct capture *c, int argc, char **argv)
 		case O_NO_WAIT_RECV:
 			c->eo.wait_recv = false;
 			break;
+		case O_RT_PRIORITY:
+			if (NUM("--rt-priority", 1, 99, "a SCHED_FIFO priority, 1..99", &v) ||
+			    (v != (int)v &&
+			     cli_bad_value("capture", "--rt-priority", optarg,
+					   "a whole number, 1..99")))
+				return 1;
+			c->rt_priority = (int)v;
+			break;
 		case O_CONTROL:
 			c->control = strcmp(optarg, "none") ? optarg : NULL;
 			break;
@@ -834,6 +848,27 @@ static const char *end_words(int err)
 	default:
 		return cli_err_words(err);
 	}
+}
+
+/*
+ * The loop thread alone goes real-time: SCHED_RESET_ON_FORK puts every
+ * thread it creates later (compaction, io_uring workers) back to normal,
+ * so zstd never runs at a priority that starves the rest of the box.
+ * Done before the file is made: a refusal leaves nothing behind.
+ */
+static int set_rt_priority(int prio)
+{
+	struct sched_param sp = { .sched_priority = prio };
+
+	if (!sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp))
+		return 0;
+	if (errno == EPERM)
+		fprintf(stderr, "gaitcap capture: --rt-priority %d: not permitted: needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least %d (systemd: LimitRTPRIO=%d and RestrictRealtime=no)\n",
+			prio, prio, prio);
+	else
+		fprintf(stderr, "gaitcap capture: --rt-priority %d: %s\n",
+			prio, strerror(errno));
+	return 1;
 }
 
 /* ---- Summary ------------------------------------------------------------------------------- */
@@ -924,6 +959,8 @@ int cmd_capture(int argc, char **argv)
 		return ret;
 	if (c.probe)
 		return probe(&c);
+	if (c.rt_priority && set_rt_priority(c.rt_priority))
+		return 1;
 	meta = make_meta(&c);
 	if (!meta) {
 		fprintf(stderr, "gaitcap capture: out of memory\n");

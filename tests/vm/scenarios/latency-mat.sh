@@ -4,7 +4,8 @@
 # capture's USDT probes, while gaitcap captures the emulated mat with one
 # wakeup per scan (--watermark 1) and with the default hold. Every frame of
 # the session file must be counted in every stage, and seen at the driver;
-# a filter on another mat link must keep the userspace stages only.
+# a filter on another mat link must keep the userspace stages only; with
+# --rt-priority only the loop thread runs at SCHED_FIFO.
 # Prints TAP, and the percentiles as comments.
 . /lab/lib.sh
 
@@ -87,6 +88,28 @@ lab_check "the default hold batches: its hold p50 is longer than with --watermar
 # is woken by the scan itself, not a scan period later (5 ms at 100 Hz).
 lab_check "--watermark 1: no hold, hold p50 under 1 ms ($(jfield $D/w1.json 0 hold p50_ns) ns)" \
 	test "$(jfield $D/w1.json 0 hold p50_ns)" -lt 1000000
+
+# --rt-priority: the loop thread at SCHED_FIFO, every thread it started
+# (compaction, io_uring's workers) at normal priority (reset on fork).
+# policies PID: "TID policy rt_priority" per thread (stat fields 41, 40).
+policies() {
+	for t in /proc/$1/task/*; do
+		echo "${t##*/} $(awk '{ print $41, $40 }' $t/stat)"
+	done
+}
+gaitcap capture -o $D/rt.gcs --subject LAB-01 --wait 15 --duration 4 --watermark 1 --rt-priority 10 \
+	--status 0 --quiet --control none >$D/rt.log 2>&1 &
+P=$!
+sleep 2
+policies $P >$D/rt.pol
+wait $P
+rc=$?
+lab_check "--rt-priority 10: the capture exits 0 ($rc)" test $rc = 0
+lab_check "--rt-priority 10: the loop thread at SCHED_FIFO 10" grep -qx "$P 1 10" $D/rt.pol
+lab_check "--rt-priority 10: its other threads at normal priority ($(grep -vc "^$P " $D/rt.pol) seen)" \
+	sh -c "grep -v '^$P ' $D/rt.pol | grep -q . && ! grep -v '^$P ' $D/rt.pol | grep -qv ' 0 0\$'"
+lab_check "--rt-priority 10: frames recorded" test "$(records $D/rt.gcs)" -gt 100
+cat $D/rt.pol | sed 's/^/# thread policy priority: /'
 
 kill -TERM $SIM
 wait $SIM
