@@ -133,6 +133,13 @@ check "journal: the outage is a warning (priority 4)" \
 	sh -c 'journalctl -q -o cat -u gaitcap.service -p warning | grep -E "mat0: no data for|mat0 \(stream 0\): ended: "'
 check "systemd's StatusText follows the recording" \
 	sh -c 'systemctl show -p StatusText gaitcap.service | grep "StatusText=recording .*LAB-01.gcs"'
+# A mat that did not join or come back: what the service, the emulator and
+# the driver said, for a failure seen once under CI's load.
+if [ -n "$failed" ]; then
+	journalctl -q -o short-monotonic -u gaitcap.service | tail -40 | sed 's/^/APPTEST # journal: /'
+	tail -10 /tmp/sim.log | sed 's/^/APPTEST # sim: /'
+	dmesg | grep -i gaitmat | tail -20 | sed 's/^/APPTEST # dmesg: /'
+fi
 
 check "the operator stops: the file is closed" \
 	sh -c "runuser -u clinician -- gaitcap session stop | tee /dev/stderr | grep -q '^file=$FILE frames='"
