@@ -1268,23 +1268,23 @@ static bool raw_is(struct gcs_reader *r, const struct gcs_rec_hdr *h,
 	return same_chunk(&raw, ci);
 }
 
-/*
- * The next logical chunk of the stream into c->cur: 1, or 0 at the end.
- * -EAGAIN: the file is not as this merge relies on (a part out of order,
- * a part that contradicts its chunk or stands alone); the caller then
- * reads the file with the full table.
- */
-/* @c's raw chunk just found: orig_off must increase, as in the table. */
-static int scur_took_raw(struct scur *c)
+/* Chunks of one kind come in increasing orig_off, as in the table. */
+static int scur_in_order(bool *any, uint64_t *last, uint64_t off)
 {
-	if (c->any_r && c->rc.ci.orig_off <= c->last_r)
+	if (*any && off <= *last)
 		return -EAGAIN;
-	c->any_r = true;
-	c->last_r = c->rc.ci.orig_off;
+	*any = true;
+	*last = off;
 	return 0;
 }
 
-/* @c's next part, if it holds none: orig_off must increase. */
+/* @c's raw chunk just found. */
+static int scur_took_raw(struct scur *c)
+{
+	return scur_in_order(&c->any_r, &c->last_r, c->rc.ci.orig_off);
+}
+
+/* @c's next part, if it holds none. */
 static int scur_fetch_part(struct gcs_reader *r, struct scur *c)
 {
 	int ret;
@@ -1294,11 +1294,7 @@ static int scur_fetch_part(struct gcs_reader *r, struct scur *c)
 	ret = scur_next_part(r, c);
 	if (ret || !c->have_z)
 		return ret;
-	if (c->any_z && c->zc.ci.orig_off <= c->last_z)
-		return -EAGAIN;
-	c->any_z = true;
-	c->last_z = c->zc.ci.orig_off;
-	return 0;
+	return scur_in_order(&c->any_z, &c->last_z, c->zc.ci.orig_off);
 }
 
 /* scur_next() once @c holds its next raw chunk, or has none left. */
@@ -1354,6 +1350,12 @@ static int scur_merge(struct gcs_reader *r, struct scur *c)
 	return 1;
 }
 
+/*
+ * The next logical chunk of the stream into c->cur: 1, or 0 at the end.
+ * -EAGAIN: the file is not as this merge relies on (a part out of order,
+ * a part that contradicts its chunk or stands alone); the caller then
+ * reads the file with the full table.
+ */
 static int scur_next(struct gcs_reader *r)
 {
 	struct scur *c = &r->cur;
