@@ -117,9 +117,17 @@ static int pass_b_rec(struct refine *R, const struct gcs_record *rec)
 	return 0;
 }
 
+static bool refined_stream(struct refine *R, uint32_t stream)
+{
+	return ins_of(R, stream) || (R->mat.present && stream == R->mat.stream);
+}
+
 /*
- * Every record of one stream in order; a lost chunk is stepped over. One
+ * Every record of @stream in order; a lost chunk is stepped over. One
  * stream at a time: refined.gcs is written in this order, stream by stream.
+ * GCS_STREAM_NONE: every stream in one pass over the file (each stream's
+ * records still in its order), the calibration's, which counts the lost
+ * chunks of the refined streams.
  */
 static int walk_stream(struct refine *R, uint32_t stream, rec_fn fn)
 {
@@ -129,8 +137,11 @@ static int walk_stream(struct refine *R, uint32_t stream, rec_fn fn)
 
 	gcs_rec_iter_init(&it, R->r, stream);
 	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
-		if (ret == -EBADMSG)
-			continue;	/* counted by the calibration's pass */
+		if (ret == -EBADMSG) {
+			if (stream == GCS_STREAM_NONE && refined_stream(R, rec.stream))
+				R->bad_chunks++;
+			continue;
+		}
 		if (ret < 0)
 			return refine_fail(R, ret, "reading the session: %s", gcs_strerror(ret));
 		ret = fn(R, &rec);
@@ -150,38 +161,6 @@ static int walk(struct refine *R, rec_fn fn)
 	if (!ret && R->mat.present)
 		ret = walk_stream(R, R->mat.stream, fn);
 	return ret;
-}
-
-static bool refined_stream(struct refine *R, uint32_t stream)
-{
-	return ins_of(R, stream) || (R->mat.present && stream == R->mat.stream);
-}
-
-/*
- * Calibration: every stream in one pass over the file (each stream's
- * records still in its order, which is all pass A needs: the devices'
- * sums are their own). Lost chunks of the refined streams are counted.
- */
-static int walk_all(struct refine *R, rec_fn fn)
-{
-	struct gcs_rec_iter it;
-	struct gcs_record rec;
-	int ret;
-
-	gcs_rec_iter_init(&it, R->r, GCS_STREAM_NONE);
-	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
-		if (ret == -EBADMSG) {
-			if (refined_stream(R, rec.stream))
-				R->bad_chunks++;
-			continue;
-		}
-		if (ret < 0)
-			return refine_fail(R, ret, "reading the session: %s", gcs_strerror(ret));
-		ret = fn(R, &rec);
-		if (ret)
-			return ret;
-	}
-	return 0;
 }
 
 static int open_output(struct refine *R)
@@ -296,7 +275,7 @@ int refine_run(const struct refine_opts *o, struct refine_result *res,
 	}
 	ret = setup_streams(R);
 	if (!ret)
-		ret = walk_all(R, pass_a_rec);
+		ret = walk_stream(R, GCS_STREAM_NONE, pass_a_rec);
 	for (unsigned int k = 0; !ret && k < R->n_ins; k++) {
 		refine_insole_calibrate(&R->ins[k]);
 		ret = refine_clock_fit(R, &R->ins[k]);
