@@ -60,7 +60,7 @@ struct chunk {
  * A channel's last read completions in the kernel: a channel has one read
  * in flight, so a message's is the latest one before gaitcap reaped it.
  */
-#define KDONE_RING	32
+#define KDONE_RING	256	/* 2.5 s of an insole's reads: polled notes come late */
 
 /* One channel's current wait, the last read it completed, its sealed chunks. */
 struct chan {
@@ -74,6 +74,7 @@ struct chan {
 	__s64 read_fd;
 	__u32 sealed_head, sealed_tail;
 	struct chunk sealed[SEALED];
+	__u64 last_commit;	/* polled notes: the last one's t_commit */
 };
 
 /*
@@ -100,6 +101,53 @@ struct {
 	__type(key, __u64);
 	__type(value, struct op_info);
 } ops SEC(".maps");
+
+/*
+ * A direct-mapped cache in front of ops, for the io_uring tracepoints that
+ * run in the capture's context on every read: an array lookup is inlined,
+ * a hash lookup is a call that hashes.
+ */
+#define OP_CACHE	256
+
+struct op_cached {
+	__u64 user_data;
+	struct op_info oi;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OP_CACHE);
+	__type(key, __u32);
+	__type(value, struct op_cached);
+} op_cache SEC(".maps");
+
+static __always_inline struct op_info *op_find(__u64 ud)
+{
+	__u32 i = (ud >> 3) & (OP_CACHE - 1);
+	struct op_cached *c = bpf_map_lookup_elem(&op_cache, &i);
+	struct op_info *o;
+
+	if (c && c->user_data == ud && c->oi.tgid)
+		return &c->oi;
+	o = bpf_map_lookup_elem(&ops, &ud);
+	if (o && c) {
+		c->user_data = ud;
+		c->oi = *o;
+	}
+	return o;
+}
+
+static __always_inline void op_set(__u64 ud, struct op_info *oi)
+{
+	__u32 i = (ud >> 3) & (OP_CACHE - 1);
+	struct op_cached *c = bpf_map_lookup_elem(&op_cache, &i);
+
+	bpf_map_update_elem(&ops, &ud, oi, BPF_ANY);
+	if (c) {
+		c->user_data = ud;
+		c->oi = *oi;
+	}
+}
 
 /* By stream: the probes name it, no hashing (a second process takes over). */
 struct {
@@ -189,23 +237,24 @@ static __always_inline __u32 slot_of(__u64 v)
 	       ((v >> (m - GL_SUB_BITS)) & (GL_SUB - 1));
 }
 
-static __always_inline void hist_add(__u32 stream, __u32 stage, __u64 v,
-				     __u64 weight)
+/* Global: verified once, not again at each of its callers' states. */
+__noinline int hist_add(__u32 stream, __u32 stage, __u64 v, __u64 weight)
 {
 	__u32 k = GL_HIST_INDEX(stream, stage), s;
 	struct gl_hist *h;
 
 	if (stream >= GL_MAX_STREAMS)
-		return;
+		return 0;
 	h = bpf_map_lookup_elem(&hists, &k);
 	if (!h)
-		return;
+		return 0;
 	s = slot_of(v) & (GL_SLOT_ARRAY - 1);
 	__sync_fetch_and_add(&h->slots[s], weight);
 	__sync_fetch_and_add(&h->count, weight);
 	__sync_fetch_and_add(&h->sum, v * weight);
 	if (v > h->max)
 		h->max = v;
+	return 0;
 }
 
 /* ---- The driver: raw_tp (args) or tp (the format file's fields) ---------- */
@@ -294,7 +343,7 @@ static __always_inline int on_uring_complete(__u64 user_data)
 	struct chan *ch;
 	__u64 now;
 
-	op = bpf_map_lookup_elem(&ops, &user_data);
+	op = op_find(user_data);
 	if (!op) {
 		struct cqe_seen *cs;
 
@@ -378,24 +427,41 @@ static __always_inline struct chan *chan_get(__u32 tgid, __u32 stream)
 	return ch;
 }
 
+struct kd_find {
+	__u32 stream;
+	__u32 n;
+	__u64 t, found;
+};
+
+static long kd_back(__u32 j, struct kd_find *f)
+{
+	struct chan *ch = bpf_map_lookup_elem(&chans, &f->stream);
+	__u64 k;
+
+	if (!ch)
+		return 1;
+	k = ch->kd[(f->n - 1 - j) & (KDONE_RING - 1)];
+	if (k && k <= f->t) {
+		f->found = k;
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * The channel's last read completion at or before @t; 0: not seen. The
- * ring is in time order, so that is the largest entry not after @t.
+ * ring is in time order: the first such entry from the newest back. A
+ * callback, verified once, where an unrolled scan of the ring is not.
  */
-static __always_inline __u64 kdone_before(struct chan *ch, __u64 t)
+static __always_inline __u64 kdone_before(struct chan *ch, __u32 stream, __u64 t)
 {
-	__u64 k = ch->kd[(ch->kd_n - 1) & (KDONE_RING - 1)], best = 0;
-	int i;
+	struct kd_find f = { .stream = stream, .n = ch->kd_n, .t = t };
+	__u64 k = ch->kd[(ch->kd_n - 1) & (KDONE_RING - 1)];
 
 	if (ch->kd_n && k <= t)
 		return k;	/* the usual case, one message per chunk: the newest */
-	/* Without branches: each would double the verifier's states. */
-	for (i = 0; i < KDONE_RING; i++) {
-		k = ch->kd[i];
-		k *= 1 - ((t - k) >> 63);		/* 0 if after t */
-		best += (k - best) * ((best - k) >> 63);	/* the larger */
-	}
-	return best;
+	bpf_loop(f.n < KDONE_RING ? f.n : KDONE_RING, kd_back, &f, 0);
+	return f.found;
 }
 
 /*
@@ -413,10 +479,10 @@ static __always_inline void learn_read(struct chan *ch, __u32 tgid,
 	if (ch->op_read == op)
 		return;
 	ch->op_read = op;
-	o = bpf_map_lookup_elem(&ops, &op);
+	o = op_find(op);
 	if (o && o->tgid == tgid && o->stream == stream && !o->poll)
 		return;
-	bpf_map_update_elem(&ops, &op, &oi, BPF_ANY);
+	op_set(op, &oi);
 	cs = bpf_map_lookup_elem(&unknown_cqes, &op);
 	if (!cs)
 		return;
@@ -448,7 +514,7 @@ static __always_inline int note_submit(__u32 stream, __u64 op, bool poll)
 
 	if (!keep(tgid, stream))
 		return 0;
-	bpf_map_update_elem(&ops, &op, &oi, BPF_ANY);
+	op_set(op, &oi);
 	ch = chan_get(tgid, stream);
 	return ch ? chan_submitted(ch, poll) : 0;
 }
@@ -482,7 +548,7 @@ static __always_inline int on_uring_submit(__u64 user_data, __s32 fd,
 
 	if (targ_tgid && tgid != targ_tgid)
 		return 0;
-	op = bpf_map_lookup_elem(&ops, &user_data);
+	op = op_find(user_data);
 	if (op && op->tgid == tgid && !op->poll) {
 		stream = op->stream;
 		ch = chan_get(tgid, stream);
@@ -501,7 +567,7 @@ static __always_inline int on_uring_submit(__u64 user_data, __s32 fd,
 		return 0;
 	oi.stream = *fs;
 	if (!op || op->tgid != tgid || op->stream != oi.stream)
-		bpf_map_update_elem(&ops, &user_data, &oi, BPF_ANY);
+		op_set(user_data, &oi);
 	ch = chan_get(tgid, oi.stream);
 	return ch ? chan_submitted(ch, true) : 0;
 }
@@ -776,7 +842,7 @@ static __always_inline int on_msg(__u32 stream, __u64 seq, const void *pdu,
 		/* The receive's completion has just reached the channel. */
 		learn_read(ch, mk.tgid, stream, op);
 		mt.t_reap = bpf_ktime_get_ns();
-		mt.t_kdone = kdone_before(ch, mt.t_reap);
+		mt.t_kdone = kdone_before(ch, stream, mt.t_reap);
 	}
 	if (len >= 3 && !bpf_probe_read_user(k.head, sizeof(k.head), pdu)) {
 		pdu_key_trim(&k, len);
@@ -811,6 +877,7 @@ struct msg_commit_ctx {
 	__u32 tgid;
 	__u32 stream;
 	__u64 msgs, hci, early;
+	__u64 frames, chunks;	/* polled notes */
 };
 
 /* Message @seq's times from gaitcap's note (gcprobes.h); false: none. */
@@ -829,7 +896,7 @@ static __always_inline bool note_times(struct msg_commit_ctx *mc, __u64 seq,
 	ch = chan_of(mc->tgid, mc->stream);
 	if (ch) {
 		learn_read(ch, mc->tgid, mc->stream, n.op);
-		m->t_kdone = kdone_before(ch, n.t_reap);
+		m->t_kdone = kdone_before(ch, mc->stream, n.t_reap);
 	}
 	/* gaitcap zeroed the bytes past the PDU's end */
 	__builtin_memcpy(k.head, n.head, sizeof(k.head));
@@ -837,10 +904,13 @@ static __always_inline bool note_times(struct msg_commit_ctx *mc, __u64 seq,
 	return true;
 }
 
+static __always_inline void msg_stages(struct msg_commit_ctx *mc,
+				       struct msg_times *m);
+
 /* One notification of a committed chunk: its insole stages. */
 static long commit_msg(__u32 i, struct msg_commit_ctx *mc)
 {
-	__u64 seq = mc->first_seq + i, done;
+	__u64 seq = mc->first_seq + i;
 	__u32 slot = MSG_SLOT(mc->stream, seq);
 	struct msg_times noted = {}, *m = &noted;
 	struct msg_slot *ms = NULL;
@@ -853,6 +923,18 @@ static long commit_msg(__u32 i, struct msg_commit_ctx *mc)
 			return 0;
 		m = &ms->t;
 	}
+	msg_stages(mc, m);
+	if (ms)
+		ms->key.tgid = 0;	/* counted */
+	return 0;
+}
+
+/* Polled notes, or before: a message's stages, committed at mc->now. */
+static __always_inline void msg_stages(struct msg_commit_ctx *mc,
+				       struct msg_times *m)
+{
+	__u64 done;
+
 	mc->msgs++;
 	if (m->t_acl && m->t_queued >= m->t_acl && mc->now >= m->t_acl) {
 		hist_add(mc->stream, GL_ACL, m->t_queued - m->t_acl, 1);
@@ -871,9 +953,6 @@ static long commit_msg(__u32 i, struct msg_commit_ctx *mc)
 		if (mc->now >= m->t_reap)
 			hist_add(mc->stream, GL_COMMIT, mc->now - m->t_reap, 1);
 	}
-	if (ms)
-		ms->key.tgid = 0;	/* counted */
-	return 0;
 }
 
 struct commit_ctx {
@@ -983,6 +1062,115 @@ int BPF_USDT(usdt_chunk_commit, __u32 stream, __u64 first_seq, __u64 last_seq,
 		__sync_fetch_and_add(&cnt->matched, cc.matched);
 	if (!is_msgs)
 		return 0;
+	__sync_fetch_and_add(&cnt->msgs, mc.msgs);
+	__sync_fetch_and_add(&cnt->hci, mc.hci);
+	__sync_fetch_and_add(&cnt->early, mc.early);
+	return 0;
+}
+
+/* ---- Polled notes: no trap per commit (gcprobes.h, msg_notes) ------------ */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct gl_ring_key);
+	__type(value, struct gl_ring_info);
+} note_rings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GL_FINAL_RINGS);
+	__type(key, __u32);
+	__type(value, struct gl_final_ring);
+} final_rings SEC(".maps");
+
+/*
+ * Where @stream's notes are; the read op of @seq's note is learnt now, so
+ * its completions are matched from here on. @final: the session closes,
+ * the ring is copied for the tool before the process goes.
+ */
+SEC("usdt")
+int BPF_USDT(usdt_msg_notes, __u32 stream, __u64 notes, __u32 final, __u64 seq)
+{
+	struct gl_ring_key k = { .tgid = bpf_get_current_pid_tgid() >> 32,
+				 .stream = stream };
+	struct gl_ring_info ri = { .addr = notes, .final = final };
+	__u32 fr = stream % GL_FINAL_RINGS;
+	struct gl_final_ring *f;
+	struct gl_msg_note n;
+	struct chan *ch;
+
+	if (!keep(k.tgid, stream) || !notes)
+		return 0;
+	ch = chan_get(k.tgid, stream);
+	if (ch && !final &&
+	    !bpf_probe_read_user(&n, sizeof(n), (const void *)(notes +
+				 (seq & (GL_NOTE_RING - 1)) * sizeof(n))) &&
+	    n.seq == seq && n.stream == stream && n.op)
+		learn_read(ch, k.tgid, stream, n.op);
+	if (final) {
+		f = bpf_map_lookup_elem(&final_rings, &fr);
+		if (!f || bpf_probe_read_user(f->notes, sizeof(f->notes),
+					      (const void *)notes))
+			return 0;
+		f->tgid = k.tgid;
+		f->stream = stream;
+	}
+	bpf_map_update_elem(&note_rings, &k, &ri, BPF_ANY);
+	return 0;
+}
+
+/* Filled by the tool, one stream's committed notes in order, then run. */
+struct gl_drain drain;
+
+static long drain_one(__u32 i, struct msg_commit_ctx *mc)
+{
+	struct msg_times m = {};
+	struct gl_pdu_key k = {};
+	struct gl_msg_note *n;
+	struct chan *ch;
+
+	if (i >= GL_DRAIN_MAX)
+		return 1;
+	n = &drain.notes[i];
+	if (n->stream != mc->stream || !n->t_commit)
+		return 0;
+	ch = chan_get(mc->tgid, mc->stream);
+	if (!ch)
+		return 1;
+	if (n->t_commit != ch->last_commit) {
+		ch->last_commit = n->t_commit;
+		mc->chunks++;
+	}
+	m.t_reap = n->t_reap;
+	if (n->op) {
+		learn_read(ch, mc->tgid, mc->stream, n->op);
+		m.t_kdone = kdone_before(ch, mc->stream, n->t_reap);
+	}
+	__builtin_memcpy(k.head, n->head, sizeof(k.head));
+	att_take(&k, n->len, &m);
+	/* A completion from before the message was queued is not its own. */
+	if (m.t_kdone && m.t_queued && m.t_kdone < m.t_queued)
+		m.t_kdone = 0;
+	mc->now = n->t_commit;
+	mc->frames++;
+	msg_stages(mc, &m);
+	return 0;
+}
+
+SEC("syscall")
+int drain_notes(void *ctx)
+{
+	struct msg_commit_ctx mc = { .tgid = drain.tgid, .stream = drain.stream };
+	struct gl_stream_count *cnt;
+	__u32 stream = drain.stream;
+
+	bpf_loop(drain.n < GL_DRAIN_MAX ? drain.n : GL_DRAIN_MAX, drain_one, &mc, 0);
+	cnt = bpf_map_lookup_elem(&counts, &stream);
+	if (!cnt)
+		return 0;
+	__sync_fetch_and_add(&cnt->frames, mc.frames);
+	__sync_fetch_and_add(&cnt->chunks, mc.chunks);
 	__sync_fetch_and_add(&cnt->msgs, mc.msgs);
 	__sync_fetch_and_add(&cnt->hci, mc.hci);
 	__sync_fetch_and_add(&cnt->early, mc.early);

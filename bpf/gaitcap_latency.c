@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 
 #include <bpf/bpf.h>
@@ -29,6 +30,7 @@
 _Static_assert(sizeof(struct gl_msg_note) == sizeof(struct gcprobe_msg) &&
 	       offsetof(struct gl_msg_note, head) == offsetof(struct gcprobe_msg, head) &&
 	       offsetof(struct gl_msg_note, stream) == offsetof(struct gcprobe_msg, stream) &&
+	       offsetof(struct gl_msg_note, t_commit) == offsetof(struct gcprobe_msg, t_commit) &&
 	       GL_NOTE_RING == GCPROBE_MSG_RING && GL_PDU_HEAD == GCPROBE_MSG_HEAD,
 	       "struct gl_msg_note differs from struct gcprobe_msg");
 
@@ -44,6 +46,7 @@ static struct env {
 	bool timestamp;
 	bool verbose;
 	bool msg_probes;
+	bool commit_probe;
 	int interval;
 	int times;
 } env = {
@@ -83,6 +86,7 @@ static struct hooks {
 	const char *hci_recv, *l2cap_recv, *sock_queue;
 	bool usdt_msgs;
 	bool msg_notes;		/* insole messages from chunk_commit's notes */
+	bool polled;		/* ... or from reading the notes (msg_notes probe) */
 	char binary[PATH_MAX];
 } hooks;
 
@@ -113,6 +117,7 @@ static const struct argp_option opts[] = {
 	{ "timestamp", 'T', NULL, 0, "Print a timestamp with each interval", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose debug output", 0 },
 	{ "msg-probes", 'M', NULL, 0, "Insole messages from a probe each (a trap per message), not from gaitcap's notes", 0 },
+	{ "commit-probe", 'C', NULL, 0, "Insole notes from a probe at each commit (a trap each), not read by this tool", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
 };
@@ -172,6 +177,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'M':
 		env.msg_probes = true;
+		break;
+	case 'C':
+		env.commit_probe = true;
 		break;
 	case 'v':
 		env.verbose = true;
@@ -328,9 +336,21 @@ static int attach_usdt(struct gaitcap_latency_bpf *obj)
 	 * Those received by a channel come with chunk_commit's notes (one trap
 	 * per chunk); msg_record (a trap per message) only when asked for.
 	 */
-	l = bpf_program__attach_usdt(obj->progs.usdt_msg_early,
-				     env.pid ? env.pid : -1, hooks.binary,
-				     GCPROBE_PROVIDER, "msg_early", NULL);
+	if (hooks.polled) {
+		/* A gaitcap without msg_notes: its commits trap. */
+		l = bpf_program__attach_usdt(obj->progs.usdt_msg_notes,
+					     env.pid ? env.pid : -1, hooks.binary,
+					     GCPROBE_PROVIDER, "msg_notes", NULL);
+		if (l)
+			keep_link(l);
+		hooks.polled = l != NULL;
+		hooks.usdt_msgs = hooks.msg_notes = hooks.polled;
+	}
+	/* Polled, messages received before their channel are noted too. */
+	l = hooks.polled ? NULL :
+		bpf_program__attach_usdt(obj->progs.usdt_msg_early,
+					 env.pid ? env.pid : -1, hooks.binary,
+					 GCPROBE_PROVIDER, "msg_early", NULL);
 	if (l) {
 		keep_link(l);
 		hooks.usdt_msgs = true;
@@ -342,6 +362,18 @@ static int attach_usdt(struct gaitcap_latency_bpf *obj)
 					     GCPROBE_PROVIDER, "msg_record", NULL);
 		if (!l) {
 			fprintf(stderr, "cannot attach to %s:msg_record in %s: %s\n",
+				GCPROBE_PROVIDER, hooks.binary, strerror(errno));
+			return -errno;
+		}
+		keep_link(l);
+	}
+	/* The insoles' commits: a trap each, unless their notes are polled. */
+	if (!hooks.polled) {
+		l = bpf_program__attach_usdt(obj->progs.usdt_chunk_commit,
+					     env.pid ? env.pid : -1, hooks.binary,
+					     GCPROBE_PROVIDER, "msg_commit", NULL);
+		if (!l) {
+			fprintf(stderr, "cannot attach to %s:msg_commit in %s: %s\n",
 				GCPROBE_PROVIDER, hooks.binary, strerror(errno));
 			return -errno;
 		}
@@ -558,6 +590,8 @@ static json_object *hooks_json(void)
 			       json_object_new_string(hooks.sock_queue) : NULL);
 	json_object_object_add(o, "usdt_msgs", json_object_new_boolean(hooks.usdt_msgs));
 	json_object_object_add(o, "msg_notes", json_object_new_boolean(hooks.msg_notes));
+	json_object_object_add(o, "msg_commits", json_object_new_string(
+		!hooks.msg_notes ? "none" : hooks.polled ? "polled" : "usdt"));
 	json_object_object_add(o, "usdt", json_object_new_string(hooks.binary));
 	return o;
 }
@@ -638,6 +672,161 @@ static void print_json(const struct snapshot *s, double interval_s)
 
 /* ---- Main ------------------------------------------------------------------------ */
 
+/* ---- Polled notes: read from the capture's memory, charged to this tool -- */
+
+#define POLL_NS		50000000ll
+#define STALE_NS	2000000000ull	/* an uncommitted note this old was dropped */
+
+static struct ring_state {
+	__u32 tgid, stream;
+	__u64 next;		/* the first seq not charged yet */
+	bool started;
+} rings[64];
+static int n_rings;
+static __u64 t_attached;
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static struct ring_state *ring_state(const struct gl_ring_key *k, bool drop)
+{
+	int i;
+
+	for (i = 0; i < n_rings; i++)
+		if (rings[i].tgid == k->tgid && rings[i].stream == k->stream)
+			break;
+	if (drop) {
+		if (i < n_rings)
+			rings[i] = rings[--n_rings];
+		return NULL;
+	}
+	if (i == n_rings) {
+		if (n_rings == (int)(sizeof(rings) / sizeof(rings[0])))
+			return NULL;
+		rings[n_rings++] = (struct ring_state){ .tgid = k->tgid, .stream = k->stream };
+	}
+	return &rings[i];
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	__u64 x = ((const struct gl_msg_note *)a)->seq;
+	__u64 y = ((const struct gl_msg_note *)b)->seq;
+
+	return (x > y) - (x < y);
+}
+
+/* Charge the committed notes of @ring not charged yet, in seq order. */
+static void ring_charge(struct gaitcap_latency_bpf *obj, struct ring_state *st,
+			const struct gl_msg_note *ring)
+{
+	static struct gl_msg_note take[GL_NOTE_RING];
+	LIBBPF_OPTS(bpf_test_run_opts, topts);
+	int fd = bpf_program__fd(obj->progs.drain_notes);
+	__u64 limit = UINT64_MAX, newest = 0;
+	unsigned int i, n = 0, k;
+
+	for (i = 0; i < GL_NOTE_RING; i++)
+		if (ring[i].stream == st->stream && ring[i].t_commit > newest)
+			newest = ring[i].t_commit;
+	/* Records are committed in seq order: stop before the first pending one. */
+	for (i = 0; i < GL_NOTE_RING; i++) {
+		const struct gl_msg_note *m = &ring[i];
+
+		if (m->stream != st->stream || m->seq % GL_NOTE_RING != i ||
+		    m->t_commit || (st->started && m->seq < st->next))
+			continue;
+		if ((!m->t_reap || m->t_reap + STALE_NS > newest) && m->seq < limit)
+			limit = m->seq;
+	}
+	for (i = 0; i < GL_NOTE_RING; i++) {
+		const struct gl_msg_note *m = &ring[i];
+
+		if (m->stream != st->stream || m->seq % GL_NOTE_RING != i ||
+		    !m->t_commit || m->seq >= limit ||
+		    (st->started ? m->seq < st->next : m->t_commit < t_attached))
+			continue;
+		take[n++] = *m;
+	}
+	if (!n)
+		return;
+	qsort(take, n, sizeof(take[0]), by_seq);
+	for (i = 0; i < n; i += k) {
+		k = n - i < GL_DRAIN_MAX ? n - i : GL_DRAIN_MAX;
+		obj->bss->drain.tgid = st->tgid;
+		obj->bss->drain.stream = st->stream;
+		obj->bss->drain.n = k;
+		memcpy(obj->bss->drain.notes, &take[i], k * sizeof(take[0]));
+		if (bpf_prog_test_run_opts(fd, &topts) && env.verbose)
+			fprintf(stderr, "drain_notes: %s\n", strerror(errno));
+	}
+	st->next = take[n - 1].seq + 1;
+	st->started = true;
+}
+
+/* Every stream whose ring msg_notes named: read it, charge what is new. */
+static void notes_poll(struct gaitcap_latency_bpf *obj)
+{
+	static struct gl_msg_note ring[GL_NOTE_RING];
+	static struct gl_final_ring fin;
+	int fd = bpf_map__fd(obj->maps.note_rings);
+	int ffd = bpf_map__fd(obj->maps.final_rings);
+	struct gl_ring_key k, next;
+	struct gl_ring_info ri;
+	struct ring_state *st;
+	bool more;
+
+	more = !bpf_map_get_next_key(fd, NULL, &k);
+	while (more) {
+		more = !bpf_map_get_next_key(fd, &k, &next);
+		st = bpf_map_lookup_elem(fd, &k, &ri) ? NULL : ring_state(&k, false);
+		if (st && !ri.final) {
+			struct iovec l = { ring, sizeof(ring) };
+			struct iovec r = { (void *)(uintptr_t)ri.addr, sizeof(ring) };
+
+			if (process_vm_readv(k.tgid, &l, 1, &r, 1, 0) == sizeof(ring))
+				ring_charge(obj, st, ring);
+			/* Gone: if it closed the session in between, the copy says the rest. */
+			else if (errno == ESRCH && !bpf_map_lookup_elem(fd, &k, &ri) &&
+				 !ri.final)
+				ri.final = 2;
+		}
+		if (st && ri.final) {
+			__u32 fr = k.stream % GL_FINAL_RINGS;
+
+			/* The session closed: the copy made as it did (final 2: none). */
+			if (ri.final == 1 && !bpf_map_lookup_elem(ffd, &fr, &fin) &&
+			    fin.tgid == k.tgid && fin.stream == k.stream)
+				ring_charge(obj, st, fin.notes);
+			ring_state(&k, true);
+			bpf_map_delete_elem(fd, &k);
+		}
+		k = next;
+	}
+}
+
+/* Sleep @secs; meanwhile, polled notes every POLL_NS. */
+static void wait_interval(struct gaitcap_latency_bpf *obj, int secs)
+{
+	__u64 end = mono_ns() + (__u64)secs * 1000000000ull;
+	struct timespec ts = { 0, POLL_NS };
+
+	if (!hooks.polled) {
+		sleep(secs);
+		return;
+	}
+	while (!exiting && mono_ns() < end) {
+		nanosleep(&ts, NULL);
+		notes_poll(obj);
+	}
+	notes_poll(obj);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct argp argp = {
@@ -684,6 +873,10 @@ int main(int argc, char **argv)
 	obj->rodata->targ_link = env.link;
 	obj->rodata->targ_tgid = (__u32)env.pid;
 	obj->rodata->use_notes = !env.msg_probes;
+	/* Notes read by this tool: run through a syscall program (5.14+). */
+	hooks.polled = !env.msg_probes && !env.commit_probe &&
+		libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) == 1;
+	bpf_program__set_autoload(obj->progs.drain_notes, hooks.polled);
 
 	/* CO-RE and tp_btf need the kernel's BTF; without it, raw_tp only. */
 	vmlinux = btf__load_vmlinux_btf();
@@ -747,8 +940,9 @@ int main(int argc, char **argv)
 	signal(SIGTERM, sig_handler);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t_attached = mono_ns();
 	while (1) {
-		sleep(env.interval);
+		wait_interval(obj, env.interval);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		err = read_maps(obj, snap);
 		if (err) {

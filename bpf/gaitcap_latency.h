@@ -83,9 +83,43 @@ struct gl_msg_note {
 	__u64 seq;
 	__u64 t_reap;		/* CLOCK_MONOTONIC, as bpf_ktime_get_ns() */
 	__u64 op;
+	__u64 t_commit;		/* its chunk's commit; 0: not yet */
 	__u32 stream;
 	__u32 len;
 	__u8 head[GL_PDU_HEAD];
+};
+
+/*
+ * Polled notes (msg_notes attached): where each stream's ring is, as its
+ * probe said, and the batch the tool hands to drain_notes.
+ */
+struct gl_ring_key {
+	__u32 tgid;
+	__u32 stream;
+};
+
+struct gl_ring_info {
+	__u64 addr;		/* the ring in the process */
+	__u32 final;		/* the session closed: its copy is in final_rings */
+	__u32 pad;
+};
+
+#define GL_FINAL_RINGS	16	/* by stream % 16, as gaitcap's rings */
+
+struct gl_final_ring {
+	__u32 tgid;
+	__u32 stream;
+	struct gl_msg_note notes[GL_NOTE_RING];
+};
+
+#define GL_DRAIN_MAX	64
+
+struct gl_drain {
+	__u32 tgid;
+	__u32 stream;
+	__u32 n;
+	__u32 pad;
+	struct gl_msg_note notes[GL_DRAIN_MAX];
 };
 
 #endif /* GAITCAP_LATENCY_H */

@@ -1003,11 +1003,57 @@ static void test_session_writer_probe_notes(void **state)
 	assert_int_equal(gcprobe_msg_notes(4), 0);
 }
 
+/*
+ * Polled notes (msg_notes attached): a commit stamps the notes of its
+ * records and only those; without the probe it stamps none; a note
+ * written again is pending again.
+ */
+static void test_session_writer_probe_commit_stamps(void **state)
+{
+	static const uint8_t pdu[] = { 0x1b, 0x10, 0x00, 0x07 };
+	struct fixture *f = *state;
+	char *p = fresh(f);
+	struct gcs_writer *w = new_writer(p, NULL);
+	const struct gcprobe_msg *ring;
+	struct gcs_chunk_meta m;
+	struct gcs_slot *s;
+	uint64_t seq;
+
+	for (seq = 0; seq < 6; seq++)
+		gcprobe_note_msg(0, seq, 0x99, 1000 + seq, pdu, sizeof(pdu));
+	ring = (const struct gcprobe_msg *)gcprobe_msg_notes(0);
+	assert_non_null(ring);
+	GCPROBE_SEMA(msg_notes) = 1;
+	assert_int_equal(gcs_writer_reserve(w, 0, 2 * TU_FIXED_SIZE, &s), 0);
+	fill(s, 0, 2, &m);
+	assert_int_equal(gcs_writer_commit(w, s, &m), 0);
+	assert_true(ring[0].t_commit > 0);
+	assert_int_equal(ring[1].t_commit, ring[0].t_commit);
+	assert_int_equal(ring[2].t_commit, 0);
+	assert_int_equal(gcs_writer_reserve(w, 0, 2 * TU_FIXED_SIZE, &s), 0);
+	fill(s, 2, 2, &m);
+	assert_int_equal(gcs_writer_commit(w, s, &m), 0);
+	assert_true(ring[2].t_commit >= ring[1].t_commit);
+	assert_true(ring[3].t_commit > 0);
+	GCPROBE_SEMA(msg_notes) = 0;
+	assert_int_equal(gcs_writer_reserve(w, 0, 2 * TU_FIXED_SIZE, &s), 0);
+	fill(s, 4, 2, &m);
+	assert_int_equal(gcs_writer_commit(w, s, &m), 0);
+	assert_int_equal(ring[4].t_commit, 0);
+	assert_int_equal(ring[5].t_commit, 0);
+	gcprobe_note_msg(0, GCPROBE_MSG_RING, 0x99, 2000, pdu, sizeof(pdu));
+	assert_int_equal(ring[0].seq, GCPROBE_MSG_RING);
+	assert_int_equal(ring[0].t_commit, 0);
+	assert_int_equal(gcs_writer_close(w), 0);
+	free(p);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_session_writer_publishes_in_file_order),
 		cmocka_unit_test(test_session_writer_reservation_limit),
+		cmocka_unit_test(test_session_writer_probe_commit_stamps),
 		cmocka_unit_test(test_session_writer_io_uring_read_into_slot),
 		cmocka_unit_test(test_session_writer_split_sync_and_reclaim),
 		cmocka_unit_test(test_session_writer_unmaps_behind),

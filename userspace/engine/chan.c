@@ -993,7 +993,7 @@ static void msg_read_done(struct eng_chan *c, int res)
 		c->stage_t_last = tm;
 	GCPROBE5(msg_record, c->d.stream, ri.seq, (uintptr_t)data, len,
 		 (uintptr_t)&c->op_read);
-	if (GCPROBE_ENABLED(chunk_commit))
+	if (GCPROBE_NOTES_ON())
 		gcprobe_note_msg(c->d.stream, ri.seq, (uintptr_t)&c->op_read,
 				 c->probe_reap, data, len);
 	c->fill += size;
@@ -1158,7 +1158,7 @@ static void read_done(struct ring_op *op, int res)
 
 	if (c->d.kind != ENG_CHAN_MESSAGES)
 		GCPROBE3(read_done, c->d.stream, (uintptr_t)op, res);
-	else if (GCPROBE_ENABLED(chunk_commit))
+	else if (GCPROBE_NOTES_ON())
 		c->probe_reap = eng_now();	/* noted with the message */
 	c->letting_go = false;
 	if (c->state == CH_DONE)

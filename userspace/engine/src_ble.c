@@ -472,6 +472,8 @@ static int ble_flush_pending(struct ble_src *b)
 			m.t_first_ns = p->t_mono;
 		}
 		GCPROBE4(msg_early, b->stream, ri.seq, (uintptr_t)p->pdu, p->len);
+		if (GCPROBE_ENABLED(msg_notes))
+			gcprobe_note_msg(b->stream, ri.seq, 0, 0, p->pdu, p->len);
 		m.last_seq = ri.seq;
 		m.t_last_ns = p->t_mono > m.t_first_ns ? p->t_mono : m.t_first_ns;
 		len += gcs_var_rec_put(body + len, p->t_real, p->pdu, p->len);

@@ -11,8 +11,13 @@
  *                                            channel (not MESSAGES channels)
  *   chunk_seal(stream, first_seq, last_seq, off)    sealed, but its commit waits
  *   chunk_commit(stream, first_seq, last_seq, off, notes)  commit word stored
+ *   msg_commit(...)                          the same, a stream with notes
  *   msg_record(stream, seq, pdu, len, op)    a received message became record seq
  *   msg_early(stream, seq, pdu, len)         one received before its channel
+ *   msg_notes(stream, notes, final, seq)     where a stream's notes are (as a
+ *                                            tool attaches, every 256th commit,
+ *                                            final 1 as the session closes);
+ *                                            seq: the last one committed
  *
  * @op is the struct ring_op whose address is the SQE's user_data, so the
  * io_uring tracepoints can be matched with the channel. Sequence numbers
@@ -23,10 +28,17 @@
  * one whose commit waits for an earlier reservation (records are published
  * in file order).
  *
- * While chunk_commit is attached, each received message is also noted in
- * memory (struct gcprobe_msg, a ring per stream) and chunk_commit's @notes
- * points at the stream's ring (0: none), so a tool gets every message of
- * the chunk from the one trap of its commit instead of one per message.
+ * While chunk_commit or msg_notes is attached, each received message is
+ * also noted in memory (struct gcprobe_msg, a ring per stream). A stream
+ * with notes commits through msg_commit, whose @notes points at its ring,
+ * so a tool gets every message of the chunk from the one trap of its commit
+ * instead of one per message.
+ *
+ * While msg_notes is attached, each commit also stamps its notes' t_commit:
+ * a tool attached to msg_notes and not to msg_commit reads the rings from
+ * its own process (process_vm_readv) and the insoles trap on nothing but
+ * msg_notes, at the first commit after a tool attached, every 256th and as
+ * the session closes (docs/latency.md, "Overhead").
  */
 #ifndef GCPROBES_H
 #define GCPROBES_H
@@ -43,7 +55,8 @@
 struct gcprobe_msg {
 	uint64_t seq;		/* the record's; valid when seq and stream match */
 	uint64_t t_reap;	/* CLOCK_MONOTONIC ns: its completion reached the channel */
-	uint64_t op;		/* the receive's user_data */
+	uint64_t op;		/* the receive's user_data; 0: received before the channel */
+	uint64_t t_commit;	/* CLOCK_MONOTONIC ns of its chunk's commit; 0: not yet */
 	uint32_t stream;
 	uint32_t len;
 	uint8_t head[GCPROBE_MSG_HEAD];
@@ -51,28 +64,33 @@ struct gcprobe_msg {
 
 #ifndef GCPROBES_DISABLE
 #define _SDT_HAS_SEMAPHORES 1
+/* Registers or constants only: libbpf 1.1 cannot parse indexed memory operands. */
+#define STAP_SDT_ARG_CONSTRAINT nr
 #include <sys/sdt.h>
 
 #define GCPROBE_SEMA(n)		gaitcap_##n##_semaphore
 extern volatile unsigned short GCPROBE_SEMA(poll_submit), GCPROBE_SEMA(read_submit),
 	GCPROBE_SEMA(read_done), GCPROBE_SEMA(chunk_seal),
 	GCPROBE_SEMA(chunk_commit), GCPROBE_SEMA(msg_record),
-	GCPROBE_SEMA(msg_early);
+	GCPROBE_SEMA(msg_early), GCPROBE_SEMA(msg_notes), GCPROBE_SEMA(msg_commit);
 
 #define GCPROBE_ENABLED(n)	__builtin_expect(GCPROBE_SEMA(n) != 0, 0)
+/* Messages are noted for either way of reading them. */
+#define GCPROBE_NOTES_ON()	(GCPROBE_ENABLED(chunk_commit) || GCPROBE_ENABLED(msg_notes))
 #define GCPROBE2(n, a, b)		DTRACE_PROBE2(gaitcap, n, a, b)
 #define GCPROBE3(n, a, b, c)		DTRACE_PROBE3(gaitcap, n, a, b, c)
 #define GCPROBE4(n, a, b, c, d)		DTRACE_PROBE4(gaitcap, n, a, b, c, d)
 #define GCPROBE5(n, a, b, c, d, e)	DTRACE_PROBE5(gaitcap, n, a, b, c, d, e)
 #else
 #define GCPROBE_ENABLED(n)	0
+#define GCPROBE_NOTES_ON()	0
 #define GCPROBE2(n, a, b)		do { } while (0)
 #define GCPROBE3(n, a, b, c)		do { } while (0)
 #define GCPROBE4(n, a, b, c, d)		do { } while (0)
 #define GCPROBE5(n, a, b, c, d, e)	do { } while (0)
 #endif
 
-/* session/writer.c: note a message for chunk_commit; its stream's ring or 0. */
+/* session/writer.c: note a message (op 0, t_reap 0: received before its channel). */
 void gcprobe_note_msg(uint32_t stream, uint64_t seq, uint64_t op,
 		      int64_t t_reap, const void *pdu, uint32_t len);
 uintptr_t gcprobe_msg_notes(uint32_t stream);

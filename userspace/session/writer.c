@@ -39,11 +39,15 @@ GCPROBE_SEMA_DEF(chunk_seal);
 GCPROBE_SEMA_DEF(chunk_commit);
 GCPROBE_SEMA_DEF(msg_record);
 GCPROBE_SEMA_DEF(msg_early);
+GCPROBE_SEMA_DEF(msg_notes);
+GCPROBE_SEMA_DEF(msg_commit);
 #endif
 
 /* Only touched while a tool is attached (zero pages until then). */
 static struct gcprobe_msg gcprobe_msgs[GCPROBE_MSG_STREAMS][GCPROBE_MSG_RING];
 static uint32_t gcprobe_ring_of[GCPROBE_MSG_STREAMS];	/* its stream + 1 */
+static uint32_t gcprobe_commits[GCPROBE_MSG_STREAMS];
+static unsigned short gcprobe_sema_seen;
 
 void gcprobe_note_msg(uint32_t stream, uint64_t seq, uint64_t op,
 		      int64_t t_reap, const void *pdu, uint32_t len)
@@ -51,6 +55,8 @@ void gcprobe_note_msg(uint32_t stream, uint64_t seq, uint64_t op,
 	struct gcprobe_msg *ring = gcprobe_msgs[stream % GCPROBE_MSG_STREAMS];
 	struct gcprobe_msg *m = &ring[seq % GCPROBE_MSG_RING];
 
+	/* A tool reading the ring takes a note once t_commit is set: clear it first. */
+	__atomic_store_n(&m->t_commit, 0, __ATOMIC_RELEASE);
 	m->seq = seq;
 	m->t_reap = (uint64_t)t_reap;
 	m->op = op;
@@ -66,6 +72,44 @@ uintptr_t gcprobe_msg_notes(uint32_t stream)
 	uint32_t r = stream % GCPROBE_MSG_STREAMS;
 
 	return gcprobe_ring_of[r] == stream + 1 ? (uintptr_t)gcprobe_msgs[r] : 0;
+}
+
+static int64_t now_ns(clockid_t id);
+
+/*
+ * A message stream's chunk committed while msg_notes is attached: stamp its
+ * notes instead of a trap; say where the ring is now and then, so that a
+ * tool started later finds it.
+ */
+static void gcprobe_note_commit(uint32_t stream, uint64_t first, uint64_t last,
+				uintptr_t notes)
+{
+	struct gcprobe_msg *ring = (struct gcprobe_msg *)notes;
+	uint32_t r = stream % GCPROBE_MSG_STREAMS;
+	uint64_t now = (uint64_t)now_ns(CLOCK_MONOTONIC);
+
+	if (last - first >= GCPROBE_MSG_RING)
+		first = last - GCPROBE_MSG_RING + 1;
+	for (uint64_t seq = first; seq <= last; seq++) {
+		struct gcprobe_msg *m = &ring[seq % GCPROBE_MSG_RING];
+
+		if (m->seq == seq && m->stream == stream)
+			__atomic_store_n(&m->t_commit, now, __ATOMIC_RELEASE);
+	}
+	/* At once when a tool attaches (its semaphore moved), then now and then. */
+	if (gcprobe_commits[r]++ % 256 == 0 || gcprobe_sema_seen != GCPROBE_SEMA(msg_notes)) {
+		gcprobe_sema_seen = GCPROBE_SEMA(msg_notes);
+		GCPROBE4(msg_notes, stream, notes, 0, last);
+	}
+}
+
+/* The session closes: the last notes, read by the tool before this process goes. */
+static void gcprobe_notes_final(void)
+{
+	for (uint32_t r = 0; r < GCPROBE_MSG_STREAMS; r++)
+		if (gcprobe_ring_of[r] && GCPROBE_ENABLED(msg_notes))
+			GCPROBE4(msg_notes, gcprobe_ring_of[r] - 1,
+				 (uintptr_t)gcprobe_msgs[r], 1, 0);
 }
 
 enum slot_state { SLOT_FREE = 0, SLOT_RESERVED, SLOT_READY };
@@ -383,8 +427,18 @@ static void publish(struct gcs_writer *w)
 		    index_add(w, s->off, s->type, s->stream) && !w->failed)
 			w->failed = -ENOMEM;
 		if (s->type == GCS_REC_CHUNK) {
-			GCPROBE5(chunk_commit, s->stream, s->seq_first,
-				 s->seq_last, s->off, gcprobe_msg_notes(s->stream));
+			uintptr_t notes = gcprobe_msg_notes(s->stream);
+
+			if (!notes) {
+				GCPROBE5(chunk_commit, s->stream, s->seq_first,
+					 s->seq_last, s->off, notes);
+			} else {
+				if (GCPROBE_ENABLED(msg_notes))
+					gcprobe_note_commit(s->stream, s->seq_first,
+							    s->seq_last, notes);
+				GCPROBE5(msg_commit, s->stream, s->seq_first,
+					 s->seq_last, s->off, notes);
+			}
 			w->streams[s->stream].have_seq = true;
 			w->streams[s->stream].last_seq = s->seq_last;
 			queue_for_compaction(w, s, h);
@@ -1556,6 +1610,7 @@ int gcs_writer_close(struct gcs_writer *w)
 	};
 	ret = write_small(w, GCS_REC_MARKER, GCS_STREAM_NONE, &end, sizeof(end),
 			  NULL, 0, true);
+	gcprobe_notes_final();
 	/* Make the zstd chunks durable, which lets the punches run. */
 	r = gcs_writer_sync(w);
 	if (!ret)

@@ -55,6 +55,14 @@ every_stage() {
 	done
 }
 
+# commit_probe FILE STREAM RECORDS: the -C instance, notes from msg_commit.
+commit_probe() {
+	grep -q '"msg_commits":"usdt"' "$1" || { echo "msg_commits not usdt"; return 1; }
+	f=$(jfield "$1" "$2" frames)
+	[ "$f" = "$3" ] || { echo "frames ${f:-none}, want $3"; return 1; }
+	every_stage "$1" "$2" "$3"
+}
+
 # per_msg_probes FILE STREAM RECORDS: the -M instance, without notes.
 per_msg_probes() {
 	grep -q '"msg_notes":false' "$1" || { echo "msg_notes not false"; return 1; }
@@ -90,15 +98,19 @@ for mode in w1 dflt; do
 	# The fallback: a probe per message instead of gaitcap's notes.
 	gaitcap-latency -j -M >$D/$mode-m.json 2>$D/$mode-m.err &
 	T3=$!
+	# Notes from a trap at each commit instead of read by the tool.
+	gaitcap-latency -j -C >$D/$mode-c.json 2>$D/$mode-c.err &
+	T4=$!
 	lab_check "$mode: gaitcap-latency attaches" wait_banner $D/$mode.err
 	wait_banner $D/$mode-other.err
 	wait_banner $D/$mode-m.err
+	wait_banner $D/$mode-c.err
 	gaitcap capture -o $D/$mode.gcs --subject LAB-01 --mat none --status 0 --quiet \
 		--control none --adapter "$A0" --insole "left=$A1" --insole-wait 30 \
 		--duration 12 $wm >$D/$mode-cap.log 2>&1
 	rc=$?
-	kill -INT $T $T2 $T3
-	wait $T $T2 $T3
+	kill -INT $T $T2 $T3 $T4
+	wait $T $T2 $T3 $T4
 	wait $SPID
 
 	lab_check "$mode: the capture exits 0" sh -c "[ $rc = 0 ] || { cat $D/$mode-cap.log; false; }"
@@ -124,6 +136,10 @@ for mode in w1 dflt; do
 		test "$(jfield $D/$mode.json "$S" hci_messages)" = "$R"
 	lab_check "$mode: acl, queue, reap, commit and ble_path count every notification" \
 		every_stage $D/$mode.json "$S" "$R"
+	lab_check "$mode: the notes are read by the tool (no trap per commit)" \
+		grep -q '"msg_commits":"polled"' $D/$mode.json
+	lab_check "$mode: the same from a trap per commit (-C: msg_commit)" \
+		commit_probe $D/$mode-c.json "$S" "$R"
 	lab_check "$mode: the same with a probe per message (-M: msg_record, no notes)" \
 		per_msg_probes $D/$mode-m.json "$S" "$R"
 	lab_check "$mode: no mat stage on an insole stream" \
