@@ -70,8 +70,7 @@ struct chan {
 	__u64 t_woken, t_kdone;			/* the round in progress */
 	__u64 last_woken, last_kdone, last_reap;	/* the last read */
 	__u64 msgs;		/* a message channel (insole): stages per message */
-	__u64 op_read;		/* learnt: its read op and that op's fd + 1 */
-	__s64 read_fd;
+	__u64 op_read, op_poll;	/* learnt: its read and poll ops */
 	__u32 sealed_head, sealed_tail;
 	struct chunk sealed[SEALED];
 	__u64 last_commit;	/* polled notes: the last one's t_commit */
@@ -157,19 +156,6 @@ struct {
 	__type(value, struct chan);
 } chans SEC(".maps");
 
-
-/* Which stream a process reads from a file descriptor (learning polls). */
-struct fd_key {
-	__u32 tgid;
-	__s32 fd;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct fd_key);
-	__type(value, __u32);
-} chan_fds SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -536,67 +522,17 @@ int BPF_USDT(usdt_read_submit, __u32 stream, __u64 op, __u32 bytes)
  * each). A read op is learnt from read_done, its file descriptor from its
  * next submission, and a POLL_ADD on that descriptor is the channel's poll.
  */
-static __always_inline int on_uring_submit(__u64 user_data, __s32 fd,
-					   __u8 opcode)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32, stream;
-	struct fd_key fk = { .tgid = tgid, .fd = fd };
-	struct op_info oi = { .tgid = tgid, .poll = 1 };
-	struct op_info *op;
-	struct chan *ch;
-	__u32 *fs;
 
-	if (targ_tgid && tgid != targ_tgid)
-		return 0;
-	op = op_find(user_data);
-	if (op && op->tgid == tgid && !op->poll) {
-		stream = op->stream;
-		ch = chan_get(tgid, stream);
-		if (!ch)
-			return 0;
-		if (ch->read_fd != (__s64)fd + 1) {
-			bpf_map_update_elem(&chan_fds, &fk, &stream, BPF_ANY);
-			ch->read_fd = (__s64)fd + 1;
-		}
-		return chan_submitted(ch, false);
-	}
-	if (opcode != IORING_OP_POLL_ADD)
-		return 0;
-	fs = bpf_map_lookup_elem(&chan_fds, &fk);
-	if (!fs)
-		return 0;
-	oi.stream = *fs;
-	if (!op || op->tgid != tgid || op->stream != oi.stream)
-		op_set(user_data, &oi);
-	ch = chan_get(tgid, oi.stream);
-	return ch ? chan_submitted(ch, true) : 0;
-}
-
-/* tp_btf: the request is read in place, no helper calls (CO-RE offsets). */
-static __always_inline int uring_submit(struct io_kiocb *req)
-{
-	if (!bpf_core_field_exists(req->cqe))
-		return 0;
-	return on_uring_submit(req->cqe.user_data, req->cqe.fd, req->opcode);
-}
-
-SEC("tp_btf/io_uring_submit_req")
-int BPF_PROG(btf_uring_submit_req, struct io_kiocb *req)
-{
-	return uring_submit(req);
-}
-
-/* Its name and arguments before 6.4 */
-SEC("tp_btf/io_uring_submit_sqe")
-int BPF_PROG(btf_uring_submit_sqe, struct io_kiocb *req, bool force_nonblock)
-{
-	return uring_submit(req);
-}
-
+/*
+ * A read's completion reached a channel: its read op and its poll op are
+ * learnt here, so no program runs at io_uring's submissions.
+ */
 SEC("usdt")
-int BPF_USDT(usdt_read_done, __u32 stream, __u64 op)
+int BPF_USDT(usdt_read_done, __u32 stream, __u64 op, __s32 res, __u64 poll,
+	     __u64 t_submit)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct op_info oi = { .tgid = tgid, .stream = stream, .poll = 1 };
 	__u64 now = bpf_ktime_get_ns();
 	struct chan *ch;
 
@@ -606,7 +542,16 @@ int BPF_USDT(usdt_read_done, __u32 stream, __u64 op)
 	if (!ch)
 		return 0;
 	learn_read(ch, tgid, stream, op);
-	/* No poll seen (not learnt yet): woken when the read completed. */
+	if (poll && ch->op_poll != poll) {
+		op_set(poll, &oi);
+		ch->op_poll = poll;
+	}
+	/*
+	 * No poll before the read (a hold's timer, a drain): woken when it
+	 * was submitted, as gaitcap says; else when it completed.
+	 */
+	if (!ch->t_woken && t_submit && (!ch->t_kdone || t_submit <= ch->t_kdone))
+		ch->t_woken = t_submit;
 	ch->last_woken = ch->t_woken ? ch->t_woken :
 			 ch->t_kdone ? ch->t_kdone : now;
 	/* Without the io_uring tracepoint the read and reap stages merge. */

@@ -380,7 +380,7 @@ static int attach_usdt(struct gaitcap_latency_bpf *obj)
 		keep_link(l);
 	}
 	/* With io_uring's submit tracepoint, the two submit probes are not needed. */
-	for (i = hooks.uring_submit ? 2 : 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+	for (i = hooks.uring ? 2 : 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		l = bpf_program__attach_usdt(progs[i], env.pid ? env.pid : -1,
 					     hooks.binary, GCPROBE_PROVIDER,
 					     names[i], NULL);
@@ -580,8 +580,7 @@ static json_object *hooks_json(void)
 	json_object_object_add(o, "io_uring_complete", hooks.uring ?
 			       json_object_new_string(hooks.uring) : NULL);
 	json_object_object_add(o, "io_uring_submit", hooks.uring_submit ?
-			       json_object_new_string(hooks.uring_submit) :
-			       json_object_new_string("usdt"));
+			       json_object_new_string(hooks.uring_submit) : NULL);
 	json_object_object_add(o, "hci_recv", hooks.hci_recv ?
 			       json_object_new_string(hooks.hci_recv) : NULL);
 	json_object_object_add(o, "l2cap_recv", hooks.l2cap_recv ?
@@ -834,9 +833,6 @@ int main(int argc, char **argv)
 	};
 	static const char *const k_drv[] = { "raw_tp", "tp" };
 	static const char *const k_uring[] = { "tp_btf", "raw_tp", "tp" };
-	static const char *const k_submit[] = {
-		"tp_btf:io_uring_submit_req", "tp_btf:io_uring_submit_sqe",
-	};
 	static const char *const k_hci[] = { "kprobe:hci_recv_frame" };
 	static const char *const k_l2cap[] = { "kprobe:l2cap_recv_acldata" };
 	static const char *const k_queue[] = {
@@ -848,7 +844,6 @@ int main(int argc, char **argv)
 	struct snapshot *snap = NULL;
 	struct timespec t0, t1;
 	struct btf *vmlinux;
-	bool has_cqe;
 	int err;
 
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
@@ -886,13 +881,6 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(obj->progs.btf_uring_complete,
 				  btf_has_tp(vmlinux, "io_uring_complete"));
 	bpf_program__set_autoload(obj->progs.tp_uring_complete, vmlinux != NULL);
-	/* The submit tracepoint reads the request: BTF and io_cqe needed (6.0+). */
-	has_cqe = vmlinux && btf__find_by_name_kind(vmlinux, "io_cqe",
-						    BTF_KIND_STRUCT) > 0;
-	bpf_program__set_autoload(obj->progs.btf_uring_submit_req, has_cqe &&
-				  btf_has_tp(vmlinux, "io_uring_submit_req"));
-	bpf_program__set_autoload(obj->progs.btf_uring_submit_sqe, has_cqe &&
-				  btf_has_tp(vmlinux, "io_uring_submit_sqe"));
 	btf__free(vmlinux);
 
 	err = gaitcap_latency_bpf__load(obj);
@@ -912,9 +900,8 @@ int main(int argc, char **argv)
 	p[1] = obj->progs.raw_uring_complete;
 	p[2] = obj->progs.tp_uring_complete;
 	hooks.uring = attach_first(p, k_uring, 3);
-	p[0] = obj->progs.btf_uring_submit_req;
-	p[1] = obj->progs.btf_uring_submit_sqe;
-	hooks.uring_submit = attach_first(p, k_submit, 2);
+	/* Submissions: USDT, only when completions cannot be seen (no poll ops then). */
+	hooks.uring_submit = hooks.uring ? NULL : "usdt";
 	/* The insole chain: kprobes on the Bluetooth module, where loaded. */
 	p[0] = obj->progs.kp_hci_recv_frame;
 	hooks.hci_recv = attach_first(p, k_hci, 1);

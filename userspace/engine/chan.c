@@ -83,6 +83,7 @@ struct eng_chan {
 	int64_t last_read;	/* when the last read completed */
 	int64_t last_data;	/* when a read last brought data */
 	int64_t probe_reap;	/* MESSAGES, a tool attached: when the last completion came */
+	int64_t probe_submit;	/* RECORDS, a tool attached: when the read was submitted */
 	struct ring_timer hold;	/* CH_HOLD: when to read */
 	uint32_t hold_cur_us;	/* the hold now: d.hold_us, shortened under load */
 	unsigned int drain_rounds;
@@ -590,6 +591,9 @@ static void rec_start_read(struct eng_chan *c)
 	c->state = CH_READ;
 	c->st.reads++;
 	GCPROBE3(read_submit, c->d.stream, (uintptr_t)&c->op_read, c->req);
+	/* Without a poll before it, the reader was woken now (read_done). */
+	if (GCPROBE_ENABLED(read_done))
+		c->probe_submit = eng_now();
 }
 
 /*
@@ -1157,7 +1161,8 @@ static void read_done(struct ring_op *op, int res)
 	struct eng_chan *c = container_of(op, struct eng_chan, op_read);
 
 	if (c->d.kind != ENG_CHAN_MESSAGES)
-		GCPROBE3(read_done, c->d.stream, (uintptr_t)op, res);
+		GCPROBE5(read_done, c->d.stream, (uintptr_t)op, res,
+			 (uintptr_t)&c->op_poll, c->probe_submit);
 	else if (GCPROBE_NOTES_ON())
 		c->probe_reap = eng_now();	/* noted with the message */
 	c->letting_go = false;

@@ -7,8 +7,11 @@
  *
  *   poll_submit(stream, op)                  a POLL_ADD for the channel
  *   read_submit(stream, op, bytes)           a READ/READV/RECVMSG prepared
- *   read_done(stream, op, res)               its completion reaches the
- *                                            channel (not MESSAGES channels)
+ *   read_done(stream, op, res, poll, t_submit)  its completion reaches
+ *                                            the channel (not MESSAGES channels);
+ *                                            poll: the channel's POLL_ADD op;
+ *                                            t_submit: CLOCK_MONOTONIC ns when
+ *                                            the read was submitted
  *   chunk_seal(stream, first_seq, last_seq, off)    sealed, but its commit waits
  *   chunk_commit(stream, first_seq, last_seq, off, notes)  commit word stored
  *   msg_commit(...)                          the same, a stream with notes
