@@ -317,6 +317,24 @@ static int find_binary(char *out, size_t len)
 	return access(out, R_OK) ? -errno : 0;
 }
 
+/* One USDT probe of gaitcap; @need: saying why it failed is the caller's error. */
+static struct bpf_link *usdt_link(struct bpf_program *prog, const char *name,
+				  bool need)
+{
+	struct bpf_link *l = bpf_program__attach_usdt(prog, env.pid ? env.pid : -1,
+						      hooks.binary,
+						      GCPROBE_PROVIDER, name, NULL);
+	int err = errno;
+
+	if (l)
+		keep_link(l);
+	else if (need)
+		fprintf(stderr, "cannot attach to %s:%s in %s: %s\n",
+			GCPROBE_PROVIDER, name, hooks.binary, strerror(err));
+	errno = err;
+	return l;
+}
+
 static int attach_usdt(struct gaitcap_latency_bpf *obj)
 {
 	static const char *const names[] = {
@@ -328,70 +346,30 @@ static int attach_usdt(struct gaitcap_latency_bpf *obj)
 		obj->progs.usdt_read_done, obj->progs.usdt_chunk_seal,
 		obj->progs.usdt_chunk_commit,
 	};
-	struct bpf_link *l;
 	size_t i;
 
 	/*
 	 * Insole messages: optional, a gaitcap without them still has mats.
-	 * Those received by a channel come with chunk_commit's notes (one trap
-	 * per chunk); msg_record (a trap per message) only when asked for.
+	 * Polled notes need msg_notes; without it, or with -C or -M, each
+	 * commit traps (msg_commit), and a message stored before its channel
+	 * (msg_early) or, with -M, every message (msg_record) too.
 	 */
+	if (hooks.polled)
+		hooks.polled = usdt_link(obj->progs.usdt_msg_notes, "msg_notes", false);
 	if (hooks.polled) {
-		/* A gaitcap without msg_notes: its commits trap. */
-		l = bpf_program__attach_usdt(obj->progs.usdt_msg_notes,
-					     env.pid ? env.pid : -1, hooks.binary,
-					     GCPROBE_PROVIDER, "msg_notes", NULL);
-		if (l)
-			keep_link(l);
-		hooks.polled = l != NULL;
-		hooks.usdt_msgs = hooks.msg_notes = hooks.polled;
-	}
-	/* Polled, messages received before their channel are noted too. */
-	l = hooks.polled ? NULL :
-		bpf_program__attach_usdt(obj->progs.usdt_msg_early,
-					 env.pid ? env.pid : -1, hooks.binary,
-					 GCPROBE_PROVIDER, "msg_early", NULL);
-	if (l) {
-		keep_link(l);
+		hooks.usdt_msgs = hooks.msg_notes = true;
+	} else if (usdt_link(obj->progs.usdt_msg_early, "msg_early", false)) {
 		hooks.usdt_msgs = true;
 		hooks.msg_notes = !env.msg_probes;
-	}
-	if (l && env.msg_probes) {
-		l = bpf_program__attach_usdt(obj->progs.usdt_msg_record,
-					     env.pid ? env.pid : -1, hooks.binary,
-					     GCPROBE_PROVIDER, "msg_record", NULL);
-		if (!l) {
-			fprintf(stderr, "cannot attach to %s:msg_record in %s: %s\n",
-				GCPROBE_PROVIDER, hooks.binary, strerror(errno));
+		if (env.msg_probes && !usdt_link(obj->progs.usdt_msg_record, "msg_record", true))
 			return -errno;
-		}
-		keep_link(l);
 	}
-	/* The insoles' commits: a trap each, unless their notes are polled. */
-	if (!hooks.polled) {
-		l = bpf_program__attach_usdt(obj->progs.usdt_chunk_commit,
-					     env.pid ? env.pid : -1, hooks.binary,
-					     GCPROBE_PROVIDER, "msg_commit", NULL);
-		if (!l) {
-			fprintf(stderr, "cannot attach to %s:msg_commit in %s: %s\n",
-				GCPROBE_PROVIDER, hooks.binary, strerror(errno));
+	if (!hooks.polled && !usdt_link(obj->progs.usdt_chunk_commit, "msg_commit", true))
+		return -errno;
+	/* With io_uring's completions seen, read_done names the ops: no submit probes. */
+	for (i = hooks.uring ? 2 : 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+		if (!usdt_link(progs[i], names[i], true))
 			return -errno;
-		}
-		keep_link(l);
-	}
-	/* With io_uring's submit tracepoint, the two submit probes are not needed. */
-	for (i = hooks.uring ? 2 : 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		l = bpf_program__attach_usdt(progs[i], env.pid ? env.pid : -1,
-					     hooks.binary, GCPROBE_PROVIDER,
-					     names[i], NULL);
-		if (!l) {
-			fprintf(stderr, "cannot attach to %s:%s in %s: %s\n",
-				GCPROBE_PROVIDER, names[i], hooks.binary,
-				strerror(errno));
-			return -errno;
-		}
-		keep_link(l);
-	}
 	return 0;
 }
 
