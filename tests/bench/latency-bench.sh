@@ -16,11 +16,16 @@ mkdir -p $D
 # The emulator at the lowest priority: it stands in for the mat's UART
 # interrupt, which on hardware does not compete with the capture for a
 # CPU; in the 1-CPU guest at normal priority it does (path p99 3-6 ms).
-# The lab's busybox has renice, not nice.
-gaitmat-sim --out /dev/gaitmat-virt --tiles 1 --rate "$RATE" --duration 3600 --seed 7 --quiet &
-SIM=$!
-renice 19 -p $SIM >/dev/null
-echo "LATSIM nice=$(awk '{ print $19 }' /proc/$SIM/stat)"
+# One per capture: frames sent while no capture reads (the tool loading)
+# came to the next capture as a backlog, in bursts, and made rounds
+# bimodal (docs/latency.md, "Overhead"). The lab's busybox has renice.
+sim_start() {
+	gaitmat-sim --out /dev/gaitmat-virt --tiles 1 --rate "$RATE" \
+		--duration $((SECS + 40)) --seed 7 --quiet &
+	SIM=$!
+	renice 19 -p $SIM >/dev/null
+	awk '{ print $19 }' /proc/$SIM/stat >$D/sim.nice
+}
 
 # cpu_ns PID: CPU time of all the process's threads (the engine loop, the
 # compaction thread, io_uring workers), in ns, from schedstat; else from
@@ -44,6 +49,7 @@ main_ns() {
 # capture's exit status goes to $D/cap.rc (a command substitution cannot
 # set a variable).
 capture() {
+	sim_start
 	gaitcap capture -o $1 --subject LAB-01 --wait 15 --duration $((SECS + 30)) --rate $RATE $2 \
 		--status 0 --quiet --control none >$D/cap.log 2>&1 &
 	P=$!
@@ -56,6 +62,8 @@ capture() {
 	kill -INT $P
 	wait $P
 	echo $? >$D/cap.rc
+	kill -TERM $SIM
+	wait $SIM
 	echo $((c1 - c0)) $((m1 - m0))
 }
 jstage() {	# FILE STAGE NAME
@@ -67,6 +75,7 @@ jstage() {	# FILE STAGE NAME
 # cold caches and page faults of everything it touches (x 4 CPU seen).
 capture $D/warm.gcs "--watermark 1" >/dev/null
 rm -f $D/warm.gcs
+echo "LATSIM nice=$(cat $D/sim.nice)"
 r=0
 while [ $r -lt "$ROUNDS" ]; do
 	r=$((r + 1))
@@ -102,6 +111,4 @@ while [ $r -lt "$ROUNDS" ]; do
 		done
 	done
 done
-kill -TERM $SIM
-wait $SIM
 echo "LATDONE"
