@@ -751,6 +751,7 @@ static void notes_poll(struct gaitcap_latency_bpf *obj)
 {
 	static struct gl_msg_note ring[GL_NOTE_RING];
 	static struct gl_final_ring fin;
+	static unsigned int warned;
 	int fd = bpf_map__fd(obj->maps.note_rings);
 	int ffd = bpf_map__fd(obj->maps.final_rings);
 	struct gl_ring_key k, next;
@@ -766,12 +767,17 @@ static void notes_poll(struct gaitcap_latency_bpf *obj)
 			struct iovec l = { ring, sizeof(ring) };
 			struct iovec r = { (void *)(uintptr_t)ri.addr, sizeof(ring) };
 
-			if (process_vm_readv(k.tgid, &l, 1, &r, 1, 0) == sizeof(ring))
+			if (process_vm_readv(k.tgid, &l, 1, &r, 1, 0) == sizeof(ring)) {
 				ring_charge(obj, st, ring);
-			/* Gone: if it closed the session in between, the copy says the rest. */
-			else if (errno == ESRCH && !bpf_map_lookup_elem(fd, &k, &ri) &&
-				 !ri.final)
+			} else if (errno != ESRCH) {
+				/* Say it once: a locked-down ptrace (Yama 3) hides the notes. */
+				if (!warned++)
+					fprintf(stderr, "cannot read the notes of process %u: %s (use -C)\n",
+						k.tgid, strerror(errno));
+			} else if (!bpf_map_lookup_elem(fd, &k, &ri) && !ri.final) {
+				/* Gone: if it closed the session in between, the copy says the rest. */
 				ri.final = 2;
+			}
 		}
 		if (st && ri.final) {
 			__u32 fr = k.stream % GL_FINAL_RINGS;
