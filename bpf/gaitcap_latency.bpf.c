@@ -27,8 +27,6 @@ const volatile bool uring_cqe_arg;
 /* Messages from chunk_commit's notes (else msg_record, a trap each) */
 const volatile bool use_notes = true;
 
-#define IORING_OP_POLL_ADD	6	/* uapi io_uring.h */
-
 /* A slot of the frame ring: valid when t_pushed is set and seq matches. */
 struct frame {
 	__u64 seq;

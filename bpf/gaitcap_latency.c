@@ -705,34 +705,36 @@ static void ring_charge(struct gaitcap_latency_bpf *obj, struct ring_state *st,
 	static struct gl_msg_note take[GL_NOTE_RING];
 	LIBBPF_OPTS(bpf_test_run_opts, topts);
 	int fd = bpf_program__fd(obj->progs.drain_notes);
-	__u64 limit = UINT64_MAX, newest = 0;
-	unsigned int i, n = 0, k;
+	unsigned int i, n = 0, c = 0, k;
+	__u64 newest = 0;
 
-	for (i = 0; i < GL_NOTE_RING; i++)
-		if (ring[i].stream == st->stream && ring[i].t_commit > newest)
-			newest = ring[i].t_commit;
-	/* Records are committed in seq order: stop before the first pending one. */
+	/* This stream's notes not charged yet, committed or still pending. */
 	for (i = 0; i < GL_NOTE_RING; i++) {
 		const struct gl_msg_note *m = &ring[i];
 
 		if (m->stream != st->stream || m->seq % GL_NOTE_RING != i ||
-		    m->t_commit || (st->started && m->seq < st->next))
-			continue;
-		if ((!m->t_reap || m->t_reap + STALE_NS > newest) && m->seq < limit)
-			limit = m->seq;
-	}
-	for (i = 0; i < GL_NOTE_RING; i++) {
-		const struct gl_msg_note *m = &ring[i];
-
-		if (m->stream != st->stream || m->seq % GL_NOTE_RING != i ||
-		    !m->t_commit || m->seq >= limit ||
-		    (st->started ? m->seq < st->next : m->t_commit < t_attached))
+		    (st->started && m->seq < st->next))
 			continue;
 		take[n++] = *m;
+		if (m->t_commit > newest)
+			newest = m->t_commit;
 	}
+	qsort(take, n, sizeof(take[0]), by_seq);
+	/* Records are committed in seq order: stop at the first pending one. */
+	for (i = 0; i < n; i++) {
+		const struct gl_msg_note *m = &take[i];
+
+		if (!m->t_commit) {
+			if (!m->t_reap || m->t_reap + STALE_NS > newest)
+				break;
+			continue;	/* its chunk was dropped */
+		}
+		if (st->started || m->t_commit >= t_attached)
+			take[c++] = *m;
+	}
+	n = c;
 	if (!n)
 		return;
-	qsort(take, n, sizeof(take[0]), by_seq);
 	for (i = 0; i < n; i += k) {
 		k = n - i < GL_DRAIN_MAX ? n - i : GL_DRAIN_MAX;
 		obj->bss->drain.tgid = st->tgid;
