@@ -32,11 +32,14 @@ MAT_SHORT=${8:-2}
 MAT_LONG=${9:-10}
 mkdir -p "$CACHE"
 
+# Made again when gaitcap changes: synth's output (its layout) may change with it.
+KEY=$(sha256sum "$G" | cut -c1-12)
+
 # A "free-living insole session": two insoles, the smallest mat synth allows.
-session() {	# kind minutes -> path (made once, cached)
-	f=$CACHE/$1-$2min.gcs
+session() {	# kind minutes -> path (made once per gaitcap binary, cached)
+	f=$CACHE/$1-$2min-$KEY.gcs
 	if [ ! -s "$f" ]; then
-		rm -f "$f" "$f.tmp"
+		rm -f "$CACHE/$1-$2min.gcs" "$CACHE/$1-$2min-"*.gcs "$f.tmp"
 		if [ "$1" = insole ]; then
 			"$G" synth --quiet --no-truth --seconds $(($2 * 60)) \
 				--tiles 1 --rows 4 --cols 4 "$f.tmp" >&2

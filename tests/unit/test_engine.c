@@ -1018,7 +1018,7 @@ static void test_engine_compaction_worker(void **state)
 	int p[2];
 
 	assert_int_equal(pipe(p), 0);
-	w = te_writer(f->path, true);	/* 64 KiB compaction target */
+	w = te_writer_keep(f->path);	/* 64 KiB compaction target */
 	e = mkeng(w, ENG_IO_AUTO, false);
 	assert_true(eng_features(e)->compact_thread);
 	assert_int_equal(eng_source_fd_create(&s, src_spec(p[0], spec,

@@ -128,7 +128,8 @@ void te_feeder_join(struct te_feeder *f)
 	pthread_join(f->thread, NULL);
 }
 
-struct gcs_writer *te_writer(const char *path, bool compact)
+static struct gcs_writer *mk_writer(const char *path, bool compact,
+				    bool no_reclaim)
 {
 	struct gcs_writer_opts o;
 	struct gcs_writer *w;
@@ -137,10 +138,21 @@ struct gcs_writer *te_writer(const char *path, bool compact)
 	o.grow_step = 1u << 20;
 	o.sync_interval_ms = 100;
 	o.no_compact = !compact;
+	o.no_reclaim = no_reclaim;
 	o.compact_target = 64u << 10;
 	if (gcs_writer_create(&w, path, &o, tu_meta))
 		return NULL;
 	return w;
+}
+
+struct gcs_writer *te_writer(const char *path, bool compact)
+{
+	return mk_writer(path, compact, false);
+}
+
+struct gcs_writer *te_writer_keep(const char *path)
+{
+	return mk_writer(path, true, true);
 }
 
 long te_check_stream(const char *path, uint32_t stream, uint64_t *seqs,

@@ -46,6 +46,11 @@ void te_feeder_join(struct te_feeder *f);
 
 /* Writer with small growth steps, quick syncs and compaction off/on. */
 struct gcs_writer *te_writer(const char *path, bool compact);
+/*
+ * Compaction on, punching off: small chunks (a pipe's few records) free
+ * no block, so only then are they compacted at all (session-format 8.1).
+ */
+struct gcs_writer *te_writer_keep(const char *path);
 
 /*
  * Walk stream @stream of @path: every record must be te_record_ok() and

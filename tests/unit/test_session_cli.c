@@ -74,7 +74,8 @@ static void test_session_cli_synth_info_json(void **state)
 	/* Mostly-zero frames: stored is a small fraction of raw. */
 	assert_true(json_object_get_int64(get(o, "sizes.stored")) * 10 <
 		    json_object_get_int64(get(o, "sizes.raw")));
-	assert_true(json_object_get_int64(get(o, "records.zchunk")) >= 3);
+	/* The mat is compacted; the insoles' 0.1 s chunks free no block, stay raw. */
+	assert_true(json_object_get_int64(get(o, "records.zchunk")) >= 1);
 	/* 3 s of data; the session-end marker is stamped when synth closes. */
 	assert_true(json_object_get_int64(get(o, "time.duration_ns")) >= 3000000000ll);
 	assert_true(json_object_get_int64(get(o, "time.duration_ns")) < 600000000000ll);

@@ -340,10 +340,17 @@ int tu_small_session(const char *path, const struct gcs_writer_opts *o,
 		.mono_ns = TU_T0, .real_ns = 1700000000ll * 1000000000ll,
 		.boot_ns = TU_T0 + 7, .uncertainty_ns = 1000,
 	};
+	struct gcs_writer_opts wo;
 	struct gcs_writer *w;
 	int ret;
 
-	ret = gcs_writer_create(&w, path, o, tu_meta);
+	if (o)
+		wo = *o;
+	else
+		gcs_writer_opts_init(&wo);
+	/* Tiny chunks free nothing: compacted anyway, the cases need both copies. */
+	wo.compact_all = true;
+	ret = gcs_writer_create(&w, path, &wo, tu_meta);
 	if (ret)
 		return ret;
 	ret = tu_add_streams(w);

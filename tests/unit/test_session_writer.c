@@ -563,6 +563,59 @@ static void test_session_writer_compaction_verifies_copy(void **state)
 	free(p);
 }
 
+/*
+ * Chunks smaller than a block free nothing when punched: a compressed copy
+ * would only add to the file (an insole's 0.1 s batches), so they stay raw.
+ * compact_all compacts them anyway; large chunks are compacted either way.
+ */
+static void test_session_writer_small_chunks_stay_raw(void **state)
+{
+	struct fixture *f = *state;
+	struct gcs_writer_stats st;
+	struct gcs_compact_job *job;
+	struct gcs_writer_opts o;
+	struct gcs_writer *w;
+	struct gcs_reader *r;
+	size_t lost = 1;
+
+	for (int all = 0; all < 2; all++) {
+		char *p = fresh(f);
+		uint64_t seq = 0;
+
+		gcs_writer_opts_init(&o);
+		o.compact_target = 16 << 10;
+		o.compact_all = all;
+		w = new_writer(p, &o);
+		for (int i = 0; i < 400; i++, seq += 5)
+			assert_int_equal(tu_put_var(w, seq, 5), 0);
+		assert_int_equal(gcs_writer_compact_prepare(w, false, &job), 0);
+		if (!all) {
+			assert_null(job);
+			gcs_writer_stats(w, &st);
+			assert_true(st.compact_skipped >= 1);
+		} else {
+			assert_non_null(job);
+			gcs_compact_run(job);
+			assert_int_equal(gcs_writer_compact_finish(w, job), 0);
+		}
+		/* 64 KiB chunks: the whole blocks inside are freed. */
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(tu_put_fixed(w, (uint64_t)i * 512, 512), 0);
+		assert_int_equal(gcs_writer_close(w), 0);
+		assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_VERIFY), 0);
+		assert_int_equal(tu_check_records(r, &lost), 4 * 512 + 2000);
+		assert_int_equal(lost, 0);
+		for (size_t i = 0; i < gcs_reader_n_chunks(r); i++) {
+			const struct gcs_chunk_info *c = gcs_reader_chunk(r, i);
+
+			/* Stream 0 holds the fixed records, 1 the small ones. */
+			assert_int_equal(c->have_zstd, c->stream == 0 || all);
+		}
+		gcs_reader_close(r);
+		free(p);
+	}
+}
+
 /* ---- A failed sync ---------------------------------------------------------------- */
 
 static void read_header(const char *path, struct gcs_disk_header *out)
@@ -1059,6 +1112,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_session_writer_unmaps_behind),
 		cmocka_unit_test(test_session_writer_threaded_compaction),
 		cmocka_unit_test(test_session_writer_compaction_verifies_copy),
+		cmocka_unit_test(test_session_writer_small_chunks_stay_raw),
 		cmocka_unit_test(test_session_writer_failed_sync_never_durable),
 		cmocka_unit_test(test_session_writer_failed_split_sync),
 		cmocka_unit_test(test_session_writer_grows_preallocated),

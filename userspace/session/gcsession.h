@@ -106,6 +106,7 @@ struct gcs_writer_opts {
 	uint64_t unmap_step;
 	bool no_compact;		/* keep raw chunks as they are */
 	bool no_reclaim;		/* compact, but never punch raw chunks */
+	bool compact_all;		/* also sets that free little on disk */
 };
 
 void gcs_writer_opts_init(struct gcs_writer_opts *o);
@@ -284,6 +285,7 @@ struct gcs_writer_stats {
 	uint64_t chunks;
 	uint64_t zchunks;
 	uint64_t compact_rejected;	/* compressed copies that failed the check */
+	uint64_t compact_skipped;	/* sets left raw: too little to reclaim */
 	uint32_t outstanding;		/* reservations not yet committed */
 	uint32_t sealed_waiting;	/* of them, sealed: behind an older one */
 	int failed;			/* 0, or the error the writer stopped on */

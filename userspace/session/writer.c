@@ -142,6 +142,7 @@ struct gcs_compact_job {
 	uint32_t *hdr_lens;
 	const uint8_t **src;
 	uint64_t raw_total;
+	uint64_t reclaim;	/* what punching the raw payloads would free */
 	int level;
 	uint64_t salt;		/* to check the copy against each raw_crc */
 	uint32_t seed;
@@ -911,6 +912,15 @@ static void job_free(struct gcs_compact_job *j)
 	free(j);
 }
 
+/* Bytes a punch of the payload [start, start + len) would free. */
+static uint64_t payload_blocks(uint64_t start, uint64_t len)
+{
+	uint64_t a = round_up(start, GCS_BLOCK);
+	uint64_t b = (start + len) / GCS_BLOCK * GCS_BLOCK;
+
+	return b > a ? b - a : 0;
+}
+
 static int pick_stream(struct gcs_writer *w, bool force)
 {
 	int best = -1;
@@ -938,8 +948,8 @@ int gcs_writer_compact_prepare(struct gcs_writer *w, bool force,
 {
 	struct gcs_compact_job *j;
 	struct wstream *st;
-	size_t n, take = 0;
-	uint64_t bytes = 0;
+	size_t n, take;
+	uint64_t bytes, reclaim;
 	int s;
 
 	*jp = NULL;
@@ -949,18 +959,35 @@ int gcs_writer_compact_prepare(struct gcs_writer *w, bool force,
 		return -EBUSY;
 	if (w->o.no_compact)
 		return 0;
+again:
 	s = pick_stream(w, force);
 	if (s < 0)
 		return 0;
 	st = &w->streams[s];
 	n = st->n_pend - st->pend_head;
+	take = 0;
+	bytes = 0;
+	reclaim = 0;
 	while (take < n && take < GCS_MAX_PARTS) {
-		uint32_t len = st->pend[st->pend_head + take].part.raw_len;
+		struct pending *p = &st->pend[st->pend_head + take];
+		uint32_t len = p->part.raw_len;
 
 		if (take && bytes + len > w->o.compact_target)
 			break;
 		bytes += len;
+		reclaim += payload_blocks(p->part.orig_off + p->hdr_len, len);
 		take++;
+	}
+	/*
+	 * Only whole blocks inside a payload can be punched: chunks smaller
+	 * than a block (an insole's batch) would gain a compressed copy and
+	 * free nothing, so they stay raw (8.1).
+	 */
+	if (!w->o.no_reclaim && !w->o.compact_all && reclaim < bytes / 8) {
+		st->pend_head += take;
+		st->pend_bytes -= bytes;
+		w->st.compact_skipped++;
+			goto again;
 	}
 	j = calloc(1, sizeof(*j));
 	if (!j)
@@ -976,6 +1003,7 @@ int gcs_writer_compact_prepare(struct gcs_writer *w, bool force,
 	j->n_parts = (uint32_t)take;
 	j->level = w->o.zstd_level;
 	j->raw_total = bytes;
+	j->reclaim = reclaim;
 	j->salt = w->salt;
 	j->seed = w->seed;
 	j->check = w->check;	/* lend the buffer too */
@@ -1163,10 +1191,14 @@ int gcs_writer_compact_finish(struct gcs_writer *w, struct gcs_compact_job *j)
 		ret = j->ran ? j->result : -EINVAL;
 		goto out;
 	}
-	/* Not worth a record when it saves less than an eighth. */
-	if (j->out_len >= j->raw_total - j->raw_total / 8)
-		goto out;
+	/* Not worth a record when it frees less than an eighth on disk. */
 	hdr_len = GCS_ZCHUNK_HDR_LEN(j->n_parts);
+	if (w->o.no_reclaim || w->o.compact_all ?
+	    j->out_len >= j->raw_total - j->raw_total / 8 :
+	    j->reclaim < hdr_len + j->out_len + j->raw_total / 8) {
+		w->st.compact_skipped++;
+		goto out;
+	}
 	ret = reserve_record(w, GCS_REC_ZCHUNK, j->stream, hdr_len,
 			     (uint32_t)j->out_len, false, &s);
 	if (ret)
