@@ -256,6 +256,14 @@ static int buf_reserve(uint8_t **buf, size_t *cap, size_t len)
 	return 0;
 }
 
+static bool in_win(const struct win *w, uint64_t off, size_t len, void *dst)
+{
+	if (!w->len || off < w->off || off + len > w->off + w->len)
+		return false;
+	memcpy(dst, w->p + (off - w->off), len);
+	return true;
+}
+
 /* Read a record body and check it against @crc. -EBADMSG on mismatch. */
 static int read_body(struct gcs_reader *r, uint64_t off, uint32_t len,
 		     uint32_t crc, uint8_t **buf, size_t *cap)
@@ -264,7 +272,11 @@ static int read_body(struct gcs_reader *r, uint64_t off, uint32_t len,
 
 	if (ret)
 		return ret;
-	ret = src_read(r, off, *buf, len);
+	/* A small chunk's body is often in the scan window that found its header. */
+	if (in_win(&r->cur.rwin, off, len, *buf) || in_win(&r->m.scan.rwin, off, len, *buf))
+		ret = 0;
+	else
+		ret = src_read(r, off, *buf, len);
 	if (ret)
 		return ret == -ENODATA ? -EBADMSG : ret;
 	return gcs_reader_body_sum(r, *buf, len) == crc ? 0 : -EBADMSG;
