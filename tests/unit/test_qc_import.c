@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -396,6 +397,26 @@ static void test_qc_import_usage(void **state)
 	free(msg);
 }
 
+/* The import reads its input twice: a FIFO (no writer: no hang) is refused. */
+static void test_qc_import_needs_a_file(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *fifo = tu_path(f->dir, "in.fifo"), *out = tu_path(f->dir, "p.gcs"), *msg;
+
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(imp(f, fifo, out, false), 1);
+	msg = tu_cmd_output(f);
+	assert_non_null(strstr(msg, "not a regular file: the import reads it twice"));
+	free(msg);
+	assert_int_equal(access(out, F_OK), -1);
+	assert_int_equal(imp(f, f->dir, out, false), 1);
+	msg = tu_cmd_output(f);
+	assert_non_null(strstr(msg, "Is a directory"));
+	free(msg);
+	free(fifo);
+	free(out);
+}
+
 /* The parser alone: a line too long and a NUL byte. */
 static void test_qc_import_parser_limits(void **state)
 {
@@ -428,6 +449,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_import_labels_only_when_asked,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_import_usage,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_import_needs_a_file,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test(test_qc_import_parser_limits),
 	};

@@ -167,6 +167,24 @@ static void check_small(struct gcs_reader *r, bool closed)
 	}
 }
 
+/* Not a file: refused at once, a FIFO with no writer included (no hang). */
+static void test_session_open_not_a_file(void **state)
+{
+	struct fixture *f = *state;
+	char *fifo = tu_path(f->dir, "fifo");
+	struct gcs_reader *r;
+
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(gcs_reader_open(&r, fifo, 0), -GCS_ENOTFILE);
+	assert_null(r);
+	assert_non_null(strstr(gcs_strerror(-GCS_ENOTFILE), "not a regular file"));
+	assert_int_equal(gcs_reader_open(&r, f->dir, 0), -EISDIR);
+	assert_int_equal(gcs_reader_open(&r, "/dev/null", 0), -GCS_ENOTFILE);
+	assert_false(gcs_file_live_writer(fifo));
+	unlink(fifo);
+	free(fifo);
+}
+
 static void test_session_roundtrip_closed(void **state)
 {
 	struct fixture *f = *state;
@@ -1231,6 +1249,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_session_crc32c_vectors),
+		cmocka_unit_test(test_session_open_not_a_file),
 		cmocka_unit_test(test_session_roundtrip_closed),
 		cmocka_unit_test(test_session_roundtrip_compacted),
 		cmocka_unit_test(test_session_roundtrip_crashed),

@@ -133,7 +133,7 @@ int cmd_recover(int argc, char **argv)
 	ret = gcs_recover_opts(path, &o, &rep);
 	if (ret && !rep.refused) {
 		fprintf(stderr, "gaitcap recover: %s: %s\n",
-			ret == -EEXIST && o.out ? o.out : path,
+			rep.copy_failed || (ret == -EEXIST && o.out) ? o.out : path,
 			ret == -EBUSY ? "a capture is writing this file" :
 					gcs_strerror(ret));
 		return 1;

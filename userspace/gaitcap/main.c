@@ -58,7 +58,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "gaitcap: unknown command '%s': expected capture, mark, info, recover, service or session\n"
-		"Try 'gaitcap --help'.\n", argv[1]);
+	/* The list is the table's, so it cannot fall behind it. */
+	fprintf(stderr, "gaitcap: unknown command '%s': expected", argv[1]);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].summary)
+			fprintf(stderr, "%s %s", i ? "," : "", commands[i].name);
+	fprintf(stderr, "\nTry 'gaitcap --help'.\n");
 	return 1;
 }

@@ -12,12 +12,14 @@
  * notification layout has no room for.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <json-c/json.h>
 
@@ -481,18 +483,32 @@ int import_moticon(const char *in, const char *out,
 		   char *err, size_t errlen)
 {
 	struct imp *m = calloc(1, sizeof(*m));
+	struct stat sb;
 	FILE *f;
-	int ret;
+	int fd, ret;
 
 	memset(rep, 0, sizeof(*rep));
 	if (!m)
 		return -ENOMEM;
 	m->rep = rep;
-	f = fopen(in, "r");
+	/* Non-blocking: a FIFO with no writer must not hang the open. */
+	fd = open(in, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &sb)) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", in, strerror(-ret));
+		goto out_fd;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		ret = S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
+		snprintf(err, errlen, "%s: %s", in, S_ISDIR(sb.st_mode) ? strerror(EISDIR) :
+			 "not a regular file: the import reads it twice (check, then write)");
+		goto out_fd;
+	}
+	f = fdopen(fd, "r");
 	if (!f) {
 		ret = -errno;
 		snprintf(err, errlen, "%s: %s", in, strerror(-ret));
-		goto out;
+		goto out_fd;
 	}
 	mot_parser_init(&m->p, o->keep_labels);
 	ret = each_row(m, f, check_row);
@@ -513,6 +529,10 @@ int import_moticon(const char *in, const char *out,
 	ret = write_session(m, f, out, o, err, errlen);
 out_close:
 	fclose(f);
+	goto out;
+out_fd:
+	if (fd >= 0)
+		close(fd);
 out:
 	free(m);
 	return ret;

@@ -278,6 +278,8 @@ const char *gcs_strerror(int err)
 		return "metadata breaks the privacy policy (names or free text)";
 	case GCS_EFULL:
 		return "filesystem full: the session was ended";
+	case GCS_ENOTFILE:
+		return "not a regular file (a session is read at random offsets)";
 	default:
 		return strerror(err);
 	}

@@ -64,6 +64,7 @@ enum {
 	GCS_ECORRUPT,			/* a check failed below the durable mark */
 	GCS_EPOLICY,			/* metadata breaks the privacy policy */
 	GCS_EFULL,			/* the filesystem is full: session ended */
+	GCS_ENOTFILE,			/* not a regular file (FIFO, device...) */
 };
 
 const char *gcs_strerror(int err);
@@ -599,6 +600,7 @@ struct gcs_recover_report {
 	uint64_t lost_stream_records;	/* stream records lost to damage */
 	bool refused;			/* in place would cut below the mark */
 	bool wrote_copy;		/* the salvaged copy was written */
+	bool copy_failed;		/* the error was writing that copy */
 	int waited_ms;			/* waited for a dead writer's lock */
 };
 

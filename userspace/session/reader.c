@@ -1945,7 +1945,7 @@ int gcs_reader_open_fd(struct gcs_reader **rp, int fd, unsigned int flags)
 		goto err;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		ret = -EINVAL;
+		ret = S_ISDIR(sb.st_mode) ? -EISDIR : -GCS_ENOTFILE;
 		goto err;
 	}
 	r->size = (uint64_t)sb.st_size;
@@ -1963,7 +1963,8 @@ err:
 
 int gcs_reader_open(struct gcs_reader **rp, const char *path, unsigned int flags)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Non-blocking: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	int ret;
 
 	*rp = NULL;

@@ -246,7 +246,7 @@ static bool pid_dead(pid_t pid)
 
 bool gcs_file_live_writer(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);	/* a FIFO */
 	bool live = false;
 	pid_t pid;
 
@@ -518,7 +518,7 @@ int gcs_recover_opts(const char *path, const struct gcs_recover_opts *o,
 	bool intact, cut_below;
 
 	memset(rep, 0, sizeof(*rep));
-	fd = open(path, (o->out ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	fd = open(path, (o->out ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	/* A live writer holds LOCK_EX: never cut a file being written. */
@@ -550,6 +550,7 @@ int gcs_recover_opts(const char *path, const struct gcs_recover_opts *o,
 		rep->lost_durable = info->durable_end - info->valid_end;
 	if (o->out) {
 		ret = salvage(fd, o->out, r, rep);
+		rep->copy_failed = ret != 0;
 		goto out_reader;
 	}
 	intact = info->state != GCS_STATE_OPEN && info->tail == GCS_TAIL_CLEAN &&
