@@ -459,6 +459,46 @@ static void test_session_interpolated_timestamps(void **state)
 	free(p);
 }
 
+/* Time 0 is a time like any other (an import starts there): the span holds it. */
+static void test_session_span_from_time_zero(void **state)
+{
+	struct fixture *f = *state;
+	struct gcs_stream_def d = {
+		.kind = GCS_KIND_GENERIC, .record_size = 16,
+		.ts_offset = GCS_NO_TS, .desc_json = "{\"device\":\"x\"}",
+	};
+	struct gcs_chunk_meta m = {
+		.len = 2 * 16, .n_records = 2, .first_seq = 0, .last_seq = 1,
+		.t_first_ns = 1000, .t_last_ns = 2000,
+		.flags = GCS_CHUNK_F_CONTIGUOUS,
+	};
+	uint8_t data[2 * 16] = { 0 };
+	char *p = tu_path(f->dir, "zero");
+	const struct gcs_file_info *a, *b;
+	struct gcs_reader *r, *rs;
+	struct gcs_writer *w;
+	uint32_t id;
+
+	assert_int_equal(gcs_writer_create(&w, p, NULL, tu_meta), 0);
+	assert_int_equal(gcs_writer_add_stream(w, &d, &id), 0);
+	assert_int_equal(gcs_writer_gap(w, id, GCS_GAP_DEVICE_OVERFLOW,
+					GCS_SEQ_UNKNOWN, GCS_SEQ_UNKNOWN, 0, 0), 0);
+	assert_int_equal(gcs_writer_write_chunk(w, id, data, &m), 0);
+	assert_int_equal(gcs_writer_close(w), 0);
+	assert_int_equal(gcs_reader_open(&r, p, GCS_OPEN_VERIFY), 0);
+	assert_int_equal(gcs_reader_open(&rs, p, GCS_OPEN_STREAM), 0);
+	a = gcs_reader_info(r);
+	b = gcs_reader_info(rs);
+	assert_int_equal(a->t_first_ns, 0);
+	assert_true(a->t_last_ns >= 2000);
+	assert_int_equal(b->t_first_ns, a->t_first_ns);
+	assert_int_equal(b->t_last_ns, a->t_last_ns);
+	assert_int_equal(a->duration_ns, a->t_last_ns);
+	gcs_reader_close(r);
+	gcs_reader_close(rs);
+	free(p);
+}
+
 /* ---- Metadata policy ---------------------------------------------------------- */
 
 static void test_session_meta_policy(void **state)
@@ -1256,6 +1296,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_session_body_sums_both_kinds),
 		cmocka_unit_test(test_session_events_roundtrip),
 		cmocka_unit_test(test_session_interpolated_timestamps),
+		cmocka_unit_test(test_session_span_from_time_zero),
 		cmocka_unit_test(test_session_meta_policy),
 		cmocka_unit_test(test_session_writer_rejects_bad_chunks),
 		cmocka_unit_test(test_session_corruption_classes),

@@ -131,6 +131,7 @@ struct gcs_reader {
 	struct gcs_disk_header hdr;
 	uint32_t seed;
 	struct gcs_file_info info;
+	bool have_span;		/* info.t_*_ns hold a value: 0 is a real time */
 	char *meta;
 
 	struct gcs_stream_info *streams;
@@ -1642,9 +1643,10 @@ static bool lost_between(const struct gcs_reader *r, uint64_t a, uint64_t b)
 
 static void widen(struct gcs_reader *r, int64_t a, int64_t b)
 {
-	if (!r->info.t_first_ns && !r->info.t_last_ns) {
+	if (!r->have_span) {
 		r->info.t_first_ns = a;
 		r->info.t_last_ns = b;
+		r->have_span = true;
 		return;
 	}
 	if (a < r->info.t_first_ns)
@@ -1826,6 +1828,7 @@ static void reset_tables(struct gcs_reader *r)
 	memset(&r->info.valid_end, 0,
 	       sizeof(r->info) - offsetof(struct gcs_file_info, valid_end));
 	r->info.used_index = false;
+	r->have_span = false;
 	for (size_t k = 0; k < ZCACHE_SLOTS; k++)
 		r->zc[k].valid = false;
 	r->stream_irregular = false;
