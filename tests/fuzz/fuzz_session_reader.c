@@ -319,8 +319,9 @@ static int put(struct gcs_writer *w, uint32_t stream, uint32_t rec_size,
 /*
  * Hostile host times: a chunk and a gap spanning all of int64, a marker at
  * its start (t_last - t_first overflowed in the reader and in info).
+ * zero: a gap at time 0 ahead of a later chunk (0 was taken for "no span").
  */
-static int seed_times(const char *dir)
+static int seed_times(const char *dir, bool zero)
 {
 	struct gcs_stream_def def = {
 		.kind = GCS_KIND_GENERIC, .record_size = 8,
@@ -339,7 +340,11 @@ static int seed_times(const char *dir)
 	uint32_t a;
 	int ret;
 
-	snprintf(path, sizeof(path), "%s/session-times", dir);
+	snprintf(path, sizeof(path), "%s/session-times%s", dir, zero ? "-zero" : "");
+	if (zero) {
+		m.t_first_ns = 5000;
+		m.t_last_ns = 7000;
+	}
 	unlink(path);
 	gcs_writer_opts_init(&o);
 	o.grow_step = 64 << 10;
@@ -349,11 +354,13 @@ static int seed_times(const char *dir)
 	if (ret)
 		return ret;
 	ret = gcs_writer_add_stream(w, &def, &a);
-	ret = ret ?: gcs_writer_write_chunk(w, a, data, &m);
 	ret = ret ?: gcs_writer_gap(w, a, GCS_GAP_UNKNOWN, GCS_SEQ_UNKNOWN,
-				    GCS_SEQ_UNKNOWN, INT64_MIN, INT64_MAX);
-	ret = ret ?: gcs_writer_marker(w, GCS_MARK_EVENT, GCS_STREAM_NONE,
-				       INT64_MIN, 1);
+				    GCS_SEQ_UNKNOWN, zero ? 0 : INT64_MIN,
+				    zero ? 0 : INT64_MAX);
+	ret = ret ?: gcs_writer_write_chunk(w, a, data, &m);
+	if (!zero)
+		ret = ret ?: gcs_writer_marker(w, GCS_MARK_EVENT, GCS_STREAM_NONE,
+					       INT64_MIN, 1);
 	if (ret) {
 		gcs_writer_abort(w);
 		return ret;
@@ -458,8 +465,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s DIR\n", argv[0]);
 		return 1;
 	}
-	for (int v = 0; v <= 5; v++) {
-		int ret = v == 5 ? seed_times(argv[1]) : seed(argv[1], v);
+	for (int v = 0; v <= 6; v++) {
+		int ret = v >= 5 ? seed_times(argv[1], v == 6) : seed(argv[1], v);
 
 		if (ret) {
 			fprintf(stderr, "seed %d: %s\n", v, gcs_strerror(ret));

@@ -435,6 +435,36 @@ static void test_qc_import_parser_limits(void **state)
 	free(big);
 }
 
+/* Device facts in the header are kept only when they look like them. */
+static void test_qc_import_header_facts_checked(void **state)
+{
+	static const char *const hdr[] = {
+		"# Sensor insoles: Left Jane, Right SN6181",
+		"# Size: 42 Jane Doe",
+		"# time\tleft pr\xe9ssure 1[N/cm\xb2]",
+	};
+	struct mot_parser p;
+	struct mot_row row;
+
+	(void)state;
+	mot_parser_init(&p, false);
+	assert_int_equal(mot_parser_finish(&p), -EINVAL);
+	assert_string_equal(p.err, "empty file: not an OpenGo text export");
+	mot_parser_init(&p, false);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(mot_parser_line(&p, hdr[i], strlen(hdr[i]), &row), 0);
+	assert_string_equal(p.hdr.serial[0], "");
+	assert_string_equal(p.hdr.serial[1], "SN6181");
+	assert_string_equal(p.hdr.size, "");
+	assert_int_equal(p.hdr.unknown_fields, 2);
+	/* A Latin-1 byte from the file never reaches the terminal raw. */
+	assert_int_equal(mot_parser_line(&p, hdr[2], strlen(hdr[2]), &row), -EINVAL);
+	assert_non_null(strstr(p.err, "'left pr?ssure 1[N/cm?]'"));
+	mot_parser_init(&p, false);
+	assert_int_equal(mot_parser_line(&p, "# Size: 3.5", 11, &row), 0);
+	assert_string_equal(p.hdr.size, "3.5");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +483,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_import_needs_a_file,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test(test_qc_import_parser_limits),
+		cmocka_unit_test(test_qc_import_header_facts_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -776,7 +776,7 @@ static int parse(struct synth *s, int argc, char **argv)
 		const char *name, *accepted;
 		double lo, hi;
 	} nums[] = {
-		{ 's', "--seconds", "seconds, more than 0", 1e-3, 1e7 },
+		{ 's', "--seconds", "seconds, 0.001..10000000", 1e-3, 1e7 },
 		{ 'r', "--rate", "Hz, 1..10000", 1, 10000 },
 		{ 't', "--tiles", "1..8", 1, 8 },
 		{ 'R', "--rows", "1..64", 1, 64 },

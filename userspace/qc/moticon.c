@@ -7,6 +7,7 @@
  * sample time. Every column is recognised by name and unit or the file is
  * refused: a unit we did not expect would be misread, not imported.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -26,18 +27,40 @@
 static int fail(struct mot_parser *p, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Bytes that are not UTF-8 text (a Latin-1 export, control codes) become '?'. */
+static void printable(char *s)
+{
+	unsigned char *u = (unsigned char *)s;
+
+	while (*u) {
+		int n = *u < 0x80 ? 1 : (*u & 0xe0) == 0xc0 ? 2 :
+			(*u & 0xf0) == 0xe0 ? 3 : (*u & 0xf8) == 0xf0 ? 4 : 0;
+		int k = 1;
+
+		while (k < n && (u[k] & 0xc0) == 0x80)
+			k++;
+		if (!n || k < n || (n == 1 && (*u < 0x20 || *u == 0x7f))) {
+			*u++ = '?';
+			continue;
+		}
+		u += n;
+	}
+}
+
 static int fail(struct mot_parser *p, int err, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
+	int n = 0;
 
-	n = snprintf(p->err, sizeof(p->err), "line %llu: ",
-		     (unsigned long long)p->line_no);
+	if (p->line_no)
+		n = snprintf(p->err, sizeof(p->err), "line %llu: ",
+			     (unsigned long long)p->line_no);
 	if (n < 0 || (size_t)n >= sizeof(p->err))
 		n = 0;
 	va_start(ap, fmt);
 	vsnprintf(p->err + n, sizeof(p->err) - (size_t)n, fmt, ap);
 	va_end(ap);
+	printable(p->err);
 	return err;
 }
 
@@ -66,6 +89,30 @@ static void token(char *dst, size_t cap, const char *s, size_t len)
 	dst[n] = '\0';
 }
 
+/*
+ * Header values stored as device facts must look like them, so that free
+ * text (a name typed where a serial goes) is never kept: a serial is letters
+ * and digits with at least one digit, a size a number up to 99 or a half.
+ */
+static bool is_serial(const char *t)
+{
+	bool digit = false;
+
+	for (; *t; t++) {
+		if (!isalnum((unsigned char)*t))
+			return false;
+		digit |= isdigit((unsigned char)*t) != 0;
+	}
+	return digit;
+}
+
+static bool is_size(const char *t)
+{
+	size_t n = strspn(t, "0123456789");
+
+	return n >= 1 && n <= 2 && (!t[n] || !strcmp(t + n, ".5"));
+}
+
 static bool key_is(const char *k, size_t klen, const char *want)
 {
 	return klen == strlen(want) && !strncasecmp(k, want, klen);
@@ -88,8 +135,13 @@ static void parse_serials(struct mot_parser *p, const char *v, size_t len)
 			i = j;
 			while (j < len && v[j] != ',' && v[j] != ' ')
 				j++;
-			token(p->hdr.serial[s], sizeof(p->hdr.serial[s]), v + i,
-			      j - i);
+			if (j - i < sizeof(p->hdr.serial[s]))
+				token(p->hdr.serial[s], sizeof(p->hdr.serial[s]),
+				      v + i, j - i);
+			if (!is_serial(p->hdr.serial[s])) {
+				p->hdr.serial[s][0] = '\0';
+				p->hdr.unknown_fields++;
+			}
 			break;
 		}
 	}
@@ -131,7 +183,12 @@ static int header_field(struct mot_parser *p, const char *s, size_t len)
 	} else if (key_is(s, klen, "Sensor insoles")) {
 		parse_serials(p, v, vlen);
 	} else if (key_is(s, klen, "Size")) {
-		token(p->hdr.size, sizeof(p->hdr.size), v, vlen);
+		if (vlen < sizeof(p->hdr.size))
+			token(p->hdr.size, sizeof(p->hdr.size), v, vlen);
+		if (!is_size(p->hdr.size)) {
+			p->hdr.size[0] = '\0';
+			p->hdr.unknown_fields++;
+		}
 	} else if (key_is(s, klen, "Recording type")) {
 		token(p->hdr.rec_type, sizeof(p->hdr.rec_type), v, vlen);
 	} else if (key_is(s, klen, "Name")) {
@@ -464,6 +521,8 @@ int mot_parser_line(struct mot_parser *p, const char *line, size_t len,
 
 int mot_parser_finish(struct mot_parser *p)
 {
+	if (!p->line_no)
+		return fail(p, -EINVAL, "empty file: not an OpenGo text export");
 	if (!p->have_columns)
 		return fail(p, -EINVAL, "no '# time' column header: not an OpenGo text export");
 	if (!p->rows)
