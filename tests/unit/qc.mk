@@ -18,7 +18,7 @@ UNIT_TESTS += test_qc
 # Recursive: GAITCAP_FILE_CMDS (session.mk, read after this file) brings
 # cmd_synth.c with whatever it needs.
 test_qc_SRCS = tests/unit/test_qc.c $(QC_SESSION_SRCS) \
-	$(addprefix userspace/qc/, moticon.c import.c qc.c qhist.c series.c qc_json.c report.c) \
+	$(addprefix userspace/qc/, moticon.c import.c qc.c qhist.c series.c qc_json.c report.c out.c) \
 	$(addprefix userspace/gaitcap/, cmd_import.c cmd_qc.c) $(GAITCAP_FILE_CMDS)
 test_qc_LDLIBS := -lcairo -lfontconfig -lgsl -lgslcblas $(QC_LIBS)
 $(BUILD)/obj/unit/tests/unit/test_qc.o: CPPFLAGS_COMMON += -DTOP_DIR='"$(TOP)"'

@@ -67,6 +67,10 @@ int cmd_qc(int argc, char **argv)
 	if (optind + 1 != argc)
 		return cli_usage_error("qc", "one input at a time: '%s' and '%s' given",
 				       argv[optind], argv[optind + 1]);
+	if (qc_check_outputs(argv[optind], json, html, err, sizeof(err))) {
+		fprintf(stderr, "gaitcap qc: %s\n", err);
+		return 1;
+	}
 	res = calloc(1, sizeof(*res));
 	if (!res)
 		return 1;
