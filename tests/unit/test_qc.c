@@ -634,6 +634,47 @@ static void test_qc_output_replaced_whole(void **state)
 	free(keep);
 }
 
+/*
+ * An output that cannot be written: the file and the cause are named, exit
+ * 1, no verdict. A folder that is a regular file fails even for root;
+ * /dev/full where the system has it.
+ */
+static void test_qc_write_errors(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *s = tu_path(f->dir, "s.gcs"), *bad = tu_path(f->dir, "s.gcs/qc.json");
+	char *html = tu_path(f->dir, "s.gcs/qc.html"), *js = tu_path(f->dir, "qc.json");
+	char *out;
+
+	craft_session(s, &(struct craft){ 0 });
+	assert_int_equal(tu_cmd_run(f, cmd_qc, "qc", s, "--json", bad, NULL), 1);
+	out = tu_cmd_output(f);
+	assert_non_null(strstr(out, bad));
+	assert_non_null(strstr(out, strerror(ENOTDIR)));
+	assert_false(has_verdict(out));
+	free(out);
+	assert_int_equal(qc_cmd(f, s, js, html), 1);
+	out = tu_cmd_output(f);
+	assert_non_null(strstr(out, html));
+	assert_non_null(strstr(out, strerror(ENOTDIR)));
+	assert_false(has_verdict(out));
+	free(out);
+	if (access("/dev/full", W_OK)) {
+		print_message("skipped /dev/full: not on this system\n");
+	} else {
+		assert_int_equal(tu_cmd_run(f, cmd_qc, "qc", s, "--json", "/dev/full", NULL), 1);
+		out = tu_cmd_output(f);
+		assert_non_null(strstr(out, "/dev/full"));
+		assert_non_null(strstr(out, strerror(ENOSPC)));
+		assert_false(has_verdict(out));
+		free(out);
+	}
+	free(s);
+	free(bad);
+	free(html);
+	free(js);
+}
+
 /* gaitcap synth: lost mat scans seen as packet loss, and the exit status. */
 static void test_qc_synth_gap_every(void **state)
 {
@@ -754,6 +795,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_output_refusals,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_output_replaced_whole,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_write_errors,
 						tu_cmd_setup, tu_cmd_teardown),
 	};
 
