@@ -675,6 +675,46 @@ static void test_qc_write_errors(void **state)
 	free(js);
 }
 
+/*
+ * qc of a session and qc of its refine OUTDIR agree on what was lost:
+ * insole samples (refined.gcs keeps the insole's counter) and mat scans
+ * (parameters.json), with link drops and lost scans injected by synth.
+ */
+static void test_qc_refine_folder_losses(void **state)
+{
+	struct tu_cmd *f = *state;
+	struct qc_result *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	char *s = tu_path(f->dir, "s.gcs"), *out = tu_path(f->dir, "out");
+	const struct qc_check *x, *y;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--seconds", "10", "--drop-every", "3",
+				    "--gap-every", "2", "--no-truth", "--quiet", s, NULL), 0);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", s, "-o", out, "--quiet", NULL), 0);
+	run_qc(s, a);
+	run_qc(out, b);
+	for (int k = 0; k < 3; k++) {
+		static const char *const raw[] = { "insole0", "insole1", "mat0" };
+		static const char *const refined[] = { "refined-insole0", "refined-insole1", "mat" };
+
+		x = find(a, "packet_loss", raw[k]);
+		y = find(b, "packet_loss", refined[k]);
+		print_message("%s %.4f %% (%s), refined %.4f %% (%s)\n", raw[k], x->value,
+			      qc_status_name(x->status), y->value, qc_status_name(y->status));
+		assert_true(x->value > 0.5);
+		assert_true(fabs(x->value - y->value) < 1e-9);
+		assert_int_equal(x->status, y->status);
+	}
+	assert_int_equal(b->overall, QC_FAIL);
+	qc_result_free(a);
+	qc_result_free(b);
+	free(a);
+	free(b);
+	free(s);
+	free(out);
+}
+
 /* gaitcap synth: lost mat scans seen as packet loss, and the exit status. */
 static void test_qc_synth_gap_every(void **state)
 {
@@ -797,6 +837,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_output_replaced_whole,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_write_errors,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_refine_folder_losses,
 						tu_cmd_setup, tu_cmd_teardown),
 	};
 
