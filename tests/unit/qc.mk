@@ -13,13 +13,14 @@ test_qc_import_SRCS := tests/unit/test_qc_import.c $(QC_SESSION_SRCS) \
 test_qc_import_LDLIBS := $(QC_LIBS)
 $(BUILD)/obj/unit/tests/unit/test_qc_import.o: CPPFLAGS_COMMON += -DTOP_DIR='"$(TOP)"'
 
-# The checks, the JSON and the report, with synth and import for input.
+# The checks, the JSON and the report, with synth, import and refine for input.
 UNIT_TESTS += test_qc
 # Recursive: GAITCAP_FILE_CMDS (session.mk, read after this file) brings
 # cmd_synth.c with whatever it needs.
 test_qc_SRCS = tests/unit/test_qc.c $(QC_SESSION_SRCS) \
-	$(addprefix userspace/qc/, moticon.c import.c qc.c qhist.c series.c qc_json.c report.c) \
-	$(addprefix userspace/gaitcap/, cmd_import.c cmd_qc.c) $(GAITCAP_FILE_CMDS)
+	$(addprefix userspace/qc/, moticon.c import.c qc.c qhist.c series.c qc_json.c report.c out.c) \
+	$(addprefix userspace/gaitcap/, cmd_import.c cmd_qc.c cmd_refine.c) $(GAITCAP_FILE_CMDS) \
+	$(addprefix userspace/refine/, refine.c clockfit.c insole.c mat.c outq.c params.c)
 test_qc_LDLIBS := -lcairo -lfontconfig -lgsl -lgslcblas $(QC_LIBS)
 $(BUILD)/obj/unit/tests/unit/test_qc.o: CPPFLAGS_COMMON += -DTOP_DIR='"$(TOP)"'
 

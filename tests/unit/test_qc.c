@@ -6,6 +6,7 @@
  * without lost scans, and on the imported Moticon fixture; exit statuses,
  * JSON, and clinical observations that never fail a session.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cairo/cairo.h>
@@ -503,6 +505,216 @@ static int qc_cmd(struct tu_cmd *f, const char *in, const char *json, const char
 	return tu_cmd_run(f, cmd_qc, "qc", in, "--json", json, "--report", html, NULL);
 }
 
+/* The bytes of @path, or NULL when it cannot be read (free it). */
+static char *slurp(const char *path)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char *s;
+
+	if (tu_read_file(path, &buf, &len))
+		return NULL;
+	s = realloc(buf, len + 1);
+	assert_non_null(s);
+	s[len] = '\0';
+	return s;
+}
+
+/* A verdict line ("qc: pass") among what qc printed. */
+static bool has_verdict(const char *out)
+{
+	return !strncmp(out, "qc: ", 4) || strstr(out, "\nqc: ");
+}
+
+/* Files in @dir whose name starts with @prefix and goes on (temp files). */
+static int count_longer(const char *dir, const char *prefix)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, prefix, strlen(prefix)) &&
+		     strlen(e->d_name) > strlen(prefix);
+	closedir(d);
+	return n;
+}
+
+/*
+ * Outputs that would destroy data are refused before anything is read or
+ * written: the input, any session file, refine's files in an input OUTDIR,
+ * and one path for both outputs.
+ */
+static void test_qc_output_refusals(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *s = tu_path(f->dir, "s.gcs"), *other = tu_path(f->dir, "other.gcs");
+	char *dots = NULL, *params = NULL, *events = NULL, *js = tu_path(f->dir, "qc.json");
+	char *before, *after, *out;
+	struct {
+		const char *in, *json, *html, *why;
+	} runs[6];
+	size_t n = 0;
+
+	craft_session(s, &(struct craft){ 0 });
+	craft_session(other, &(struct craft){ 0 });
+	write_text(f->dir, "parameters.json", "{\"lost_chunks\":0}");
+	params = tu_path(f->dir, "parameters.json");
+	events = tu_path(f->dir, "events.tsv");
+	assert_true(asprintf(&dots, "%s/./s.gcs", f->dir) > 0);
+	runs[n++] = (typeof(runs[0])){ s, dots, NULL, "that is the input" };
+	runs[n++] = (typeof(runs[0])){ s, NULL, s, "that is the input" };
+	runs[n++] = (typeof(runs[0])){ s, other, NULL, "a gaitcap session file" };
+	runs[n++] = (typeof(runs[0])){ f->dir, params, NULL, "refine's parameters.json" };
+	runs[n++] = (typeof(runs[0])){ f->dir, NULL, events, "refine's events.tsv" };
+	runs[n++] = (typeof(runs[0])){ s, js, js, "both name" };
+	for (size_t i = 0; i < n; i++) {
+		const char *path = runs[i].json ? runs[i].json : runs[i].html;
+
+		before = slurp(path);
+		if (runs[i].json && runs[i].html)
+			assert_int_equal(qc_cmd(f, runs[i].in, runs[i].json, runs[i].html), 1);
+		else
+			assert_int_equal(tu_cmd_run(f, cmd_qc, "qc", runs[i].in,
+						    runs[i].json ? "--json" : "--report", path,
+						    NULL), 1);
+		out = tu_cmd_output(f);
+		assert_non_null(strstr(out, runs[i].why));
+		assert_false(has_verdict(out));
+		free(out);
+		after = slurp(path);
+		if (before) {
+			assert_non_null(after);
+			assert_string_equal(before, after);
+		} else {
+			assert_null(after);
+		}
+		free(before);
+		free(after);
+	}
+	assert_int_equal(count_longer(f->dir, "s.gcs"), 0);
+	free(s);
+	free(other);
+	free(dots);
+	free(params);
+	free(events);
+	free(js);
+}
+
+/*
+ * An output is replaced by a new file, never rewritten in place: another
+ * link to the old one keeps its bytes, and no temporary file is left.
+ */
+static void test_qc_output_replaced_whole(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *s = tu_path(f->dir, "s.gcs"), *js = tu_path(f->dir, "qc.json");
+	char *html = tu_path(f->dir, "qc.html"), *keep = tu_path(f->dir, "keep.json");
+	char *txt;
+	struct stat st;
+
+	craft_session(s, &(struct craft){ 0 });
+	write_text(f->dir, "qc.json", "old");
+	assert_int_equal(link(js, keep), 0);
+	assert_int_equal(qc_cmd(f, s, js, html), 0);
+	txt = slurp(keep);
+	assert_string_equal(txt, "old");
+	free(txt);
+	txt = slurp(js);
+	assert_non_null(strstr(txt, "\"overall\""));
+	free(txt);
+	assert_int_equal(stat(js, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(count_longer(f->dir, "qc.json"), 0);
+	assert_int_equal(count_longer(f->dir, "qc.html"), 0);
+	free(s);
+	free(js);
+	free(html);
+	free(keep);
+}
+
+/*
+ * An output that cannot be written: the file and the cause are named, exit
+ * 1, no verdict. A folder that is a regular file fails even for root;
+ * /dev/full where the system has it.
+ */
+static void test_qc_write_errors(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *s = tu_path(f->dir, "s.gcs"), *bad = tu_path(f->dir, "s.gcs/qc.json");
+	char *html = tu_path(f->dir, "s.gcs/qc.html"), *js = tu_path(f->dir, "qc.json");
+	char *out;
+
+	craft_session(s, &(struct craft){ 0 });
+	assert_int_equal(tu_cmd_run(f, cmd_qc, "qc", s, "--json", bad, NULL), 1);
+	out = tu_cmd_output(f);
+	assert_non_null(strstr(out, bad));
+	assert_non_null(strstr(out, strerror(ENOTDIR)));
+	assert_false(has_verdict(out));
+	free(out);
+	assert_int_equal(qc_cmd(f, s, js, html), 1);
+	out = tu_cmd_output(f);
+	assert_non_null(strstr(out, html));
+	assert_non_null(strstr(out, strerror(ENOTDIR)));
+	assert_false(has_verdict(out));
+	free(out);
+	if (access("/dev/full", W_OK)) {
+		print_message("skipped /dev/full: not on this system\n");
+	} else {
+		assert_int_equal(tu_cmd_run(f, cmd_qc, "qc", s, "--json", "/dev/full", NULL), 1);
+		out = tu_cmd_output(f);
+		assert_non_null(strstr(out, "/dev/full"));
+		assert_non_null(strstr(out, strerror(ENOSPC)));
+		assert_false(has_verdict(out));
+		free(out);
+	}
+	free(s);
+	free(bad);
+	free(html);
+	free(js);
+}
+
+/*
+ * qc of a session and qc of its refine OUTDIR agree on what was lost:
+ * insole samples (refined.gcs keeps the insole's counter) and mat scans
+ * (parameters.json), with link drops and lost scans injected by synth.
+ */
+static void test_qc_refine_folder_losses(void **state)
+{
+	struct tu_cmd *f = *state;
+	struct qc_result *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	char *s = tu_path(f->dir, "s.gcs"), *out = tu_path(f->dir, "out");
+	const struct qc_check *x, *y;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--seconds", "10", "--drop-every", "3",
+				    "--gap-every", "2", "--no-truth", "--quiet", s, NULL), 0);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", s, "-o", out, "--quiet", NULL), 0);
+	run_qc(s, a);
+	run_qc(out, b);
+	for (int k = 0; k < 3; k++) {
+		static const char *const raw[] = { "insole0", "insole1", "mat0" };
+		static const char *const refined[] = { "refined-insole0", "refined-insole1", "mat" };
+
+		x = find(a, "packet_loss", raw[k]);
+		y = find(b, "packet_loss", refined[k]);
+		print_message("%s %.4f %% (%s), refined %.4f %% (%s)\n", raw[k], x->value,
+			      qc_status_name(x->status), y->value, qc_status_name(y->status));
+		assert_true(x->value > 0.5);
+		assert_true(fabs(x->value - y->value) < 1e-9);
+		assert_int_equal(x->status, y->status);
+	}
+	assert_int_equal(b->overall, QC_FAIL);
+	qc_result_free(a);
+	qc_result_free(b);
+	free(a);
+	free(b);
+	free(s);
+	free(out);
+}
+
 /* gaitcap synth: lost mat scans seen as packet loss, and the exit status. */
 static void test_qc_synth_gap_every(void **state)
 {
@@ -619,6 +831,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_moticon_fixture,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_usage,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_output_refusals,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_output_replaced_whole,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_write_errors,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_refine_folder_losses,
 						tu_cmd_setup, tu_cmd_teardown),
 	};
 

@@ -67,12 +67,26 @@ int cmd_qc(int argc, char **argv)
 	if (optind + 1 != argc)
 		return cli_usage_error("qc", "one input at a time: '%s' and '%s' given",
 				       argv[optind], argv[optind + 1]);
+	if (qc_check_outputs(argv[optind], json, html, err, sizeof(err))) {
+		fprintf(stderr, "gaitcap qc: %s\n", err);
+		return 1;
+	}
 	res = calloc(1, sizeof(*res));
 	if (!res)
 		return 1;
 	ret = qc_run(argv[optind], res, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "gaitcap qc: %s\n", err);
+		free(res);
+		return 1;
+	}
+	/* Outputs first: a run that could not write them prints no verdict. */
+	if (json && (ret = qc_write_json(res, json)))
+		fprintf(stderr, "gaitcap qc: --json %s: not written: %s\n", json, strerror(-ret));
+	if (!ret && html && (ret = qc_write_report(res, html)))
+		fprintf(stderr, "gaitcap qc: --report %s: not written: %s\n", html, strerror(-ret));
+	if (ret) {
+		qc_result_free(res);
 		free(res);
 		return 1;
 	}
@@ -92,16 +106,8 @@ int cmd_qc(int argc, char **argv)
 	for (size_t i = 0; !quiet && i < res->n_notes; i++)
 		printf("note: %s\n", res->notes[i]);
 	rc = res->overall == QC_FAIL ? 3 : res->overall == QC_WARN ? 2 : 0;
-	if (json && (ret = qc_write_json(res, json))) {
-		fprintf(stderr, "gaitcap qc: %s: %s\n", json, cli_err_words(ret));
-		rc = 1;
-	}
-	if (html && (ret = qc_write_report(res, html))) {
-		fprintf(stderr, "gaitcap qc: %s: %s\n", html, cli_err_words(ret));
-		rc = 1;
-	}
-	printf("qc: %s%s%s\n", qc_status_name(res->overall), html && rc != 1 ? ", report " : "",
-	       html && rc != 1 ? html : "");
+	printf("qc: %s%s%s\n", qc_status_name(res->overall), html ? ", report " : "",
+	       html ? html : "");
 	qc_result_free(res);
 	free(res);
 	return rc;

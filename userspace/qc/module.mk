@@ -3,7 +3,7 @@
 # report (docs/qc.md, docs/import-moticon.md). Reads and writes sessions
 # through libgcsession only; never touches a device.
 LIBS += gcqc
-gcqc_SRCS := $(addprefix userspace/qc/, moticon.c import.c qc.c qhist.c series.c qc_json.c report.c)
+gcqc_SRCS := $(addprefix userspace/qc/, moticon.c import.c qc.c qhist.c series.c qc_json.c report.c out.c)
 gcqc_LDLIBS := -lcairo -lgsl -lgslcblas -ljson-c -lm
 
 # gaitcap import and gaitcap qc: added to the gaitcap program from here

@@ -182,6 +182,7 @@ struct sacc {
 	/* completeness, on the payload's sample counter when there is one */
 	bool have_seq;
 	uint64_t seq_first, seq_next, got;
+	uint64_t rec_next;		/* the record sequence, for jitter */
 	uint64_t records, bad_chunks;	/* read, and chunks that failed their check */
 	uint32_t last_raw_seq;
 	/* jitter: per-sample intervals on the stamps analysis uses */
@@ -374,6 +375,31 @@ static int sample(struct sacc *a, double load, bool sat, const uint8_t *bytes,
 	return qh_add(&a->load, load);
 }
 
+/*
+ * @n samples from @seq on the payload's sample counter (u32 on the wire:
+ * unwrapped). True when they follow on from the last ones.
+ */
+static bool seq_count(struct sacc *a, uint32_t seq, unsigned int n)
+{
+	bool next = false;
+
+	if (!a->have_seq) {
+		a->have_seq = true;
+		a->seq_first = a->seq_next = seq;
+	} else {
+		uint64_t s64 = (a->seq_next & ~0xffffffffull) | seq;
+
+		if (s64 + 0x80000000ull < a->seq_next)
+			s64 += 1ull << 32;
+		next = s64 == a->seq_next;
+		if (s64 >= a->seq_next)
+			a->seq_next = s64;
+	}
+	a->seq_next += n;
+	a->got += n;
+	return next;
+}
+
 static int insole_record(struct qc_result *res, struct sacc *a,
 			 const struct gcs_record *rec, double t_s)
 {
@@ -397,28 +423,14 @@ static int insole_record(struct qc_result *res, struct sacc *a,
 	period = g16(v + INSOLE_DATA_OFF_PERIOD);
 	if (period)
 		a->period_s = period / 1e6;
-	/* Sample counter and insole clock are u32 on the wire: unwrap. */
-	if (!a->have_seq) {
-		a->have_seq = true;
-		a->seq_first = a->seq_next = seq;
-	} else {
-		uint64_t s64 = (a->seq_next & ~0xffffffffull) | seq;
+	if (seq_count(a, seq, n) && a->have_last) {
+		uint32_t dus = t_us - a->last_t_us;	/* wraps */
 
-		if (s64 + 0x80000000ull < a->seq_next)
-			s64 += 1ull << 32;
-		if (s64 == a->seq_next && a->have_last) {
-			uint32_t dus = t_us - a->last_t_us;	/* wraps */
-
-			ret = qh_add(&a->iv, dus / 1e6 / (double)a->last_raw_seq);
-		}
-		if (s64 >= a->seq_next)
-			a->seq_next = s64;
+		ret = qh_add(&a->iv, dus / 1e6 / (double)a->last_raw_seq);
 	}
 	a->last_t_us = t_us;
 	a->have_last = true;
 	a->last_raw_seq = n;
-	a->seq_next += n;
-	a->got += n;
 	for (unsigned int k = 0; k < n && !ret; k++) {
 		const uint8_t *s = v + INSOLE_DATA_HDR + k * INSOLE_SAMPLE_SIZE;
 		double load = 0, cx = 0, cy = 0;
@@ -530,6 +542,9 @@ static int refined_record(struct qc_result *res, struct sacc *a,
 	double force, cx = 0, cy = 0, sum = 0;
 	int ret;
 
+	/* refine keeps the insole's counter: its jumps are the samples lost. */
+	if (a->off_seq >= 0)
+		seq_count(a, g32(rec->data + a->off_seq), 1);
 	force = gf32(rec->data + a->off_force);
 	if (!isfinite(force))
 		return 0;
@@ -853,11 +868,11 @@ static int read_session(struct qc_result *res, const char *path, char *err,
 					break;
 				if (a->kind != S_INSOLE && rec.ts_source == GCS_TS_RECORD) {
 					if (a->have_last && (rec.seq == GCS_SEQ_UNKNOWN ||
-							     rec.seq == a->seq_next))
+							     rec.seq == a->rec_next))
 						ret = qh_add(&a->iv, (rec.t_ns - a->last_t) / 1e9);
 					a->last_t = rec.t_ns;
 					a->have_last = true;
-					a->seq_next = rec.seq + 1;
+					a->rec_next = rec.seq + 1;
 				}
 			}
 		}
@@ -1172,6 +1187,38 @@ static void clinical(struct qc_result *res, const char *id, double v,
 		 flag ? what : "within the usual range");
 }
 
+/*
+ * refined.gcs holds no mat stream: the mat's packet_loss comes from refine's
+ * count of the scans its counter skipped, against those read, as qc counts
+ * them in the session (lost chunks are skipped scans too).
+ */
+static void mat_loss(struct qc_result *res, struct json_object *p)
+{
+	double read, missing = jpath(p, "mat", "missing_scans", NULL), lost;
+	struct json_object *m, *present;
+	struct qc_check *c;
+
+	if (!json_object_object_get_ex(p, "mat", &m) ||
+	    !json_object_object_get_ex(m, "present", &present) ||
+	    !json_object_get_boolean(present))
+		return;
+	read = jpath(p, "mat", "scans", NULL) + jpath(p, "mat", "duplicate_or_late_scans", NULL) +
+	       jpath(p, "mat", "corrupt_scans", NULL);
+	lost = jpath(p, "lost_chunks", NULL, NULL);
+	if (isnan(missing) || isnan(read)) {
+		na(res, "packet_loss", "mat", "%", LOSS_WARN_PCT, LOSS_FAIL_PCT, false,
+		   "parameters.json has no mat.missing_scans (scans without a counter, or an older refine)");
+		return;
+	}
+	c = qc_add(res, "packet_loss", "mat", read + missing > 0 ?
+		   100 * missing / (read + missing) : NAN, "%", LOSS_WARN_PCT, LOSS_FAIL_PCT, false);
+	if (c)
+		snprintf(c->why, sizeof(c->why),
+			 "%.0f of %.0f scans received (mat scan counter, parameters.json), "
+			 "%.0f chunks of the session unreadable (damage)",
+			 read, read + missing, isnan(lost) ? 0 : lost);
+}
+
 static void params(struct qc_result *res, const char *dir)
 {
 	struct json_object *p, *o = NULL;
@@ -1187,6 +1234,7 @@ static void params(struct qc_result *res, const char *dir)
 		return;
 	}
 	res->params = p;
+	mat_loss(res, p);
 	cad = jpath(p, "insole", "cadence_steps_per_min", NULL);
 	if (isnan(cad))
 		cad = jpath(p, "mat", "cadence_steps_per_min", NULL);

@@ -167,8 +167,22 @@ struct qc_result {
 int qc_run(const char *path, struct qc_result *res, char *err, size_t errlen);
 void qc_result_free(struct qc_result *res);
 
+/*
+ * Write the JSON or the report to @path: through a temporary file in its
+ * folder renamed into place, so a failure leaves @path as it was. 0 or
+ * -errno (the cause: ENOSPC, EACCES, ...).
+ */
 int qc_write_json(const struct qc_result *res, const char *path);
 int qc_write_report(const struct qc_result *res, const char *path);
+int qc_write_file(const char *path, const char *buf, size_t len);
+
+/*
+ * Refuse outputs that would destroy data: the input itself, a session
+ * file, refine's files in an input OUTDIR, or both outputs on one file.
+ * 0, or a negative errno with @err set; nothing is written either way.
+ */
+int qc_check_outputs(const char *input, const char *json, const char *html,
+		     char *err, size_t errlen);
 
 /* Append a check (tests build results by hand through it too). */
 struct qc_check *qc_add(struct qc_result *res, const char *id,

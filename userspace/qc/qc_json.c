@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -67,7 +68,11 @@ int qc_write_json(const struct qc_result *res, const char *path)
 	    jadd(o, "notes", json_object_get(notes)) ||
 	    (res->params && jadd(o, "parameters", json_object_get(res->params))))
 		goto out;
-	ret = json_object_to_file_ext(path, o, JSON_C_TO_STRING_PRETTY) ? -EIO : 0;
+	{
+		const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+
+		ret = txt ? qc_write_file(path, txt, strlen(txt)) : -ENOMEM;
+	}
 out:
 	json_object_put(checks);
 	json_object_put(notes);

@@ -543,10 +543,13 @@ static void param_rows(FILE *f, struct json_object *o, char *prefix, size_t cap)
 
 int qc_write_report(const struct qc_result *res, const char *path)
 {
-	FILE *f = fopen(path, "w");
-	char prefix[256] = "";
+	char prefix[256] = "", *html = NULL;
+	size_t len = 0;
+	FILE *f;
 	int ret;
 
+	/* Made in memory, written at once: a write error keeps its errno. */
+	f = open_memstream(&html, &len);
 	if (!f)
 		return -errno;
 	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -604,6 +607,9 @@ int qc_write_report(const struct qc_result *res, const char *path)
 	}
 	fputs("</table>\n<p>Definitions and thresholds: docs/qc.md.</p></body></html>\n", f);
 	if (fclose(f) && !ret)
-		ret = -errno;
+		ret = -ENOMEM;
+	if (!ret)
+		ret = qc_write_file(path, html, len);
+	free(html);
 	return ret;
 }

@@ -393,6 +393,7 @@ int refine_mat_pass_b(struct refine *R, const struct gcs_record *rec)
 		}
 		if (m->have_last && seq > m->last_seq + 1) {
 			m->gaps++;
+			m->missing += seq - m->last_seq - 1;
 			m->gap_pending = true;
 		}
 	}

@@ -608,6 +608,8 @@ static int write_params(struct refine *R, const struct strides *S)
 	      jadd(mat, "passes", json_object_new_int64(R->mat.n_passes)) ||
 	      jadd(mat, "scans", json_object_new_int64(R->mat.scans)) ||
 	      jadd(mat, "sequence_gaps", json_object_new_int64(R->mat.gaps)) ||
+	      (R->mat.has_seq &&
+	       jadd(mat, "missing_scans", json_object_new_int64((int64_t)R->mat.missing))) ||
 	      jadd(mat, "duplicate_or_late_scans", json_object_new_int64(R->mat.dup)) ||
 	      jadd(mat, "corrupt_scans", json_object_new_int64(R->mat.corrupt)) ||
 	      jadd(mat, "saturated_scans", json_object_new_int64(R->mat.saturated)) ||

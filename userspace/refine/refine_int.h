@@ -141,6 +141,7 @@ struct mat {
 	struct footprint *fp;
 	size_t n_fp, cap_fp;
 	uint64_t scans, corrupt, gaps, saturated, dup;
+	uint64_t missing;	/* scans the counter skipped (gaitcap qc's mat loss) */
 	unsigned int n_passes;
 };
 
