@@ -481,6 +481,57 @@ static void test_refine_damaged_inputs(void **state)
 	free(out);
 }
 
+/* The session's last marker, by time: its SESSION_END, at *@end. */
+static int64_t session_end_of(const char *path, int64_t *last)
+{
+	struct gcs_reader *r;
+	int64_t end = INT64_MIN;
+
+	*last = INT64_MIN;
+	assert_int_equal(gcs_reader_open(&r, path, 0), 0);
+	for (size_t i = 0; i < gcs_reader_n_markers(r); i++) {
+		const struct gcs_marker *m = gcs_reader_marker(r, i);
+
+		if (m->code == GCS_MARK_SESSION_END)
+			end = m->t_ns;
+		else if (m->t_ns > *last)
+			*last = m->t_ns;
+	}
+	gcs_reader_close(r);
+	assert_true(end != INT64_MIN);
+	return end;
+}
+
+/*
+ * synth's SESSION_END comes after its TRIAL_END, and refined.gcs carries the
+ * source's end, not the time refine ran (a second later here).
+ */
+static void test_refine_session_end(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *in = tu_path(f->dir, "in.gcs"), *out = tu_path(f->dir, "out");
+	char *refined = tu_path(out, "refined.gcs"), msg[512];
+	struct refine_opts o = { .session = in, .outdir = out };
+	struct refine_result res;
+	int64_t src_end, src_last, end, last;
+
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--no-truth",
+				    "--seconds", "5", "--tiles", "1", "--rows", "4",
+				    "--cols", "4", in, NULL), 0);
+	src_end = session_end_of(in, &src_last);
+	assert_true(src_end >= src_last);
+	sleep(1);
+	if (refine_run(&o, &res, msg, sizeof(msg)))
+		fail_msg("refine: %s", msg);
+	refine_result_free(&res);
+	end = session_end_of(refined, &last);
+	assert_true(end == src_end);
+	assert_true(end >= last);
+	free(refined);
+	free(out);
+	free(in);
+}
+
 /* outq.c without its thread: pthread_create() refused on demand. */
 static bool no_threads;
 
@@ -606,6 +657,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refine_writer_thread, tu_cmd_setup,
 						tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_refine_damaged_inputs, tu_cmd_setup,
+						tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_session_end, tu_cmd_setup,
 						tu_cmd_teardown),
 	};
 

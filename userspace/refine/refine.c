@@ -245,6 +245,11 @@ static int close_output(struct refine *R)
 		R->w = NULL;
 		return refine_fail(R, ret, "refined.gcs: %s", gcs_strerror(ret));
 	}
+	/*
+	 * The source's end, not the time refine ran: its last time is its
+	 * SESSION_END marker in a session closed as it should be.
+	 */
+	gcs_writer_set_end(R->w, gcs_reader_info(R->r)->t_last_ns);
 	ret = gcs_writer_close(R->w);
 	R->w = NULL;
 	return ret ? refine_fail(R, ret, "refined.gcs: %s", gcs_strerror(ret)) : 0;
