@@ -6,6 +6,7 @@
  * link losses (targets of issue 12, docs/gait-parameters.md). Damaged,
  * truncated and foreign files must give a clear error, never a crash.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -641,6 +642,90 @@ static void test_refine_writer_thread(void **state)
 	free(in);
 }
 
+/* parameters.json, the last file written, fails to serialize on demand. */
+static bool no_json;
+
+const char *__real_json_object_to_json_string_ext(struct json_object *o, int flags);
+const char *__wrap_json_object_to_json_string_ext(struct json_object *o, int flags)
+{
+	return no_json ? NULL : __real_json_object_to_json_string_ext(o, flags);
+}
+
+/* The names in @dir, sorted and joined by spaces ("" when empty). */
+static void dir_names(const char *dir, char *buf, size_t len)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort);
+	size_t used = 0;
+
+	assert_true(n >= 0);
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (strcmp(ents[i]->d_name, ".") && strcmp(ents[i]->d_name, ".."))
+			used += (size_t)snprintf(buf + used, len - used, "%s%s",
+						 used ? " " : "", ents[i]->d_name);
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+/*
+ * A failed run leaves no partial results: what can be checked is checked
+ * before anything is written, and what it wrote before failing is removed,
+ * never a file that was there before.
+ */
+static void test_refine_no_partial_outputs(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *in = tu_path(f->dir, "in.gcs"), *out = tu_path(f->dir, "out");
+	char *params = tu_path(out, "parameters.json"), *notes = tu_path(out, "notes.txt");
+	char *fresh = tu_path(f->dir, "fresh"), msg[512], names[256];
+	struct refine_opts o = { .session = in, .outdir = out };
+	struct refine_result res;
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--no-truth",
+				    "--seconds", "5", "--tiles", "1", "--rows", "4",
+				    "--cols", "4", in, NULL), 0);
+	/* The last file exists already: refused before refined.gcs is made. */
+	assert_int_equal(mkdir(out, 0750), 0);
+	assert_int_equal(tu_write_file(params, "keep\n", 5), 0);
+	assert_true(refine_run(&o, &res, msg, sizeof(msg)) < 0);
+	assert_non_null(strstr(msg, "exists already"));
+	dir_names(out, names, sizeof(names));
+	assert_string_equal(names, "parameters.json");
+	assert_int_equal(tu_read_file(params, &buf, &len), 0);
+	assert_true(len == 5 && !memcmp(buf, "keep\n", 5));
+	free(buf);
+
+	/* Failing after three files were written: they go, notes.txt stays. */
+	unlink(params);
+	assert_int_equal(tu_write_file(notes, "mine\n", 5), 0);
+	no_json = true;
+	assert_true(refine_run(&o, &res, msg, sizeof(msg)) < 0);
+	assert_true(msg[0]);
+	dir_names(out, names, sizeof(names));
+	assert_string_equal(names, "notes.txt");
+
+	/* A folder this run made goes too. */
+	o.outdir = fresh;
+	assert_true(refine_run(&o, &res, msg, sizeof(msg)) < 0);
+	assert_int_equal(access(fresh, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+	no_json = false;
+
+	/* Not a folder: refused in words. */
+	o.outdir = notes;
+	assert_true(refine_run(&o, &res, msg, sizeof(msg)) < 0);
+	assert_non_null(strstr(msg, "not a folder"));
+	free(fresh);
+	free(notes);
+	free(params);
+	free(out);
+	free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +744,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refine_damaged_inputs, tu_cmd_setup,
 						tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_refine_session_end, tu_cmd_setup,
+						tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_no_partial_outputs, tu_cmd_setup,
 						tu_cmd_teardown),
 	};
 

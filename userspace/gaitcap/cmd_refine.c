@@ -18,7 +18,8 @@ static void usage(FILE *f)
 		"Remove errors, align the clocks, find gait events and compute the gait\n"
 		"parameters of SESSION. OUTDIR (created if missing) gets parameters.json,\n"
 		"events.tsv, strides.tsv and refined.gcs; existing files are never\n"
-		"overwritten. Definitions: docs/gait-parameters.md.\n"
+		"overwritten, and a failed run removes what it wrote.\n"
+		"Definitions: docs/gait-parameters.md.\n"
 		"  -o, --output OUTDIR  where the results go\n"
 		"  -q, --quiet          no summary line\n");
 }

@@ -339,8 +339,9 @@ static const char *side_name(unsigned int s)
 	return s == REFINE_LEFT ? "left" : s == REFINE_RIGHT ? "right" : "unknown";
 }
 
-static FILE *create(struct refine *R, const char *name)
+static FILE *create(struct refine *R, unsigned int which)
 {
+	const char *name = refine_out_files[which];
 	char path[4096];
 	int fd;
 	FILE *f;
@@ -353,9 +354,12 @@ static FILE *create(struct refine *R, const char *name)
 			    strerror(errno));
 		return NULL;
 	}
+	R->created |= 1u << which;
 	f = fdopen(fd, "w");
-	if (!f)
+	if (!f) {
+		refine_fail(R, -errno, "%s: %s", path, strerror(errno));
 		close(fd);
+	}
 	return f;
 }
 
@@ -370,10 +374,10 @@ static int finish_file(struct refine *R, FILE *f, const char *name)
 
 static int write_events(struct refine *R, int64_t t0)
 {
-	FILE *f = create(R, "events.tsv");
+	FILE *f = create(R, REFINE_OUT_EVENTS);
 
 	if (!f)
-		return -errno ? -errno : -EIO;
+		return -EIO;
 	fprintf(f, "t_s\tt_ns\tsource\tdevice\tside\tevent\tflags\n");
 	for (size_t i = 0; i < R->n_ev; i++) {
 		const struct refine_event *e = &R->ev[i];
@@ -397,7 +401,7 @@ static void tsv_num(FILE *f, double v, const char *fmt)
 
 static int write_strides(struct refine *R, const struct strides *S, int64_t t0)
 {
-	FILE *f = create(R, "strides.tsv");
+	FILE *f = create(R, REFINE_OUT_STRIDES);
 
 	if (!f)
 		return -EIO;
@@ -638,7 +642,7 @@ static int write_params(struct refine *R, const struct strides *S)
 		json_object_put(root);
 		return refine_fail(R, -ENOMEM, "out of memory");
 	}
-	f = create(R, "parameters.json");
+	f = create(R, REFINE_OUT_PARAMS);
 	if (!f) {
 		json_object_put(root);
 		return -EIO;

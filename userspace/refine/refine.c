@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gsl/gsl_errno.h>
 
@@ -163,6 +164,68 @@ static int walk(struct refine *R, rec_fn fn)
 	return ret;
 }
 
+const char *const refine_out_files[REFINE_OUT_N] = {
+	"refined.gcs", "events.tsv", "strides.tsv", "parameters.json",
+};
+
+/*
+ * What can be known before the session is read: outdir is a folder we may
+ * write in (or can be made), and holds none of the files. A run refused
+ * here leaves nothing behind.
+ */
+static int check_outdir(struct refine *R)
+{
+	const char *dir = R->o->outdir;
+	char path[4096], *slash;
+	struct stat st;
+
+	if (stat(dir, &st)) {
+		if (errno != ENOENT)
+			return refine_fail(R, -errno, "%s: %s", dir, strerror(errno));
+		/* To be made: its parent must take it. */
+		snprintf(path, sizeof(path), "%s", dir);
+		while ((slash = strrchr(path, '/')) && slash > path && !slash[1])
+			*slash = '\0';
+		slash = strrchr(path, '/');
+		if (!slash)
+			snprintf(path, sizeof(path), ".");
+		else
+			slash[slash == path] = '\0';
+		if (access(path, W_OK | X_OK))
+			return refine_fail(R, -errno, "%s: cannot make it: %s: %s", dir,
+					   path, strerror(errno));
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return refine_fail(R, -ENOTDIR, "%s: not a folder", dir);
+	if (access(dir, W_OK | X_OK))
+		return refine_fail(R, -errno, "%s: %s", dir, strerror(errno));
+	for (unsigned int i = 0; i < REFINE_OUT_N; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, refine_out_files[i]);
+		if (!lstat(path, &st))
+			return refine_fail(R, -EEXIST, "%s: exists already (refine never overwrites)",
+					   path);
+		if (errno != ENOENT)
+			return refine_fail(R, -errno, "%s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+/* A failed run takes back what it created, and only that. */
+static void remove_outputs(struct refine *R)
+{
+	char path[4096];
+
+	for (unsigned int i = 0; i < REFINE_OUT_N; i++) {
+		if (!(R->created & (1u << i)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", R->o->outdir, refine_out_files[i]);
+		unlink(path);
+	}
+	if (R->made_outdir)
+		rmdir(R->o->outdir);
+}
+
 static int open_output(struct refine *R)
 {
 	struct gcs_writer_opts wo;
@@ -170,9 +233,11 @@ static int open_output(struct refine *R)
 	char path[4096];
 	int ret;
 
-	if (mkdir(R->o->outdir, 0750) && errno != EEXIST)
+	if (!mkdir(R->o->outdir, 0750))
+		R->made_outdir = true;
+	else if (errno != EEXIST)
 		return refine_fail(R, -errno, "%s: %s", R->o->outdir, strerror(errno));
-	snprintf(path, sizeof(path), "%s/refined.gcs", R->o->outdir);
+	snprintf(path, sizeof(path), "%s/%s", R->o->outdir, refine_out_files[REFINE_OUT_GCS]);
 	gcs_writer_opts_init(&wo);
 	wo.grow_step = 4 << 20;
 	/*
@@ -191,6 +256,8 @@ static int open_output(struct refine *R)
 	if (!meta)
 		return refine_fail(R, -EINVAL, "the session has no metadata to carry over");
 	ret = gcs_writer_create(&R->w, path, &wo, meta);
+	if (!ret)
+		R->created |= 1u << REFINE_OUT_GCS;
 	if (ret)
 		return refine_fail(R, ret, "%s: %s", path,
 				   ret == -EEXIST ? "exists already (refine never overwrites)" :
@@ -278,7 +345,10 @@ int refine_run(const struct refine_opts *o, struct refine_result *res,
 		refine_fail(R, ret, "%s: %s", o->session, gcs_strerror(ret));
 		goto out;
 	}
-	ret = setup_streams(R);
+	if (o->outdir)
+		ret = check_outdir(R);
+	if (!ret)
+		ret = setup_streams(R);
 	if (!ret)
 		ret = walk_stream(R, GCS_STREAM_NONE, pass_a_rec);
 	for (unsigned int k = 0; !ret && k < R->n_ins; k++) {
@@ -309,6 +379,8 @@ int refine_run(const struct refine_opts *o, struct refine_result *res,
 out:
 	if (R->w)
 		gcs_writer_close(R->w);
+	if (ret)
+		remove_outputs(R);
 	for (unsigned int k = 0; k < R->n_ins; k++)
 		refine_insole_free(&R->ins[k]);
 	refine_mat_free(&R->mat);

@@ -179,7 +179,15 @@ struct refine {
 	struct gcs_writer *w;
 	struct outq q;
 	uint64_t bad_chunks;
+	/* What this run created in outdir: removed again if it fails. */
+	unsigned int created;		/* bit i: refine_out_files[i] */
+	bool made_outdir;
 };
+
+/* The files refine writes into outdir, in the order it creates them. */
+enum { REFINE_OUT_GCS, REFINE_OUT_EVENTS, REFINE_OUT_STRIDES, REFINE_OUT_PARAMS,
+       REFINE_OUT_N };
+extern const char *const refine_out_files[REFINE_OUT_N];
 
 int refine_fail(struct refine *R, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
