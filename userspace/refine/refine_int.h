@@ -179,6 +179,11 @@ struct refine {
 	struct gcs_writer *w;
 	struct outq q;
 	uint64_t bad_chunks;
+	struct refine_loss loss[REFINE_MAX_INSOLES + 1];
+	unsigned int n_loss;
+	/* Read with the full table: chunks known lost at open, in both counts. */
+	uint64_t open_lost_chunks[REFINE_MAX_INSOLES + 1];
+	uint64_t open_lost_records[REFINE_MAX_INSOLES + 1];
 	/* What this run created in outdir: removed again if it fails. */
 	unsigned int created;		/* bit i: refine_out_files[i] */
 	bool made_outdir;
@@ -225,5 +230,6 @@ int refine_outq_stop(struct outq *q);
 
 /* params.c */
 int refine_outputs(struct refine *R, struct refine_result *res);
+bool refine_cut_short(const struct gcs_file_info *fi);
 
 #endif /* REFINE_INT_H */
