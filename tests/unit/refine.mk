@@ -9,4 +9,4 @@ test_refine_SRCS := tests/unit/test_refine.c \
 	$(addprefix userspace/session/, crc32c.c format.c meta.c writer.c reader.c recover.c) \
 	tests/unit/test_session_util.c
 test_refine_LDLIBS := -lgsl -lgslcblas -ljson-c -lzstd -lxxhash -lpthread -lm \
-	-Wl,--wrap=pthread_create
+	-Wl,--wrap=pthread_create -Wl,--wrap=json_object_to_json_string_ext

@@ -6,6 +6,7 @@
  * link losses (targets of issue 12, docs/gait-parameters.md). Damaged,
  * truncated and foreign files must give a clear error, never a crash.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -481,6 +482,204 @@ static void test_refine_damaged_inputs(void **state)
 	free(out);
 }
 
+/* The session's last marker, by time: its SESSION_END, at *@end. */
+static int64_t session_end_of(const char *path, int64_t *last)
+{
+	struct gcs_reader *r;
+	int64_t end = INT64_MIN;
+
+	*last = INT64_MIN;
+	assert_int_equal(gcs_reader_open(&r, path, 0), 0);
+	for (size_t i = 0; i < gcs_reader_n_markers(r); i++) {
+		const struct gcs_marker *m = gcs_reader_marker(r, i);
+
+		if (m->code == GCS_MARK_SESSION_END)
+			end = m->t_ns;
+		else if (m->t_ns > *last)
+			*last = m->t_ns;
+	}
+	gcs_reader_close(r);
+	assert_true(end != INT64_MIN);
+	return end;
+}
+
+/*
+ * synth's SESSION_END comes after its TRIAL_END, and refined.gcs carries the
+ * source's end, not the time refine ran (a second later here).
+ */
+static void test_refine_session_end(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *in = tu_path(f->dir, "in.gcs"), *out = tu_path(f->dir, "out");
+	char *refined = tu_path(out, "refined.gcs"), msg[512];
+	struct refine_opts o = { .session = in, .outdir = out };
+	struct refine_result res;
+	int64_t src_end, src_last, end, last;
+
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--no-truth",
+				    "--seconds", "5", "--tiles", "1", "--rows", "4",
+				    "--cols", "4", in, NULL), 0);
+	src_end = session_end_of(in, &src_last);
+	assert_true(src_end >= src_last);
+	sleep(1);
+	if (refine_run(&o, &res, msg, sizeof(msg)))
+		fail_msg("refine: %s", msg);
+	refine_result_free(&res);
+	end = session_end_of(refined, &last);
+	assert_true(end == src_end);
+	assert_true(end >= last);
+	free(refined);
+	free(out);
+	free(in);
+}
+
+/* The file offset of the @nth CHUNK record of @stream in @img, or 0. */
+static size_t nth_chunk(const uint8_t *img, size_t len, uint32_t stream, int nth)
+{
+	struct gcs_reader *r;
+	struct gcs_rec_hdr h;
+	size_t start;
+	uint32_t id;
+
+	assert_int_equal(gcs_reader_open_mem(&r, img, len, 0), 0);
+	start = gcs_reader_info(r)->data_start;
+	gcs_reader_close(r);
+	for (size_t off = start; off + GCS_CHUNK_HDR_LEN <= len; off += h.size) {
+		memcpy(&h, img + off, sizeof(h));
+		if (h.magic != GCS_REC_MAGIC || !h.size)
+			break;
+		memcpy(&id, img + off + GCS_REC_HDR_LEN, sizeof(id));
+		if (h.type == GCS_REC_CHUNK && id == stream && !nth--)
+			return off;
+	}
+	return 0;
+}
+
+/* A session with @src's metadata and streams, and not one record in them. */
+static void write_empty_like(const char *src, const char *path)
+{
+	struct gcs_writer_opts wo;
+	struct gcs_writer *w;
+	struct gcs_reader *r;
+	uint32_t id;
+
+	assert_int_equal(gcs_reader_open(&r, src, 0), 0);
+	gcs_writer_opts_init(&wo);
+	assert_int_equal(gcs_writer_create(&w, path, &wo, gcs_reader_meta(r)), 0);
+	for (size_t i = 0; i < gcs_reader_n_streams(r); i++) {
+		const struct gcs_stream_info *si = gcs_reader_stream(r, i);
+		struct gcs_stream_def d = {
+			.kind = si->kind, .record_size = si->record_size,
+			.ts_offset = si->ts_offset, .ts_clock = si->ts_clock,
+			.desc_json = si->desc_json,
+		};
+
+		assert_int_equal(gcs_writer_add_stream(w, &d, &id), 0);
+	}
+	assert_int_equal(gcs_writer_close(w), 0);
+	gcs_reader_close(r);
+}
+
+static struct json_object *lost_stream(struct json_object *params, uint32_t stream)
+{
+	struct json_object *a = jget(jget(params, "data_lost"), "streams");
+
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		struct json_object *e = json_object_array_get_idx(a, i);
+
+		if (json_object_get_int64(jget(e, "stream")) == stream)
+			return e;
+	}
+	fail_msg("stream %u not in data_lost", stream);
+	return NULL;
+}
+
+/*
+ * What damage cost is said per stream and why, in parameters.json and on
+ * stderr (even with -q): a chunk behind a damaged record header, a file
+ * cut short. A session with no sample to refine is an error.
+ */
+static void test_refine_lost_data(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *good = tu_path(f->dir, "good.gcs"), *bad = tu_path(f->dir, "bad.gcs");
+	char *empty = tu_path(f->dir, "empty.gcs"), *out = tu_path(f->dir, "out1");
+	char *out2 = tu_path(f->dir, "out2"), *out3 = tu_path(f->dir, "out3");
+	char *pj = tu_path(out, "parameters.json"), *pj2 = tu_path(out2, "parameters.json");
+	struct refine_opts o = { .session = bad };
+	struct json_object *params, *e;
+	struct refine_result res;
+	char msg[512], *said;
+	uint8_t *img;
+	size_t len, off;
+
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--no-truth",
+				    "--no-compact", "--seconds", "5", "--tiles", "1", "--rows",
+				    "4", "--cols", "4", good, NULL), 0);
+	assert_int_equal(tu_read_file(good, &img, &len), 0);
+
+	/* A header of insole stream 1 damaged: its chunk is stepped over. */
+	off = nth_chunk(img, len, 1, 20);
+	assert_true(off > 0);
+	img[off + 8] ^= 0xff;
+	assert_int_equal(tu_write_file(bad, img, len), 0);
+	img[off + 8] ^= 0xff;
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-q", "-o", out, bad, NULL), 0);
+	said = tu_cmd_output(f);
+	assert_non_null(strstr(said, "left insole stream 1: lost 10 records (10 samples) in 1 "
+				     "chunks: 0 chunks failed their check, 1 chunks (10 records) "
+				     "lay behind damaged record headers"));
+	free(said);
+	params = json_object_from_file(pj);
+	assert_non_null(params);
+	assert_int_equal(json_object_get_int64(jget(params, "lost_chunks")), 1);
+	e = lost_stream(params, 1);
+	assert_int_equal(json_object_get_int64(jget(e, "lost_records")), 10);
+	assert_int_equal(json_object_get_int64(jget(e, "lost_samples")), 10);
+	assert_int_equal(json_object_get_int64(jget(e, "chunks_behind_damaged_headers")), 1);
+	assert_int_equal(json_object_get_int64(jget(e, "records_read")), 490);
+	assert_int_equal(json_object_get_int64(jget(lost_stream(params, 2), "lost_records")), 0);
+	assert_true(json_object_array_length(jget(jget(params, "data_lost"), "problems")) > 0);
+	json_object_put(params);
+
+	/* Cut short in the middle: said, with where. */
+	unlink(bad);
+	assert_int_equal(tu_write_file(bad, img, len / 2), 0);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-q", "-o", out2, bad, NULL), 0);
+	said = tu_cmd_output(f);
+	assert_non_null(strstr(said, "cut short after offset"));
+	free(said);
+	params = json_object_from_file(pj2);
+	assert_non_null(params);
+	assert_true(json_object_get_boolean(jget(jget(params, "data_lost"), "cut_short")));
+	json_object_put(params);
+
+	/* Cut before its first chunk: nothing to refine, an error, no output. */
+	unlink(bad);
+	assert_int_equal(tu_write_file(bad, img, nth_chunk(img, len, 0, 0)), 0);
+	o.outdir = out3;
+	assert_int_equal(refine_run(&o, &res, msg, sizeof(msg)), -ENODATA);
+	assert_non_null(strstr(msg, "no samples: the file is cut short"));
+	assert_int_equal(access(out3, F_OK), -1);
+
+	/* Closed cleanly, streams declared, not one record: an error too. */
+	write_empty_like(good, empty);
+	o.session = empty;
+	assert_int_equal(refine_run(&o, &res, msg, sizeof(msg)), -ENODATA);
+	assert_non_null(strstr(msg, "no samples: its insole and mat streams hold no records"));
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-o", out3, empty, NULL), 1);
+	assert_int_equal(access(out3, F_OK), -1);
+	free(img);
+	free(pj2);
+	free(pj);
+	free(out3);
+	free(out2);
+	free(out);
+	free(empty);
+	free(bad);
+	free(good);
+}
+
 /* outq.c without its thread: pthread_create() refused on demand. */
 static bool no_threads;
 
@@ -590,6 +789,90 @@ static void test_refine_writer_thread(void **state)
 	free(in);
 }
 
+/* parameters.json, the last file written, fails to serialize on demand. */
+static bool no_json;
+
+const char *__real_json_object_to_json_string_ext(struct json_object *o, int flags);
+const char *__wrap_json_object_to_json_string_ext(struct json_object *o, int flags)
+{
+	return no_json ? NULL : __real_json_object_to_json_string_ext(o, flags);
+}
+
+/* The names in @dir, sorted and joined by spaces ("" when empty). */
+static void dir_names(const char *dir, char *buf, size_t len)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort);
+	size_t used = 0;
+
+	assert_true(n >= 0);
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (strcmp(ents[i]->d_name, ".") && strcmp(ents[i]->d_name, ".."))
+			used += (size_t)snprintf(buf + used, len - used, "%s%s",
+						 used ? " " : "", ents[i]->d_name);
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+/*
+ * A failed run leaves no partial results: what can be checked is checked
+ * before anything is written, and what it wrote before failing is removed,
+ * never a file that was there before.
+ */
+static void test_refine_no_partial_outputs(void **state)
+{
+	struct tu_cmd *f = *state;
+	char *in = tu_path(f->dir, "in.gcs"), *out = tu_path(f->dir, "out");
+	char *params = tu_path(out, "parameters.json"), *notes = tu_path(out, "notes.txt");
+	char *fresh = tu_path(f->dir, "fresh"), msg[512], names[256];
+	struct refine_opts o = { .session = in, .outdir = out };
+	struct refine_result res;
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--quiet", "--no-truth",
+				    "--seconds", "5", "--tiles", "1", "--rows", "4",
+				    "--cols", "4", in, NULL), 0);
+	/* The last file exists already: refused before refined.gcs is made. */
+	assert_int_equal(mkdir(out, 0750), 0);
+	assert_int_equal(tu_write_file(params, "keep\n", 5), 0);
+	assert_true(refine_run(&o, &res, msg, sizeof(msg)) < 0);
+	assert_non_null(strstr(msg, "exists already"));
+	dir_names(out, names, sizeof(names));
+	assert_string_equal(names, "parameters.json");
+	assert_int_equal(tu_read_file(params, &buf, &len), 0);
+	assert_true(len == 5 && !memcmp(buf, "keep\n", 5));
+	free(buf);
+
+	/* Failing after three files were written: they go, notes.txt stays. */
+	unlink(params);
+	assert_int_equal(tu_write_file(notes, "mine\n", 5), 0);
+	no_json = true;
+	assert_true(refine_run(&o, &res, msg, sizeof(msg)) < 0);
+	assert_true(msg[0]);
+	dir_names(out, names, sizeof(names));
+	assert_string_equal(names, "notes.txt");
+
+	/* A folder this run made goes too. */
+	o.outdir = fresh;
+	assert_true(refine_run(&o, &res, msg, sizeof(msg)) < 0);
+	assert_int_equal(access(fresh, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+	no_json = false;
+
+	/* Not a folder: refused in words. */
+	o.outdir = notes;
+	assert_true(refine_run(&o, &res, msg, sizeof(msg)) < 0);
+	assert_non_null(strstr(msg, "not a folder"));
+	free(fresh);
+	free(notes);
+	free(params);
+	free(out);
+	free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -606,6 +889,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refine_writer_thread, tu_cmd_setup,
 						tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_refine_damaged_inputs, tu_cmd_setup,
+						tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_session_end, tu_cmd_setup,
+						tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_no_partial_outputs, tu_cmd_setup,
+						tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_refine_lost_data, tu_cmd_setup,
 						tu_cmd_teardown),
 	};
 

@@ -18,9 +18,30 @@ static void usage(FILE *f)
 		"Remove errors, align the clocks, find gait events and compute the gait\n"
 		"parameters of SESSION. OUTDIR (created if missing) gets parameters.json,\n"
 		"events.tsv, strides.tsv and refined.gcs; existing files are never\n"
-		"overwritten. Definitions: docs/gait-parameters.md.\n"
+		"overwritten, and a failed run removes what it wrote.\n"
+		"Definitions: docs/gait-parameters.md.\n"
 		"  -o, --output OUTDIR  where the results go\n"
 		"  -q, --quiet          no summary line\n");
+}
+
+static void say_loss(const char *session, const struct refine_loss *l)
+{
+	const char *side = l->side == REFINE_LEFT ? "left " :
+			   l->side == REFINE_RIGHT ? "right " : "";
+	uint64_t chunks = l->check_chunks + l->header_chunks;
+	uint64_t records = l->check_records + l->header_records;
+
+	if (!l->records_read)
+		fprintf(stderr, "refine: %s: %s%s stream %u: no samples\n", session, side,
+			l->mat ? "mat" : "insole", l->stream);
+	if (!chunks && !records)
+		return;
+	fprintf(stderr, "refine: %s: %s%s stream %u: lost %" PRIu64 " records (%" PRIu64
+		" samples) in %" PRIu64 " chunks: %" PRIu64 " chunks failed their check, %"
+		PRIu64 " chunks (%" PRIu64 " records) lay behind damaged record headers\n",
+		session, side, l->mat ? "mat" : "insole", l->stream, records,
+		l->lost_samples, chunks, l->check_chunks, l->header_chunks,
+		l->header_records);
 }
 
 int cmd_refine(int argc, char **argv)
@@ -74,8 +95,13 @@ int cmd_refine(int argc, char **argv)
 	/* Said even with --quiet: the results lack what could not be read. */
 	if (res.lost_chunks)
 		fprintf(stderr, "refine: %s: damaged: %" PRIu64 " of its chunks could not be "
-			"read ('gaitcap info' lists them; lost_chunks in parameters.json)\n",
+			"read ('gaitcap info' lists them; data_lost in parameters.json)\n",
 			o.session, res.lost_chunks);
+	for (unsigned int k = 0; k < res.n_loss; k++)
+		say_loss(o.session, &res.loss[k]);
+	if (res.cut_short)
+		fprintf(stderr, "refine: %s: cut short after offset %" PRIu64 ": what followed "
+			"is lost, how much is unknown\n", o.session, res.cut_at);
 	refine_result_free(&res);
 	return 0;
 }

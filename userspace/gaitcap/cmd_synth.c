@@ -702,6 +702,8 @@ static int run(struct synth *s, struct gcs_writer *w)
 		if (!ret && s->abort_after && ++chunks >= s->abort_after)
 			return 1;
 	}
+	/* The data runs ahead of the clock: the session ends where it does. */
+	gcs_writer_set_end(w, ret == -ENOSPC || t > end ? t : end);
 	if (ret == -ENOSPC) {
 		fprintf(stderr, "synth: filesystem full after %.1f s of data: "
 			"ending the session cleanly\n", (double)(t - s->t0) / NS);

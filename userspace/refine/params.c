@@ -339,8 +339,9 @@ static const char *side_name(unsigned int s)
 	return s == REFINE_LEFT ? "left" : s == REFINE_RIGHT ? "right" : "unknown";
 }
 
-static FILE *create(struct refine *R, const char *name)
+static FILE *create(struct refine *R, unsigned int which)
 {
+	const char *name = refine_out_files[which];
 	char path[4096];
 	int fd;
 	FILE *f;
@@ -353,9 +354,12 @@ static FILE *create(struct refine *R, const char *name)
 			    strerror(errno));
 		return NULL;
 	}
+	R->created |= 1u << which;
 	f = fdopen(fd, "w");
-	if (!f)
+	if (!f) {
+		refine_fail(R, -errno, "%s: %s", path, strerror(errno));
 		close(fd);
+	}
 	return f;
 }
 
@@ -370,10 +374,10 @@ static int finish_file(struct refine *R, FILE *f, const char *name)
 
 static int write_events(struct refine *R, int64_t t0)
 {
-	FILE *f = create(R, "events.tsv");
+	FILE *f = create(R, REFINE_OUT_EVENTS);
 
 	if (!f)
-		return -errno ? -errno : -EIO;
+		return -EIO;
 	fprintf(f, "t_s\tt_ns\tsource\tdevice\tside\tevent\tflags\n");
 	for (size_t i = 0; i < R->n_ev; i++) {
 		const struct refine_event *e = &R->ev[i];
@@ -397,7 +401,7 @@ static void tsv_num(FILE *f, double v, const char *fmt)
 
 static int write_strides(struct refine *R, const struct strides *S, int64_t t0)
 {
-	FILE *f = create(R, "strides.tsv");
+	FILE *f = create(R, REFINE_OUT_STRIDES);
 
 	if (!f)
 		return -EIO;
@@ -568,6 +572,76 @@ static struct json_object *quality_obj(const struct ins *in)
 	return o;
 }
 
+/* Records lost times the stream's samples per record (one per scan). */
+static uint64_t lost_samples(struct refine *R, const struct refine_loss *l)
+{
+	uint64_t rec = l->check_records + l->header_records;
+	const struct refine_insole_stats *st = NULL;
+
+	for (unsigned int k = 0; !l->mat && k < R->n_ins; k++)
+		if (R->ins[k].stream == l->stream)
+			st = &R->ins[k].st;
+	if (!st || !st->notifications)
+		return rec;
+	return (uint64_t)((double)rec * st->samples / st->notifications + 0.5);
+}
+
+static void add_problem(void *ctx, bool error, const char *msg)
+{
+	if (error)
+		json_object_array_add(ctx, json_object_new_string(msg));
+}
+
+/* "data_lost": per refined stream what damage cost, and the file's problems. */
+static struct json_object *lost_obj(struct refine *R)
+{
+	const struct gcs_file_info *fi = gcs_reader_info(R->r);
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	struct json_object *p = json_object_new_array();
+	int bad = !o || !a || !p;
+
+	for (unsigned int k = 0; !bad && k < R->n_loss; k++) {
+		const struct refine_loss *l = &R->loss[k];
+		struct json_object *e = json_object_new_object();
+
+		bad = !e ||
+		      jadd(e, "stream", json_object_new_int64(l->stream)) ||
+		      jadd(e, "source", json_object_new_string(l->mat ? "mat" : "insole")) ||
+		      jadd(e, "side", json_object_new_string(side_name(l->side))) ||
+		      jadd(e, "records_read", json_object_new_int64(l->records_read)) ||
+		      jadd(e, "lost_chunks", json_object_new_int64(l->check_chunks +
+								   l->header_chunks)) ||
+		      jadd(e, "lost_records", json_object_new_int64(l->check_records +
+								    l->header_records)) ||
+		      jadd(e, "lost_samples", json_object_new_int64(l->lost_samples)) ||
+		      jadd(e, "chunks_failed_check", json_object_new_int64(l->check_chunks)) ||
+		      jadd(e, "records_failed_check", json_object_new_int64(l->check_records)) ||
+		      jadd(e, "chunks_behind_damaged_headers",
+			   json_object_new_int64(l->header_chunks)) ||
+		      jadd(e, "records_behind_damaged_headers",
+			   json_object_new_int64(l->header_records));
+		if (!bad)
+			bad = json_object_array_add(a, e);
+		else
+			json_object_put(e);
+	}
+	if (!bad)
+		gcs_reader_problems(R->r, false, add_problem, p);
+	if (bad ||
+	    jadd(o, "cut_short", json_object_new_boolean(refine_cut_short(fi))) ||
+	    (refine_cut_short(fi) ?
+	     jadd(o, "cut_after_offset", json_object_new_int64((int64_t)fi->valid_end)) :
+	     json_object_object_add(o, "cut_after_offset", NULL)) ||
+	    jadd(o, "streams", json_object_get(a)) ||
+	    jadd(o, "problems", json_object_get(p))) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_object_put(a);
+	json_object_put(p);
+	return o;
+}
+
 static int write_params(struct refine *R, const struct strides *S)
 {
 	struct json_object *root = json_object_new_object(), *ins = json_object_new_object();
@@ -625,6 +699,7 @@ static int write_params(struct refine *R, const struct strides *S)
 	      jadd(root, "mat", json_object_get(mat)) ||
 	      jadd(root, "insole_mat_sync", json_object_get(sync)) ||
 	      jadd(root, "lost_chunks", json_object_new_int64(R->bad_chunks)) ||
+	      jadd(root, "data_lost", lost_obj(R)) ||
 	      jadd(root, "definitions", json_object_new_string("docs/gait-parameters.md"));
 	for (unsigned int k = 0; !bad && k < R->n_ins; k++)
 		bad = json_object_array_add(q, quality_obj(&R->ins[k]));
@@ -640,7 +715,7 @@ static int write_params(struct refine *R, const struct strides *S)
 		json_object_put(root);
 		return refine_fail(R, -ENOMEM, "out of memory");
 	}
-	f = create(R, "parameters.json");
+	f = create(R, REFINE_OUT_PARAMS);
 	if (!f) {
 		json_object_put(root);
 		return -EIO;
@@ -658,6 +733,8 @@ int refine_outputs(struct refine *R, struct refine_result *res)
 	size_t a;
 	int ret;
 
+	for (unsigned int k = 0; k < R->n_loss; k++)
+		R->loss[k].lost_samples = lost_samples(R, &R->loss[k]);
 	ret = insole_strides(R, &S, REFINE_LEFT);
 	a = S.n;
 	if (!ret)
@@ -687,6 +764,10 @@ int refine_outputs(struct refine *R, struct refine_result *res)
 		res->mat_gaps = R->mat.gaps;
 		res->mat_saturated = R->mat.saturated;
 		res->lost_chunks = R->bad_chunks;
+		memcpy(res->loss, R->loss, sizeof(res->loss));
+		res->n_loss = R->n_loss;
+		res->cut_short = refine_cut_short(gcs_reader_info(R->r));
+		res->cut_at = gcs_reader_info(R->r)->valid_end;
 	}
 	free(S.v);
 	return ret;

@@ -5,10 +5,12 @@
  * outq.c), then the parameters.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gsl/gsl_errno.h>
 
@@ -67,6 +69,14 @@ static int64_t real_to_mono(struct refine *R)
 	return 0;
 }
 
+static struct refine_loss *loss_of(struct refine *R, uint32_t stream)
+{
+	for (unsigned int k = 0; k < R->n_loss; k++)
+		if (R->loss[k].stream == stream)
+			return &R->loss[k];
+	return NULL;
+}
+
 static int setup_streams(struct refine *R)
 {
 	int ret = 0;
@@ -84,12 +94,33 @@ static int setup_streams(struct refine *R)
 			if (!ret && si->ts_clock == GCS_CLOCK_REALTIME)
 				in->rx_to_mono = real_to_mono(R);
 			R->n_ins++;
+			if (!ret)
+				R->loss[R->n_loss++] = (struct refine_loss){
+					.stream = si->id, .side = in->side };
 		} else if (si->kind == GCS_KIND_IIO_SCAN) {
 			ret = refine_mat_setup(R, si);
+			if (!ret && R->mat.present && R->mat.stream == si->id)
+				R->loss[R->n_loss++] = (struct refine_loss){
+					.stream = si->id, .mat = true,
+					.side = REFINE_SIDE_UNKNOWN };
 		}
 	}
 	if (!ret && !R->n_ins && !R->mat.present)
 		ret = refine_fail(R, -ENODATA, "no insole or mat stream to refine");
+	/*
+	 * A table read at open counts a chunk it knows lost in its stream's
+	 * losses; the pass will meet it as a failed check too.
+	 */
+	for (size_t i = 0; !ret && !gcs_reader_info(R->r)->streamed &&
+			   i < gcs_reader_n_chunks(R->r); i++) {
+		const struct gcs_chunk_info *ci = gcs_reader_chunk(R->r, i);
+		struct refine_loss *l = ci ? loss_of(R, ci->stream) : NULL;
+
+		if (l && ci->status == GCS_CHUNK_LOST) {
+			R->open_lost_chunks[l - R->loss]++;
+			R->open_lost_records[l - R->loss] += ci->n_records;
+		}
+	}
 	return ret;
 }
 
@@ -98,7 +129,10 @@ typedef int (*rec_fn)(struct refine *R, const struct gcs_record *rec);
 static int pass_a_rec(struct refine *R, const struct gcs_record *rec)
 {
 	struct ins *in = ins_of(R, rec->stream);
+	struct refine_loss *l = loss_of(R, rec->stream);
 
+	if (l)
+		l->records_read++;
 	if (in)
 		return refine_insole_pass_a(R, in, rec);
 	if (R->mat.present && rec->stream == R->mat.stream)
@@ -117,11 +151,6 @@ static int pass_b_rec(struct refine *R, const struct gcs_record *rec)
 	return 0;
 }
 
-static bool refined_stream(struct refine *R, uint32_t stream)
-{
-	return ins_of(R, stream) || (R->mat.present && stream == R->mat.stream);
-}
-
 /*
  * Every record of @stream in order; a lost chunk is stepped over. One
  * stream at a time: refined.gcs is written in this order, stream by stream.
@@ -138,8 +167,14 @@ static int walk_stream(struct refine *R, uint32_t stream, rec_fn fn)
 	gcs_rec_iter_init(&it, R->r, stream);
 	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
 		if (ret == -EBADMSG) {
-			if (stream == GCS_STREAM_NONE && refined_stream(R, rec.stream))
-				R->bad_chunks++;
+			struct refine_loss *l = loss_of(R, rec.stream);
+			const struct gcs_chunk_info *ci;
+
+			if (stream != GCS_STREAM_NONE || !l)
+				continue;
+			ci = gcs_reader_chunk(R->r, rec.chunk);
+			l->check_chunks++;
+			l->check_records += ci ? ci->n_records : 0;
 			continue;
 		}
 		if (ret < 0)
@@ -149,6 +184,50 @@ static int walk_stream(struct refine *R, uint32_t stream, rec_fn fn)
 			return ret;
 	}
 	return 0;
+}
+
+bool refine_cut_short(const struct gcs_file_info *fi)
+{
+	return fi->tail == GCS_TAIL_SHORT || fi->tail == GCS_TAIL_TORN ||
+	       fi->valid_end < fi->durable_end ||
+	       (fi->state != GCS_STATE_OPEN && fi->file_size != fi->end_off);
+}
+
+/*
+ * After the calibration pass, which read every stream: what was lost
+ * behind damaged record headers (the reader's per-stream counts; a chunk
+ * whose data failed its check was counted as the pass met it). A session
+ * with no sample left to refine is an error, not empty results.
+ */
+static int count_losses(struct refine *R)
+{
+	const struct gcs_file_info *fi = gcs_reader_info(R->r);
+	uint64_t read = 0, lost = 0;
+
+	for (unsigned int k = 0; k < R->n_loss; k++) {
+		struct refine_loss *l = &R->loss[k];
+		const struct gcs_stream_info *si = gcs_reader_stream_by_id(R->r, l->stream);
+
+		if (si && si->n_lost_chunks >= R->open_lost_chunks[k])
+			l->header_chunks = si->n_lost_chunks - R->open_lost_chunks[k];
+		if (si && si->lost_records >= R->open_lost_records[k])
+			l->header_records = si->lost_records - R->open_lost_records[k];
+		R->bad_chunks += l->check_chunks + l->header_chunks;
+		lost += l->check_records + l->header_records;
+		read += l->records_read;
+	}
+	if (read)
+		return 0;
+	if (lost || R->bad_chunks)
+		return refine_fail(R, -ENODATA, "%s: no samples left: %" PRIu64 " records in %"
+				   PRIu64 " chunks lost to damage, none readable",
+				   R->o->session, lost, R->bad_chunks);
+	if (refine_cut_short(fi))
+		return refine_fail(R, -ENODATA, "%s: no samples: the file is cut short after "
+				   "offset %" PRIu64 ", before any insole or mat record",
+				   R->o->session, fi->valid_end);
+	return refine_fail(R, -ENODATA, "%s: no samples: its insole and mat streams hold "
+			   "no records", R->o->session);
 }
 
 /* The devices never look at each other's records while walking. */
@@ -163,6 +242,68 @@ static int walk(struct refine *R, rec_fn fn)
 	return ret;
 }
 
+const char *const refine_out_files[REFINE_OUT_N] = {
+	"refined.gcs", "events.tsv", "strides.tsv", "parameters.json",
+};
+
+/*
+ * What can be known before the session is read: outdir is a folder we may
+ * write in (or can be made), and holds none of the files. A run refused
+ * here leaves nothing behind.
+ */
+static int check_outdir(struct refine *R)
+{
+	const char *dir = R->o->outdir;
+	char path[4096], *slash;
+	struct stat st;
+
+	if (stat(dir, &st)) {
+		if (errno != ENOENT)
+			return refine_fail(R, -errno, "%s: %s", dir, strerror(errno));
+		/* To be made: its parent must take it. */
+		snprintf(path, sizeof(path), "%s", dir);
+		while ((slash = strrchr(path, '/')) && slash > path && !slash[1])
+			*slash = '\0';
+		slash = strrchr(path, '/');
+		if (!slash)
+			snprintf(path, sizeof(path), ".");
+		else
+			slash[slash == path] = '\0';
+		if (access(path, W_OK | X_OK))
+			return refine_fail(R, -errno, "%s: cannot make it: %s: %s", dir,
+					   path, strerror(errno));
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return refine_fail(R, -ENOTDIR, "%s: not a folder", dir);
+	if (access(dir, W_OK | X_OK))
+		return refine_fail(R, -errno, "%s: %s", dir, strerror(errno));
+	for (unsigned int i = 0; i < REFINE_OUT_N; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, refine_out_files[i]);
+		if (!lstat(path, &st))
+			return refine_fail(R, -EEXIST, "%s: exists already (refine never overwrites)",
+					   path);
+		if (errno != ENOENT)
+			return refine_fail(R, -errno, "%s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+/* A failed run takes back what it created, and only that. */
+static void remove_outputs(struct refine *R)
+{
+	char path[4096];
+
+	for (unsigned int i = 0; i < REFINE_OUT_N; i++) {
+		if (!(R->created & (1u << i)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", R->o->outdir, refine_out_files[i]);
+		unlink(path);
+	}
+	if (R->made_outdir)
+		rmdir(R->o->outdir);
+}
+
 static int open_output(struct refine *R)
 {
 	struct gcs_writer_opts wo;
@@ -170,9 +311,11 @@ static int open_output(struct refine *R)
 	char path[4096];
 	int ret;
 
-	if (mkdir(R->o->outdir, 0750) && errno != EEXIST)
+	if (!mkdir(R->o->outdir, 0750))
+		R->made_outdir = true;
+	else if (errno != EEXIST)
 		return refine_fail(R, -errno, "%s: %s", R->o->outdir, strerror(errno));
-	snprintf(path, sizeof(path), "%s/refined.gcs", R->o->outdir);
+	snprintf(path, sizeof(path), "%s/%s", R->o->outdir, refine_out_files[REFINE_OUT_GCS]);
 	gcs_writer_opts_init(&wo);
 	wo.grow_step = 4 << 20;
 	/*
@@ -191,6 +334,8 @@ static int open_output(struct refine *R)
 	if (!meta)
 		return refine_fail(R, -EINVAL, "the session has no metadata to carry over");
 	ret = gcs_writer_create(&R->w, path, &wo, meta);
+	if (!ret)
+		R->created |= 1u << REFINE_OUT_GCS;
 	if (ret)
 		return refine_fail(R, ret, "%s: %s", path,
 				   ret == -EEXIST ? "exists already (refine never overwrites)" :
@@ -245,6 +390,11 @@ static int close_output(struct refine *R)
 		R->w = NULL;
 		return refine_fail(R, ret, "refined.gcs: %s", gcs_strerror(ret));
 	}
+	/*
+	 * The source's end, not the time refine ran: its last time is its
+	 * SESSION_END marker in a session closed as it should be.
+	 */
+	gcs_writer_set_end(R->w, gcs_reader_info(R->r)->t_last_ns);
 	ret = gcs_writer_close(R->w);
 	R->w = NULL;
 	return ret ? refine_fail(R, ret, "refined.gcs: %s", gcs_strerror(ret)) : 0;
@@ -273,9 +423,14 @@ int refine_run(const struct refine_opts *o, struct refine_result *res,
 		refine_fail(R, ret, "%s: %s", o->session, gcs_strerror(ret));
 		goto out;
 	}
-	ret = setup_streams(R);
+	if (o->outdir)
+		ret = check_outdir(R);
+	if (!ret)
+		ret = setup_streams(R);
 	if (!ret)
 		ret = walk_stream(R, GCS_STREAM_NONE, pass_a_rec);
+	if (!ret)
+		ret = count_losses(R);
 	for (unsigned int k = 0; !ret && k < R->n_ins; k++) {
 		refine_insole_calibrate(&R->ins[k]);
 		ret = refine_clock_fit(R, &R->ins[k]);
@@ -304,6 +459,8 @@ int refine_run(const struct refine_opts *o, struct refine_result *res,
 out:
 	if (R->w)
 		gcs_writer_close(R->w);
+	if (ret)
+		remove_outputs(R);
 	for (unsigned int k = 0; k < R->n_ins; k++)
 		refine_insole_free(&R->ins[k]);
 	refine_mat_free(&R->mat);

@@ -67,6 +67,20 @@ struct refine_insole_stats {
 	double peak_n;			/* 95th percentile of total force */
 };
 
+/*
+ * What a refined stream lost to damage in the file (docs/gait-parameters.md,
+ * "Lost data"). Samples: the records times the stream's samples per record.
+ */
+struct refine_loss {
+	uint32_t stream;
+	bool mat;			/* the mat's stream, else an insole's */
+	uint8_t side;			/* an insole's enum refine_side */
+	uint64_t records_read;
+	uint64_t check_chunks, check_records;	/* chunk data failed its check */
+	uint64_t header_chunks, header_records;	/* behind damaged record headers */
+	uint64_t lost_samples;
+};
+
 struct refine_result {
 	struct refine_event *events;	/* sorted by time */
 	size_t n_events;
@@ -75,7 +89,11 @@ struct refine_result {
 	unsigned int n_insoles;
 	unsigned int n_footprints, n_passes;
 	uint64_t mat_scans, mat_corrupt, mat_gaps, mat_saturated;
-	uint64_t lost_chunks;		/* failed their check: not read */
+	uint64_t lost_chunks;		/* of the refined streams: not read */
+	struct refine_loss loss[REFINE_MAX_INSOLES + 1];
+	unsigned int n_loss;
+	bool cut_short;			/* truncated or torn: what followed is unknown */
+	uint64_t cut_at;		/* end of the last valid record */
 };
 
 struct refine_opts {

@@ -180,7 +180,20 @@ struct refine {
 	struct gcs_writer *w;
 	struct outq q;
 	uint64_t bad_chunks;
+	struct refine_loss loss[REFINE_MAX_INSOLES + 1];
+	unsigned int n_loss;
+	/* Read with the full table: chunks known lost at open, in both counts. */
+	uint64_t open_lost_chunks[REFINE_MAX_INSOLES + 1];
+	uint64_t open_lost_records[REFINE_MAX_INSOLES + 1];
+	/* What this run created in outdir: removed again if it fails. */
+	unsigned int created;		/* bit i: refine_out_files[i] */
+	bool made_outdir;
 };
+
+/* The files refine writes into outdir, in the order it creates them. */
+enum { REFINE_OUT_GCS, REFINE_OUT_EVENTS, REFINE_OUT_STRIDES, REFINE_OUT_PARAMS,
+       REFINE_OUT_N };
+extern const char *const refine_out_files[REFINE_OUT_N];
 
 int refine_fail(struct refine *R, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -218,5 +231,6 @@ int refine_outq_stop(struct outq *q);
 
 /* params.c */
 int refine_outputs(struct refine *R, struct refine_result *res);
+bool refine_cut_short(const struct gcs_file_info *fi);
 
 #endif /* REFINE_INT_H */

@@ -303,6 +303,12 @@ void gcs_writer_stats(const struct gcs_writer *w, struct gcs_writer_stats *st);
  * nothing done while a compaction job or a split sync is still out.
  */
 int gcs_writer_close(struct gcs_writer *w);
+/*
+ * Stamp close's SESSION_END marker at @t_ns (host CLOCK_MONOTONIC) instead
+ * of the time of closing: for a session written faster or later than its
+ * data's timeline (synth, refine, import).
+ */
+void gcs_writer_set_end(struct gcs_writer *w, int64_t t_ns);
 
 /*
  * Drop the writer without closing: the file stays as a killed capture

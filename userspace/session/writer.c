@@ -188,6 +188,8 @@ struct gcs_writer {
 	int failed;		/* sticky: an I/O error the file can't survive */
 	int sync_error;		/* a durability sync failed: in every header */
 	bool full;
+	bool end_set;		/* SESSION_END at end_ns, not at close time */
+	int64_t end_ns;
 	bool sync_busy;
 	bool job_out;
 	ZSTD_CCtx *cctx;	/* cached for inline jobs */
@@ -1619,6 +1621,12 @@ static int write_index(struct gcs_writer *w, uint64_t *index_off)
 	return 0;
 }
 
+void gcs_writer_set_end(struct gcs_writer *w, int64_t t_ns)
+{
+	w->end_set = true;
+	w->end_ns = t_ns;
+}
+
 int gcs_writer_close(struct gcs_writer *w)
 {
 	struct gcs_marker_ext end;
@@ -1638,7 +1646,8 @@ int gcs_writer_close(struct gcs_writer *w)
 		;
 	end = (struct gcs_marker_ext){
 		.code = GCS_MARK_SESSION_END, .stream = GCS_STREAM_NONE,
-		.t_ns = now_ns(CLOCK_MONOTONIC), .value = w->full ? ENOSPC : 0,
+		.t_ns = w->end_set ? w->end_ns : now_ns(CLOCK_MONOTONIC),
+		.value = w->full ? ENOSPC : 0,
 	};
 	ret = write_small(w, GCS_REC_MARKER, GCS_STREAM_NONE, &end, sizeof(end),
 			  NULL, 0, true);
