@@ -401,7 +401,7 @@ static void test_refine_damaged_inputs(void **state)
 {
 	struct tu_cmd *f = *state;
 	char *good = tu_path(f->dir, "good.gcs"), *bad = tu_path(f->dir, "bad.gcs");
-	char *out = tu_path(f->dir, "dmg-out"), msg[512];
+	char *out = tu_path(f->dir, "dmg-out"), msg[512], *msg_out;
 	struct refine_opts o = { .session = bad, .outdir = NULL };
 	struct refine_result res;
 	uint8_t *img;
@@ -475,6 +475,10 @@ static void test_refine_damaged_inputs(void **state)
 	/* The command: usage errors are exit 1 with a sentence. */
 	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", good, NULL), 1);
 	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-o", out, NULL), 1);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-o", "", good, NULL), 1);
+	msg_out = tu_cmd_output(f);
+	assert_non_null(strstr(msg_out, "empty output folder name"));
+	free(msg_out);
 	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-q", "-o", out, bad, NULL) != 0, 1);
 	free(img);
 	free(good);

@@ -82,6 +82,8 @@ int cmd_refine(int argc, char **argv)
 				       argv[optind], argv[optind + 1]);
 	if (!o.outdir)
 		return cli_usage_error("refine", "no output folder: expected -o OUTDIR");
+	if (!*o.outdir)
+		return cli_usage_error("refine", "empty output folder name: expected -o OUTDIR");
 	o.session = argv[optind];
 	ret = refine_run(&o, &res, err, sizeof(err));
 	if (ret) {
