@@ -127,8 +127,9 @@ check "udev's add event makes the mat join the running session" \
 wait_for 10 sh -c 'gaitcap session status | grep -q "last try"'
 check "a mat held by another reader: the status says why it waits" \
 	sh -c "gaitcap session status | tee /dev/stderr | grep -F 'mat0: waiting for the mat; last try: $MATDEV: in use (another capture?)'"
-check "and the journal says it once" \
-	sh -c "[ \$(journalctl -q -o cat -u gaitcap.service | grep -cxF 'mat0: $MATDEV: in use (another capture?)') = 1 ]"
+# Said when it changes, not at each of the 60 tries of the burst.
+check "and the journal says it, not at every try" \
+	sh -c "n=\$(journalctl -q -o cat -u gaitcap.service | grep -cxF 'mat0: $MATDEV: in use (another capture?)'); echo \$n; [ \$n -ge 1 ] && [ \$n -le 2 ]"
 wait $HOLDER
 wait_for 20 sh -c 'journalctl -q -o cat -u gaitcap.service | grep -q "mat0: iio:device[0-9]*: joined as stream 0"'
 check "let go after the 30 s of quick looks, it joins within 5 s (journal)" \
