@@ -19,5 +19,12 @@ done
 for s in $documented; do
 	grep -qx -- "$s" <<<"$made" || ok "docs/lab.md's $s is a suite of tests/vm/Makefile" false
 done
+# The kernels cell of each row, as tests/vm/Makefile runs the suite.
+kernels=$(make --no-print-directory -s -C "$top/tests/vm" list-kernels VM_ALL_KERNELS= | sort)
+doc_kernels=$(awk '/^#+ / { on = ($0 ~ /^### Every suite/) }
+	on && /^\| *`[^`]+`/ { split($0, f, "|"); split($0, n, "`"); gsub(/[ ,]+/, " ", f[3]);
+		sub(/^ /, "", f[3]); sub(/ $/, "", f[3]); print n[2] ": " f[3] }' "$doc" | sort)
+ok "every suite's kernels in docs/lab.md are those tests/vm/Makefile runs it on" \
+	diff <(echo "$kernels") <(echo "$doc_kernels")
 ok "no suite listed twice in docs/lab.md" test -z "$(uniq -d <<<"$documented")"
 done_tap

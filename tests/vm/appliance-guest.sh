@@ -105,14 +105,35 @@ check "with no mat yet the session waits for it" \
 # itself, the driver registers the IIO device (udev add), then at scan 600
 # it goes silent for 6 s: the driver loses it after silence_ms (2 s) and
 # removes the device; when it answers again a new device appears.
+# Someone else holds the new device open (IIO lets one reader in) from
+# before udev announces it (udev's queue held until then) for longer than
+# the service's 30 s of quick looks: it says why in the status and the
+# journal, and joins once the holder lets go.
 modprobe gaitmat_virt
 wait_for 10 test -e /dev/gaitmat-virt
-gaitmat-sim --out /dev/gaitmat-virt --tiles 1 --rate 100 --duration 60 --seed 7 \
+udevadm control --stop-exec-queue
+gaitmat-sim --out /dev/gaitmat-virt --tiles 1 --rate 100 --duration 150 --seed 7 \
 	--fault silence:at=600,ms=6000 --quiet >/tmp/sim.log 2>&1 &
 SIM=$!
+wait_for 40 sh -c 'ls /dev/iio:device*'
+MATDEV=$(ls /dev/iio:device* | head -1)
+sh -c "exec 3<$MATDEV; sleep 40" &
+HOLDER=$!
+sleep 1
+udevadm control --start-exec-queue
 wait_for 40 sh -c 'journalctl -q -o cat -u gaitcap.service | grep -q "appeared: joining the session"'
 check "udev's add event makes the mat join the running session" \
 	sh -c 'journalctl -q -o cat -u gaitcap.service | grep "mat iio:device[0-9]* appeared: joining the session"'
+wait_for 10 sh -c 'gaitcap session status | grep -q "last try"'
+check "a mat held by another reader: the status says why it waits" \
+	sh -c "gaitcap session status | tee /dev/stderr | grep -F 'mat0: waiting for the mat; last try: $MATDEV: in use (another capture?)'"
+# Said when it changes, not at each of the 60 tries of the burst.
+check "and the journal says it, not at every try" \
+	sh -c "n=\$(journalctl -q -o cat -u gaitcap.service | grep -cxF 'mat0: $MATDEV: in use (another capture?)'); echo \$n; [ \$n -ge 1 ] && [ \$n -le 2 ]"
+wait $HOLDER
+wait_for 20 sh -c 'journalctl -q -o cat -u gaitcap.service | grep -q "mat0: iio:device[0-9]*: joined as stream 0"'
+check "let go after the 30 s of quick looks, it joins within 5 s (journal)" \
+	sh -c 'journalctl -q -o cat -u gaitcap.service | grep "mat0: iio:device[0-9]*: joined as stream 0"'
 # The first frames arrive a watermark after the join, later under load: wait
 # as long as the service keeps looking (30 s). If they never come, the
 # check's first lines say where the chain stopped (CI shows only those).

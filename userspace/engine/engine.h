@@ -383,15 +383,16 @@ struct eng_iio_opts {
 	/* No mat yet is no error: the source waits for one (the service). */
 	bool absent_ok;
 	/*
-	 * Look for a (returning) mat only after eng_source_iio_rescan(), e.g.
-	 * on a udev add event once udev's rules ran, not every 500 ms.
+	 * Look for a (returning) mat every 500 ms only for 30 s after
+	 * eng_source_iio_rescan(), e.g. on a udev add event once udev's rules
+	 * ran; every 5 s otherwise.
 	 */
 	bool rescan_on_request;
 };
 
 void eng_iio_opts_init(struct eng_iio_opts *o);
 int eng_source_iio_create(struct eng_source **sp, const struct eng_iio_opts *o);
-/* A device may have appeared: look for the mat for the next few seconds. */
+/* A device may have appeared: look for the mat often for the next 30 s. */
 void eng_source_iio_rescan(struct eng_source *s);
 
 /*

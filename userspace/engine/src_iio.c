@@ -47,6 +47,8 @@
 #define MAX_LENGTH	4096u
 #define WATERMARK_MS	100
 #define RESCAN_NS	(500 * NS_PER_MS)
+/* After a udev event's burst: a missed event or a slow settle still ends. */
+#define RESCAN_SLOW_NS	(5000 * NS_PER_MS)
 #define NO_OFF		UINT32_MAX
 
 /* Meta channels by label, with the id the driver gives them otherwise. */
@@ -87,7 +89,8 @@ struct src_iio {
 	unsigned int rate, length, watermark;
 	char serial[48], firmware[24];
 	int64_t next_scan;
-	int64_t scan_until;	/* rescan_on_request: look until then */
+	int64_t scan_until;	/* rescan_on_request: look often until then */
+	char fail[192];		/* why the last look found no mat to attach */
 	int64_t next_check;
 	char final[160];	/* the driver's counters when we stopped */
 	int64_t lost_t;		/* last scan before the mat went away */
@@ -789,20 +792,23 @@ static void iio_tick(struct eng_source *s, int64_t now)
 	}
 	if (!s->waiting || now < x->next_scan)
 		return;
-	if (x->o.rescan_on_request && now > x->scan_until)
-		return;
-	x->next_scan = now + RESCAN_NS;
+	x->next_scan = now + (x->o.rescan_on_request && now > x->scan_until ?
+			      RESCAN_SLOW_NS : RESCAN_NS);
 	ret = find_device(x);
 	if (ret) {
 		/* Say why in the status: the operator sees more than "waiting". */
-		if (ret != -ENODEV)
+		if (ret != -ENODEV) {
 			why(x, 0, "looking for the mat: %s", strerror(-ret));
+			snprintf(x->fail, sizeof(x->fail), "%s", x->s.why);
+		}
 		return;
 	}
 	if (attach(x)) {
 		/* Not ready yet (or refused): try again later. */
+		snprintf(x->fail, sizeof(x->fail), "%s", x->s.why);
 		return;
 	}
+	x->fail[0] = '\0';
 	if (x->n_attach == 1) {
 		/* The first mat of a capture that started without one. */
 		why(x, 0, "%s: joined as stream %u", x->id, x->stream);
@@ -857,7 +863,8 @@ static int iio_describe(struct eng_source *s, char *buf, size_t len)
 	if (x->fd >= 0)
 		return counters(x, buf, len);
 	if (s->waiting)
-		return snprintf(buf, len, "waiting for the mat");
+		return snprintf(buf, len, "waiting for the mat%s%s",
+				*x->fail ? "; last try: " : "", x->fail);
 	return snprintf(buf, len, "%s", *x->final ? x->final : "stopped");
 }
 

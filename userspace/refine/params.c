@@ -601,7 +601,7 @@ static struct json_object *lost_obj(struct refine *R)
 	int bad = !o || !a || !p;
 
 	for (unsigned int k = 0; !bad && k < R->n_loss; k++) {
-		const struct refine_loss *l = &R->loss[k];
+		const struct refine_loss *l = &R->loss[k].out;
 		struct json_object *e = json_object_new_object();
 
 		bad = !e ||
@@ -734,7 +734,7 @@ int refine_outputs(struct refine *R, struct refine_result *res)
 	int ret;
 
 	for (unsigned int k = 0; k < R->n_loss; k++)
-		R->loss[k].lost_samples = lost_samples(R, &R->loss[k]);
+		R->loss[k].out.lost_samples = lost_samples(R, &R->loss[k].out);
 	ret = insole_strides(R, &S, REFINE_LEFT);
 	a = S.n;
 	if (!ret)
@@ -764,7 +764,8 @@ int refine_outputs(struct refine *R, struct refine_result *res)
 		res->mat_gaps = R->mat.gaps;
 		res->mat_saturated = R->mat.saturated;
 		res->lost_chunks = R->bad_chunks;
-		memcpy(res->loss, R->loss, sizeof(res->loss));
+		for (unsigned int k = 0; k < R->n_loss; k++)
+			res->loss[k] = R->loss[k].out;
 		res->n_loss = R->n_loss;
 		res->cut_short = refine_cut_short(gcs_reader_info(R->r));
 		res->cut_at = gcs_reader_info(R->r)->valid_end;

@@ -69,12 +69,22 @@ static int64_t real_to_mono(struct refine *R)
 	return 0;
 }
 
-static struct refine_loss *loss_of(struct refine *R, uint32_t stream)
+/* Per chunk only: per record, ins.loss and mat.loss spare the scan. */
+static struct stream_loss *loss_of(struct refine *R, uint32_t stream)
 {
 	for (unsigned int k = 0; k < R->n_loss; k++)
-		if (R->loss[k].stream == stream)
+		if (R->loss[k].out.stream == stream)
 			return &R->loss[k];
 	return NULL;
+}
+
+static struct stream_loss *add_loss(struct refine *R, uint32_t stream, bool mat,
+				    uint8_t side)
+{
+	struct stream_loss *l = &R->loss[R->n_loss++];
+
+	l->out = (struct refine_loss){ .stream = stream, .mat = mat, .side = side };
+	return l;
 }
 
 static int setup_streams(struct refine *R)
@@ -95,14 +105,11 @@ static int setup_streams(struct refine *R)
 				in->rx_to_mono = real_to_mono(R);
 			R->n_ins++;
 			if (!ret)
-				R->loss[R->n_loss++] = (struct refine_loss){
-					.stream = si->id, .side = in->side };
+				in->loss = add_loss(R, si->id, false, in->side);
 		} else if (si->kind == GCS_KIND_IIO_SCAN) {
 			ret = refine_mat_setup(R, si);
 			if (!ret && R->mat.present && R->mat.stream == si->id)
-				R->loss[R->n_loss++] = (struct refine_loss){
-					.stream = si->id, .mat = true,
-					.side = REFINE_SIDE_UNKNOWN };
+				R->mat.loss = add_loss(R, si->id, true, REFINE_SIDE_UNKNOWN);
 		}
 	}
 	if (!ret && !R->n_ins && !R->mat.present)
@@ -114,11 +121,11 @@ static int setup_streams(struct refine *R)
 	for (size_t i = 0; !ret && !gcs_reader_info(R->r)->streamed &&
 			   i < gcs_reader_n_chunks(R->r); i++) {
 		const struct gcs_chunk_info *ci = gcs_reader_chunk(R->r, i);
-		struct refine_loss *l = ci ? loss_of(R, ci->stream) : NULL;
+		struct stream_loss *l = ci ? loss_of(R, ci->stream) : NULL;
 
 		if (l && ci->status == GCS_CHUNK_LOST) {
-			R->open_lost_chunks[l - R->loss]++;
-			R->open_lost_records[l - R->loss] += ci->n_records;
+			l->open_lost_chunks++;
+			l->open_lost_records += ci->n_records;
 		}
 	}
 	return ret;
@@ -129,14 +136,15 @@ typedef int (*rec_fn)(struct refine *R, const struct gcs_record *rec);
 static int pass_a_rec(struct refine *R, const struct gcs_record *rec)
 {
 	struct ins *in = ins_of(R, rec->stream);
-	struct refine_loss *l = loss_of(R, rec->stream);
 
-	if (l)
-		l->records_read++;
-	if (in)
+	if (in) {
+		in->loss->out.records_read++;
 		return refine_insole_pass_a(R, in, rec);
-	if (R->mat.present && rec->stream == R->mat.stream)
+	}
+	if (R->mat.present && rec->stream == R->mat.stream) {
+		R->mat.loss->out.records_read++;
 		refine_mat_pass_a(R, rec);
+	}
 	return 0;
 }
 
@@ -167,14 +175,14 @@ static int walk_stream(struct refine *R, uint32_t stream, rec_fn fn)
 	gcs_rec_iter_init(&it, R->r, stream);
 	while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
 		if (ret == -EBADMSG) {
-			struct refine_loss *l = loss_of(R, rec.stream);
+			struct stream_loss *l = loss_of(R, rec.stream);
 			const struct gcs_chunk_info *ci;
 
 			if (stream != GCS_STREAM_NONE || !l)
 				continue;
 			ci = gcs_reader_chunk(R->r, rec.chunk);
-			l->check_chunks++;
-			l->check_records += ci ? ci->n_records : 0;
+			l->out.check_chunks++;
+			l->out.check_records += ci ? ci->n_records : 0;
 			continue;
 		}
 		if (ret < 0)
@@ -205,13 +213,14 @@ static int count_losses(struct refine *R)
 	uint64_t read = 0, lost = 0;
 
 	for (unsigned int k = 0; k < R->n_loss; k++) {
-		struct refine_loss *l = &R->loss[k];
+		struct stream_loss *sl = &R->loss[k];
+		struct refine_loss *l = &sl->out;
 		const struct gcs_stream_info *si = gcs_reader_stream_by_id(R->r, l->stream);
 
-		if (si && si->n_lost_chunks >= R->open_lost_chunks[k])
-			l->header_chunks = si->n_lost_chunks - R->open_lost_chunks[k];
-		if (si && si->lost_records >= R->open_lost_records[k])
-			l->header_records = si->lost_records - R->open_lost_records[k];
+		if (si && si->n_lost_chunks >= sl->open_lost_chunks)
+			l->header_chunks = si->n_lost_chunks - sl->open_lost_chunks;
+		if (si && si->lost_records >= sl->open_lost_records)
+			l->header_records = si->lost_records - sl->open_lost_records;
 		R->bad_chunks += l->check_chunks + l->header_chunks;
 		lost += l->check_records + l->header_records;
 		read += l->records_read;

@@ -23,6 +23,13 @@ struct env_bin {
 	int64_t lat_ns;			/* its arrival minus its device time */
 };
 
+/* A refined stream's losses, and what the table read at open already knew. */
+struct stream_loss {
+	struct refine_loss out;		/* copied into refine_result */
+	/* Known lost at open: in the reader's counts, and met again as failed checks. */
+	uint64_t open_lost_chunks, open_lost_records;
+};
+
 struct rsample {
 	uint64_t seq;
 	uint64_t dev_us;		/* unwrapped device clock */
@@ -97,6 +104,7 @@ struct ins {
 
 	struct refine_clock_fit fit;
 	struct refine_insole_stats st;
+	struct stream_loss *loss;	/* its entry in refine.loss[] */
 };
 
 struct footprint {
@@ -143,6 +151,7 @@ struct mat {
 	uint64_t scans, corrupt, gaps, saturated, dup;
 	uint64_t missing;	/* scans the counter skipped (gaitcap qc's mat loss) */
 	unsigned int n_passes;
+	struct stream_loss *loss;	/* its entry in refine.loss[] */
 };
 
 #define OUTQ_LEN	16		/* refined.gcs chunks queued for the writer */
@@ -180,11 +189,8 @@ struct refine {
 	struct gcs_writer *w;
 	struct outq q;
 	uint64_t bad_chunks;
-	struct refine_loss loss[REFINE_MAX_INSOLES + 1];
+	struct stream_loss loss[REFINE_MAX_INSOLES + 1];
 	unsigned int n_loss;
-	/* Read with the full table: chunks known lost at open, in both counts. */
-	uint64_t open_lost_chunks[REFINE_MAX_INSOLES + 1];
-	uint64_t open_lost_records[REFINE_MAX_INSOLES + 1];
 	/* What this run created in outdir: removed again if it fails. */
 	unsigned int created;		/* bit i: refine_out_files[i] */
 	bool made_outdir;

@@ -79,6 +79,7 @@ struct svc {
 	uint64_t gaps_logged[MAX_WATCH];
 	bool battery_warned[MAX_WATCH];
 	bool disk_warned;
+	char mat_said[sizeof(((struct eng_source *)0)->why)];	/* its why, as logged */
 	char last[512];			/* how the last session ended */
 };
 
@@ -352,6 +353,11 @@ static void alarms(struct svc *s, int64_t now)
 		} else if (pct >= 0 && !battery_low(s, pct)) {
 			s->battery_warned[i] = false;
 		}
+	}
+	/* The mat's joins and failed attempts: what the status alone cannot keep. */
+	if (s->mat && strcmp(s->mat->why, s->mat_said)) {
+		logp(LOG_NOTICE_, "%s: %s", s->mat->name, s->mat->why);
+		snprintf(s->mat_said, sizeof(s->mat_said), "%s", s->mat->why);
 	}
 	if (!gcs_writer_space(s->w, now, &sp) && sp.seconds_left >= 0) {
 		bool low = sp.seconds_left < s->conf.disk_low_minutes * 60.0;
@@ -672,6 +678,7 @@ static int session_start(struct svc *s, const struct svc_request *r,
 	memset(s->gaps_logged, 0, sizeof(s->gaps_logged));
 	memset(s->battery_warned, 0, sizeof(s->battery_warned));
 	s->disk_warned = false;
+	snprintf(s->mat_said, sizeof(s->mat_said), "%s", s->mat ? s->mat->why : "");
 	logp(LOG_NOTICE_, "session %s started (task %s)%s", name, r->task,
 	     s->mat && s->mat->waiting ? "; waiting for the mat" : "");
 	sd_notifyf(0, "STATUS=recording %s", name);
