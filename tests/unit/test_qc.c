@@ -623,11 +623,22 @@ static void test_qc_output_replaced_whole(void **state)
 	free(txt);
 	txt = slurp(js);
 	assert_non_null(strstr(txt, "\"overall\""));
+	/* A text file: its last line ends. */
+	assert_string_equal(txt + strlen(txt) - 2, "}\n");
 	free(txt);
 	assert_int_equal(stat(js, &st), 0);
 	assert_int_equal(st.st_nlink, 1);
 	assert_int_equal(count_longer(f->dir, "qc.json"), 0);
 	assert_int_equal(count_longer(f->dir, "qc.html"), 0);
+	assert_int_equal(count_longer(f->dir, ".qc-out."), 0);
+	/* The longest name a folder takes: no room for a suffix on it. */
+	free(js);
+	js = malloc(strlen(f->dir) + 258);
+	assert_non_null(js);
+	sprintf(js, "%s/%0250d.json", f->dir, 0);
+	assert_int_equal(tu_cmd_run(f, cmd_qc, "qc", s, "--json", js, NULL), 0);
+	assert_int_equal(stat(js, &st), 0);
+	assert_int_equal(count_longer(f->dir, ".qc-out."), 0);
 	free(s);
 	free(js);
 	free(html);

@@ -435,6 +435,11 @@ static void test_refine_damaged_inputs(void **state)
 		else
 			refine_result_free(&res);
 	}
+	/* Cut inside its header copies: no stream, and the damage named. */
+	unlink(bad);
+	assert_int_equal(tu_write_file(bad, img, 256), 0);
+	assert_int_equal(refine_run(&o, &res, msg, sizeof(msg)), -ENODATA);
+	assert_non_null(strstr(msg, "no insole or mat stream to refine: the file is damaged ("));
 	/* Cut after its compacted chunks began: those lost, the rest refined... */
 	unlink(bad);
 	assert_int_equal(tu_write_file(bad, img, len * 55 / 100), 0);
@@ -478,6 +483,14 @@ static void test_refine_damaged_inputs(void **state)
 	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-o", "", good, NULL), 1);
 	msg_out = tu_cmd_output(f);
 	assert_non_null(strstr(msg_out, "empty output folder name"));
+	free(msg_out);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-o", "-", good, NULL), 1);
+	msg_out = tu_cmd_output(f);
+	assert_non_null(strstr(msg_out, "invalid -o '-': expected a folder name"));
+	free(msg_out);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-o", out, "", NULL), 1);
+	msg_out = tu_cmd_output(f);
+	assert_non_null(strstr(msg_out, "empty file name given as input"));
 	free(msg_out);
 	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-q", "-o", out, bad, NULL) != 0, 1);
 	free(img);

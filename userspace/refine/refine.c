@@ -87,8 +87,18 @@ static struct stream_loss *add_loss(struct refine *R, uint32_t stream, bool mat,
 	return l;
 }
 
+static void first_problem(void *ctx, bool error, const char *msg)
+{
+	char *first = ctx;
+
+	if (error && !*first)
+		snprintf(first, 160, "%s", msg);
+}
+
 static int setup_streams(struct refine *R)
 {
+	char damage[160] = "";
+
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < gcs_reader_n_streams(R->r); i++) {
@@ -112,7 +122,12 @@ static int setup_streams(struct refine *R)
 				R->mat.loss = add_loss(R, si->id, true, REFINE_SIDE_UNKNOWN);
 		}
 	}
-	if (!ret && !R->n_ins && !R->mat.present)
+	/* None may be because the file lost them: say so, not just "none". */
+	if (!ret && !R->n_ins && !R->mat.present &&
+	    gcs_reader_problems(R->r, false, first_problem, damage))
+		ret = refine_fail(R, -ENODATA, "no insole or mat stream to refine: the file is "
+				  "damaged (%s; gaitcap info lists all)", damage);
+	else if (!ret && !R->n_ins && !R->mat.present)
 		ret = refine_fail(R, -ENODATA, "no insole or mat stream to refine");
 	/*
 	 * A table read at open counts a chunk it knows lost in its stream's

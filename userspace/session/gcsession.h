@@ -88,6 +88,13 @@ uint32_t gcs_body_sum(uint64_t incompat, uint64_t salt, const void *buf,
  */
 int gcs_meta_check(const char *json, bool session, const char **why);
 
+/*
+ * Make @s printable UTF-8 in place: each byte of an invalid sequence
+ * (overlong, surrogate, above U+10FFFF, cut short) and each control
+ * character becomes '?'. For names and messages put into JSON or logs.
+ */
+void gcs_text_printable(char *s);
+
 /* ---- Writer ------------------------------------------------------------- */
 
 struct gcs_writer;
