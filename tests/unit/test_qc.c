@@ -500,6 +500,74 @@ static void test_qc_file_checks(void **state)
 	free(r);
 }
 
+/*
+ * Damage in a chunk's data is found only when qc reads the chunk: a mat
+ * chunk, an insole's first chunk, a zeroed page, a compressed chunk. Each
+ * fails integrity, named as gaitcap info names it.
+ */
+static void test_qc_damaged_chunks(void **state)
+{
+	struct tu_cmd *f = *state;
+	struct qc_result *r = calloc(1, sizeof(*r));
+	char *raw = tu_path(f->dir, "raw.gcs"), *zst = tu_path(f->dir, "z.gcs");
+	char *d = tu_path(f->dir, "d.gcs");
+
+	assert_non_null(r);
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--seconds", "10", "--tiles", "1",
+				    "--rows", "16", "--cols", "16", "--no-compact", "--no-truth",
+				    "--quiet", raw, NULL), 0);
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--seconds", "10", "--tiles", "1",
+				    "--rows", "16", "--cols", "16", "--no-truth", "--quiet", zst,
+				    NULL), 0);
+	for (int v = 0; v < 4; v++) {
+		/* mat chunk, insole0's first, a page inside a mat chunk, zstd */
+		static const uint16_t type[] = { GCS_REC_CHUNK, GCS_REC_CHUNK, GCS_REC_CHUNK,
+						 GCS_REC_ZCHUNK };
+		static const uint32_t stream[] = { 0, 1, 0, 0 };
+		uint64_t offs[4096], at = 0;
+		struct gcs_rec_hdr h;
+		uint8_t *img;
+		size_t len, n, seen = 0;
+
+		assert_int_equal(tu_read_file(v < 3 ? raw : zst, &img, &len), 0);
+		n = tu_record_offsets(img, len, offs, 4096);
+		for (size_t i = 0; i < n && !at; i++) {
+			uint64_t body;
+			uint32_t id;
+
+			memcpy(&h, img + offs[i], sizeof(h));
+			memcpy(&id, img + offs[i] + GCS_REC_HDR_LEN, sizeof(id));
+			body = offs[i] + h.hdr_len;
+			if (h.type != type[v] || id != stream[v] || seen++ < (v == 0))
+				continue;
+			/* a whole page of the body, its header and the next left whole */
+			if (v != 2 || ((body + 4095) & ~4095ull) + 4096 <= body + h.body_len)
+				at = body;
+		}
+		assert_true(at > 0);
+		if (v == 2) {
+			memset(img + ((at + 4095) & ~4095ull), 0, 4096);
+		} else {
+			img[at + h.body_len / 2] ^= 0xff;
+		}
+		unlink(d);
+		assert_int_equal(tu_write_file(d, img, len), 0);
+		free(img);
+		run_qc(d, r);
+		if (find(r, "integrity", "session")->status != QC_FAIL ||
+		    !strstr(find(r, "integrity", "session")->why, "chunks lost"))
+			fail_msg("damage %d: integrity %s: %s", v,
+				 qc_status_name(find(r, "integrity", "session")->status),
+				 find(r, "integrity", "session")->why);
+		assert_int_equal(r->overall, QC_FAIL);
+		qc_result_free(r);
+	}
+	free(raw);
+	free(zst);
+	free(d);
+	free(r);
+}
+
 static int qc_cmd(struct tu_cmd *f, const char *in, const char *json, const char *html)
 {
 	return tu_cmd_run(f, cmd_qc, "qc", in, "--json", json, "--report", html, NULL);
@@ -839,6 +907,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_write_errors,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_refine_folder_losses,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_damaged_chunks,
 						tu_cmd_setup, tu_cmd_teardown),
 	};
 
