@@ -501,64 +501,95 @@ static void test_qc_file_checks(void **state)
 }
 
 /*
+ * Damage the data of the @nth record of @type (CHUNK, ZCHUNK) of @stream
+ * in @img: a byte flipped, or with @page the first whole page inside it
+ * zeroed (its header and the next left whole; @nth counts those that have one).
+ */
+static void damage_chunk(uint8_t *img, size_t len, uint16_t type, uint32_t stream,
+			 int nth, bool page)
+{
+	uint64_t offs[4096];
+	size_t n = tu_record_offsets(img, len, offs, 4096);
+
+	for (size_t i = 0; i < n; i++) {
+		struct gcs_rec_hdr h;
+		uint64_t body, pg;
+		uint32_t id;
+
+		memcpy(&h, img + offs[i], sizeof(h));
+		memcpy(&id, img + offs[i] + GCS_REC_HDR_LEN, sizeof(id));
+		body = offs[i] + h.hdr_len;
+		pg = (body + 4095) & ~4095ull;
+		if (h.type != type || id != stream || (page && pg + 4096 > body + h.body_len) ||
+		    nth--)
+			continue;
+		if (page)
+			memset(img + pg, 0, 4096);
+		else
+			img[body + h.body_len / 2] ^= 0xff;
+		return;
+	}
+	fail_msg("no record %#x %d of stream %u", type, nth, stream);
+}
+
+/* @src damaged by damage_chunk() into @dst. */
+static void write_damaged(const char *src, const char *dst, uint16_t type, uint32_t stream,
+			  int nth, bool page)
+{
+	uint8_t *img;
+	size_t len;
+
+	assert_int_equal(tu_read_file(src, &img, &len), 0);
+	damage_chunk(img, len, type, stream, nth, page);
+	unlink(dst);
+	assert_int_equal(tu_write_file(dst, img, len), 0);
+	free(img);
+}
+
+/* 10 s of a 1-tile mat and two insoles, compacted or not. */
+static void synth_small(struct tu_cmd *f, const char *path, bool compact)
+{
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--seconds", "10", "--tiles", "1",
+				    "--rows", "16", "--cols", "16", "--no-truth", "--quiet", path,
+				    compact ? NULL : "--no-compact", NULL), 0);
+}
+
+/*
  * Damage in a chunk's data is found only when qc reads the chunk: a mat
  * chunk, an insole's first chunk, a zeroed page, a compressed chunk. Each
  * fails integrity, named as gaitcap info names it.
  */
 static void test_qc_damaged_chunks(void **state)
 {
+	static const struct {
+		bool compact, page;
+		uint16_t type;
+		uint32_t stream;
+		int nth;
+	} dmg[] = {
+		{ false, false, GCS_REC_CHUNK, 0, 1 },	/* the mat's second chunk */
+		{ false, false, GCS_REC_CHUNK, 1, 0 },	/* insole0's first */
+		{ false, true, GCS_REC_CHUNK, 0, 0 },	/* a page inside a mat chunk */
+		{ true, false, GCS_REC_ZCHUNK, 0, 0 },	/* the mat's compressed chunk */
+	};
 	struct tu_cmd *f = *state;
 	struct qc_result *r = calloc(1, sizeof(*r));
 	char *raw = tu_path(f->dir, "raw.gcs"), *zst = tu_path(f->dir, "z.gcs");
 	char *d = tu_path(f->dir, "d.gcs");
 
 	assert_non_null(r);
-	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--seconds", "10", "--tiles", "1",
-				    "--rows", "16", "--cols", "16", "--no-compact", "--no-truth",
-				    "--quiet", raw, NULL), 0);
-	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--seconds", "10", "--tiles", "1",
-				    "--rows", "16", "--cols", "16", "--no-truth", "--quiet", zst,
-				    NULL), 0);
-	for (int v = 0; v < 4; v++) {
-		/* mat chunk, insole0's first, a page inside a mat chunk, zstd */
-		static const uint16_t type[] = { GCS_REC_CHUNK, GCS_REC_CHUNK, GCS_REC_CHUNK,
-						 GCS_REC_ZCHUNK };
-		static const uint32_t stream[] = { 0, 1, 0, 0 };
-		uint64_t offs[4096], at = 0;
-		struct gcs_rec_hdr h;
-		uint8_t *img;
-		size_t len, n, seen = 0;
+	synth_small(f, raw, false);
+	synth_small(f, zst, true);
+	for (size_t v = 0; v < sizeof(dmg) / sizeof(dmg[0]); v++) {
+		const struct qc_check *c;
 
-		assert_int_equal(tu_read_file(v < 3 ? raw : zst, &img, &len), 0);
-		n = tu_record_offsets(img, len, offs, 4096);
-		for (size_t i = 0; i < n && !at; i++) {
-			uint64_t body;
-			uint32_t id;
-
-			memcpy(&h, img + offs[i], sizeof(h));
-			memcpy(&id, img + offs[i] + GCS_REC_HDR_LEN, sizeof(id));
-			body = offs[i] + h.hdr_len;
-			if (h.type != type[v] || id != stream[v] || seen++ < (v == 0))
-				continue;
-			/* a whole page of the body, its header and the next left whole */
-			if (v != 2 || ((body + 4095) & ~4095ull) + 4096 <= body + h.body_len)
-				at = body;
-		}
-		assert_true(at > 0);
-		if (v == 2) {
-			memset(img + ((at + 4095) & ~4095ull), 0, 4096);
-		} else {
-			img[at + h.body_len / 2] ^= 0xff;
-		}
-		unlink(d);
-		assert_int_equal(tu_write_file(d, img, len), 0);
-		free(img);
+		write_damaged(dmg[v].compact ? zst : raw, d, dmg[v].type, dmg[v].stream,
+			      dmg[v].nth, dmg[v].page);
 		run_qc(d, r);
-		if (find(r, "integrity", "session")->status != QC_FAIL ||
-		    !strstr(find(r, "integrity", "session")->why, "chunks lost"))
-			fail_msg("damage %d: integrity %s: %s", v,
-				 qc_status_name(find(r, "integrity", "session")->status),
-				 find(r, "integrity", "session")->why);
+		c = find(r, "integrity", "session");
+		if (c->status != QC_FAIL || !strstr(c->why, "chunks lost"))
+			fail_msg("damage %zu: integrity %s: %s", v, qc_status_name(c->status),
+				 c->why);
 		assert_int_equal(r->overall, QC_FAIL);
 		qc_result_free(r);
 	}
@@ -566,6 +597,54 @@ static void test_qc_damaged_chunks(void **state)
 	free(zst);
 	free(d);
 	free(r);
+}
+
+/*
+ * Records lost at a stream's start are invisible to its counter (an
+ * insole's samples, the mat's scans, seen from the first read): qc of the
+ * session and of its refine OUTDIR count them as lost to damage, alike.
+ */
+static void test_qc_lost_at_start(void **state)
+{
+	static const char *const raw[] = { "insole0", "mat0" };
+	static const char *const refined[] = { "refined-insole0", "mat" };
+	struct tu_cmd *f = *state;
+	struct qc_result *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	char *s = tu_path(f->dir, "s.gcs"), *d = tu_path(f->dir, "d.gcs");
+	char *out = tu_path(f->dir, "out");
+	uint8_t *img;
+	size_t len;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	synth_small(f, s, false);
+	assert_int_equal(tu_read_file(s, &img, &len), 0);
+	damage_chunk(img, len, GCS_REC_CHUNK, 1, 0, false);	/* insole0: 11 records */
+	damage_chunk(img, len, GCS_REC_CHUNK, 0, 0, false);	/* the mat: 10 scans */
+	assert_int_equal(tu_write_file(d, img, len), 0);
+	free(img);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", d, "-o", out, "--quiet", NULL), 0);
+	run_qc(d, a);
+	run_qc(out, b);
+	for (int k = 0; k < 2; k++) {
+		const struct qc_check *x = find(a, "packet_loss", raw[k]);
+		const struct qc_check *y = find(b, "packet_loss", refined[k]);
+
+		print_message("%s %.4f %% (%s), refined %.4f %% (%s): %s\n", raw[k], x->value,
+			      qc_status_name(x->status), y->value, qc_status_name(y->status),
+			      y->why);
+		assert_true(x->value > 0.9);
+		assert_true(fabs(x->value - y->value) < 1e-9);
+		assert_int_equal(x->status, QC_WARN);
+		assert_int_equal(y->status, QC_WARN);
+	}
+	qc_result_free(a);
+	qc_result_free(b);
+	free(a);
+	free(b);
+	free(s);
+	free(d);
+	free(out);
 }
 
 static int qc_cmd(struct tu_cmd *f, const char *in, const char *json, const char *html)
@@ -909,6 +988,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_refine_folder_losses,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_damaged_chunks,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_lost_at_start,
 						tu_cmd_setup, tu_cmd_teardown),
 	};
 

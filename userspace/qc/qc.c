@@ -640,11 +640,70 @@ out:
 	return res;
 }
 
+static int side_of(const char *s);
+static double jpath(struct json_object *o, const char *a, const char *b,
+		    const char *c);
+
+/*
+ * A stream's records lost to damage (chunks whose data failed, behind
+ * damaged headers), those read and the chunks, as refine counted them
+ * (parameters.json's data_lost): @source "insole" or "mat", @side -1 for none.
+ */
+static bool refine_damage(struct json_object *p, const char *source, int side,
+			  double *lost, double *read, double *chunks)
+{
+	struct json_object *dl, *st, *e, *v;
+
+	if (!p || !json_object_object_get_ex(p, "data_lost", &dl) ||
+	    !json_object_object_get_ex(dl, "streams", &st) ||
+	    !json_object_is_type(st, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(st); i++) {
+		const char *src = NULL, *sd = NULL;
+
+		e = json_object_array_get_idx(st, i);
+		if (json_object_object_get_ex(e, "source", &v))
+			src = json_object_get_string(v);
+		if (json_object_object_get_ex(e, "side", &v))
+			sd = json_object_get_string(v);
+		if (!src || !sd || strcmp(src, source) || side_of(sd) != side)
+			continue;
+		*lost = jpath(e, "lost_records", NULL, NULL);
+		*read = jpath(e, "records_read", NULL, NULL);
+		*chunks = jpath(e, "lost_chunks", NULL, NULL);
+		return !isnan(*lost) && !isnan(*read) && !isnan(*chunks);
+	}
+	return false;
+}
+
+/*
+ * The share of records lost to damage, when more than @loss: a counter
+ * misses what was lost before its first sample read or after its last.
+ */
+static bool damage_loss(struct qc_result *res, const char *scope, double loss,
+			double lost, double read, double chunks, const char *by,
+			double got, double expected, const char *unit)
+{
+	struct qc_check *c;
+
+	if (!(lost > 0) || 100 * lost / (lost + read) <= loss)
+		return false;
+	c = qc_add(res, "packet_loss", scope, 100 * lost / (lost + read), "%",
+		   LOSS_WARN_PCT, LOSS_FAIL_PCT, false);
+	if (c)
+		snprintf(c->why, sizeof(c->why),
+			 "%.0f of %.0f records lost to damage (%.0f chunks), more than the %s "
+			 "shows (%.0f of %.0f %s): it misses losses at the stream's ends",
+			 lost, lost + read, chunks, by, got, expected, unit);
+	return true;
+}
+
 static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 			  const struct gcs_stream_info *si, struct sacc *a)
 {
-	double expected, got, loss, p95, q95, q05, med;
+	double expected, got, loss, p95, q95, q05, med, dlost = 0, dread = 0, dchunks = 0;
 	struct qc_check *c;
+	bool known;
 	size_t ncl;
 
 	if (a->kind == S_DERIVED)
@@ -659,8 +718,21 @@ static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 		got = (double)a->records;
 	}
 	loss = expected > 0 ? 100.0 * (expected - got) / expected : NAN;
-	c = qc_add(res, "packet_loss", a->name, loss, "%", LOSS_WARN_PCT,
-		   LOSS_FAIL_PCT, false);
+	if (a->kind == S_REFINED) {
+		known = refine_damage(res->params, "insole", a->side, &dlost, &dread, &dchunks);
+	} else {
+		known = true;
+		dlost = (double)si->lost_records;
+		dread = (double)a->records;
+		dchunks = (double)si->n_lost_chunks;
+	}
+	if (known && damage_loss(res, a->name, loss, dlost, dread, dchunks,
+				a->have_seq ? "insole sample counter" : "record sequence",
+				got, expected, a->have_seq ? "samples" : "records"))
+		c = NULL;
+	else
+		c = qc_add(res, "packet_loss", a->name, loss, "%", LOSS_WARN_PCT,
+			   LOSS_FAIL_PCT, false);
 	if (c)
 		snprintf(c->why, sizeof(c->why),
 			 "%.0f of %.0f %s received (%s), %llu gap records, "
@@ -1194,7 +1266,8 @@ static void clinical(struct qc_result *res, const char *id, double v,
  */
 static void mat_loss(struct qc_result *res, struct json_object *p)
 {
-	double read, missing = jpath(p, "mat", "missing_scans", NULL), lost;
+	double read, missing = jpath(p, "mat", "missing_scans", NULL), lost, loss;
+	double dlost, dread, dchunks;
 	struct json_object *m, *present;
 	struct qc_check *c;
 
@@ -1210,8 +1283,12 @@ static void mat_loss(struct qc_result *res, struct json_object *p)
 		   "parameters.json has no mat.missing_scans (scans without a counter, or an older refine)");
 		return;
 	}
-	c = qc_add(res, "packet_loss", "mat", read + missing > 0 ?
-		   100 * missing / (read + missing) : NAN, "%", LOSS_WARN_PCT, LOSS_FAIL_PCT, false);
+	loss = read + missing > 0 ? 100 * missing / (read + missing) : NAN;
+	if (refine_damage(p, "mat", -1, &dlost, &dread, &dchunks) &&
+	    damage_loss(res, "mat", loss, dlost, dread, dchunks, "mat scan counter",
+			read, read + missing, "scans"))
+		return;
+	c = qc_add(res, "packet_loss", "mat", loss, "%", LOSS_WARN_PCT, LOSS_FAIL_PCT, false);
 	if (c)
 		snprintf(c->why, sizeof(c->why),
 			 "%.0f of %.0f scans received (mat scan counter, parameters.json), "
@@ -1219,21 +1296,30 @@ static void mat_loss(struct qc_result *res, struct json_object *p)
 			 read, read + missing, isnan(lost) ? 0 : lost);
 }
 
-static void params(struct qc_result *res, const char *dir)
+/* Read before refined.gcs: its refined streams' losses need data_lost. */
+static void load_params(struct qc_result *res, const char *dir)
 {
-	struct json_object *p, *o = NULL;
+	struct json_object *p;
 	char path[4096];
-	double cad, v, sl, l, r;
 
 	snprintf(path, sizeof(path), "%s/parameters.json", dir);
 	p = json_object_from_file(path);
-	if (!p || !json_object_is_type(p, json_type_object)) {
+	if (p && json_object_is_type(p, json_type_object))
+		res->params = p;
+	else
 		json_object_put(p);
+}
+
+static void params(struct qc_result *res)
+{
+	struct json_object *p = res->params, *o = NULL;
+	double cad, v, sl, l, r;
+
+	if (!p) {
 		note(res, "%s", "no readable parameters.json in the refine folder: "
 		     "no parameter table, no clinical observations");
 		return;
 	}
-	res->params = p;
 	mat_loss(res, p);
 	cad = jpath(p, "insole", "cadence_steps_per_min", NULL);
 	if (isnan(cad))
@@ -1302,6 +1388,7 @@ int qc_run(const char *path, struct qc_result *res, char *err, size_t errlen)
 		}
 		snprintf(res->input, sizeof(res->input), "refine");
 		snprintf(sess, sizeof(sess), "%s/refined.gcs", path);
+		load_params(res, path);
 		if (access(sess, R_OK)) {
 			note(res, "%s", "no refined.gcs in the refine folder: "
 			     "no per-stream checks, no signal plots");
@@ -1311,7 +1398,7 @@ int qc_run(const char *path, struct qc_result *res, char *err, size_t errlen)
 		if (!ret) {
 			events(res, path);
 			strides(res, path);
-			params(res, path);
+			params(res);
 		}
 	} else {
 		snprintf(res->input, sizeof(res->input), "session");
