@@ -647,6 +647,49 @@ static void test_qc_lost_at_start(void **state)
 	free(out);
 }
 
+/*
+ * refined.gcs holds no clock records: qc of the OUTDIR judges the session's
+ * as refine recorded them, and keeps the session's clock warning.
+ */
+static void test_qc_refine_folder_clock(void **state)
+{
+	struct tu_cmd *f = *state;
+	struct qc_result *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	char *s = tu_path(f->dir, "s.gcs"), *out = tu_path(f->dir, "out");
+	bool bad = false;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--seconds", "10", "--ble-delay-ms", "60",
+				    "--no-truth", "--quiet", s, NULL), 0);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", s, "-o", out, "--quiet", NULL), 0);
+	run_qc(s, a);
+	run_qc(out, b);
+	for (int k = 0; k < 2; k++) {
+		static const char *const raw[] = { "insole0", "insole1" };
+		static const char *const refined[] = { "refined-insole0", "refined-insole1" };
+		const struct qc_check *x = find(a, "clock_residual", raw[k]);
+		const struct qc_check *y = find(b, "clock_residual", refined[k]);
+
+		print_message("%s %.3f ms (%s), refined %.3f ms (%s): %s\n", raw[k], x->value,
+			      qc_status_name(x->status), y->value, qc_status_name(y->status),
+			      y->why);
+		assert_true(fabs(x->value - y->value) < 1e-6 * x->value);
+		assert_true(fabs(x->warn - y->warn) < 1e-6 * x->warn);
+		assert_true(fabs(x->fail - y->fail) < 1e-6 * x->fail);
+		assert_int_equal(x->status, y->status);
+		bad |= x->status != QC_PASS;
+	}
+	assert_true(bad);
+	assert_int_equal(a->overall, b->overall);
+	qc_result_free(a);
+	qc_result_free(b);
+	free(a);
+	free(b);
+	free(s);
+	free(out);
+}
+
 static int qc_cmd(struct tu_cmd *f, const char *in, const char *json, const char *html)
 {
 	return tu_cmd_run(f, cmd_qc, "qc", in, "--json", json, "--report", html, NULL);
@@ -990,6 +1033,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_damaged_chunks,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_lost_at_start,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_refine_folder_clock,
 						tu_cmd_setup, tu_cmd_teardown),
 	};
 

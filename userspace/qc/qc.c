@@ -171,7 +171,7 @@ struct sacc {
 	enum skind kind;
 	char name[32];
 	int side;			/* insoles, derived: 0 left, 1 right */
-	uint32_t of_stream;		/* derived: its notification stream */
+	uint32_t of_stream;		/* derived, refined: its session stream */
 	/* description */
 	double kpa_per_code;
 	uint32_t full_code;
@@ -262,6 +262,7 @@ static void refined_layout(struct sacc *a, struct json_object *d, uint32_t size,
 	if (off != size || a->off_force < 0)
 		return;
 	a->kind = S_REFINED;
+	a->of_stream = (uint32_t)desc_num(d, "derived_from", GCS_STREAM_NONE);
 	a->full_code = 0;
 	sides[a->side].on = true;
 	snprintf(sides[a->side].device, sizeof(sides[a->side].device), "%s", a->name);
@@ -698,6 +699,37 @@ static bool damage_loss(struct qc_result *res, const char *scope, double loss,
 	return true;
 }
 
+/*
+ * refined.gcs holds no clock records: the same robust sigma over the
+ * session's, as refine recorded it per insole stream (parameters.json).
+ */
+static double refined_residual_ms(const struct qc_result *res, const struct sacc *a,
+				  size_t *np, double *unc_ms, const char **why)
+{
+	struct json_object *st, *clk;
+	double n;
+
+	*np = 0;
+	*unc_ms = NAN;
+	*why = "no clock fit of the stream in parameters.json";
+	if (!res->params || !json_object_object_get_ex(res->params, "insole_streams", &st) ||
+	    !json_object_is_type(st, json_type_array))
+		return NAN;
+	for (size_t i = 0; i < json_object_array_length(st); i++) {
+		struct json_object *e = json_object_array_get_idx(st, i);
+
+		if (jpath(e, "stream", NULL, NULL) != a->of_stream ||
+		    !json_object_object_get_ex(e, "clock", &clk))
+			continue;
+		n = jpath(clk, "clock_records", NULL, NULL);
+		*np = n > 0 ? (size_t)n : 0;
+		*unc_ms = jpath(clk, "records_uncertainty_ms", NULL, NULL);
+		*why = *np < 3 ? NULL : "parameters.json has no records_sigma_ms (an older refine)";
+		return jpath(clk, "records_sigma_ms", NULL, NULL);
+	}
+	return NAN;
+}
+
 static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 			  const struct gcs_stream_info *si, struct sacc *a)
 {
@@ -757,7 +789,10 @@ static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 				 a->stamp_what ? a->stamp_what : "the records' timestamps");
 	}
 	{
-		double unc = NAN, ms = clock_residual_ms(r, si->id, &ncl, &unc);
+		const char *rwhy = NULL;
+		double unc = NAN, ms = a->kind == S_REFINED ?
+				       refined_residual_ms(res, a, &ncl, &unc, &rwhy) :
+				       clock_residual_ms(r, si->id, &ncl, &unc);
 		/*
 		 * A clock record read over a link is only known to within its
 		 * stated uncertainty (half a BLE round trip): scatter within it
@@ -772,10 +807,12 @@ static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 			snprintf(why, sizeof(why), "%zu device clock records: a fit needs 3 or more",
 				 ncl);
 			na(res, "clock_residual", a->name, "ms", CLOCK_WARN_MS, CLOCK_FAIL_MS,
-			   false, why);
+			   false, rwhy ? rwhy : why);
 		} else if ((c = qc_add(res, "clock_residual", a->name, ms, "ms",
 				       warn, fail, false))) {
-			snprintf(c->why, sizeof(c->why),
+			snprintf(c->why, sizeof(c->why), a->kind == S_REFINED ?
+				 "robust (bisquare) sigma of device vs host clock over the session's %zu "
+				 "clock records (refine's records_sigma_ms); median uncertainty %.2f ms" :
 				 "robust (bisquare) sigma of device vs host clock over %zu clock records; "
 				 "their median stated uncertainty %.2f ms", ncl, unc);
 		}
