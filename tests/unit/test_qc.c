@@ -449,12 +449,70 @@ static void test_qc_refine_folder_missing_files(void **state)
 	assert_int_equal(find(r, "insole_mat_agreement", NULL)->status, QC_NA);
 	assert_null(r->params);
 	qc_result_free(r);
-	/* A strides.tsv without a side column. */
+	/* A strides.tsv without a side column: not refine's, it fails. */
 	write_text(f->dir, "strides.tsv", "stride\tvalid\n1\t1\n");
 	run_qc(f->dir, r);
 	assert_non_null(strstr(find(r, "valid_strides", "left")->why, "no side column"));
+	assert_int_equal(find(r, "valid_strides", "left")->status, QC_FAIL);
 	assert_null(r->params);
 	qc_result_free(r);
+	free(r);
+}
+
+/*
+ * refine's files damaged: an empty, garbage or header-only strides.tsv
+ * fails valid_strides as no strides would; a FIFO, a link to /dev/zero or
+ * a file beyond 64 MiB is refused at once (exit 1), never read for ever.
+ */
+static void test_qc_refine_folder_bad_files(void **state)
+{
+	static const struct { const char *text, *why; } strides[] = {
+		{ "", "is empty" },
+		{ "\x93\x01garbage\xff with no line end", "no side column" },
+		{ "side\tvalid\n", "strides in strides.tsv" },
+	};
+	struct tu_dir *f = *state;
+	struct qc_result *r = calloc(1, sizeof(*r));
+	char *st = tu_path(f->dir, "strides.tsv"), *ev = tu_path(f->dir, "events.tsv");
+	char *pj = tu_path(f->dir, "parameters.json"), err[256];
+
+	assert_non_null(r);
+	for (size_t i = 0; i < sizeof(strides) / sizeof(strides[0]); i++) {
+		unlink(st);
+		write_text(f->dir, "strides.tsv", strides[i].text);
+		run_qc(f->dir, r);
+		for (int k = 0; k < 2; k++) {
+			const struct qc_check *c = find(r, "valid_strides", k ? "right" : "left");
+
+			if (c->status != QC_FAIL || !strstr(c->why, strides[i].why))
+				fail_msg("strides.tsv %zu: %s: %s", i, qc_status_name(c->status),
+					 c->why);
+		}
+		assert_int_equal(r->overall, QC_FAIL);
+		qc_result_free(r);
+	}
+	/* Would block or never end: refused before anything is read. */
+	alarm(60);
+	unlink(st);
+	assert_int_equal(symlink("/dev/zero", st), 0);
+	assert_int_equal(qc_run(f->dir, r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "strides.tsv: not a regular file"));
+	qc_result_free(r);
+	assert_int_equal(mkfifo(ev, 0600), 0);
+	assert_int_equal(qc_run(f->dir, r, err, sizeof(err)), -EINVAL);
+	qc_result_free(r);
+	unlink(st);
+	unlink(ev);
+	write_text(f->dir, "strides.tsv", "side\n");
+	write_text(f->dir, "parameters.json", "{}");
+	assert_int_equal(truncate(pj, 65 << 20), 0);
+	assert_int_equal(qc_run(f->dir, r, err, sizeof(err)), -EFBIG);
+	assert_non_null(strstr(err, "parameters.json: 68157440 bytes, more than the 64 MiB"));
+	qc_result_free(r);
+	alarm(0);
+	free(st);
+	free(ev);
+	free(pj);
 	free(r);
 }
 
@@ -1013,6 +1071,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_refined_streams,
 						tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_refine_folder_missing_files,
+						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_refine_folder_bad_files,
 						tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_file_checks,
 						tu_dir_setup, tu_dir_teardown),

@@ -9,6 +9,7 @@
  * and the parameter table come from refine's files.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@
 #define STRIDES_FAIL		4.0
 #define AGREE_WARN_MS		20.0
 #define AGREE_FAIL_MS		40.0
+/* refine's text files are far smaller (a 60 s session: 10 KiB each). */
+#define REFINE_FILE_MAX		(64 << 20)
 /* Any problem gaitcap info calls one fails; a file with no data fails. */
 #define INTEGRITY_WARN		0.0
 #define INTEGRITY_FAIL		0.0
@@ -1079,35 +1082,104 @@ static void note(struct qc_result *res, const char *fmt, const char *a)
 
 static const char *const SIDE_COLS[] = { "side", "foot", NULL };
 
+/*
+ * Open refine's @name in @dir: an fd, or -errno with @why said: -ENOENT
+ * missing; -EINVAL not a regular file (a FIFO, a link to /dev/zero) and
+ * -EFBIG beyond REFINE_FILE_MAX, which qc refuses to read at all.
+ */
+static int refine_open(const char *dir, const char *name, char *why, size_t len)
+{
+	char path[4096];
+	struct stat st;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	/* Not blocking in open() on a FIFO: it is refused below. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		ret = -errno;
+		snprintf(why, len, "%s", strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		snprintf(why, len, "not a regular file (refine writes regular files)");
+	} else if (st.st_size > REFINE_FILE_MAX) {
+		ret = -EFBIG;
+		snprintf(why, len, "%lld bytes, more than the %d MiB qc reads",
+			 (long long)st.st_size, REFINE_FILE_MAX >> 20);
+	}
+	if (ret && fd >= 0)
+		close(fd);
+	return ret ? ret : fd;
+}
+
+/* refine_open() as a stream; NULL with *@err and @why when it cannot be. */
+static FILE *refine_fopen(const char *dir, const char *name, int *err, char *why,
+			  size_t len)
+{
+	int fd = refine_open(dir, name, why, len);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+
+	*err = fd < 0 ? fd : 0;
+	if (fd >= 0 && !f) {
+		*err = -errno;
+		snprintf(why, len, "%s", strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+/*
+ * strides.tsv is there but holds no strides table: refine's output is
+ * damaged or cut short, and no stride is counted (a fail, as for none).
+ */
+static void strides_damaged(struct qc_result *res, const char *what, const char *cause)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "%s%s%s", what, cause ? ": " : "", cause ? cause : "");
+	for (int k = 0; k < 2; k++) {
+		struct qc_check *c = qc_add(res, "valid_strides", k ? "right" : "left", 0,
+					    "strides", STRIDES_WARN, STRIDES_FAIL, true);
+
+		if (c)
+			snprintf(c->why, sizeof(c->why), "strides.tsv %s: no stride read", msg);
+	}
+	note(res, "strides.tsv %s: refine's output is damaged or cut short", msg);
+}
+
 static void strides(struct qc_result *res, const char *dir)
 {
 	static const char *const valid_cols[] = { "valid", "steady", "used", "ok", NULL };
 	static const char *const src_cols[] = { "source", NULL };
 	static const char *const srcs[3] = { "", "insole", "mat" };
-	char path[4096], *line = NULL, scope[32];
+	char why[96], *line = NULL, scope[32];
 	size_t cap = 0;
 	struct tsv h = { 0 }, t = { 0 };
 	double n[3][2] = { { 0 } };
 	bool seen[3] = { false };
-	int cs, cv = -1, cso = -1;
+	int cs, cv = -1, cso = -1, err;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/strides.tsv", dir);
-	f = fopen(path, "r");
-	if (!f || getline(&line, &cap, f) < 0 || tsv_split(line, &h)) {
+	f = refine_fopen(dir, "strides.tsv", &err, why, sizeof(why));
+	if (!f && err == -ENOENT) {
 		for (int k = 0; k < 2; k++)
 			na(res, "valid_strides", k ? "right" : "left", "strides",
-			   STRIDES_WARN, STRIDES_FAIL, true,
-			   f ? "strides.tsv is empty" : "no strides.tsv in the refine folder");
+			   STRIDES_WARN, STRIDES_FAIL, true, "no strides.tsv in the refine folder");
+		goto out;
+	}
+	if (!f) {
+		strides_damaged(res, "cannot be read", why);
+		goto out;
+	}
+	if (getline(&line, &cap, f) < 0 || tsv_split(line, &h)) {
+		strides_damaged(res, "is empty", NULL);
 		goto out;
 	}
 	cs = tsv_find(&h, SIDE_COLS);
 	cv = tsv_find(&h, valid_cols);
 	cso = tsv_find(&h, src_cols);
 	if (cs < 0) {
-		for (int k = 0; k < 2; k++)
-			na(res, "valid_strides", k ? "right" : "left", "strides", STRIDES_WARN,
-			   STRIDES_FAIL, true, "strides.tsv has no side column");
+		strides_damaged(res, "has no side column", NULL);
 		goto out;
 	}
 	if (cso < 0)
@@ -1164,19 +1236,21 @@ static void events(struct qc_result *res, const char *dir)
 	static const char *const tns_cols[] = { "t_ns", "time_ns", "mono_ns", NULL };
 	static const char *const ev_cols[] = { "event", "type", "kind", NULL };
 	static const char *const src_cols[] = { "source", "device", NULL };
-	char path[4096], *line = NULL;
+	char why[96], *line = NULL;
 	size_t cap = 0;
 	struct tsv h = { 0 }, t = { 0 };
 	struct dvec ic[2][2] = { { { 0 } } };	/* [device: insole, mat][side] */
 	struct dvec d = { 0 };
-	int ct, cns, cs, ce, cd;
+	int ct, cns, cs, ce, cd, err;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/events.tsv", dir);
-	f = fopen(path, "r");
+	f = refine_fopen(dir, "events.tsv", &err, why, sizeof(why));
 	if (!f || getline(&line, &cap, f) < 0 || tsv_split(line, &h)) {
-		note(res, "%s", f ? "events.tsv is empty" : "no events.tsv in the refine folder: "
-		     "no refined events in the plots, insole-mat agreement not computed");
+		if (f || err != -ENOENT)
+			note(res, "events.tsv %s", f ? "is empty" : why);
+		else
+			note(res, "%s", "no events.tsv in the refine folder: no refined events "
+			     "in the plots, insole-mat agreement not computed");
 		na(res, "insole_mat_agreement", "session", "ms", AGREE_WARN_MS, AGREE_FAIL_MS,
 		   false, "no events.tsv");
 		goto out;
@@ -1336,11 +1410,14 @@ static void mat_loss(struct qc_result *res, struct json_object *p)
 /* Read before refined.gcs: its refined streams' losses need data_lost. */
 static void load_params(struct qc_result *res, const char *dir)
 {
-	struct json_object *p;
-	char path[4096];
+	struct json_object *p = NULL;
+	char why[96];
+	int fd = refine_open(dir, "parameters.json", why, sizeof(why));
 
-	snprintf(path, sizeof(path), "%s/parameters.json", dir);
-	p = json_object_from_file(path);
+	if (fd >= 0) {
+		p = json_object_from_fd(fd);
+		close(fd);
+	}
 	if (p && json_object_is_type(p, json_type_object))
 		res->params = p;
 	else
@@ -1406,6 +1483,7 @@ static bool refine_folder(const char *dir)
 
 int qc_run(const char *path, struct qc_result *res, char *err, size_t errlen)
 {
+	static const char *const texts[] = { "events.tsv", "strides.tsv", "parameters.json" };
 	struct stat st;
 	char sess[4096];
 	int ret = 0;
@@ -1424,6 +1502,18 @@ int qc_run(const char *path, struct qc_result *res, char *err, size_t errlen)
 			return -ENOENT;
 		}
 		snprintf(res->input, sizeof(res->input), "refine");
+		/* A FIFO or /dev/zero would never end: refused before anything. */
+		for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+			char why[96];
+			int fd = refine_open(path, texts[i], why, sizeof(why));
+
+			if (fd >= 0) {
+				close(fd);
+			} else if (fd == -EINVAL || fd == -EFBIG) {
+				snprintf(err, errlen, "%s/%s: %s", path, texts[i], why);
+				return fd;
+			}
+		}
 		snprintf(sess, sizeof(sess), "%s/refined.gcs", path);
 		load_params(res, path);
 		if (access(sess, R_OK)) {
