@@ -187,6 +187,14 @@ static const struct refusal refusals[] = {
 	{ cmd_info, "info", { "info", "--bogus", "x.gcs" }, "unrecognized option '--bogus'", NULL },
 	{ cmd_info, "info", { "info", "--json=yes", "x.gcs" }, "option '--json' takes no value", NULL },
 	{ cmd_recover, "recover", { "recover" }, "no session file given", NULL },
+	/* "" and "-": a file named "-" made, or ENOENT said of nothing. */
+	{ cmd_info, "info", { "info", "" }, "empty file name given as input", NULL },
+	{ cmd_info, "info", { "info", "rec.bin", "" }, "empty file name given as input", NULL },
+	{ cmd_recover, "recover", { "recover", "" }, "empty file name given as input", NULL },
+	{ cmd_recover, "recover", { "recover", "-o", "-", "rec.bin" },
+	  "invalid -o '-': expected a file name", NULL },
+	{ cmd_synth, "synth", { "synth", "-" }, "invalid session file '-': expected a file name", NULL },
+	{ cmd_synth, "synth", { "synth", "" }, "empty session file: expected a file name", NULL },
 	{ cmd_synth, "synth", { "synth", "--tiles", "9", "new.gcs" },
 	  "invalid --tiles '9': expected 1..8", NULL },
 	{ cmd_mark, "mark", { "mark", "--value", "x" },
@@ -473,7 +481,7 @@ static void test_gaitcap_cli_info_several_files_and_end_reason(void **state)
 	struct tu_cmd *f = *state;
 	struct json_object *o, *m;
 	bool named = false;
-	char *s;
+	char *s, *a, *b;
 
 	end_on_enospc(f, "full.gcs");
 	assert_int_equal(run(f, cmd_synth, "synth", "--quiet", "--seconds", "1",
@@ -501,6 +509,17 @@ static void test_gaitcap_cli_info_several_files_and_end_reason(void **state)
 	}
 	assert_true(named);
 	json_object_put(o);
+
+	/* A file name that is not UTF-8: the JSON stays UTF-8. */
+	a = tu_path(f->dir, "walk.gcs");
+	b = tu_path(f->dir, "w\xff\xc0\x80.gcs");
+	assert_int_equal(rename(a, b), 0);
+	o = info_json(f, (char *[]){ "info", "--json", "w\xff\xc0\x80.gcs", NULL }, 0);
+	assert_string_equal(json_object_get_string(get(o, "file")), "w???.gcs");
+	json_object_put(o);
+	assert_int_equal(rename(b, a), 0);
+	free(a);
+	free(b);
 
 	/* One unreadable file among good ones: exit 1, the others still shown. */
 	write_records(f, "junk.gcs");

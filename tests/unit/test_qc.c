@@ -449,12 +449,70 @@ static void test_qc_refine_folder_missing_files(void **state)
 	assert_int_equal(find(r, "insole_mat_agreement", NULL)->status, QC_NA);
 	assert_null(r->params);
 	qc_result_free(r);
-	/* A strides.tsv without a side column. */
+	/* A strides.tsv without a side column: not refine's, it fails. */
 	write_text(f->dir, "strides.tsv", "stride\tvalid\n1\t1\n");
 	run_qc(f->dir, r);
 	assert_non_null(strstr(find(r, "valid_strides", "left")->why, "no side column"));
+	assert_int_equal(find(r, "valid_strides", "left")->status, QC_FAIL);
 	assert_null(r->params);
 	qc_result_free(r);
+	free(r);
+}
+
+/*
+ * refine's files damaged: an empty, garbage or header-only strides.tsv
+ * fails valid_strides as no strides would; a FIFO, a link to /dev/zero or
+ * a file beyond 64 MiB is refused at once (exit 1), never read for ever.
+ */
+static void test_qc_refine_folder_bad_files(void **state)
+{
+	static const struct { const char *text, *why; } strides[] = {
+		{ "", "is empty" },
+		{ "\x93\x01garbage\xff with no line end", "no side column" },
+		{ "side\tvalid\n", "strides in strides.tsv" },
+	};
+	struct tu_dir *f = *state;
+	struct qc_result *r = calloc(1, sizeof(*r));
+	char *st = tu_path(f->dir, "strides.tsv"), *ev = tu_path(f->dir, "events.tsv");
+	char *pj = tu_path(f->dir, "parameters.json"), err[256];
+
+	assert_non_null(r);
+	for (size_t i = 0; i < sizeof(strides) / sizeof(strides[0]); i++) {
+		unlink(st);
+		write_text(f->dir, "strides.tsv", strides[i].text);
+		run_qc(f->dir, r);
+		for (int k = 0; k < 2; k++) {
+			const struct qc_check *c = find(r, "valid_strides", k ? "right" : "left");
+
+			if (c->status != QC_FAIL || !strstr(c->why, strides[i].why))
+				fail_msg("strides.tsv %zu: %s: %s", i, qc_status_name(c->status),
+					 c->why);
+		}
+		assert_int_equal(r->overall, QC_FAIL);
+		qc_result_free(r);
+	}
+	/* Would block or never end: refused before anything is read. */
+	alarm(60);
+	unlink(st);
+	assert_int_equal(symlink("/dev/zero", st), 0);
+	assert_int_equal(qc_run(f->dir, r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "strides.tsv: not a regular file"));
+	qc_result_free(r);
+	assert_int_equal(mkfifo(ev, 0600), 0);
+	assert_int_equal(qc_run(f->dir, r, err, sizeof(err)), -EINVAL);
+	qc_result_free(r);
+	unlink(st);
+	unlink(ev);
+	write_text(f->dir, "strides.tsv", "side\n");
+	write_text(f->dir, "parameters.json", "{}");
+	assert_int_equal(truncate(pj, 65 << 20), 0);
+	assert_int_equal(qc_run(f->dir, r, err, sizeof(err)), -EFBIG);
+	assert_non_null(strstr(err, "parameters.json: 68157440 bytes, more than the 64 MiB"));
+	qc_result_free(r);
+	alarm(0);
+	free(st);
+	free(ev);
+	free(pj);
 	free(r);
 }
 
@@ -498,6 +556,196 @@ static void test_qc_file_checks(void **state)
 	free(clean);
 	free(cut);
 	free(r);
+}
+
+/*
+ * Damage the data of the @nth record of @type (CHUNK, ZCHUNK) of @stream
+ * in @img: a byte flipped, or with @page the first whole page inside it
+ * zeroed (its header and the next left whole; @nth counts those that have one).
+ */
+static void damage_chunk(uint8_t *img, size_t len, uint16_t type, uint32_t stream,
+			 int nth, bool page)
+{
+	uint64_t offs[4096];
+	size_t n = tu_record_offsets(img, len, offs, 4096);
+
+	for (size_t i = 0; i < n; i++) {
+		struct gcs_rec_hdr h;
+		uint64_t body, pg;
+		uint32_t id;
+
+		memcpy(&h, img + offs[i], sizeof(h));
+		memcpy(&id, img + offs[i] + GCS_REC_HDR_LEN, sizeof(id));
+		body = offs[i] + h.hdr_len;
+		pg = (body + 4095) & ~4095ull;
+		if (h.type != type || id != stream || (page && pg + 4096 > body + h.body_len) ||
+		    nth--)
+			continue;
+		if (page)
+			memset(img + pg, 0, 4096);
+		else
+			img[body + h.body_len / 2] ^= 0xff;
+		return;
+	}
+	fail_msg("no record %#x %d of stream %u", type, nth, stream);
+}
+
+/* @src damaged by damage_chunk() into @dst. */
+static void write_damaged(const char *src, const char *dst, uint16_t type, uint32_t stream,
+			  int nth, bool page)
+{
+	uint8_t *img;
+	size_t len;
+
+	assert_int_equal(tu_read_file(src, &img, &len), 0);
+	damage_chunk(img, len, type, stream, nth, page);
+	unlink(dst);
+	assert_int_equal(tu_write_file(dst, img, len), 0);
+	free(img);
+}
+
+/* 10 s of a 1-tile mat and two insoles, compacted or not. */
+static void synth_small(struct tu_cmd *f, const char *path, bool compact)
+{
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--seconds", "10", "--tiles", "1",
+				    "--rows", "16", "--cols", "16", "--no-truth", "--quiet", path,
+				    compact ? NULL : "--no-compact", NULL), 0);
+}
+
+/*
+ * Damage in a chunk's data is found only when qc reads the chunk: a mat
+ * chunk, an insole's first chunk, a zeroed page, a compressed chunk. Each
+ * fails integrity, named as gaitcap info names it.
+ */
+static void test_qc_damaged_chunks(void **state)
+{
+	static const struct {
+		bool compact, page;
+		uint16_t type;
+		uint32_t stream;
+		int nth;
+	} dmg[] = {
+		{ false, false, GCS_REC_CHUNK, 0, 1 },	/* the mat's second chunk */
+		{ false, false, GCS_REC_CHUNK, 1, 0 },	/* insole0's first */
+		{ false, true, GCS_REC_CHUNK, 0, 0 },	/* a page inside a mat chunk */
+		{ true, false, GCS_REC_ZCHUNK, 0, 0 },	/* the mat's compressed chunk */
+	};
+	struct tu_cmd *f = *state;
+	struct qc_result *r = calloc(1, sizeof(*r));
+	char *raw = tu_path(f->dir, "raw.gcs"), *zst = tu_path(f->dir, "z.gcs");
+	char *d = tu_path(f->dir, "d.gcs");
+
+	assert_non_null(r);
+	synth_small(f, raw, false);
+	synth_small(f, zst, true);
+	for (size_t v = 0; v < sizeof(dmg) / sizeof(dmg[0]); v++) {
+		const struct qc_check *c;
+
+		write_damaged(dmg[v].compact ? zst : raw, d, dmg[v].type, dmg[v].stream,
+			      dmg[v].nth, dmg[v].page);
+		run_qc(d, r);
+		c = find(r, "integrity", "session");
+		if (c->status != QC_FAIL || !strstr(c->why, "chunks lost"))
+			fail_msg("damage %zu: integrity %s: %s", v, qc_status_name(c->status),
+				 c->why);
+		assert_int_equal(r->overall, QC_FAIL);
+		qc_result_free(r);
+	}
+	free(raw);
+	free(zst);
+	free(d);
+	free(r);
+}
+
+/*
+ * Records lost at a stream's start are invisible to its counter (an
+ * insole's samples, the mat's scans, seen from the first read): qc of the
+ * session and of its refine OUTDIR count them as lost to damage, alike.
+ */
+static void test_qc_lost_at_start(void **state)
+{
+	static const char *const raw[] = { "insole0", "mat0" };
+	static const char *const refined[] = { "refined-insole0", "mat" };
+	struct tu_cmd *f = *state;
+	struct qc_result *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	char *s = tu_path(f->dir, "s.gcs"), *d = tu_path(f->dir, "d.gcs");
+	char *out = tu_path(f->dir, "out");
+	uint8_t *img;
+	size_t len;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	synth_small(f, s, false);
+	assert_int_equal(tu_read_file(s, &img, &len), 0);
+	damage_chunk(img, len, GCS_REC_CHUNK, 1, 0, false);	/* insole0: 11 records */
+	damage_chunk(img, len, GCS_REC_CHUNK, 0, 0, false);	/* the mat: 10 scans */
+	assert_int_equal(tu_write_file(d, img, len), 0);
+	free(img);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", d, "-o", out, "--quiet", NULL), 0);
+	run_qc(d, a);
+	run_qc(out, b);
+	for (int k = 0; k < 2; k++) {
+		const struct qc_check *x = find(a, "packet_loss", raw[k]);
+		const struct qc_check *y = find(b, "packet_loss", refined[k]);
+
+		print_message("%s %.4f %% (%s), refined %.4f %% (%s): %s\n", raw[k], x->value,
+			      qc_status_name(x->status), y->value, qc_status_name(y->status),
+			      y->why);
+		assert_true(x->value > 0.9);
+		assert_true(fabs(x->value - y->value) < 1e-9);
+		assert_int_equal(x->status, QC_WARN);
+		assert_int_equal(y->status, QC_WARN);
+	}
+	qc_result_free(a);
+	qc_result_free(b);
+	free(a);
+	free(b);
+	free(s);
+	free(d);
+	free(out);
+}
+
+/*
+ * refined.gcs holds no clock records: qc of the OUTDIR judges the session's
+ * as refine recorded them, and keeps the session's clock warning.
+ */
+static void test_qc_refine_folder_clock(void **state)
+{
+	struct tu_cmd *f = *state;
+	struct qc_result *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	char *s = tu_path(f->dir, "s.gcs"), *out = tu_path(f->dir, "out");
+	bool bad = false;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(tu_cmd_run(f, cmd_synth, "synth", "--seconds", "10", "--ble-delay-ms", "60",
+				    "--no-truth", "--quiet", s, NULL), 0);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", s, "-o", out, "--quiet", NULL), 0);
+	run_qc(s, a);
+	run_qc(out, b);
+	for (int k = 0; k < 2; k++) {
+		static const char *const raw[] = { "insole0", "insole1" };
+		static const char *const refined[] = { "refined-insole0", "refined-insole1" };
+		const struct qc_check *x = find(a, "clock_residual", raw[k]);
+		const struct qc_check *y = find(b, "clock_residual", refined[k]);
+
+		print_message("%s %.3f ms (%s), refined %.3f ms (%s): %s\n", raw[k], x->value,
+			      qc_status_name(x->status), y->value, qc_status_name(y->status),
+			      y->why);
+		assert_true(fabs(x->value - y->value) < 1e-6 * x->value);
+		assert_true(fabs(x->warn - y->warn) < 1e-6 * x->warn);
+		assert_true(fabs(x->fail - y->fail) < 1e-6 * x->fail);
+		assert_int_equal(x->status, y->status);
+		bad |= x->status != QC_PASS;
+	}
+	assert_true(bad);
+	assert_int_equal(a->overall, b->overall);
+	qc_result_free(a);
+	qc_result_free(b);
+	free(a);
+	free(b);
+	free(s);
+	free(out);
 }
 
 static int qc_cmd(struct tu_cmd *f, const char *in, const char *json, const char *html)
@@ -623,11 +871,22 @@ static void test_qc_output_replaced_whole(void **state)
 	free(txt);
 	txt = slurp(js);
 	assert_non_null(strstr(txt, "\"overall\""));
+	/* A text file: its last line ends. */
+	assert_string_equal(txt + strlen(txt) - 2, "}\n");
 	free(txt);
 	assert_int_equal(stat(js, &st), 0);
 	assert_int_equal(st.st_nlink, 1);
 	assert_int_equal(count_longer(f->dir, "qc.json"), 0);
 	assert_int_equal(count_longer(f->dir, "qc.html"), 0);
+	assert_int_equal(count_longer(f->dir, ".qc-out."), 0);
+	/* The longest name a folder takes: no room for a suffix on it. */
+	free(js);
+	js = malloc(strlen(f->dir) + 258);
+	assert_non_null(js);
+	sprintf(js, "%s/%0250d.json", f->dir, 0);
+	assert_int_equal(tu_cmd_run(f, cmd_qc, "qc", s, "--json", js, NULL), 0);
+	assert_int_equal(stat(js, &st), 0);
+	assert_int_equal(count_longer(f->dir, ".qc-out."), 0);
 	free(s);
 	free(js);
 	free(html);
@@ -824,6 +1083,8 @@ int main(void)
 						tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_refine_folder_missing_files,
 						tu_dir_setup, tu_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_refine_folder_bad_files,
+						tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_file_checks,
 						tu_dir_setup, tu_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_synth_gap_every,
@@ -839,6 +1100,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qc_write_errors,
 						tu_cmd_setup, tu_cmd_teardown),
 		cmocka_unit_test_setup_teardown(test_qc_refine_folder_losses,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_damaged_chunks,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_lost_at_start,
+						tu_cmd_setup, tu_cmd_teardown),
+		cmocka_unit_test_setup_teardown(test_qc_refine_folder_clock,
 						tu_cmd_setup, tu_cmd_teardown),
 	};
 

@@ -435,6 +435,11 @@ static void test_refine_damaged_inputs(void **state)
 		else
 			refine_result_free(&res);
 	}
+	/* Cut inside its header copies: no stream, and the damage named. */
+	unlink(bad);
+	assert_int_equal(tu_write_file(bad, img, 256), 0);
+	assert_int_equal(refine_run(&o, &res, msg, sizeof(msg)), -ENODATA);
+	assert_non_null(strstr(msg, "no insole or mat stream to refine: the file is damaged ("));
 	/* Cut after its compacted chunks began: those lost, the rest refined... */
 	unlink(bad);
 	assert_int_equal(tu_write_file(bad, img, len * 55 / 100), 0);
@@ -478,6 +483,14 @@ static void test_refine_damaged_inputs(void **state)
 	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-o", "", good, NULL), 1);
 	msg_out = tu_cmd_output(f);
 	assert_non_null(strstr(msg_out, "empty output folder name"));
+	free(msg_out);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-o", "-", good, NULL), 1);
+	msg_out = tu_cmd_output(f);
+	assert_non_null(strstr(msg_out, "invalid -o '-': expected a folder name"));
+	free(msg_out);
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-o", out, "", NULL), 1);
+	msg_out = tu_cmd_output(f);
+	assert_non_null(strstr(msg_out, "empty file name given as input"));
 	free(msg_out);
 	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-q", "-o", out, bad, NULL) != 0, 1);
 	free(img);
@@ -610,6 +623,7 @@ static void test_refine_lost_data(void **state)
 	char *empty = tu_path(f->dir, "empty.gcs"), *out = tu_path(f->dir, "out1");
 	char *out2 = tu_path(f->dir, "out2"), *out3 = tu_path(f->dir, "out3");
 	char *pj = tu_path(out, "parameters.json"), *pj2 = tu_path(out2, "parameters.json");
+	char *out4 = tu_path(f->dir, "out4"), *pj4 = tu_path(out4, "parameters.json");
 	struct refine_opts o = { .session = bad };
 	struct json_object *params, *e;
 	struct refine_result res;
@@ -646,6 +660,31 @@ static void test_refine_lost_data(void **state)
 	assert_true(json_object_array_length(jget(jget(params, "data_lost"), "problems")) > 0);
 	json_object_put(params);
 
+	/*
+	 * A chunk's data damaged: counted once, as a failed check, though the
+	 * reader counts it among the stream's losses too; said in problems.
+	 */
+	off = nth_chunk(img, len, 1, 20);
+	img[off + GCS_CHUNK_HDR_LEN + 16] ^= 0xff;
+	unlink(bad);
+	assert_int_equal(tu_write_file(bad, img, len), 0);
+	img[off + GCS_CHUNK_HDR_LEN + 16] ^= 0xff;
+	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-q", "-o", out4, bad, NULL), 0);
+	said = tu_cmd_output(f);
+	assert_non_null(strstr(said, "left insole stream 1: lost 10 records (10 samples) in 1 "
+				     "chunks: 1 chunks failed their check, 0 chunks (0 records) "
+				     "lay behind damaged record headers"));
+	free(said);
+	params = json_object_from_file(pj4);
+	assert_non_null(params);
+	assert_int_equal(json_object_get_int64(jget(params, "lost_chunks")), 1);
+	e = lost_stream(params, 1);
+	assert_int_equal(json_object_get_int64(jget(e, "lost_records")), 10);
+	assert_int_equal(json_object_get_int64(jget(e, "chunks_behind_damaged_headers")), 0);
+	assert_non_null(strstr(json_object_get_string(jget(jget(params, "data_lost"), "problems")),
+			       "1 chunks lost: no copy passes its checksum"));
+	json_object_put(params);
+
 	/* Cut short in the middle: said, with where. */
 	unlink(bad);
 	assert_int_equal(tu_write_file(bad, img, len / 2), 0);
@@ -674,6 +713,8 @@ static void test_refine_lost_data(void **state)
 	assert_int_equal(tu_cmd_run(f, cmd_refine, "refine", "-o", out3, empty, NULL), 1);
 	assert_int_equal(access(out3, F_OK), -1);
 	free(img);
+	free(pj4);
+	free(out4);
 	free(pj2);
 	free(pj);
 	free(out3);

@@ -167,6 +167,10 @@ static void import_refine(struct tu_cmd *f, const char *txt, const char *name,
 	struct gcs_reader *r;
 	int ret;
 
+	/* "-" is no file name for a session (no file "-" appears). */
+	ret = tu_cmd_run(f, cmd_import, "import", "moticon", txt, "-o", "-",
+			 "--subject", "LAB-01", NULL);
+	assert_int_equal(ret, 1);
 	ret = tu_cmd_run(f, cmd_import, "import", "moticon", txt, "-o", session,
 			 "--subject", "LAB-01", NULL);
 	assert_int_equal(ret, 0);

@@ -119,9 +119,10 @@ static uint64_t mix_answer(uint64_t h, struct gcs_reader *r, int ret,
  * pass reads them: a digest per stream of every answer (records, refusals
  * and the chunk each record came from), and the count of records.
  */
-static void digest(struct gcs_reader *r, uint64_t *h, long *n)
+static void digest(struct gcs_reader *r, uint64_t *h, long *n, long *lost)
 {
 	*n = 0;
+	*lost = 0;
 	assert_true(gcs_reader_n_streams(r) <= MAX_STREAMS);
 	for (size_t i = 0; i < gcs_reader_n_streams(r); i++) {
 		struct gcs_rec_iter it;
@@ -131,8 +132,11 @@ static void digest(struct gcs_reader *r, uint64_t *h, long *n)
 		h[i] = FNV_BASIS;
 		gcs_rec_iter_init(&it, r, gcs_reader_stream(r, i)->id);
 		while ((ret = gcs_rec_iter_next(&it, &rec)) != 0) {
+			const struct gcs_chunk_info *c = gcs_reader_chunk(r, rec.chunk);
+
 			h[i] = mix_answer(h[i], r, ret, &rec);
 			*n += ret > 0;
+			*lost += ret < 0 && c && c->status == GCS_CHUNK_LOST;
 		}
 	}
 }
@@ -167,15 +171,36 @@ static void digest_all(struct gcs_reader *r, uint64_t *h, long *n)
 }
 
 /*
- * Open @path both ways (with @flags added) and compare everything; returns
- * whether the streaming open really streamed.
+ * The chunks found lost by reading, in the counts a GCS_OPEN_VERIFY open
+ * fills: each of the @lost met at least, each once however often read.
+ */
+static void lost_counted(const char *what, struct gcs_reader *r, long lost,
+			 uint64_t before)
+{
+	uint64_t n = gcs_reader_info(r)->n_lost, chunks = 0, records = 0;
+
+	for (size_t i = 0; i < gcs_reader_n_streams(r); i++) {
+		chunks += gcs_reader_stream(r, i)->n_lost_chunks;
+		records += gcs_reader_stream(r, i)->lost_records;
+	}
+	if (n < (uint64_t)lost || n - before > (uint64_t)lost ||
+	    chunks < (uint64_t)lost || (lost && !records))
+		fail_msg("%s: %ld chunks met lost, n_lost %llu (%llu at open), "
+			 "streams' lost chunks %llu, records %llu", what, lost,
+			 (unsigned long long)n, (unsigned long long)before,
+			 (unsigned long long)chunks, (unsigned long long)records);
+}
+
+/*
+ * Open @path both ways (with @flags added) and compare everything, before
+ * and after reading; returns whether the streaming open really streamed.
  */
 static bool compare(const char *what, const char *path, unsigned int flags)
 {
 	struct gcs_reader *full, *st;
 	uint64_t hf[MAX_STREAMS], hs[MAX_STREAMS];
-	uint64_t af[MAX_STREAMS], as[MAX_STREAMS];
-	long nf, ns, naf, nas;
+	uint64_t af[MAX_STREAMS], as[MAX_STREAMS], lost_open;
+	long nf, ns, naf, nas, lf, ls;
 	int rf, rs;
 	bool streamed;
 
@@ -192,10 +217,13 @@ static bool compare(const char *what, const char *path, unsigned int flags)
 	for (size_t i = 0; i < gcs_reader_n_streams(full); i++)
 		same_stream(what, gcs_reader_stream(full, i), gcs_reader_stream(st, i));
 	assert_int_equal(gcs_reader_n_chunks(full), gcs_reader_n_chunks(st));
-	digest(full, hf, &nf);
-	digest(st, hs, &ns);
+	lost_open = gcs_reader_info(full)->n_lost;
+	digest(full, hf, &nf, &lf);
+	digest(st, hs, &ns, &ls);
 	if (nf != ns || memcmp(hf, hs, gcs_reader_n_streams(st) * sizeof(*hf)))
 		fail_msg("%s: %ld records (full) and %ld (stream) differ", what, nf, ns);
+	lost_counted(what, full, lf, lost_open);
+	lost_counted(what, st, ls, lost_open);
 	/* All streams at once: each stream's answers as it alone gives them. */
 	digest_all(full, af, &naf);
 	digest_all(st, as, &nas);
@@ -203,6 +231,11 @@ static bool compare(const char *what, const char *path, unsigned int flags)
 		fail_msg("%s: all streams at once (full) differ from one by one", what);
 	if (nas != nf || memcmp(as, hf, gcs_reader_n_streams(st) * sizeof(*hf)))
 		fail_msg("%s: all streams at once (stream) differ from one by one", what);
+	/* Read twice, counted once: still the same both ways. */
+	lost_counted(what, st, ls, lost_open);
+	same_info(what, gcs_reader_info(full), gcs_reader_info(st));
+	for (size_t i = 0; i < gcs_reader_n_streams(full); i++)
+		same_stream(what, gcs_reader_stream(full, i), gcs_reader_stream(st, i));
 	gcs_reader_close(full);
 	gcs_reader_close(st);
 	return streamed;

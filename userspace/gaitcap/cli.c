@@ -33,6 +33,21 @@ int cli_bad_value(const char *cmd, const char *opt, const char *value,
 			       accepted);
 }
 
+int cli_out_path(const char *cmd, const char *what, const char *path)
+{
+	if (!*path)
+		return cli_usage_error(cmd, "empty %s: expected a file name", what);
+	if (!strcmp(path, "-"))
+		return cli_bad_value(cmd, what, path,
+				     "a file name: a session is a mapped file, it cannot go to standard output");
+	return 0;
+}
+
+int cli_in_path(const char *cmd, const char *path)
+{
+	return *path ? 0 : cli_usage_error(cmd, "empty file name given as input");
+}
+
 /* getopt_long() ran with opterr = 0 and ':' first in its short options. */
 int cli_getopt_error(const char *cmd, char **argv, int o)
 {

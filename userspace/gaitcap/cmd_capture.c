@@ -797,9 +797,8 @@ static int parse(struct capture *c, int argc, char **argv)
 		return 0;
 	if (!c->out)
 		return cli_usage_error("capture", "no session file: give -o FILE, e.g. -o walk-017.gcs");
-	if (!strcmp(c->out, "-") || !*c->out)
-		return cli_bad_value("capture", "-o", c->out,
-				     "a file name: a session is a mapped file, it cannot go to standard output");
+	if (cli_out_path("capture", "-o", c->out))
+		return 1;
 	if (!c->mat && !c->n_sources && !c->n_ins)
 		return cli_usage_error("capture", "nothing to record: --mat none and no --source or --insole");
 	if (!c->subject)

@@ -71,8 +71,12 @@ int cmd_import(int argc, char **argv)
 	if (optind + 2 != argc)
 		return cli_usage_error("import", "one file at a time: '%s' and '%s' given",
 				       argv[optind + 1], argv[optind + 2]);
+	if (cli_in_path("import", argv[optind + 1]))
+		return 1;
 	if (!out)
 		return cli_usage_error("import", "no session given: expected -o SESSION");
+	if (cli_out_path("import", "-o", out))
+		return 1;
 	if (!o.subject)
 		return cli_usage_error("import", "no subject given: expected --subject ID "
 				       "(a pseudonymous code)");

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -322,10 +323,17 @@ static void print_human(struct report *rp)
 	       fi->n_records, fi->n_by_type[2], fi->n_by_type[3],
 	       fi->n_by_type[4], fi->n_by_type[5], fi->n_by_type[6],
 	       fi->n_pad, fi->n_unknown);
-	printf("durability  durable to %" PRIu64 " of %" PRIu64
-	       " bytes, sync every %u ms, tail %s\n",
-	       fi->durable_end, fi->valid_end, fi->sync_interval_ms,
-	       tail_name(fi->tail));
+	/* A mark past the readable end is the header's claim, not the file's. */
+	if (fi->durable_end > fi->valid_end)
+		printf("durability  the header says durable to %" PRIu64 " bytes, only %"
+		       PRIu64 " readable, sync every %u ms, tail %s\n",
+		       fi->durable_end, fi->valid_end, fi->sync_interval_ms,
+		       tail_name(fi->tail));
+	else
+		printf("durability  durable to %" PRIu64 " of %" PRIu64
+		       " bytes, sync every %u ms, tail %s\n",
+		       fi->durable_end, fi->valid_end, fi->sync_interval_ms,
+		       tail_name(fi->tail));
 	printf("integrity   %s", rp->verdict);
 	if (rp->verified)
 		printf(" (%zu chunks checked)", gcs_reader_n_chunks(rp->r));
@@ -442,12 +450,15 @@ static int print_json(struct report *rp, struct json_object *all)
 	const struct gcs_file_info *fi = rp->fi;
 	const uint64_t *nt = fi->n_by_type;
 	struct json_object *root, *a, *problems = json_object_new_array();
-	char nb[32];
+	char nb[32], file[PATH_MAX];
 
+	/* JSON strings are UTF-8: a file name need not be. */
+	snprintf(file, sizeof(file), "%s", rp->path);
+	gcs_text_printable(file);
 	for (int i = 0; problems && i < rp->n_problems; i++)
 		json_object_array_add(problems, JSTR(rp->problems[i]));
 	root = JOBJ(
-		{ "file", JSTR(rp->path) },
+		{ "file", JSTR(file) },
 		{ "format", JOBJ(
 			{ "major", JU64(fi->ver_major) },
 			{ "minor", JU64(fi->ver_minor) },
@@ -694,6 +705,9 @@ int cmd_info(int argc, char **argv)
 	}
 	if (optind == argc)
 		return cli_usage_error("info", "no session file given: expected one or more FILEs, e.g. gaitcap info *.gcs");
+	for (int i = optind; i < argc; i++)
+		if (cli_in_path("info", argv[i]))
+			return 1;
 	if (json && argc - optind > 1) {
 		all = json_object_new_array();
 		if (!all) {

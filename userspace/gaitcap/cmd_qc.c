@@ -67,6 +67,8 @@ int cmd_qc(int argc, char **argv)
 	if (optind + 1 != argc)
 		return cli_usage_error("qc", "one input at a time: '%s' and '%s' given",
 				       argv[optind], argv[optind + 1]);
+	if (cli_in_path("qc", argv[optind]))
+		return 1;
 	if (qc_check_outputs(argv[optind], json, html, err, sizeof(err))) {
 		fprintf(stderr, "gaitcap qc: %s\n", err);
 		return 1;

@@ -129,6 +129,9 @@ int cmd_recover(int argc, char **argv)
 	if (optind + 1 != argc)
 		return cli_usage_error("recover", "one file at a time: '%s' and '%s' given",
 				       argv[optind], argv[optind + 1]);
+	if (cli_in_path("recover", argv[optind]) ||
+	    (o.out && cli_out_path("recover", "-o", o.out)))
+		return 1;
 	path = argv[optind];
 	ret = gcs_recover_opts(path, &o, &rep);
 	if (ret && !rep.refused) {

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gaitcap/gaitcap.h"
 #include "refine/refine.h"
@@ -84,6 +85,11 @@ int cmd_refine(int argc, char **argv)
 		return cli_usage_error("refine", "no output folder: expected -o OUTDIR");
 	if (!*o.outdir)
 		return cli_usage_error("refine", "empty output folder name: expected -o OUTDIR");
+	if (!strcmp(o.outdir, "-"))
+		return cli_bad_value("refine", "-o", o.outdir,
+				     "a folder name: refine writes several files, never standard output");
+	if (cli_in_path("refine", argv[optind]))
+		return 1;
 	o.session = argv[optind];
 	ret = refine_run(&o, &res, err, sizeof(err));
 	if (ret) {

@@ -900,6 +900,8 @@ static int parse(struct synth *s, int argc, char **argv)
 	if (optind + 1 != argc)
 		return cli_usage_error("synth", "one file at a time: '%s' and '%s' given",
 				       argv[optind], argv[optind + 1]);
+	if (cli_out_path("synth", "session file", argv[optind]))
+		return 1;
 	/* 2 bytes a sensel and a 24-byte tail: scans stay 8-byte aligned. */
 	if ((s->tiles * s->rows * s->cols) % 4)
 		return cli_usage_error("synth", "--tiles x --rows x --cols = %u: expected a multiple of 4",

@@ -41,6 +41,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_bad_value(const char *cmd, const char *opt, const char *value,
 		  const char *accepted);
 int cli_getopt_error(const char *cmd, char **argv, int o);
+/*
+ * A session file (or refine's folder) to create, given as @what's value:
+ * 0, or a usage error for "" or "-" (a session is a mapped file, never
+ * standard output; "-" would create a file of that name).
+ */
+int cli_out_path(const char *cmd, const char *what, const char *path);
+/* An input file name: 0, or a usage error for "" (open() would say ENOENT of nothing). */
+int cli_in_path(const char *cmd, const char *path);
 int cli_num(const char *cmd, const char *opt, const char *s, double lo,
 	    double hi, const char *accepted, double *out);
 /* "ENOSPC" for 28 or -28: the name an errno has in <errno.h>. */

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "qc/moticon.h"
+#include "session/gcsession.h"
 
 /* The gaitcap-v1 layout's ranges (docs/import-moticon.md, "Codes"). */
 #define CELL_MAX_NCM2	655.35
@@ -26,26 +27,6 @@
 
 static int fail(struct mot_parser *p, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-
-/* Bytes that are not UTF-8 text (a Latin-1 export, control codes) become '?'. */
-static void printable(char *s)
-{
-	unsigned char *u = (unsigned char *)s;
-
-	while (*u) {
-		int n = *u < 0x80 ? 1 : (*u & 0xe0) == 0xc0 ? 2 :
-			(*u & 0xf0) == 0xe0 ? 3 : (*u & 0xf8) == 0xf0 ? 4 : 0;
-		int k = 1;
-
-		while (k < n && (u[k] & 0xc0) == 0x80)
-			k++;
-		if (!n || k < n || (n == 1 && (*u < 0x20 || *u == 0x7f))) {
-			*u++ = '?';
-			continue;
-		}
-		u += n;
-	}
-}
 
 static int fail(struct mot_parser *p, int err, const char *fmt, ...)
 {
@@ -60,7 +41,8 @@ static int fail(struct mot_parser *p, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(p->err + n, sizeof(p->err) - (size_t)n, fmt, ap);
 	va_end(ap);
-	printable(p->err);
+	/* Bytes that are not UTF-8 text (a Latin-1 export, control codes). */
+	gcs_text_printable(p->err);
 	return err;
 }
 

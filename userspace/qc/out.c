@@ -132,7 +132,7 @@ static int write_all(int fd, const char *buf, size_t len)
 
 int qc_write_file(const char *path, const char *buf, size_t len)
 {
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], d[PATH_MAX];
 	struct stat st;
 	mode_t mask;
 	int fd, ret;
@@ -147,7 +147,9 @@ int qc_write_file(const char *path, const char *buf, size_t len)
 			ret = -errno;
 		return ret;
 	}
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
+	/* A short name beside it: a suffix would not fit a 255-byte name. */
+	snprintf(d, sizeof(d), "%s", path);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.qc-out.XXXXXX", dirname(d)) >= sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = mkstemp(tmp);
 	if (fd < 0)

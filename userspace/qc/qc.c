@@ -9,6 +9,7 @@
  * and the parameter table come from refine's files.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@
 #define STRIDES_FAIL		4.0
 #define AGREE_WARN_MS		20.0
 #define AGREE_FAIL_MS		40.0
+/* refine's text files are far smaller (a 60 s session: 10 KiB each). */
+#define REFINE_FILE_MAX		(64 << 20)
 /* Any problem gaitcap info calls one fails; a file with no data fails. */
 #define INTEGRITY_WARN		0.0
 #define INTEGRITY_FAIL		0.0
@@ -171,7 +174,7 @@ struct sacc {
 	enum skind kind;
 	char name[32];
 	int side;			/* insoles, derived: 0 left, 1 right */
-	uint32_t of_stream;		/* derived: its notification stream */
+	uint32_t of_stream;		/* derived, refined: its session stream */
 	/* description */
 	double kpa_per_code;
 	uint32_t full_code;
@@ -262,6 +265,7 @@ static void refined_layout(struct sacc *a, struct json_object *d, uint32_t size,
 	if (off != size || a->off_force < 0)
 		return;
 	a->kind = S_REFINED;
+	a->of_stream = (uint32_t)desc_num(d, "derived_from", GCS_STREAM_NONE);
 	a->full_code = 0;
 	sides[a->side].on = true;
 	snprintf(sides[a->side].device, sizeof(sides[a->side].device), "%s", a->name);
@@ -640,11 +644,101 @@ out:
 	return res;
 }
 
+static int side_of(const char *s);
+static double jpath(struct json_object *o, const char *a, const char *b,
+		    const char *c);
+
+/*
+ * A stream's records lost to damage (chunks whose data failed, behind
+ * damaged headers), those read and the chunks, as refine counted them
+ * (parameters.json's data_lost): @source "insole" or "mat", @side -1 for none.
+ */
+static bool refine_damage(struct json_object *p, const char *source, int side,
+			  double *lost, double *read, double *chunks)
+{
+	struct json_object *dl, *st, *e, *v;
+
+	if (!p || !json_object_object_get_ex(p, "data_lost", &dl) ||
+	    !json_object_object_get_ex(dl, "streams", &st) ||
+	    !json_object_is_type(st, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(st); i++) {
+		const char *src = NULL, *sd = NULL;
+
+		e = json_object_array_get_idx(st, i);
+		if (json_object_object_get_ex(e, "source", &v))
+			src = json_object_get_string(v);
+		if (json_object_object_get_ex(e, "side", &v))
+			sd = json_object_get_string(v);
+		if (!src || !sd || strcmp(src, source) || side_of(sd) != side)
+			continue;
+		*lost = jpath(e, "lost_records", NULL, NULL);
+		*read = jpath(e, "records_read", NULL, NULL);
+		*chunks = jpath(e, "lost_chunks", NULL, NULL);
+		return !isnan(*lost) && !isnan(*read) && !isnan(*chunks);
+	}
+	return false;
+}
+
+/*
+ * The share of records lost to damage, when more than @loss: a counter
+ * misses what was lost before its first sample read or after its last.
+ */
+static bool damage_loss(struct qc_result *res, const char *scope, double loss,
+			double lost, double read, double chunks, const char *by,
+			double got, double expected, const char *unit)
+{
+	struct qc_check *c;
+
+	if (!(lost > 0) || 100 * lost / (lost + read) <= loss)
+		return false;
+	c = qc_add(res, "packet_loss", scope, 100 * lost / (lost + read), "%",
+		   LOSS_WARN_PCT, LOSS_FAIL_PCT, false);
+	if (c)
+		snprintf(c->why, sizeof(c->why),
+			 "%.0f of %.0f records lost to damage (%.0f chunks), more than the %s "
+			 "shows (%.0f of %.0f %s): it misses losses at the stream's ends",
+			 lost, lost + read, chunks, by, got, expected, unit);
+	return true;
+}
+
+/*
+ * refined.gcs holds no clock records: the same robust sigma over the
+ * session's, as refine recorded it per insole stream (parameters.json).
+ */
+static double refined_residual_ms(const struct qc_result *res, const struct sacc *a,
+				  size_t *np, double *unc_ms, const char **why)
+{
+	struct json_object *st, *clk;
+	double n;
+
+	*np = 0;
+	*unc_ms = NAN;
+	*why = "no clock fit of the stream in parameters.json";
+	if (!res->params || !json_object_object_get_ex(res->params, "insole_streams", &st) ||
+	    !json_object_is_type(st, json_type_array))
+		return NAN;
+	for (size_t i = 0; i < json_object_array_length(st); i++) {
+		struct json_object *e = json_object_array_get_idx(st, i);
+
+		if (jpath(e, "stream", NULL, NULL) != a->of_stream ||
+		    !json_object_object_get_ex(e, "clock", &clk))
+			continue;
+		n = jpath(clk, "clock_records", NULL, NULL);
+		*np = n > 0 ? (size_t)n : 0;
+		*unc_ms = jpath(clk, "records_uncertainty_ms", NULL, NULL);
+		*why = *np < 3 ? NULL : "parameters.json has no records_sigma_ms (an older refine)";
+		return jpath(clk, "records_sigma_ms", NULL, NULL);
+	}
+	return NAN;
+}
+
 static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 			  const struct gcs_stream_info *si, struct sacc *a)
 {
-	double expected, got, loss, p95, q95, q05, med;
+	double expected, got, loss, p95, q95, q05, med, dlost = 0, dread = 0, dchunks = 0;
 	struct qc_check *c;
+	bool known;
 	size_t ncl;
 
 	if (a->kind == S_DERIVED)
@@ -659,8 +753,21 @@ static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 		got = (double)a->records;
 	}
 	loss = expected > 0 ? 100.0 * (expected - got) / expected : NAN;
-	c = qc_add(res, "packet_loss", a->name, loss, "%", LOSS_WARN_PCT,
-		   LOSS_FAIL_PCT, false);
+	if (a->kind == S_REFINED) {
+		known = refine_damage(res->params, "insole", a->side, &dlost, &dread, &dchunks);
+	} else {
+		known = true;
+		dlost = (double)si->lost_records;
+		dread = (double)a->records;
+		dchunks = (double)si->n_lost_chunks;
+	}
+	if (known && damage_loss(res, a->name, loss, dlost, dread, dchunks,
+				a->have_seq ? "insole sample counter" : "record sequence",
+				got, expected, a->have_seq ? "samples" : "records"))
+		c = NULL;
+	else
+		c = qc_add(res, "packet_loss", a->name, loss, "%", LOSS_WARN_PCT,
+			   LOSS_FAIL_PCT, false);
 	if (c)
 		snprintf(c->why, sizeof(c->why),
 			 "%.0f of %.0f %s received (%s), %llu gap records, "
@@ -685,7 +792,10 @@ static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 				 a->stamp_what ? a->stamp_what : "the records' timestamps");
 	}
 	{
-		double unc = NAN, ms = clock_residual_ms(r, si->id, &ncl, &unc);
+		const char *rwhy = NULL;
+		double unc = NAN, ms = a->kind == S_REFINED ?
+				       refined_residual_ms(res, a, &ncl, &unc, &rwhy) :
+				       clock_residual_ms(r, si->id, &ncl, &unc);
 		/*
 		 * A clock record read over a link is only known to within its
 		 * stated uncertainty (half a BLE round trip): scatter within it
@@ -700,10 +810,12 @@ static void stream_checks(struct qc_result *res, struct gcs_reader *r,
 			snprintf(why, sizeof(why), "%zu device clock records: a fit needs 3 or more",
 				 ncl);
 			na(res, "clock_residual", a->name, "ms", CLOCK_WARN_MS, CLOCK_FAIL_MS,
-			   false, why);
+			   false, rwhy ? rwhy : why);
 		} else if ((c = qc_add(res, "clock_residual", a->name, ms, "ms",
 				       warn, fail, false))) {
-			snprintf(c->why, sizeof(c->why),
+			snprintf(c->why, sizeof(c->why), a->kind == S_REFINED ?
+				 "robust (bisquare) sigma of device vs host clock over the session's %zu "
+				 "clock records (refine's records_sigma_ms); median uncertainty %.2f ms" :
 				 "robust (bisquare) sigma of device vs host clock over %zu clock records; "
 				 "their median stated uncertainty %.2f ms", ncl, unc);
 		}
@@ -970,35 +1082,104 @@ static void note(struct qc_result *res, const char *fmt, const char *a)
 
 static const char *const SIDE_COLS[] = { "side", "foot", NULL };
 
+/*
+ * Open refine's @name in @dir: an fd, or -errno with @why said: -ENOENT
+ * missing; -EINVAL not a regular file (a FIFO, a link to /dev/zero) and
+ * -EFBIG beyond REFINE_FILE_MAX, which qc refuses to read at all.
+ */
+static int refine_open(const char *dir, const char *name, char *why, size_t len)
+{
+	char path[4096];
+	struct stat st;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	/* Not blocking in open() on a FIFO: it is refused below. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		ret = -errno;
+		snprintf(why, len, "%s", strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		snprintf(why, len, "not a regular file (refine writes regular files)");
+	} else if (st.st_size > REFINE_FILE_MAX) {
+		ret = -EFBIG;
+		snprintf(why, len, "%lld bytes, more than the %d MiB qc reads",
+			 (long long)st.st_size, REFINE_FILE_MAX >> 20);
+	}
+	if (ret && fd >= 0)
+		close(fd);
+	return ret ? ret : fd;
+}
+
+/* refine_open() as a stream; NULL with *@err and @why when it cannot be. */
+static FILE *refine_fopen(const char *dir, const char *name, int *err, char *why,
+			  size_t len)
+{
+	int fd = refine_open(dir, name, why, len);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+
+	*err = fd < 0 ? fd : 0;
+	if (fd >= 0 && !f) {
+		*err = -errno;
+		snprintf(why, len, "%s", strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+/*
+ * strides.tsv is there but holds no strides table: refine's output is
+ * damaged or cut short, and no stride is counted (a fail, as for none).
+ */
+static void strides_damaged(struct qc_result *res, const char *what, const char *cause)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "%s%s%s", what, cause ? ": " : "", cause ? cause : "");
+	for (int k = 0; k < 2; k++) {
+		struct qc_check *c = qc_add(res, "valid_strides", k ? "right" : "left", 0,
+					    "strides", STRIDES_WARN, STRIDES_FAIL, true);
+
+		if (c)
+			snprintf(c->why, sizeof(c->why), "strides.tsv %s: no stride read", msg);
+	}
+	note(res, "strides.tsv %s: refine's output is damaged or cut short", msg);
+}
+
 static void strides(struct qc_result *res, const char *dir)
 {
 	static const char *const valid_cols[] = { "valid", "steady", "used", "ok", NULL };
 	static const char *const src_cols[] = { "source", NULL };
 	static const char *const srcs[3] = { "", "insole", "mat" };
-	char path[4096], *line = NULL, scope[32];
+	char why[96], *line = NULL, scope[32];
 	size_t cap = 0;
 	struct tsv h = { 0 }, t = { 0 };
 	double n[3][2] = { { 0 } };
 	bool seen[3] = { false };
-	int cs, cv = -1, cso = -1;
+	int cs, cv = -1, cso = -1, err;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/strides.tsv", dir);
-	f = fopen(path, "r");
-	if (!f || getline(&line, &cap, f) < 0 || tsv_split(line, &h)) {
+	f = refine_fopen(dir, "strides.tsv", &err, why, sizeof(why));
+	if (!f && err == -ENOENT) {
 		for (int k = 0; k < 2; k++)
 			na(res, "valid_strides", k ? "right" : "left", "strides",
-			   STRIDES_WARN, STRIDES_FAIL, true,
-			   f ? "strides.tsv is empty" : "no strides.tsv in the refine folder");
+			   STRIDES_WARN, STRIDES_FAIL, true, "no strides.tsv in the refine folder");
+		goto out;
+	}
+	if (!f) {
+		strides_damaged(res, "cannot be read", why);
+		goto out;
+	}
+	if (getline(&line, &cap, f) < 0 || tsv_split(line, &h)) {
+		strides_damaged(res, "is empty", NULL);
 		goto out;
 	}
 	cs = tsv_find(&h, SIDE_COLS);
 	cv = tsv_find(&h, valid_cols);
 	cso = tsv_find(&h, src_cols);
 	if (cs < 0) {
-		for (int k = 0; k < 2; k++)
-			na(res, "valid_strides", k ? "right" : "left", "strides", STRIDES_WARN,
-			   STRIDES_FAIL, true, "strides.tsv has no side column");
+		strides_damaged(res, "has no side column", NULL);
 		goto out;
 	}
 	if (cso < 0)
@@ -1055,19 +1236,21 @@ static void events(struct qc_result *res, const char *dir)
 	static const char *const tns_cols[] = { "t_ns", "time_ns", "mono_ns", NULL };
 	static const char *const ev_cols[] = { "event", "type", "kind", NULL };
 	static const char *const src_cols[] = { "source", "device", NULL };
-	char path[4096], *line = NULL;
+	char why[96], *line = NULL;
 	size_t cap = 0;
 	struct tsv h = { 0 }, t = { 0 };
 	struct dvec ic[2][2] = { { { 0 } } };	/* [device: insole, mat][side] */
 	struct dvec d = { 0 };
-	int ct, cns, cs, ce, cd;
+	int ct, cns, cs, ce, cd, err;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/events.tsv", dir);
-	f = fopen(path, "r");
+	f = refine_fopen(dir, "events.tsv", &err, why, sizeof(why));
 	if (!f || getline(&line, &cap, f) < 0 || tsv_split(line, &h)) {
-		note(res, "%s", f ? "events.tsv is empty" : "no events.tsv in the refine folder: "
-		     "no refined events in the plots, insole-mat agreement not computed");
+		if (f || err != -ENOENT)
+			note(res, "events.tsv %s", f ? "is empty" : why);
+		else
+			note(res, "%s", "no events.tsv in the refine folder: no refined events "
+			     "in the plots, insole-mat agreement not computed");
 		na(res, "insole_mat_agreement", "session", "ms", AGREE_WARN_MS, AGREE_FAIL_MS,
 		   false, "no events.tsv");
 		goto out;
@@ -1194,7 +1377,8 @@ static void clinical(struct qc_result *res, const char *id, double v,
  */
 static void mat_loss(struct qc_result *res, struct json_object *p)
 {
-	double read, missing = jpath(p, "mat", "missing_scans", NULL), lost;
+	double read, missing = jpath(p, "mat", "missing_scans", NULL), lost, loss;
+	double dlost, dread, dchunks;
 	struct json_object *m, *present;
 	struct qc_check *c;
 
@@ -1210,8 +1394,12 @@ static void mat_loss(struct qc_result *res, struct json_object *p)
 		   "parameters.json has no mat.missing_scans (scans without a counter, or an older refine)");
 		return;
 	}
-	c = qc_add(res, "packet_loss", "mat", read + missing > 0 ?
-		   100 * missing / (read + missing) : NAN, "%", LOSS_WARN_PCT, LOSS_FAIL_PCT, false);
+	loss = read + missing > 0 ? 100 * missing / (read + missing) : NAN;
+	if (refine_damage(p, "mat", -1, &dlost, &dread, &dchunks) &&
+	    damage_loss(res, "mat", loss, dlost, dread, dchunks, "mat scan counter",
+			read, read + missing, "scans"))
+		return;
+	c = qc_add(res, "packet_loss", "mat", loss, "%", LOSS_WARN_PCT, LOSS_FAIL_PCT, false);
 	if (c)
 		snprintf(c->why, sizeof(c->why),
 			 "%.0f of %.0f scans received (mat scan counter, parameters.json), "
@@ -1219,21 +1407,33 @@ static void mat_loss(struct qc_result *res, struct json_object *p)
 			 read, read + missing, isnan(lost) ? 0 : lost);
 }
 
-static void params(struct qc_result *res, const char *dir)
+/* Read before refined.gcs: its refined streams' losses need data_lost. */
+static void load_params(struct qc_result *res, const char *dir)
 {
-	struct json_object *p, *o = NULL;
-	char path[4096];
+	struct json_object *p = NULL;
+	char why[96];
+	int fd = refine_open(dir, "parameters.json", why, sizeof(why));
+
+	if (fd >= 0) {
+		p = json_object_from_fd(fd);
+		close(fd);
+	}
+	if (p && json_object_is_type(p, json_type_object))
+		res->params = p;
+	else
+		json_object_put(p);
+}
+
+static void params(struct qc_result *res)
+{
+	struct json_object *p = res->params, *o = NULL;
 	double cad, v, sl, l, r;
 
-	snprintf(path, sizeof(path), "%s/parameters.json", dir);
-	p = json_object_from_file(path);
-	if (!p || !json_object_is_type(p, json_type_object)) {
-		json_object_put(p);
+	if (!p) {
 		note(res, "%s", "no readable parameters.json in the refine folder: "
 		     "no parameter table, no clinical observations");
 		return;
 	}
-	res->params = p;
 	mat_loss(res, p);
 	cad = jpath(p, "insole", "cadence_steps_per_min", NULL);
 	if (isnan(cad))
@@ -1283,6 +1483,7 @@ static bool refine_folder(const char *dir)
 
 int qc_run(const char *path, struct qc_result *res, char *err, size_t errlen)
 {
+	static const char *const texts[] = { "events.tsv", "strides.tsv", "parameters.json" };
 	struct stat st;
 	char sess[4096];
 	int ret = 0;
@@ -1301,7 +1502,20 @@ int qc_run(const char *path, struct qc_result *res, char *err, size_t errlen)
 			return -ENOENT;
 		}
 		snprintf(res->input, sizeof(res->input), "refine");
+		/* A FIFO or /dev/zero would never end: refused before anything. */
+		for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+			char why[96];
+			int fd = refine_open(path, texts[i], why, sizeof(why));
+
+			if (fd >= 0) {
+				close(fd);
+			} else if (fd == -EINVAL || fd == -EFBIG) {
+				snprintf(err, errlen, "%s/%s: %s", path, texts[i], why);
+				return fd;
+			}
+		}
 		snprintf(sess, sizeof(sess), "%s/refined.gcs", path);
+		load_params(res, path);
 		if (access(sess, R_OK)) {
 			note(res, "%s", "no refined.gcs in the refine folder: "
 			     "no per-stream checks, no signal plots");
@@ -1311,7 +1525,7 @@ int qc_run(const char *path, struct qc_result *res, char *err, size_t errlen)
 		if (!ret) {
 			events(res, path);
 			strides(res, path);
-			params(res, path);
+			params(res);
 		}
 	} else {
 		snprintf(res->input, sizeof(res->input), "session");

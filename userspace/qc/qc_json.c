@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -70,8 +71,12 @@ int qc_write_json(const struct qc_result *res, const char *path)
 		goto out;
 	{
 		const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+		char *line = NULL;
 
-		ret = txt ? qc_write_file(path, txt, strlen(txt)) : -ENOMEM;
+		/* A text file ends with a newline (and a terminal's prompt after it). */
+		ret = txt && asprintf(&line, "%s\n", txt) > 0 ?
+		      qc_write_file(path, line, strlen(line)) : -ENOMEM;
+		free(line);
 	}
 out:
 	json_object_put(checks);

@@ -15,6 +15,8 @@
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_multifit.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 
 #include "refine/refine_int.h"
 
@@ -26,9 +28,9 @@ int64_t refine_clock_map(const struct refine_clock_fit *f, uint64_t dev_us)
 				    f->drift * (double)(d - f->dev_ref_ns));
 }
 
-/* y = c0 + c1 x, robustly; weights (may be NULL) get the final weights. */
+/* y = c0 + c1 x, robustly; *@sigma (may be NULL): the residuals' robust sigma. */
 static int robust_line(const double *x, const double *y, size_t n,
-		       double *c0, double *c1, double *w_out)
+		       double *c0, double *c1, double *sigma)
 {
 	gsl_multifit_robust_workspace *ws;
 	gsl_matrix *X = NULL, *cov = NULL;
@@ -58,12 +60,8 @@ static int robust_line(const double *x, const double *y, size_t n,
 	ret = 0;
 	*c0 = gsl_vector_get(c, 0);
 	*c1 = gsl_vector_get(c, 1);
-	if (w_out) {
-		gsl_multifit_robust_stats st = gsl_multifit_robust_statistics(ws);
-
-		for (size_t i = 0; i < n; i++)
-			w_out[i] = gsl_vector_get(st.weights, i);
-	}
+	if (sigma)
+		*sigma = gsl_multifit_robust_statistics(ws).sigma;
 out:
 	gsl_vector_free(c);
 	gsl_vector_free(Y);
@@ -163,6 +161,7 @@ int refine_clock_fit(struct refine *R, struct ins *in)
 
 	memset(f, 0, sizeof(*f));
 	f->stream = in->stream;
+	f->rec_sigma_ns = f->rec_unc_ns = NAN;
 	if (!in->n_bins)
 		return 0;		/* no sample: nothing to map */
 	f->dev_ref_ns = (int64_t)in->bins[0].dev_ns;
@@ -219,9 +218,25 @@ int refine_clock_fit(struct refine *R, struct ins *in)
 		m++;
 	}
 	if (m >= 3) {
-		/* GSL's robust line through the midpoints: where to search. */
-		double e0 = c1, b0 = c0, w, half;
+		double e0 = c1, b0 = c0, w, half, sigma;
 
+		/*
+		 * For qc (docs/qc.md, clock_residual): the records' device time
+		 * on host time (ms on s), robustly, as qc fits the session's.
+		 */
+		for (size_t i = 0; i < m; i++) {
+			x[i] = cr[i].x + (cr[i].lo + cr[i].hi - cr[0].lo - cr[0].hi) / 2e3;
+			y[i] = cr[i].x * 1e3;
+		}
+		if (!robust_line(x, y, m, &b0, &e0, &sigma))
+			f->rec_sigma_ns = sigma * 1e6;
+		for (size_t i = 0; i < m; i++)
+			y[i] = (cr[i].hi - cr[i].lo) / 2;
+		gsl_sort(y, 1, m);
+		f->rec_unc_ns = gsl_stats_median_from_sorted_data(y, 1, m) * 1e6;
+		/* GSL's robust line through the midpoints: where to search. */
+		e0 = c1;
+		b0 = c0;
 		for (size_t i = 0; i < m; i++) {
 			x[i] = cr[i].x;
 			y[i] = (cr[i].lo + cr[i].hi) / 2;

@@ -529,6 +529,8 @@ static struct json_object *clock_obj(const struct ins *in)
 	    jaddn(o, "offset_ns", f->offset_ns) ||
 	    jaddn(o, "residual_ms", f->residual_ns / 1e6) ||
 	    jaddn(o, "offset_bound_ms", f->bound_ns / 1e6) ||
+	    jaddn(o, "records_sigma_ms", f->rec_sigma_ns / 1e6) ||
+	    jaddn(o, "records_uncertainty_ms", f->rec_unc_ns / 1e6) ||
 	    jadd(o, "clock_records", json_object_new_int64(f->n_records)) ||
 	    jadd(o, "records_used", json_object_new_int64(f->n_used)) ||
 	    jadd(o, "records_rejected", json_object_new_int64(f->n_rejected)) ||

@@ -87,8 +87,18 @@ static struct stream_loss *add_loss(struct refine *R, uint32_t stream, bool mat,
 	return l;
 }
 
+static void first_problem(void *ctx, bool error, const char *msg)
+{
+	char *first = ctx;
+
+	if (error && !*first)
+		snprintf(first, 160, "%s", msg);
+}
+
 static int setup_streams(struct refine *R)
 {
+	char damage[160] = "";
+
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < gcs_reader_n_streams(R->r); i++) {
@@ -112,22 +122,13 @@ static int setup_streams(struct refine *R)
 				R->mat.loss = add_loss(R, si->id, true, REFINE_SIDE_UNKNOWN);
 		}
 	}
-	if (!ret && !R->n_ins && !R->mat.present)
+	/* None may be because the file lost them: say so, not just "none". */
+	if (!ret && !R->n_ins && !R->mat.present &&
+	    gcs_reader_problems(R->r, false, first_problem, damage))
+		ret = refine_fail(R, -ENODATA, "no insole or mat stream to refine: the file is "
+				  "damaged (%s; gaitcap info lists all)", damage);
+	else if (!ret && !R->n_ins && !R->mat.present)
 		ret = refine_fail(R, -ENODATA, "no insole or mat stream to refine");
-	/*
-	 * A table read at open counts a chunk it knows lost in its stream's
-	 * losses; the pass will meet it as a failed check too.
-	 */
-	for (size_t i = 0; !ret && !gcs_reader_info(R->r)->streamed &&
-			   i < gcs_reader_n_chunks(R->r); i++) {
-		const struct gcs_chunk_info *ci = gcs_reader_chunk(R->r, i);
-		struct stream_loss *l = ci ? loss_of(R, ci->stream) : NULL;
-
-		if (l && ci->status == GCS_CHUNK_LOST) {
-			l->open_lost_chunks++;
-			l->open_lost_records += ci->n_records;
-		}
-	}
 	return ret;
 }
 
@@ -183,6 +184,11 @@ static int walk_stream(struct refine *R, uint32_t stream, rec_fn fn)
 			ci = gcs_reader_chunk(R->r, rec.chunk);
 			l->out.check_chunks++;
 			l->out.check_records += ci ? ci->n_records : 0;
+			/* The reader counts a lost chunk in its stream's losses too. */
+			if (ci && ci->status == GCS_CHUNK_LOST) {
+				l->lost_chunks++;
+				l->lost_records += ci->n_records;
+			}
 			continue;
 		}
 		if (ret < 0)
@@ -203,8 +209,8 @@ bool refine_cut_short(const struct gcs_file_info *fi)
 
 /*
  * After the calibration pass, which read every stream: what was lost
- * behind damaged record headers (the reader's per-stream counts; a chunk
- * whose data failed its check was counted as the pass met it). A session
+ * behind damaged record headers (the reader's per-stream counts, less the
+ * lost chunks the pass met: those were counted as it met them). A session
  * with no sample left to refine is an error, not empty results.
  */
 static int count_losses(struct refine *R)
@@ -217,10 +223,10 @@ static int count_losses(struct refine *R)
 		struct refine_loss *l = &sl->out;
 		const struct gcs_stream_info *si = gcs_reader_stream_by_id(R->r, l->stream);
 
-		if (si && si->n_lost_chunks >= sl->open_lost_chunks)
-			l->header_chunks = si->n_lost_chunks - sl->open_lost_chunks;
-		if (si && si->lost_records >= sl->open_lost_records)
-			l->header_records = si->lost_records - sl->open_lost_records;
+		if (si && si->n_lost_chunks >= sl->lost_chunks)
+			l->header_chunks = si->n_lost_chunks - sl->lost_chunks;
+		if (si && si->lost_records >= sl->lost_records)
+			l->header_records = si->lost_records - sl->lost_records;
 		R->bad_chunks += l->check_chunks + l->header_chunks;
 		lost += l->check_records + l->header_records;
 		read += l->records_read;

@@ -50,6 +50,8 @@ struct refine_clock_fit {
 	double drift;			/* (host - device) per device ns */
 	double residual_ns;		/* RMS of the arrival envelope about the fit */
 	double bound_ns;		/* half-width of the offset's feasible interval */
+	/* 3 or more clock records: their robust sigma about a line, median uncertainty */
+	double rec_sigma_ns, rec_unc_ns;
 	unsigned int n_records, n_used, n_rejected, n_bins;
 	uint64_t wrap_base;		/* first raw u32 clock: unwrapped from here */
 };

@@ -23,11 +23,11 @@ struct env_bin {
 	int64_t lat_ns;			/* its arrival minus its device time */
 };
 
-/* A refined stream's losses, and what the table read at open already knew. */
+/* A refined stream's losses, and which of them the reader counts too. */
 struct stream_loss {
 	struct refine_loss out;		/* copied into refine_result */
-	/* Known lost at open: in the reader's counts, and met again as failed checks. */
-	uint64_t open_lost_chunks, open_lost_records;
+	/* Failed checks of chunks lost (no valid copy): in the reader's counts. */
+	uint64_t lost_chunks, lost_records;
 };
 
 struct rsample {

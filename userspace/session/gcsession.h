@@ -88,6 +88,13 @@ uint32_t gcs_body_sum(uint64_t incompat, uint64_t salt, const void *buf,
  */
 int gcs_meta_check(const char *json, bool session, const char **why);
 
+/*
+ * Make @s printable UTF-8 in place: each byte of an invalid sequence
+ * (overlong, surrogate, above U+10FFFF, cut short) and each control
+ * character becomes '?'. For names and messages put into JSON or logs.
+ */
+void gcs_text_printable(char *s);
+
 /* ---- Writer ------------------------------------------------------------- */
 
 struct gcs_writer;
@@ -373,7 +380,8 @@ struct gcs_file_info {
 	uint64_t n_damaged;		/* body check failed below the durable mark */
 	uint64_t n_conflicts;		/* records that contradict each other */
 	uint64_t n_orphan_parts;	/* a part names no chunk record */
-	uint64_t n_lost;		/* logical chunks with no valid copy */
+	uint64_t n_lost;		/* logical chunks with no valid copy, as
+					 * far as checked (gcs_reader_problems()) */
 	/* sizes */
 	uint64_t raw_bytes;		/* payload bytes of every logical chunk */
 	uint64_t stored_bytes;		/* bytes of the records holding them */
@@ -520,8 +528,10 @@ size_t gcs_reader_lost_records(const struct gcs_reader *r,
 /*
  * What is wrong with the file as read (gaitcap info's integrity list, qc's
  * integrity check): @fn gets each problem, @error false for a note that
- * loses nothing. @live: a capture still writes the file. Stream counts are
- * complete only once every stream was read (GCS_OPEN_STREAM).
+ * loses nothing. @live: a capture still writes the file. Without
+ * GCS_OPEN_VERIFY a chunk's data is checked when it is read, and a chunk
+ * found lost then is counted once (n_lost, its stream's n_lost_chunks and
+ * lost_records): the counts are complete once every stream was read.
  */
 typedef void (*gcs_problem_fn)(void *ctx, bool error, const char *msg);
 int gcs_reader_problems(const struct gcs_reader *r, bool live,

@@ -288,6 +288,54 @@ out_tok:
 	return ret;
 }
 
+/* Length of the valid UTF-8 sequence at @u, 0 if there is none (RFC 3629). */
+static int utf8_len(const unsigned char *u)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	int n, k;
+
+	if (*u < 0x80)
+		return 1;
+	if (*u >= 0xc2 && *u <= 0xdf)
+		n = 2;
+	else if (*u >= 0xe0 && *u <= 0xef)
+		n = 3;
+	else if (*u >= 0xf0 && *u <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* The second byte's range rules out overlongs, surrogates, > U+10FFFF. */
+	if (*u == 0xe0)
+		lo = 0xa0;
+	else if (*u == 0xed)
+		hi = 0x9f;
+	else if (*u == 0xf0)
+		lo = 0x90;
+	else if (*u == 0xf4)
+		hi = 0x8f;
+	if (u[1] < lo || u[1] > hi)
+		return 0;
+	for (k = 2; k < n; k++)
+		if ((u[k] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+void gcs_text_printable(char *s)
+{
+	unsigned char *u = (unsigned char *)s;
+
+	while (*u) {
+		int n = utf8_len(u);
+
+		if (!n || (n == 1 && (*u < 0x20 || *u == 0x7f))) {
+			*u++ = '?';
+			continue;
+		}
+		u += n;
+	}
+}
+
 int gcs_meta_check(const char *json, bool session, const char **why)
 {
 	return gcs_meta_canon(json, session, NULL, why);

@@ -162,6 +162,7 @@ struct gcs_reader {
 	struct scur *last;		/* the cursor of the chunk handed out last */
 	bool stream_irregular;		/* GCS_OPEN_STREAM can't keep order */
 	size_t n_stream_chunks;		/* logical chunks, GCS_OPEN_STREAM */
+	uint64_t *lost_after;		/* per stream: past the last lost chunk counted */
 	uint64_t idx_body_off;		/* the index used at open: its entries */
 	uint32_t idx_entries;
 	uint8_t *hbuf;			/* one record header */
@@ -1716,6 +1717,10 @@ static int stream_stats_scan(struct gcs_reader *r, const struct gap_table *gt)
 	ret = mcur_alloc(r);
 	if (ret)
 		return ret;
+	free(r->lost_after);
+	r->lost_after = calloc(r->n_streams ? r->n_streams : 1, sizeof(*r->lost_after));
+	if (!r->lost_after)
+		return -ENOMEM;
 	last = calloc(r->n_streams ? r->n_streams : 1, sizeof(*last));
 	if (!last)
 		return -ENOMEM;
@@ -1833,6 +1838,8 @@ static void reset_tables(struct gcs_reader *r)
 		r->zc[k].valid = false;
 	r->stream_irregular = false;
 	r->n_stream_chunks = 0;
+	free(r->lost_after);
+	r->lost_after = NULL;
 	r->cur.active = false;
 	r->cur.have_cur = false;
 	r->m.active = false;
@@ -1869,16 +1876,7 @@ static int load_tables(struct gcs_reader *r)
 		return ret;
 	r->info.stored_bytes = r->info.raw_stored + r->info.zstd_stored;
 	r->info.meta_policy_ok = policy_ok(r);
-	if (r->flags & GCS_OPEN_VERIFY) {
-		for (size_t i = 0; i < r->n_chunks; i++) {
-			const uint8_t *d;
-			uint32_t len;
-
-			ret = gcs_reader_chunk_data(r, i, &d, &len);
-			if (ret && ret != -EBADMSG)
-				return ret;
-		}
-	}
+	/* Known lost at open; the others are counted as they are read. */
 	for (size_t i = 0; i < r->n_chunks; i++) {
 		const struct gcs_chunk_info *c = &r->chunks[i].ci;
 		struct gcs_stream_info *s;
@@ -1890,6 +1888,16 @@ static int load_tables(struct gcs_reader *r)
 		if (s) {
 			s->n_lost_chunks++;
 			s->lost_records += c->n_records;
+		}
+	}
+	if (r->flags & GCS_OPEN_VERIFY) {
+		for (size_t i = 0; i < r->n_chunks; i++) {
+			const uint8_t *d;
+			uint32_t len;
+
+			ret = gcs_reader_chunk_data(r, i, &d, &len);
+			if (ret && ret != -EBADMSG)
+				return ret;
 		}
 	}
 	return 0;
@@ -2029,6 +2037,7 @@ void gcs_reader_close(struct gcs_reader *r)
 		free(r->m.sc[k].zhdr);
 	free(r->m.sc);
 	free(r->m.paired);
+	free(r->lost_after);
 	free(r->m.scan.rwin.p);
 	free(r->hbuf);
 	free(r->buf);
@@ -2279,6 +2288,31 @@ static bool part_ok(struct gcs_reader *r, struct zcache *zc,
 	return true;
 }
 
+/*
+ * @c found lost as its data is read: into the counts an open with
+ * GCS_OPEN_VERIFY fills, once however often it is read. Streaming makes a
+ * chunk's entry anew on each pass, but in its stream's orig_off order.
+ */
+static void count_lost(struct gcs_reader *r, const struct lchunk *c)
+{
+	struct gcs_stream_info *s = stream_by_id(r, c->ci.stream);
+
+	if (c->ci.status == GCS_CHUNK_LOST)
+		return;
+	if (r->flags & GCS_OPEN_STREAM) {
+		uint64_t *after = s && r->lost_after ? &r->lost_after[s - r->streams] : NULL;
+
+		if (!after || c->ci.orig_off < *after)
+			return;
+		*after = c->ci.orig_off + 1;
+	}
+	r->info.n_lost++;
+	if (s) {
+		s->n_lost_chunks++;
+		s->lost_records += c->ci.n_records;
+	}
+}
+
 static int lchunk_data(struct gcs_reader *r, struct lchunk *c,
 		       const uint8_t **data, uint32_t *len)
 {
@@ -2318,6 +2352,7 @@ static int lchunk_data(struct gcs_reader *r, struct lchunk *c,
 		/* Reclaimed (punched) raw chunks land here, as they should. */
 		c->raw_bad = true;
 	}
+	count_lost(r, c);
 	c->ci.status = GCS_CHUNK_LOST;
 	return -EBADMSG;
 }
